@@ -1,0 +1,142 @@
+"""The ``mmtui`` command.
+
+    mmtui [--config FILE]                 the console (embedded sim by default)
+    mmtui --headless [--duration S] [--speed X] [--json]
+    mmtui check-config FILE
+
+Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
+2 bad input (config, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from mmtui.config import Config, ConfigError, load_config
+from mmtui.logsetup import setup_logging
+
+log = logging.getLogger("mmtui.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _speed(text: str) -> float | None:
+    if text.lower() in ("max", "inf", "fast"):
+        return None
+    return _positive_float(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mmtui", description="Terminal trading console for market makers on perp DEXes."
+    )
+    parser.add_argument("--config", "-c", metavar="FILE", help="config file (YAML)")
+    parser.add_argument("--headless", action="store_true", help="run without the console")
+    parser.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="S",
+        help="headless: stop after S seconds of the session clock (sim time in sim mode)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        metavar="X",
+        default=argparse.SUPPRESS,
+        help="sim speed: X times real time, or 'max' (default: from the config)",
+    )
+    parser.add_argument("--json", action="store_true", help="headless: print the summary as JSON")
+    parser.add_argument("--seed", type=int, help="sim seed (overrides the config)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "check-config":
+        return check_config(args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    try:
+        config, source = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.seed is not None:
+        config.sim.seed = args.seed
+    try:
+        setup_logging(config.logging.level, config.logging.dir, console=False)
+    except (ValueError, OSError) as exc:
+        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    speed = getattr(args, "speed", "config")
+    if args.headless:
+        return asyncio.run(run_headless(config, args.duration, speed, args.json))
+    from mmtui.app import run_console
+
+    return run_console(config, source, speed=speed)
+
+
+def check_config(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmtui check-config", description="Validate a config file."
+    )
+    parser.add_argument("file")
+    args = parser.parse_args(list(argv))
+    try:
+        config, source = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    names = ", ".join(s.name for s in config.strategies) or "none"
+    print(f"{source}: ok ({config.mode} mode, {len(config.venues)} venue(s), strategies: {names})")
+    return EXIT_OK
+
+
+async def run_headless(
+    config: Config, duration: float | None, speed: float | str | None, as_json: bool
+) -> int:
+    from mmtui.session import build_session
+
+    session = build_session(config, speed=speed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await session.start()
+        waiters = [loop.create_task(stop.wait())]
+        if duration is not None:
+            waiters.append(loop.create_task(session.run_for(duration)))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+    finally:
+        report = await session.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    summary = session.summary()
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        print(summary.render())
+    return EXIT_OK if report.ok and summary.open_orders_left == 0 else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

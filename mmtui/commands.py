@@ -1,0 +1,93 @@
+"""The console's commands, declared once (importable without Textual).
+
+This one table feeds the key bindings (each with an id, so keys can be
+remapped from the config), the footer, the help screen and the command palette.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.binding import Binding
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    id: str
+    key: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+    priority: bool = False
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "s", "start_strategy", "Start", "start the selected strategy"),
+    Command("pause", "p", "pause_strategy", "Pause", "pause / resume the selected strategy"),
+    Command(
+        "stop", "x", "stop_strategy", "Stop", "stop the selected strategy (cancels its orders)"
+    ),
+    Command(
+        "cancel",
+        "c",
+        "cancel_selection",
+        "Cancel",
+        "cancel our orders of the selected strategy (or venue, from a book pane)",
+    ),
+    Command(
+        "flatten",
+        "f",
+        "flatten_selection",
+        "Flatten",
+        "flatten the selected strategy (or venue, from a book pane); asks y to confirm",
+    ),
+    Command(
+        "kill",
+        "K",
+        "kill_switch",
+        "KILL",
+        "kill switch: pause all, cancel everything, flatten every venue; asks y",
+    ),
+    Command(
+        "reset_risk",
+        "R",
+        "reset_risk",
+        "Reset risk",
+        "set risk back to ACTIVE after a halt",
+        show=False,
+    ),
+    Command(
+        "log_level",
+        "l",
+        "cycle_log_level",
+        "Log level",
+        "cycle the log pane's level filter",
+        show=False,
+    ),
+    Command("theme", "t", "cycle_theme", "Theme", "cycle dark / light / high-contrast theme"),
+    Command("help", "question_mark", "help", "Help", "show this help"),
+    Command(
+        "quit",
+        "q",
+        "quit_safely",
+        "Quit",
+        "safe shutdown: stop strategies, cancel all our orders, print the summary",
+        priority=True,
+    ),
+)
+
+
+def bindings() -> list[Binding]:
+    from textual.binding import Binding
+
+    return [
+        Binding(c.key, c.action, c.label, show=c.show, priority=c.priority, id=c.id)
+        for c in COMMANDS
+    ]
+
+
+def key_display(key: str) -> str:
+    return "?" if key == "question_mark" else key

@@ -1,0 +1,372 @@
+"""Typed configuration: a YAML file, ``MMTUI_*`` environment overrides, clear errors.
+
+Where the file comes from, first match wins: ``--config``, ``$MMTUI_CONFIG``,
+``<user config dir>/mmtui/config.yaml``, the bundled ``config.example.yaml``.
+
+Environment variables override the file: ``MMTUI_RISK__MAX_LOSS=200`` sets
+``risk.max_loss``; ``MMTUI_STRATEGIES__0__PARAMS__GAMMA=0.05`` reaches into
+lists. Values are read as YAML scalars. A key set to null in the file does not
+hide its variable.
+
+Any problem raises ``ConfigError`` whose message is one line naming the file,
+the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from connectors.sim.market import BasisDynamics
+from connectors.sim.venue import FlowParams
+from connectors.sim.world import AssetSpec, VenueSpec
+from mmtui.commands import COMMANDS
+from mmtui.core.risk import RiskLimits
+from strategies.registry import STRATEGY_KINDS
+
+ENV_PREFIX = "MMTUI_"
+RESERVED_ENV = {"MMTUI_CONFIG", "MMTUI_LOG_LEVEL", "MMTUI_LOG_DIR"}
+SECRET_WORDS = ("secret", "private_key", "api_key", "password", "passphrase")
+NOT_SECRET_SUFFIXES = ("_file", "_index", "_env")
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for a person: one line."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssetConfig(_Model):
+    start_price: Decimal = Field(gt=0)
+    tick_size: Decimal = Field(gt=0)
+    step_size: Decimal = Field(gt=0)
+    min_size: Decimal = Field(gt=0)
+    volatility: float = Field(default=0.6, ge=0, description="annualised")
+    jump_rate_per_hour: float = Field(default=0.0, ge=0)
+    jump_sigma: float = Field(default=0.002, ge=0)
+    quote: str = "USDC"
+
+    @model_validator(mode="after")
+    def _min_on_step(self) -> AssetConfig:
+        if self.min_size % self.step_size != 0:
+            raise ValueError(
+                f"min_size {self.min_size} is not a multiple of step_size {self.step_size}"
+            )
+        return self
+
+
+class SimConfig(_Model):
+    seed: int = 1
+    speed: float | None = Field(
+        default=1.0, gt=0, description="x real time; null = as fast as possible"
+    )
+    step_ms: int = Field(default=100, ge=1, le=10_000)
+    assets: dict[str, AssetConfig] = Field(
+        default_factory=lambda: {
+            "BTC": AssetConfig(
+                start_price=Decimal(100_000),
+                tick_size=Decimal("0.1"),
+                step_size=Decimal("0.001"),
+                min_size=Decimal("0.001"),
+            )
+        }
+    )
+
+
+class FlowConfig(_Model):
+    half_spread_bps: float = Field(default=1.5, ge=0)
+    level_gap_bps: float = Field(default=1.0, gt=0)
+    levels: int = Field(default=10, ge=1, le=200)
+    level_notional: float = Field(default=20_000.0, gt=0)
+    refill_prob: float = Field(default=0.5, ge=0, le=1)
+    taker_rate: float = Field(default=2.0, ge=0, description="takers per second per side")
+    taker_k: float = Field(default=0.35, gt=0, description="reach decay per bps")
+    taker_notional: float = Field(default=5_000.0, gt=0)
+
+
+class BasisConfig(_Model):
+    sigma: float = Field(default=0.0002, ge=0)
+    half_life_s: float = Field(default=30.0, gt=0)
+
+
+class SimVenueConfig(_Model):
+    type: Literal["sim"] = "sim"
+    maker_fee: Decimal = Field(default=Decimal("0.0001"), ge=-1, le=1)
+    taker_fee: Decimal = Field(default=Decimal("0.0004"), ge=-1, le=1)
+    latency_ms: int = Field(default=0, ge=0, le=10_000)
+    symbols: list[str] | None = None
+    flow: FlowConfig = Field(default_factory=FlowConfig)
+    basis: BasisConfig = Field(default_factory=BasisConfig)
+
+
+VenueConfig = Annotated[SimVenueConfig, Field(discriminator="type")]
+
+
+class StrategyConfig(_Model):
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: str
+    venue: str
+    symbol: str
+    autostart: bool = True
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class JournalConfig(_Model):
+    enabled: bool = True
+    path: Path | None = None
+
+
+class LoggingConfig(_Model):
+    level: str = "INFO"
+    dir: Path | None = None
+
+
+class UiConfig(_Model):
+    theme: Literal["mmtui-dark", "mmtui-light", "mmtui-contrast"] = "mmtui-dark"
+    refresh_hz: float = Field(default=10.0, ge=1, le=30)
+    keys: dict[str, str] = Field(
+        default_factory=dict, description="binding id -> key, e.g. {pause: P}"
+    )
+
+    @model_validator(mode="after")
+    def _known_ids(self) -> UiConfig:
+        known = {c.id for c in COMMANDS}
+        unknown = sorted(set(self.keys) - known)
+        if unknown:
+            raise ValueError(f"keys: unknown binding ids {unknown} (known: {sorted(known)})")
+        return self
+
+
+class Config(_Model):
+    mode: Literal["sim", "live"] = "sim"
+    sim: SimConfig = Field(default_factory=SimConfig)
+    venues: dict[str, VenueConfig] = Field(default_factory=lambda: {"sim": SimVenueConfig()})
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    strategies: list[StrategyConfig] = Field(default_factory=list)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        if not self.venues:
+            raise ValueError("venues: at least one venue is needed")
+        if self.mode == "sim":
+            live = [n for n, v in self.venues.items() if v.type != "sim"]
+            if live:
+                raise ValueError(
+                    f"mode is sim but venues {live} are not sim venues (set mode: live)"
+                )
+        symbols = {f"{a}-PERP" for a in self.sim.assets}
+        for name, venue in self.venues.items():
+            if venue.type == "sim" and venue.symbols:
+                unknown = sorted(set(venue.symbols) - symbols)
+                if unknown:
+                    raise ValueError(
+                        f"venues.{name}.symbols: {unknown} not among sim assets {sorted(symbols)}"
+                    )
+        seen: set[str] = set()
+        for i, s in enumerate(self.strategies):
+            where = f"strategies[{i}] ({s.name})"
+            if s.name in seen:
+                raise ValueError(f"{where}: duplicate strategy name")
+            seen.add(s.name)
+            if s.venue not in self.venues:
+                raise ValueError(f"{where}.venue: {s.venue!r} is not a configured venue")
+            venue = self.venues[s.venue]
+            if venue.type == "sim":
+                listed = set(venue.symbols or symbols)
+                if s.symbol not in listed:
+                    raise ValueError(
+                        f"{where}.symbol: {s.symbol!r} not listed on {s.venue} ({sorted(listed)})"
+                    )
+            if s.kind not in STRATEGY_KINDS:
+                raise ValueError(
+                    f"{where}.kind: unknown {s.kind!r} (known: {sorted(STRATEGY_KINDS)})"
+                )
+            try:
+                STRATEGY_KINDS[s.kind].parse_params(s.params)
+            except ValidationError as exc:
+                raise ValueError(f"{where}.params: {_first_error(exc)}") from None
+        return self
+
+    # -- builders for the sim -------------------------------------------------
+
+    def asset_specs(self) -> list[AssetSpec]:
+        return [
+            AssetSpec(
+                name=name,
+                start_price=a.start_price,
+                tick_size=a.tick_size,
+                step_size=a.step_size,
+                min_size=a.min_size,
+                volatility=a.volatility,
+                jump_rate_per_hour=a.jump_rate_per_hour,
+                jump_sigma=a.jump_sigma,
+                quote=a.quote,
+            )
+            for name, a in self.sim.assets.items()
+        ]
+
+    def sim_venue_specs(self) -> list[VenueSpec]:
+        return [
+            VenueSpec(
+                name=name,
+                maker_fee=v.maker_fee,
+                taker_fee=v.taker_fee,
+                flow=FlowParams(**v.flow.model_dump()),
+                basis=BasisDynamics(**v.basis.model_dump()),
+                symbols=tuple(v.symbols) if v.symbols else None,
+            )
+            for name, v in self.venues.items()
+            if v.type == "sim"
+        ]
+
+
+# -- loading -------------------------------------------------------------------
+
+
+def bundled_example() -> Path:
+    return Path(str(resources.files("mmtui").joinpath("config.example.yaml")))
+
+
+def user_config_path() -> Path:
+    return platformdirs.user_config_path("mmtui") / "config.yaml"
+
+
+def find_config(explicit: str | Path | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get("MMTUI_CONFIG"):
+        return Path(env["MMTUI_CONFIG"])
+    user = user_config_path()
+    if user.is_file():
+        return user
+    return bundled_example()
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Config, Path]:
+    """Find, read, override and validate; raises ``ConfigError`` with one clear line."""
+    env = os.environ if env is None else env
+    source = find_config(path, env)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config error: {source}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"config error: {source}: cannot read ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config error: {source}:{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config error: {source}: the top level must be a mapping, not {type(raw).__name__}"
+        )
+    _refuse_secrets(raw, source, "")
+    env_keys = _apply_env(raw, env, source)
+    try:
+        return Config.model_validate(raw), source
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _dotted(err["loc"])
+        origin = env_keys.get(key)
+        where = f"key '{key}'" + (f" (from {origin})" if origin else "") if key else "top level"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"config error: {source}: {where}: {_clean(err['msg'])}{more}") from None
+
+
+def _refuse_secrets(node: Any, source: Path, path: str) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            lowered = str(key).lower()
+            if any(w in lowered for w in SECRET_WORDS) and not lowered.endswith(
+                NOT_SECRET_SUFFIXES
+            ):
+                raise ConfigError(
+                    f"config error: {source}: key '{here}': secrets do not belong in the config "
+                    "file; use environment variables or a key file"
+                )
+            _refuse_secrets(value, source, here)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _refuse_secrets(item, source, f"{path}.{i}")
+
+
+def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dict[str, str]:
+    """Apply MMTUI_* overrides in place; returns dotted key -> variable name."""
+    applied: dict[str, str] = {}
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
+            continue
+        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        try:
+            value = yaml.safe_load(env[var])
+        except yaml.YAMLError:
+            value = env[var]
+        node: Any = raw
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    at = ".".join(parts[:i])
+                    raise ConfigError(
+                        f"config error: {source}: {var}: no list item {part!r} at '{at}'"
+                    )
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    if not isinstance(node.get(part), dict | list):
+                        node[part] = {}
+                    node = node[part]
+            else:
+                raise ConfigError(
+                    f"config error: {source}: {var}: '{'.'.join(parts[:i])}' is not a section"
+                )
+        applied[".".join(parts)] = var
+    return applied
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = _dotted(err["loc"])
+    return f"{key + ': ' if key else ''}{_clean(err['msg'])}"
+
+
+def _clean(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def example_text() -> str:
+    return bundled_example().read_text(encoding="utf-8")

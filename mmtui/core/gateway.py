@@ -1,0 +1,144 @@
+"""Sends order requests to one venue: rate limits, retries, and supervised tasks.
+
+Every request runs as a task the gateway owns; a failure is logged with the
+order it concerns and turned into an order state, never lost. Cancels take
+priority over new orders in the rate limiter. A request that met a 429 is
+retried with the same client id once the limiter's back-off has passed, so a
+retry can never create a second order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from connectors.base import Connector, OrderAck, OrderStatus, RateLimited, VenueError
+from mmtui.core.orders import Order
+from mmtui.core.ratelimit import Priority, RateLimiter
+
+log = logging.getLogger("mmtui.gateway")
+
+AckHandler = Callable[[Order, OrderAck], None]
+CancelHandler = Callable[[Order, bool, str], None]
+
+
+class VenueGateway:
+    def __init__(
+        self,
+        connector: Connector,
+        limiter: RateLimiter | None,
+        *,
+        on_ack: AckHandler,
+        on_cancel_result: CancelHandler,
+        max_retries: int = 5,
+        retry_delay_s: float = 0.5,
+    ) -> None:
+        self.connector = connector
+        self.limiter = limiter
+        self._on_ack = on_ack
+        self._on_cancel_result = on_cancel_result
+        self.max_retries = max_retries
+        self.retry_delay_s = retry_delay_s
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.errors = 0
+        self.retries = 0
+
+    @property
+    def name(self) -> str:
+        return self.connector.name
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def place(self, order: Order) -> None:
+        self._spawn(self._place(order), f"place {order.client_id}")
+
+    def cancel(self, order: Order) -> None:
+        self._spawn(self._cancel(order), f"cancel {order.client_id}")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        """Run any venue call as a supervised task of this gateway."""
+        return self._spawn(coro, what)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for in-flight requests; True if all finished in time."""
+        if not self._tasks:
+            return True
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not pending
+
+    async def call(
+        self, key: str, priority: Priority, fn: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> Any:
+        """One venue call with rate limiting and retry of rate-limit/transient errors."""
+        attempt = 0
+        while True:
+            if self.limiter is not None:
+                await self.limiter.acquire(key, priority)
+            try:
+                return await fn()
+            except RateLimited as exc:
+                delay = exc.retry_after if exc.retry_after is not None else self.retry_delay_s
+                error: VenueError = exc
+            except VenueError as exc:
+                if not exc.retryable:
+                    raise
+                error = exc
+                delay = self.retry_delay_s * (2**attempt)
+            attempt += 1
+            self.retries += 1
+            if attempt > self.max_retries:
+                raise error
+            log.warning("%s %s: %s; retry %d in %.2fs", self.name, key, error, attempt, delay)
+            if isinstance(error, RateLimited) and self.limiter is not None:
+                self.limiter.back_off(delay)  # every caller on this venue waits, not just us
+            else:
+                await asyncio.sleep(delay)
+
+    # -- internals ------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}: {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.errors += 1
+            log.error("%s: %s failed: %r", self.name, task.get_name(), exc, exc_info=exc)
+
+    async def _place(self, order: Order) -> None:
+        request = order.request()
+        try:
+            ack = await self.call("place", Priority.PLACE, lambda: self.connector.place(request))
+        except VenueError as exc:
+            ack = OrderAck(
+                order.client_id, None, OrderStatus.REJECTED, f"{exc.code or 'venue'}: {exc}"
+            )
+        except Exception as exc:  # a broken connector must not leave the order pending forever
+            log.exception("%s: place %s raised", self.name, order.client_id)
+            ack = OrderAck(order.client_id, None, OrderStatus.REJECTED, f"connector error: {exc!r}")
+        self._on_ack(order, ack)
+
+    async def _cancel(self, order: Order) -> None:
+        try:
+            ok = await self.call(
+                "cancel",
+                Priority.CANCEL,
+                lambda: self.connector.cancel(order.symbol, order.client_id),
+            )
+            reason = "" if ok else "not on venue"
+        except VenueError as exc:
+            ok, reason = False, f"{exc.code or 'venue'}: {exc}"
+        except Exception as exc:
+            log.exception("%s: cancel %s raised", self.name, order.client_id)
+            ok, reason = False, f"connector error: {exc!r}"
+        self._on_cancel_result(order, ok, reason)

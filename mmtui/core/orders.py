@@ -1,0 +1,374 @@
+"""The order manager: every order the process sends, and its state machine.
+
+Pure state, no I/O: the engine sends requests and feeds back what the venue
+says (acks, order updates, fills); this module decides what each means.
+
+State machine::
+
+    pending -> open -> partially_filled -> filled
+       |         |            |
+       +---------+------------+--> cancelled / rejected / expired
+
+Filled quantity comes only from fills, never from a terminal status.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from connectors.base import (
+    ZERO,
+    Fill,
+    OrderAck,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+)
+
+log = logging.getLogger("mmtui.orders")
+
+CLIENT_ID_MARK = "mm"
+"""Every client id we send starts with this, then the run prefix."""
+
+_ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.OPEN: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+}
+
+
+def new_run_prefix() -> str:
+    """A short random prefix that tells this run's orders from any other run's."""
+    alphabet = string.ascii_lowercase + string.digits
+    return CLIENT_ID_MARK + "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+@dataclass(slots=True)
+class Order:
+    client_id: str
+    venue: str
+    symbol: str
+    side: Side
+    size: Decimal
+    type: OrderType
+    price: Decimal | None
+    time_in_force: TimeInForce
+    post_only: bool
+    reduce_only: bool
+    strategy: str | None
+    created_ms: int
+    status: OrderStatus = OrderStatus.PENDING
+    filled: Decimal = ZERO
+    notional_filled: Decimal = ZERO
+    fees: Decimal = ZERO
+    venue_order_id: str | None = None
+    reason: str = ""
+    updated_ms: int = 0
+    cancel_requested: bool = False
+    tag: str = ""
+    fill_ids: set[str] = field(default_factory=set)
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(ZERO, self.size - self.filled)
+
+    @property
+    def is_live(self) -> bool:
+        return not self.status.is_terminal
+
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        return self.notional_filled / self.filled if self.filled else None
+
+    def request(self) -> OrderRequest:
+        return OrderRequest(
+            client_id=self.client_id,
+            symbol=self.symbol,
+            side=self.side,
+            size=self.size,
+            type=self.type,
+            price=self.price,
+            time_in_force=self.time_in_force,
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
+        )
+
+
+@dataclass(slots=True)
+class OrderCounters:
+    placed: int = 0
+    rejected: int = 0
+    cancelled: int = 0
+    filled: int = 0
+    expired: int = 0
+    fills: int = 0
+    cancel_requests: int = 0
+
+
+class OrderManager:
+    """Owns every order of this run, keyed by client id."""
+
+    def __init__(self, run_prefix: str | None = None) -> None:
+        self.run_prefix = run_prefix or new_run_prefix()
+        self._counter = 0
+        self._orders: dict[str, Order] = {}
+        self._live: dict[str, Order] = {}
+        self._by_venue_id: dict[tuple[str, str], str] = {}
+        self.counters = OrderCounters()
+
+    # -- creation -------------------------------------------------------------
+
+    def next_client_id(self) -> str:
+        self._counter += 1
+        return f"{self.run_prefix}-{self._counter}"
+
+    def create(
+        self,
+        *,
+        venue: str,
+        symbol: str,
+        side: Side,
+        size: Decimal,
+        price: Decimal | None,
+        now_ms: int,
+        order_type: OrderType = OrderType.LIMIT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        strategy: str | None = None,
+        tag: str = "",
+    ) -> Order:
+        order = Order(
+            client_id=self.next_client_id(),
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            size=size,
+            type=order_type,
+            price=price,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            strategy=strategy,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+            tag=tag,
+        )
+        self._orders[order.client_id] = order
+        self._live[order.client_id] = order
+        return order
+
+    # -- lookup ---------------------------------------------------------------
+
+    def get(self, client_id: str) -> Order | None:
+        return self._orders.get(client_id)
+
+    def is_ours(self, client_id: str | None) -> bool:
+        return client_id is not None and client_id in self._orders
+
+    def live(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        strategy: str | None = None,
+    ) -> Iterator[Order]:
+        for order in list(self._live.values()):
+            if venue is not None and order.venue != venue:
+                continue
+            if symbol is not None and order.symbol != symbol:
+                continue
+            if strategy is not None and order.strategy != strategy:
+                continue
+            yield order
+
+    def live_count(self) -> int:
+        return len(self._live)
+
+    def all(self) -> list[Order]:
+        return list(self._orders.values())
+
+    def open_size(
+        self, venue: str, symbol: str, side: Side, exclude: Order | None = None
+    ) -> Decimal:
+        """Remaining size of our live orders on one side, for the projected position.
+
+        Orders already being cancelled do not count: they are on their way out.
+        """
+        total = ZERO
+        for order in self._live.values():
+            if (
+                order.venue == venue
+                and order.symbol == symbol
+                and order.side is side
+                and not order.cancel_requested
+                and order is not exclude
+            ):
+                total += order.remaining
+        return total
+
+    # -- transitions ----------------------------------------------------------
+
+    def _transition(self, order: Order, status: OrderStatus, now_ms: int, reason: str = "") -> bool:
+        if status is order.status and status is not OrderStatus.PARTIALLY_FILLED:
+            return False
+        if status not in _ALLOWED.get(order.status, frozenset()):
+            log.debug(
+                "order %s: ignoring %s -> %s", order.client_id, order.status.value, status.value
+            )
+            return False
+        order.status = status
+        order.updated_ms = now_ms
+        if reason:
+            order.reason = reason
+        if status.is_terminal:
+            self._live.pop(order.client_id, None)
+            self._count_terminal(status)
+        return True
+
+    def _count_terminal(self, status: OrderStatus) -> None:
+        c = self.counters
+        if status is OrderStatus.FILLED:
+            c.filled += 1
+        elif status is OrderStatus.CANCELLED:
+            c.cancelled += 1
+        elif status is OrderStatus.REJECTED:
+            c.rejected += 1
+        elif status is OrderStatus.EXPIRED:
+            c.expired += 1
+
+    def reject(self, order: Order, reason: str, now_ms: int) -> bool:
+        return self._transition(order, OrderStatus.REJECTED, now_ms, reason)
+
+    def mark_sent(self, order: Order) -> None:
+        self.counters.placed += 1
+
+    def mark_cancel_requested(self, order: Order) -> None:
+        if not order.cancel_requested:
+            order.cancel_requested = True
+            self.counters.cancel_requests += 1
+
+    def apply_ack(self, ack: OrderAck, now_ms: int) -> Order | None:
+        order = self._orders.get(ack.client_id)
+        if order is None:
+            return None
+        if ack.venue_order_id:
+            self._remember_venue_id(order, ack.venue_order_id)
+        if ack.status is OrderStatus.OPEN and order.status is not OrderStatus.PENDING:
+            return order  # a fill or update already moved it on
+        self._transition(order, ack.status, now_ms, ack.reason)
+        return order
+
+    def apply_update(self, update: OrderUpdate, now_ms: int) -> Order | None:
+        order = self._resolve(update.venue, update.client_id, update.venue_order_id)
+        if order is None:
+            return None
+        if update.venue_order_id:
+            self._remember_venue_id(order, update.venue_order_id)
+        status = update.status
+        if status is OrderStatus.FILLED and order.filled < order.size:
+            # The venue says filled; the quantity arrives with the fills.
+            order.reason = order.reason or "venue reports filled; awaiting fills"
+            if order.status is OrderStatus.PENDING:
+                self._transition(order, OrderStatus.OPEN, now_ms)
+            return order
+        if status is OrderStatus.PARTIALLY_FILLED:
+            if order.status is OrderStatus.PENDING:
+                self._transition(order, OrderStatus.OPEN, now_ms)
+            return order
+        self._transition(order, status, now_ms, update.reason)
+        return order
+
+    def apply_fill(self, fill: Fill, now_ms: int) -> Order | None:
+        """Accumulate a fill; returns the order, or None when the fill is not ours."""
+        order = self._resolve(fill.venue, fill.client_id, fill.venue_order_id)
+        if order is None:
+            return None
+        if fill.trade_id and fill.trade_id in order.fill_ids:
+            return None  # duplicate delivery
+        if fill.trade_id:
+            order.fill_ids.add(fill.trade_id)
+        order.filled += fill.size
+        order.notional_filled += fill.price * fill.size
+        order.fees += fill.fee
+        order.updated_ms = now_ms
+        self.counters.fills += 1
+        if order.filled > order.size:
+            log.warning(
+                "order %s: filled %s exceeds size %s", order.client_id, order.filled, order.size
+            )
+        if order.status.is_terminal:
+            log.info(
+                "order %s: late fill %s @ %s after %s",
+                order.client_id,
+                fill.size,
+                fill.price,
+                order.status.value,
+            )
+            return order
+        if order.filled >= order.size:
+            self._transition(order, OrderStatus.FILLED, now_ms)
+        else:
+            self._transition(order, OrderStatus.PARTIALLY_FILLED, now_ms)
+        return order
+
+    def _remember_venue_id(self, order: Order, venue_order_id: str) -> None:
+        order.venue_order_id = venue_order_id
+        self._by_venue_id[(order.venue, venue_order_id)] = order.client_id
+
+    def _resolve(
+        self, venue: str, client_id: str | None, venue_order_id: str | None
+    ) -> Order | None:
+        if client_id is not None:
+            order = self._orders.get(client_id)
+            if order is not None:
+                return order
+        if venue_order_id is not None:
+            cid = self._by_venue_id.get((venue, venue_order_id))
+            if cid is not None:
+                return self._orders.get(cid)
+        return None
+
+    def prune(self, keep_terminal: int = 10_000) -> int:
+        """Forget the oldest terminal orders beyond ``keep_terminal`` (bounded memory)."""
+        terminal = [o for o in self._orders.values() if o.status.is_terminal]
+        excess = len(terminal) - keep_terminal
+        if excess <= 0:
+            return 0
+        terminal.sort(key=lambda o: o.updated_ms)
+        for order in terminal[:excess]:
+            del self._orders[order.client_id]
+            if order.venue_order_id:
+                self._by_venue_id.pop((order.venue, order.venue_order_id), None)
+        return excess

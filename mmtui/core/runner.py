@@ -1,0 +1,219 @@
+"""One running strategy: its lifecycle state, its tick loop, and the context
+(``strategies.base.StrategyContext``) the core offers it."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from connectors.base import Fill, Instrument, OrderType, Side, TimeInForce
+from connectors.book import OrderBook
+from mmtui.core.orders import Order
+from mmtui.core.positions import PositionState
+from strategies.base import OrderView, Strategy, StrategyParams
+from strategies.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from mmtui.core.engine import Engine
+
+
+class StrategyState(enum.Enum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"
+    HALTED = "halted"
+
+
+class StrategyRunner:
+    """Implements ``StrategyContext`` for one strategy instance."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        strategy_cls: type[Strategy],
+        venue: str,
+        symbol: str,
+        params: StrategyParams,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.kind = strategy_cls.kind
+        self.venue = venue
+        self.symbol = symbol
+        self.params = params
+        self.telemetry = Telemetry()
+        self.log = logging.getLogger(f"mmtui.strategy.{name}")
+        self.state = StrategyState.STOPPED
+        self.reason = ""
+        self.tick_errors = 0
+        self.consecutive_errors = 0
+        self.ticks = 0
+        self._started_once = False
+        self._tick_task: asyncio.Task[None] | None = None
+        self.strategy = strategy_cls(self, venue, symbol, params)
+
+    # -- StrategyContext ------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self.engine.clock.now_ms()
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        return self.engine.instrument(venue, symbol)
+
+    def book(self, venue: str, symbol: str) -> OrderBook | None:
+        return self.engine.book(venue, symbol)
+
+    def position(self, venue: str, symbol: str) -> PositionState:
+        return self.engine.strategy_positions.get((self.name, venue, symbol))
+
+    def account_position(self, venue: str, symbol: str) -> Decimal:
+        return self.engine.positions.get((venue, symbol)).size
+
+    def orders(self, venue: str | None = None, symbol: str | None = None) -> list[OrderView]:
+        return list(self.engine.orders.live(venue=venue, symbol=symbol, strategy=self.name))
+
+    def place(
+        self,
+        venue: str,
+        symbol: str,
+        side: Side,
+        size: Decimal,
+        price: Decimal | None = None,
+        *,
+        order_type: OrderType = OrderType.LIMIT,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        tag: str = "",
+    ) -> Order:
+        if self.state is not StrategyState.RUNNING:
+            raise RuntimeError(
+                f"strategy {self.name} is {self.state.value}: it may not place orders"
+            )
+        return self.engine.submit_order(
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            size=size,
+            price=price,
+            order_type=order_type,
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            strategy=self.name,
+            tag=tag,
+        )
+
+    def cancel(self, client_id: str) -> bool:
+        order = self.engine.orders.get(client_id)
+        if order is None or order.strategy != self.name:
+            return False
+        return self.engine.request_cancel(order)
+
+    def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int:
+        count = 0
+        for order in self.engine.orders.live(venue=venue, symbol=symbol, strategy=self.name):
+            count += self.engine.request_cancel(order)
+        return count
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @property
+    def markets(self) -> list[tuple[str, str]]:
+        return self.strategy.markets()
+
+    def start(self) -> None:
+        if self.state is StrategyState.RUNNING:
+            return
+        self.state = StrategyState.RUNNING
+        self.reason = ""
+        self.consecutive_errors = 0
+        if not self._started_once:
+            self._started_once = True
+            self._guard("on_start", self.strategy.on_start)
+        else:
+            self._guard("on_resume", self.strategy.on_resume)
+        if self._tick_task is None or self._tick_task.done():
+            self._tick_task = asyncio.get_running_loop().create_task(
+                self._tick_loop(), name=f"strategy {self.name} ticks"
+            )
+
+    def pause(self, reason: str = "paused by operator") -> int:
+        """Stop placing and cancel this strategy's orders; returns cancels requested."""
+        if self.state is not StrategyState.RUNNING:
+            return self.cancel_all()
+        self.state = StrategyState.PAUSED
+        self.reason = reason
+        cancelled = self.cancel_all()
+        self._guard("on_pause", self.strategy.on_pause)
+        return cancelled
+
+    def resume(self) -> None:
+        if self.state in (StrategyState.PAUSED, StrategyState.HALTED):
+            self.start()
+
+    def stop(self, reason: str = "stopped") -> int:
+        previous = self.state
+        self.state = StrategyState.STOPPED
+        self.reason = reason
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            self._tick_task = None
+        cancelled = self.cancel_all()
+        if previous is not StrategyState.STOPPED and self._started_once:
+            self._guard("on_stop", self.strategy.on_stop)
+        return cancelled
+
+    def halt(self, reason: str) -> None:
+        self.log.error("strategy %s halted: %s", self.name, reason)
+        self.state = StrategyState.HALTED
+        self.reason = reason
+        self.cancel_all()
+        self.engine.note_event("strategy_halted", f"{self.name}: {reason}")
+
+    # -- event delivery (called by the engine) --------------------------------
+
+    def deliver_book(self, venue: str, symbol: str) -> None:
+        if self.state is StrategyState.RUNNING:
+            self._guard("on_book", self.strategy.on_book, venue, symbol)
+
+    def deliver_order(self, order: Order) -> None:
+        if self.state is not StrategyState.STOPPED:
+            self._guard("on_order", self.strategy.on_order, order)
+
+    def deliver_fill(self, fill: Fill, order: Order) -> None:
+        # Fills matter in every state: the strategy's inventory must stay right.
+        self._guard("on_fill", self.strategy.on_fill, fill, order)
+
+    async def _tick_loop(self) -> None:
+        interval = self.params.tick_interval_ms / 1000
+        clock = self.engine.clock
+        while True:
+            await clock.sleep(interval)
+            if self.state is not StrategyState.RUNNING:
+                continue
+            self.ticks += 1
+            self._guard("on_tick", self.strategy.on_tick, clock.now_ms())
+
+    def _guard(self, what: str, fn: object, *args: object) -> None:
+        """Run a strategy callback; count, log and surface every error."""
+        try:
+            fn(*args)  # type: ignore[operator]
+        except Exception as exc:
+            self.tick_errors += 1
+            self.consecutive_errors += 1
+            self.telemetry.count("errors")
+            self.telemetry.set("last_error", f"{what}: {exc!r}")
+            self.log.exception("strategy %s: %s failed", self.name, what)
+            if (
+                self.consecutive_errors >= self.params.max_tick_errors
+                and self.state is StrategyState.RUNNING
+            ):
+                self.halt(f"{self.consecutive_errors} consecutive errors; last in {what}: {exc!r}")
+        else:
+            if what == "on_tick":
+                self.consecutive_errors = 0

@@ -1,0 +1,103 @@
+"""Reports the core hands to the CLI and the console: run summary, flatten results."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import ZERO
+
+
+@dataclass(slots=True)
+class VenuePosition:
+    venue: str
+    symbol: str
+    size: Decimal
+    entry_price: Decimal = ZERO
+    unrealized_pnl: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class FlattenLine:
+    venue: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'PASS' if self.ok else 'FAIL'} {self.venue}: {self.detail}"
+
+
+@dataclass(slots=True)
+class FlattenReport:
+    """Outcome of a flatten, the kill switch or the shutdown: one line per venue."""
+
+    action: str
+    lines: list[FlattenLine] = field(default_factory=list)
+    open_orders_left: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(line.ok for line in self.lines)
+
+    def headline(self) -> str:
+        failed = [line.venue for line in self.lines if not line.ok]
+        if not failed:
+            return f"{self.action}: PASS on {len(self.lines)} venue(s)"
+        return f"{self.action}: FAIL on {', '.join(failed)}"
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: str
+    mode: str
+    duration_s: float
+    orders_placed: int
+    orders_cancelled: int
+    orders_rejected: int
+    fills: int
+    volume: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    positions: list[VenuePosition]
+    open_orders_left: int
+    risk_state: str
+    risk_rejections: dict[str, int]
+    strategies: dict[str, str]
+    shutdown: list[str] = field(default_factory=list)
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl - self.fees
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: Decimals become strings so no digit is lost."""
+        data = asdict(self)
+        data["net_pnl"] = self.net_pnl
+        return _jsonable(data)
+
+    def render(self) -> str:
+        lines = [
+            f"mmtui run {self.run_id} ({self.mode}), {self.duration_s:.1f}s",
+            f"  orders placed {self.orders_placed}, cancelled {self.orders_cancelled}, "
+            f"rejected {self.orders_rejected}",
+            f"  fills {self.fills}, volume {self.volume:.2f}",
+            f"  PnL realized {self.realized_pnl:.4f}, unrealized {self.unrealized_pnl:.4f}, "
+            f"fees {self.fees:.4f}, net {self.net_pnl:.4f}",
+        ]
+        for p in self.positions:
+            lines.append(f"  position {p.venue} {p.symbol}: {p.size} @ {p.entry_price:.2f}")
+        lines.append(f"  risk {self.risk_state}; open orders left: {self.open_orders_left}")
+        lines.extend(f"  {line}" for line in self.shutdown)
+        return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,156 @@
+"""Builds a running trading session from a config: clock, venues, engine, strategies.
+
+Both the console and ``--headless`` use this, so they trade the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from connectors.base import Connector
+from connectors.sim.connector import SimConnector
+from connectors.sim.world import SimWorld
+from mmtui.config import Config
+from mmtui.core.clock import Clock, SimClock, pace
+from mmtui.core.engine import Engine
+from mmtui.core.journal import Journal
+from mmtui.core.orders import new_run_prefix
+from mmtui.core.summary import FlattenReport, RunSummary
+
+log = logging.getLogger("mmtui.session")
+
+
+def default_journal_path() -> Path:
+    return platformdirs.user_state_path("mmtui") / "journal.sqlite"
+
+
+@dataclass
+class Session:
+    config: Config
+    engine: Engine
+    clock: Clock
+    world: SimWorld | None = None
+    speed: float | None = 1.0
+    manual: bool = False
+    _stop_pacer: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    shutdown_report: FlattenReport | None = None
+
+    async def start(self) -> None:
+        """Start the market (sim), connect venues, add and autostart strategies."""
+        if self.world is not None and isinstance(self.clock, SimClock):
+            loop = asyncio.get_running_loop()
+            self.world.prime(self.clock.now_ms())
+            self._tasks.append(
+                loop.create_task(
+                    self.world.run(self.clock, self.config.sim.step_ms), name="sim world"
+                )
+            )
+            if not self.manual:
+                self._tasks.append(
+                    loop.create_task(
+                        pace(self.clock, self.config.sim.step_ms, self.speed, self._stop_pacer),
+                        name="sim pacer",
+                    )
+                )
+        await self.engine.start()
+        for spec in self.config.strategies:
+            self.engine.add_strategy(spec.name, spec.kind, spec.venue, spec.symbol, spec.params)
+        for spec in self.config.strategies:
+            if spec.autostart:
+                await self.engine.start_strategy(spec.name)
+
+    async def run_for(self, seconds: float) -> None:
+        """Let the session run for ``seconds`` of its own clock (sim time in sim mode).
+
+        A manual session has no pacer: this call moves its clock, step by step.
+        """
+        if not self.manual:
+            await self.clock.sleep(seconds)
+            return
+        assert isinstance(self.clock, SimClock)
+        step = self.config.sim.step_ms
+        remaining = round(seconds * 1000)
+        while remaining > 0:
+            await self.clock.advance(min(step, remaining))
+            remaining -= step
+            await asyncio.sleep(0)
+
+    async def stop(self) -> FlattenReport:
+        """The safe shutdown: stop strategies, cancel our orders everywhere, report."""
+        if self.shutdown_report is not None:
+            return self.shutdown_report
+        report = await self.engine.shutdown(self.config.shutdown_timeout_s)
+        self._stop_pacer.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.shutdown_report = report
+        return report
+
+    def summary(self) -> RunSummary:
+        report = self.shutdown_report
+        summary = self.engine.summary(
+            open_orders_left=report.open_orders_left if report is not None else None
+        )
+        if report is not None:
+            summary.shutdown = [str(line) for line in report.lines]
+        return summary
+
+
+def build_session(
+    config: Config,
+    *,
+    speed: float | str | None = "config",
+    journal_path: Path | None = None,
+    run_prefix: str | None = None,
+) -> Session:
+    """Wire a session; nothing runs until ``Session.start()`` (inside the event loop).
+
+    ``speed``: "config" (the config's sim.speed), a factor, None (as fast as
+    possible), or "manual" (no pacer: ``run_for`` moves the clock; for tests).
+    """
+    manual = speed == "manual"
+    sim_speed = config.sim.speed if speed in ("config", "manual") else speed
+    if config.mode != "sim":
+        raise NotImplementedError(
+            "live mode needs a real venue connector; none is available in this build yet"
+        )
+    clock = SimClock(start_ms=time.time_ns() // 1_000_000)
+    world = SimWorld(config.asset_specs(), config.sim_venue_specs(), seed=config.sim.seed)
+    connectors: dict[str, Connector] = {}
+    for name, venue_cfg in config.venues.items():
+        connectors[name] = SimConnector(
+            world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
+        )
+    run_prefix = run_prefix or new_run_prefix()
+    journal = None
+    if config.journal.enabled:
+        path = journal_path or config.journal.path or default_journal_path()
+        journal = Journal(path, run_id=run_prefix)
+    engine = Engine(
+        clock=clock,
+        connectors=connectors,
+        risk_limits=config.risk,
+        journal=journal,
+        run_prefix=run_prefix,
+        mode=config.mode,
+    )
+    return Session(
+        config=config,
+        engine=engine,
+        clock=clock,
+        world=world,
+        speed=sim_speed,  # type: ignore[arg-type]
+        manual=manual,
+    )
+
+
+__all__ = ["Session", "build_session", "default_journal_path"]

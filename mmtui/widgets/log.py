@@ -1,0 +1,55 @@
+"""The log pane: follows the tail of the UI log buffer, with a level filter."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from mmtui.logsetup import LogBuffer
+
+LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
+_STYLE = {
+    logging.DEBUG: "dim",
+    logging.INFO: "",
+    logging.WARNING: "yellow",
+    logging.ERROR: "bold red",
+    logging.CRITICAL: "bold white on red",
+}
+
+
+class LogPane(RichLog):
+    """Bounded (``max_lines``); reads only lines it has not shown yet."""
+
+    def __init__(self, buffer: LogBuffer, **kwargs: object) -> None:
+        super().__init__(max_lines=2000, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        self.buffer = buffer
+        self.min_level = logging.INFO
+        self._seen = 0
+        self.border_title = "log ≥ INFO"
+
+    def cycle_level(self) -> None:
+        i = LEVELS.index(self.min_level) if self.min_level in LEVELS else 0
+        self.min_level = LEVELS[(i + 1) % len(LEVELS)]
+        self.border_title = f"log ≥ {logging.getLevelName(self.min_level)}"
+        self.clear()
+        self._seen = 0
+        self.render_buffer()
+
+    def render_buffer(self) -> None:
+        total = self.buffer.total
+        fresh = total - self._seen
+        if fresh <= 0:
+            return
+        lines = self.buffer.records()[-fresh:]
+        self._seen = total
+        for line in lines:
+            if line.level < self.min_level:
+                continue
+            stamp = time.strftime("%H:%M:%S", time.gmtime(line.ts_ms / 1000))
+            text = Text(f"{stamp} {logging.getLevelName(line.level)[:4]} ", style="dim")
+            text.append(f"{line.name.removeprefix('mmtui.')}: ", style="cyan")
+            text.append(line.message, style=_STYLE.get(line.level, ""))
+            self.write(text)

@@ -1,0 +1,56 @@
+"""The status bar: mode, venues, risk, session PnL, clock."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from connectors.base import ConnectionState
+from mmtui.core.engine import Engine
+from mmtui.core.risk import RiskState
+
+_CONN_STYLE = {
+    ConnectionState.CONNECTED: ("●", "green"),
+    ConnectionState.CONNECTING: ("◐", "yellow"),
+    ConnectionState.RECONNECTING: ("◐", "yellow"),
+    ConnectionState.DISCONNECTED: ("○", "red"),
+    ConnectionState.CLOSED: ("○", "grey50"),
+}
+_RISK_STYLE = {
+    RiskState.ACTIVE: "bold green",
+    RiskState.REDUCING: "bold yellow",
+    RiskState.HALTED: "bold white on red",
+}
+
+
+class StatusBar(Static):
+    """One line at the top; rendered from the engine on the UI timer."""
+
+    def render_engine(self, engine: Engine) -> None:
+        self.update(status_text(engine))
+
+
+def status_text(engine: Engine) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if engine.mode == "live":
+        text.append(" LIVE ", style="bold white on red")
+    else:
+        text.append(" SIM ", style="bold black on cyan")
+    for name, status in engine.venues.items():
+        glyph, style = _CONN_STYLE.get(status.state, ("?", "red"))
+        latency = engine.connectors[name].stats.latency_ms
+        text.append(f"  {name} ", style="bold")
+        text.append(glyph, style=style)
+        if latency is not None:
+            text.append(f" {latency:.0f}ms", style="dim")
+    state = engine.risk.state
+    text.append("  risk ", style="dim")
+    text.append(f" {state.value} ", style=_RISK_STYLE[state])
+    pnl = engine.session_pnl()
+    text.append("  PnL ", style="dim")
+    text.append(f"{pnl:+.2f}", style="green" if pnl >= 0 else "red")
+    clock = time.strftime("%H:%M:%S", time.gmtime(engine.clock.now_ms() / 1000))
+    text.append(f"  {clock}Z", style="dim")
+    return text

@@ -1,0 +1,16 @@
+"""Every strategy kind by name: config, the console's launcher and the CLI use this."""
+
+from __future__ import annotations
+
+from strategies.avellaneda_stoikov import AvellanedaStoikov
+from strategies.base import Strategy
+
+STRATEGY_KINDS: dict[str, type[Strategy]] = {cls.kind: cls for cls in (AvellanedaStoikov,)}
+
+
+def strategy_class(kind: str) -> type[Strategy]:
+    try:
+        return STRATEGY_KINDS[kind]
+    except KeyError:
+        known = ", ".join(sorted(STRATEGY_KINDS))
+        raise KeyError(f"unknown strategy kind {kind!r} (known: {known})") from None

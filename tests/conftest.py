@@ -1,0 +1,58 @@
+"""Shared fixtures: sessions on the embedded sim, run faster than real time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mmtui.config import Config
+from mmtui.session import Session, build_session
+
+AS_PARAMS: dict[str, Any] = {
+    "gamma": 0.01,
+    "k": 0.1,
+    "tau": 6,
+    "size": 0.01,
+    "max_position": 0.05,
+    "tick_interval_ms": 500,
+    "requote_ticks": 20,
+}
+
+
+def sim_config(**overrides: Any) -> Config:
+    raw: dict[str, Any] = {
+        "sim": {"seed": 11, "speed": None, "step_ms": 100},
+        "venues": {"sim": {"type": "sim", "flow": {"taker_k": 1.0}}},
+        "strategies": [
+            {
+                "name": "as_btc",
+                "kind": "avellaneda_stoikov",
+                "venue": "sim",
+                "symbol": "BTC-PERP",
+                "params": dict(AS_PARAMS),
+            }
+        ],
+        "journal": {"enabled": False},
+    }
+    raw.update(overrides)
+    return Config.model_validate(raw)
+
+
+@pytest.fixture
+def make_session(tmp_path: Path) -> Callable[..., Session]:
+    def make(config: Config | None = None, **kw: Any) -> Session:
+        kw.setdefault("speed", "manual")
+        return build_session(config or sim_config(), journal_path=tmp_path / "j.sqlite", **kw)
+
+    return make
+
+
+@pytest.fixture
+async def session(make_session: Callable[..., Session]) -> AsyncIterator[Session]:
+    s = make_session()
+    await s.start()
+    yield s
+    await s.stop()

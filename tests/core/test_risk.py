@@ -1,0 +1,113 @@
+"""Each pre-trade risk limit rejects, and the risk states gate orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from connectors.base import Instrument, OrderType, Side
+from connectors.book import OrderBook
+from mmtui.core.risk import RiskEngine, RiskInput, RiskLimits, RiskState, SymbolLimits
+
+INST = Instrument("v", "BTC-PERP", "BTC", "USDC", D("0.1"), D("0.001"), D("0.001"))
+NOW = 1_000_000
+
+
+def _book(bid: str = "99.9", ask: str = "100.1", ts: int = NOW) -> OrderBook:
+    book = OrderBook("BTC-PERP", D("0.1"), D("0.001"))
+    book.apply_snapshot([(int(D(bid) * 10), 1000)], [(int(D(ask) * 10), 1000)], 1, ts)
+    return book
+
+
+def _order(**kw: object) -> RiskInput:
+    base: dict[str, object] = dict(
+        instrument=INST,
+        side=Side.BUY,
+        size=D("0.01"),
+        price=D("99.9"),
+        order_type=OrderType.LIMIT,
+        reduce_only=False,
+        position=D(0),
+        open_same_side=D(0),
+        open_orders=0,
+        book=_book(),
+    )
+    base.update(kw)
+    return RiskInput(**base)  # type: ignore[arg-type]
+
+
+def _limits(**kw: object) -> RiskLimits:
+    base: dict[str, object] = dict(
+        max_order_notional=None,
+        max_position_notional=None,
+        max_open_orders=None,
+        max_orders_per_second=None,
+        price_band_pct=None,
+        max_loss=None,
+        stale_book_ms=None,
+    )
+    base.update(kw)
+    return RiskLimits(**base)  # type: ignore[arg-type]
+
+
+def test_clean_order_passes() -> None:
+    assert RiskEngine(RiskLimits()).check(_order(), NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("limits", "order", "expected"),
+    [
+        (dict(max_order_notional=D(1)), dict(size=D("0.02")), "max order notional"),
+        (dict(symbols={"BTC-PERP": SymbolLimits(max_order_size=D("0.005"))}), {}, "max order size"),
+        (
+            dict(symbols={"BTC-PERP": SymbolLimits(max_position=D("0.02"))}),
+            dict(position=D("0.01"), open_same_side=D("0.005")),
+            "max position",
+        ),
+        (dict(max_position_notional=D(2)), dict(position=D("0.015")), "max position notional"),
+        (dict(price_band_pct=D(1)), dict(price=D("98.0")), "price band"),
+        (dict(max_open_orders=3), dict(open_orders=3), "max open orders"),
+        (dict(stale_book_ms=1000), dict(book=_book(ts=NOW - 5000)), "stale book"),
+        (dict(stale_book_ms=1000), dict(book=None), "stale book"),
+        ({}, dict(size=D("0.0005")), "size"),
+        ({}, dict(size=D("0.0015")), "size"),
+        ({}, dict(price=D("99.95")), "price"),
+    ],
+)
+def test_each_limit_rejects(
+    limits: dict[str, object], order: dict[str, object], expected: str
+) -> None:
+    risk = RiskEngine(_limits(**limits))
+    reason = risk.check(_order(**order), NOW)
+    assert reason is not None and reason.startswith(expected), reason
+    assert risk.rejections
+
+
+def test_max_position_counts_open_orders_same_side() -> None:
+    risk = RiskEngine(_limits(symbols={"BTC-PERP": SymbolLimits(max_position=D("0.03"))}))
+    assert risk.check(_order(position=D("0.01"), open_same_side=D("0.01")), NOW) is None
+    assert risk.check(_order(position=D("0.01"), open_same_side=D("0.02")), NOW) is not None
+
+
+def test_order_rate_limit_over_one_second() -> None:
+    risk = RiskEngine(_limits(max_orders_per_second=3))
+    assert [risk.check(_order(), NOW + i) for i in range(3)] == [None] * 3
+    assert (risk.check(_order(), NOW + 10) or "").startswith("order rate")
+    assert risk.check(_order(), NOW + 1001) is None
+
+
+def test_loss_limits_reduce_then_halt() -> None:
+    risk = RiskEngine(_limits(max_loss=D(100), reduce_at_loss=D(50)))
+    assert not risk.update_pnl(D(-10))
+    assert risk.update_pnl(D(-60)) and risk.state is RiskState.REDUCING
+    # reducing: a buy that adds is refused, a sell that reduces a long passes
+    assert (risk.check(_order(position=D("0.01")), NOW) or "").startswith("reducing")
+    assert risk.check(_order(side=Side.SELL, position=D("0.01"), price=D("100.1")), NOW) is None
+    assert risk.update_pnl(D(-100)) and risk.state is RiskState.HALTED
+    assert (risk.check(_order(side=Side.SELL, position=D("0.01")), NOW) or "").startswith("halted")
+
+
+def test_soft_limit_must_be_below_hard() -> None:
+    with pytest.raises(ValueError, match="reduce_at_loss"):
+        RiskLimits(max_loss=D(10), reduce_at_loss=D(20))

@@ -1,0 +1,164 @@
+"""The core end to end on the embedded sim, faster than real time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal as D
+
+from connectors.base import OrderStatus, Side
+from mmtui.core.risk import RiskState
+from mmtui.core.runner import StrategyState
+from mmtui.session import Session
+from strategies.base import Strategy
+
+from .conftest import sim_config
+
+
+async def test_as_run_fills_and_inventory_inside_limit(session: Session) -> None:
+    engine = session.engine
+    runner = engine.runner("as_btc")
+    worst = D(0)
+    for _ in range(120):
+        await session.run_for(1.0)
+        worst = max(worst, abs(runner.position("sim", "BTC-PERP").size))
+        live = runner.orders()
+        assert len([o for o in live if o.side is Side.BUY and not o.cancel_requested]) <= 1
+        assert len([o for o in live if o.side is Side.SELL and not o.cancel_requested]) <= 1
+    assert runner.state is StrategyState.RUNNING, runner.reason
+    summary = engine.summary()
+    assert summary.fills > 0
+    assert worst <= D("0.05")
+    assert runner.tick_errors == 0
+    tel = runner.telemetry.values
+    assert tel["state"] in ("quoting", "bid only (inventory limit)", "ask only (inventory limit)")
+    assert float(tel["sigma"]) > 0  # type: ignore[arg-type]
+    # the account's position from our fills equals what the venue reports
+    venue_pos = {p.symbol: p.size for p in await engine.connectors["sim"].positions()}
+    assert venue_pos.get("BTC-PERP", D(0)) == engine.positions.get(("sim", "BTC-PERP")).size
+
+
+async def test_shutdown_leaves_no_open_orders(make_session: Callable[..., Session]) -> None:
+    s = make_session()
+    await s.start()
+    await s.run_for(20)
+    assert s.engine.orders.live_count() > 0
+    report = await s.stop()
+    assert report.ok and report.open_orders_left == 0
+    venue = s.world.venues["sim"]  # type: ignore[union-attr]
+    assert venue.open_orders("me") == []
+    assert s.summary().open_orders_left == 0
+
+
+async def test_kill_switch_flattens_everything(make_session: Callable[..., Session]) -> None:
+    cfg = sim_config(
+        venues={"a": {"type": "sim"}, "b": {"type": "sim"}},
+        strategies=[
+            {
+                "name": "as_a",
+                "kind": "avellaneda_stoikov",
+                "venue": "a",
+                "symbol": "BTC-PERP",
+                "params": {"size": 0.01, "max_position": 0.05, "gamma": 0.01, "k": 0.5},
+            },
+            {
+                "name": "as_b",
+                "kind": "avellaneda_stoikov",
+                "venue": "b",
+                "symbol": "BTC-PERP",
+                "params": {"size": 0.01, "max_position": 0.05, "gamma": 0.01, "k": 0.5},
+            },
+        ],
+    )
+    s = make_session(cfg)
+    await s.start()
+    try:
+        for _ in range(120):
+            await s.run_for(1)
+            if all(s.engine.positions.get((v, "BTC-PERP")).size != 0 for v in ("a", "b")):
+                break
+        assert any(s.engine.positions.get((v, "BTC-PERP")).size != 0 for v in ("a", "b"))
+        report = await s.engine.kill_switch()
+        assert report.ok, [str(line) for line in report.lines]
+        assert {line.venue for line in report.lines} == {"a", "b"}
+        assert s.engine.risk.state is RiskState.HALTED
+        for v in ("a", "b"):
+            assert s.world.venues[v].open_orders("me") == []  # type: ignore[union-attr]
+            assert all(p.size == 0 for p in s.world.venues[v].positions("me"))  # type: ignore[union-attr]
+            assert s.engine.positions.get((v, "BTC-PERP")).size == 0
+        assert all(r.state is StrategyState.PAUSED for r in s.engine.strategies.values())
+        await s.run_for(5)
+        assert s.engine.orders.live_count() == 0  # nothing new while halted
+    finally:
+        await s.stop()
+
+
+async def test_pause_cancels_quotes_and_resume_quotes_again(session: Session) -> None:
+    engine = session.engine
+    await session.run_for(15)
+    assert engine.runner("as_btc").orders()
+    engine.pause_strategy("as_btc")
+    await session.run_for(2)
+    assert engine.runner("as_btc").orders() == []
+    assert session.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+    await session.run_for(5)
+    assert engine.runner("as_btc").orders() == []
+    engine.resume_strategy("as_btc")
+    await session.run_for(3)
+    assert engine.runner("as_btc").orders()
+
+
+async def test_strategy_flatten_leaves_its_position_at_zero(session: Session) -> None:
+    engine = session.engine
+    for _ in range(120):
+        await session.run_for(1)
+        if engine.runner("as_btc").position("sim", "BTC-PERP").size != 0:
+            break
+    assert engine.runner("as_btc").position("sim", "BTC-PERP").size != 0
+    report = await engine.flatten(strategy="as_btc")
+    assert report.ok, [str(line) for line in report.lines]
+    assert engine.runner("as_btc").position("sim", "BTC-PERP").size == 0
+    assert engine.runner("as_btc").state is StrategyState.PAUSED
+
+
+class _Broken(Strategy):
+    kind = "broken_test"
+
+    def on_tick(self, now_ms: int) -> None:
+        raise RuntimeError("boom")
+
+
+async def test_tick_errors_are_counted_and_halt(session: Session, monkeypatch) -> None:
+    from strategies import registry
+
+    monkeypatch.setitem(registry.STRATEGY_KINDS, "broken_test", _Broken)
+    engine = session.engine
+    engine.add_strategy(
+        "bad", "broken_test", "sim", "BTC-PERP", {"tick_interval_ms": 100, "max_tick_errors": 3}
+    )
+    await engine.start_strategy("bad")
+    await session.run_for(2)
+    runner = engine.runner("bad")
+    assert runner.state is StrategyState.HALTED
+    assert runner.tick_errors == 3 and "boom" in runner.reason
+
+
+async def test_risk_rejects_reach_the_strategy_not_the_venue(session: Session) -> None:
+    engine = session.engine
+    await session.run_for(10)
+    runner = engine.runner("as_btc")
+    order = runner.place("sim", "BTC-PERP", Side.BUY, D("10"), D("1000"))  # far outside limits
+    assert order.status is OrderStatus.REJECTED and order.reason.startswith("risk:")
+    assert engine.summary().risk_rejections
+
+
+async def test_book_gap_resyncs_to_the_venue_book(session: Session) -> None:
+    conn = session.engine.connectors["sim"]
+    await session.run_for(3)
+    conn.skip_next_seq = True  # type: ignore[attr-defined]
+    await session.run_for(3)
+    book = conn.book("BTC-PERP")
+    assert book is not None and book.is_valid()
+    assert conn.stats.resyncs >= 1
+    venue = session.world.venues["sim"]  # type: ignore[union-attr]
+    bids, asks, _ = venue.snapshot("BTC-PERP", 20)
+    assert book.bids_ticks(20) == bids and book.asks_ticks(20) == asks

@@ -1,0 +1,153 @@
+"""The real console on the real sim, driven through Textual's pilot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.widgets import TabbedContent
+
+from mmtui.app import MMApp
+from mmtui.core.risk import RiskState
+from mmtui.core.runner import StrategyState
+from mmtui.logsetup import LogBuffer
+from mmtui.screens import ConfirmScreen, ReportScreen
+from mmtui.session import Session
+from mmtui.widgets.book import BookLadder
+from mmtui.widgets.log import LogPane
+
+from ..conftest import sim_config
+
+
+async def _wait(pilot, session: Session, sim_seconds: float) -> None:
+    await session.run_for(sim_seconds)
+    await pilot.pause(0.2)
+
+
+async def _started(make_session: Callable[..., Session], **kw) -> Session:
+    session = make_session(sim_config(**kw))
+    await session.start()
+    return session
+
+
+async def test_book_shows_prices_and_pause_resume(make_session: Callable[..., Session]) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _wait(pilot, session, 10)
+            book = session.engine.book("sim", "BTC-PERP")
+            assert book is not None and book.is_valid()
+            app.main.render_panes()
+            await pilot.pause()
+            screen = app.export_screenshot()
+            assert app.main.query_one(BookLadder).border_title == "BTC-PERP @ sim"
+            assert str(book.best_bid()) in screen and str(book.best_ask()) in screen
+            runner = session.engine.runner("as_btc")
+            assert runner.orders()
+            await pilot.press("p")
+            await _wait(pilot, session, 2)
+            assert runner.state is StrategyState.PAUSED
+            assert runner.orders() == []
+            assert session.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+            await pilot.press("p")
+            await _wait(pilot, session, 3)
+            assert runner.state is StrategyState.RUNNING
+            assert runner.orders()
+    finally:
+        await session.stop()
+
+
+async def test_flatten_with_confirm_leaves_position_zero(
+    make_session: Callable[..., Session],
+) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    runner = session.engine.runner("as_btc")
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            for _ in range(120):
+                await _wait(pilot, session, 1)
+                if runner.position("sim", "BTC-PERP").size != 0:
+                    break
+            assert runner.position("sim", "BTC-PERP").size != 0
+            await pilot.press("f")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            for _ in range(50):
+                await _wait(pilot, session, 0.5)
+                if isinstance(app.screen, ReportScreen) and app.screen.done:
+                    break
+            assert isinstance(app.screen, ReportScreen) and app.screen.done
+            assert runner.position("sim", "BTC-PERP").size == 0
+            await pilot.press("escape")
+    finally:
+        await session.stop()
+
+
+async def test_kill_switch_confirm_no_then_yes(make_session: Callable[..., Session]) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _wait(pilot, session, 30)
+            await pilot.press("K")
+            await pilot.press("n")
+            await pilot.pause()
+            assert session.engine.risk.state is RiskState.ACTIVE
+            await pilot.press("K")
+            await pilot.press("y")
+            for _ in range(50):
+                await _wait(pilot, session, 0.5)
+                if isinstance(app.screen, ReportScreen) and app.screen.done:
+                    break
+            engine = session.engine
+            assert engine.risk.state is RiskState.HALTED
+            assert engine.orders.live_count() == 0
+            assert session.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+            assert all(p.size == 0 for p in session.world.venues["sim"].positions("me"))  # type: ignore[union-attr]
+    finally:
+        await session.stop()
+
+
+async def test_quit_runs_safe_shutdown(make_session: Callable[..., Session]) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _wait(pilot, session, 10)
+        assert session.engine.orders.live_count() > 0
+        await pilot.press("q")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if not app.is_running:
+                break
+    summary = app.return_value
+    assert summary is not None and summary.open_orders_left == 0
+    assert session.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+
+
+async def test_tabs_log_and_theme(make_session: Callable[..., Session]) -> None:
+    session = await _started(make_session)
+    buffer = LogBuffer()
+    buffer.setLevel(0)
+    import logging
+
+    logging.getLogger().addHandler(buffer)
+    app = MMApp(session, buffer)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await _wait(pilot, session, 5)
+            app.main.query_one(TabbedContent).active = "tab-log"
+            logging.getLogger("mmtui.test").warning("hello from the test")
+            await pilot.pause(0.3)
+            log_pane = app.main.query_one(LogPane)
+            assert any("hello from the test" in line.text for line in log_pane.lines)
+            before = app.theme
+            await pilot.press("t")
+            assert app.theme != before
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert app.screen.__class__.__name__ == "HelpScreen"
+    finally:
+        logging.getLogger().removeHandler(buffer)
+        await session.stop()

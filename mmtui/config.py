@@ -99,11 +99,18 @@ class BasisConfig(_Model):
     half_life_s: float = Field(default=30.0, gt=0)
 
 
+class RateLimitConfig(_Model):
+    capacity: float = Field(gt=0, description="request weight allowed per window")
+    per_seconds: float = Field(default=60.0, gt=0)
+    weights: dict[str, float] = Field(default_factory=dict, description="place, cancel, ...")
+
+
 class SimVenueConfig(_Model):
     type: Literal["sim"] = "sim"
     maker_fee: Decimal = Field(default=Decimal("0.0001"), ge=-1, le=1)
     taker_fee: Decimal = Field(default=Decimal("0.0004"), ge=-1, le=1)
     latency_ms: int = Field(default=0, ge=0, le=10_000)
+    rate_limit: RateLimitConfig | None = None
     symbols: list[str] | None = None
     flow: FlowConfig = Field(default_factory=FlowConfig)
     basis: BasisConfig = Field(default_factory=BasisConfig)

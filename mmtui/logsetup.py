@@ -216,6 +216,7 @@ def setup_logging(
         handlers.append(stream)
     for handler in handlers:
         handler.setFormatter(formatter)
+        _with_redaction(handler)
 
     root = logging.getLogger()
     with _setup_lock:

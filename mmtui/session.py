@@ -22,6 +22,7 @@ from mmtui.core.clock import Clock, SimClock, pace
 from mmtui.core.engine import Engine
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
+from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.summary import FlattenReport, RunSummary
 
 log = logging.getLogger("mmtui.session")
@@ -87,6 +88,14 @@ class Session:
         """The safe shutdown: stop strategies, cancel our orders everywhere, report."""
         if self.shutdown_report is not None:
             return self.shutdown_report
+        if self.manual and isinstance(self.clock, SimClock):
+            # Timers (rate limits, latency) must still run while we shut down.
+            self._tasks.append(
+                asyncio.get_running_loop().create_task(
+                    pace(self.clock, self.config.sim.step_ms, None, self._stop_pacer),
+                    name="sim pacer (shutdown)",
+                )
+            )
         report = await self.engine.shutdown(self.config.shutdown_timeout_s)
         self._stop_pacer.set()
         for task in self._tasks:
@@ -130,6 +139,17 @@ def build_session(
         connectors[name] = SimConnector(
             world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
         )
+    limiters: dict[str, RateLimiter] = {}
+    for name, venue_cfg in config.venues.items():
+        if venue_cfg.rate_limit is not None:
+            rl = venue_cfg.rate_limit
+            limiters[name] = RateLimiter(
+                rl.capacity,
+                rl.per_seconds,
+                weights=rl.weights,
+                time_fn=lambda: clock.now_ms() / 1000,
+                sleep_fn=clock.sleep,
+            )
     run_prefix = run_prefix or new_run_prefix()
     journal = None
     if config.journal.enabled:
@@ -140,6 +160,7 @@ def build_session(
         connectors=connectors,
         risk_limits=config.risk,
         journal=journal,
+        rate_limiters=limiters,
         run_prefix=run_prefix,
         mode=config.mode,
     )

@@ -162,3 +162,31 @@ async def test_book_gap_resyncs_to_the_venue_book(session: Session) -> None:
     venue = session.world.venues["sim"]  # type: ignore[union-attr]
     bids, asks, _ = venue.snapshot("BTC-PERP", 20)
     assert book.bids_ticks(20) == bids and book.asks_ticks(20) == asks
+
+
+async def test_rate_limit_budget_is_used_and_respected(
+    make_session: Callable[..., Session],
+) -> None:
+    cfg = sim_config(
+        venues={
+            "sim": {
+                "type": "sim",
+                "flow": {"taker_k": 1.0},
+                "rate_limit": {"capacity": 60, "per_seconds": 60},
+            }
+        },
+    )
+    s = make_session(cfg)
+    await s.start()
+    try:
+        await s.run_for(60)
+        limiter = s.engine._gateways["sim"].limiter
+        assert limiter is not None
+        snap = limiter.snapshot()
+        # 60 weight/minute plus the initial full bucket: never more requests than that
+        assert snap.granted <= 60 + 60 + 1
+        assert snap.granted > 10
+        assert s.engine.summary().fills >= 0
+    finally:
+        report = await s.stop()
+    assert report.ok and report.open_orders_left == 0

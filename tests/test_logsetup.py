@@ -34,18 +34,25 @@ log = logging.getLogger("mmtui.test")
 PATTERN_CASES = [
     ("signing with api_secret=Zx9-secret-Q7 now", "Zx9-secret-Q7"),
     ('payload {"secret": "json-secret-value", "n": 1}', "json-secret-value"),
-    ("config {'api_key_private_key': 'lighter-priv-123456', 'api_key_index': 3}",
-     "lighter-priv-123456"),
+    (
+        "config {'api_key_private_key': 'lighter-priv-123456', 'api_key_index': 3}",
+        "lighter-priv-123456",
+    ),
     ("api_key: AKIA-PUBLIC-ISH-99 loaded", "AKIA-PUBLIC-ISH-99"),
     ("private_key=deadbeefdeadbeef", "deadbeefdeadbeef"),
     ("headers {'X-Signature': 'sig-abcdef', 'X-API-Key': 'hdr-key-123'}", "sig-abcdef"),
     ("headers {'X-Signature': 'sig-abcdef', 'X-API-Key': 'hdr-key-123'}", "hdr-key-123"),
     ("Authorization: Bearer eyJhbGciOi.payload.sig then", "eyJhbGciOi.payload.sig"),
     ("[('Authorization', 'Basic dXNlcjpwYXNz')]", "dXNlcjpwYXNz"),
-    ("eth key 0x" + "4c0883a69102937d6231471b5dbb6204fe512961708279f2e3c8a5e6b7a8c9d0" + " used",
-     "4c0883a69102937d6231471b5dbb6204fe512961708279f2e3c8a5e6b7a8c9d0"),
-    ("key file:\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk\n"
-     "-----END EC PRIVATE KEY-----\nend", "MHcCAQEEIBkg4LVWM9nuwNSk"),
+    (
+        "eth key 0x" + "4c0883a69102937d6231471b5dbb6204fe512961708279f2e3c8a5e6b7a8c9d0" + " used",
+        "4c0883a69102937d6231471b5dbb6204fe512961708279f2e3c8a5e6b7a8c9d0",
+    ),
+    (
+        "key file:\n-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk\n"
+        "-----END EC PRIVATE KEY-----\nend",
+        "MHcCAQEEIBkg4LVWM9nuwNSk",
+    ),
 ]
 
 
@@ -64,8 +71,11 @@ def clean_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def our_file_handlers() -> list[logging.handlers.RotatingFileHandler]:
-    return [h for h in logging.getLogger().handlers
-            if isinstance(h, logging.handlers.RotatingFileHandler)]
+    return [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.handlers.RotatingFileHandler)
+    ]
 
 
 def read_log(path: Path) -> str:
@@ -137,7 +147,15 @@ def test_handler_added_later_gets_the_filter(tmp_path: Path) -> None:
     add_handler(stream)
     assert any(isinstance(f, RedactionFilter) for f in stream.filters)
     log.info("token %s", secret)
-    assert [r.getMessage() for r in stream.buffer] == ["token ***"]
+    try:
+        raise KeyError(secret)
+    except KeyError:
+        log.exception("lookup")
+    assert [r.getMessage() for r in stream.buffer] == ["token ***", "lookup"]
+    failed = stream.buffer[1]
+    # the raw exception is gone: no later handler can re-render it unredacted
+    assert failed.exc_info is None and failed.exc_text is not None
+    assert "KeyError: '***'" in failed.exc_text and secret not in failed.exc_text
     remove_handler(stream)
     assert stream not in logging.getLogger().handlers
 
@@ -239,8 +257,14 @@ def test_short_secrets_are_ignored_and_hex_prefix_variants_covered() -> None:
 
 
 def test_redaction_is_linear_on_hostile_input() -> None:
-    hostile = ["secret" * 50_000, "a" * 300_000, '"secret": "' + "x" * 300_000,
-               "-----BEGIN X-----" * 20_000, "api_key=1 " * 30_000, "x.secret-" * 30_000 + "="]
+    hostile = [
+        "secret" * 50_000,
+        "a" * 300_000,
+        '"secret": "' + "x" * 300_000,
+        "-----BEGIN X-----" * 20_000,
+        "api_key=1 " * 30_000,
+        "x.secret-" * 30_000 + "=",
+    ]
     started = time.monotonic()
     for text in hostile:
         redact(text)
@@ -255,8 +279,9 @@ def test_log_buffer_is_bounded_and_counts_drops() -> None:
     logger.addHandler(buffer)
     logger.setLevel(logging.DEBUG)
     try:
-        for i, level in enumerate([logging.DEBUG, logging.INFO, logging.WARNING,
-                                   logging.ERROR, logging.INFO]):
+        for i, level in enumerate(
+            [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.INFO]
+        ):
             logger.log(level, "line %d", i)
     finally:
         logger.removeHandler(buffer)

@@ -95,11 +95,38 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
 """
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": ("run_id", "ts_ms", "client_id", "venue", "symbol", "side", "order_type", "price",
-               "size", "filled", "status", "reason", "strategy", "venue_order_id", "post_only",
-               "reduce_only"),
-    "fills": ("run_id", "ts_ms", "client_id", "venue", "symbol", "side", "price", "size", "fee",
-              "liquidity", "trade_id", "strategy"),
+    "orders": (
+        "run_id",
+        "ts_ms",
+        "client_id",
+        "venue",
+        "symbol",
+        "side",
+        "order_type",
+        "price",
+        "size",
+        "filled",
+        "status",
+        "reason",
+        "strategy",
+        "venue_order_id",
+        "post_only",
+        "reduce_only",
+    ),
+    "fills": (
+        "run_id",
+        "ts_ms",
+        "client_id",
+        "venue",
+        "symbol",
+        "side",
+        "price",
+        "size",
+        "fee",
+        "liquidity",
+        "trade_id",
+        "strategy",
+    ),
     "events": ("run_id", "ts_ms", "kind", "detail"),
 }
 _INSERT = {
@@ -109,8 +136,11 @@ _INSERT = {
 _DECIMALS = {"orders": ("price", "size", "filled"), "fills": ("price", "size", "fee"), "events": ()}
 _BOOLS = {"orders": ("post_only", "reduce_only"), "fills": (), "events": ()}
 # Which columns identify a row in an error message.
-_CONTEXT = {"orders": ("client_id", "status", "ts_ms"), "fills": ("trade_id", "client_id", "ts_ms"),
-            "events": ("kind", "ts_ms")}
+_CONTEXT = {
+    "orders": ("client_id", "status", "ts_ms"),
+    "fills": ("trade_id", "client_id", "ts_ms"),
+    "events": ("kind", "ts_ms"),
+}
 
 Row = tuple[str, tuple[object, ...]]
 
@@ -194,16 +224,18 @@ class Journal:
         with self._lock:
             if self._state is not _State.NEW:
                 raise RuntimeError(f"journal {self.path} already {self._state.value}")
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             try:
                 self._run_rowid = self._prepare(conn)
             except BaseException:
                 conn.close()
                 raise
             self._conn = conn
-            self._thread = threading.Thread(target=self._run, name=f"journal-{self.run_id}",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name=f"journal-{self.run_id}", daemon=True
+            )
             self._state = _State.RUNNING
             self._thread.start()
         # Rows still queued at interpreter exit get written (the thread is a daemon).
@@ -224,10 +256,14 @@ class Journal:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         seen = conn.execute("SELECT COUNT(*) FROM runs WHERE run_id = ?", (self.run_id,))
         if seen.fetchone()[0]:
-            log.warning("journal %s already has a run %r; its rows will share that run_id",
-                        self.path, self.run_id)
-        cur = conn.execute("INSERT INTO runs (run_id, started_ms) VALUES (?, ?)",
-                           (self.run_id, _now_ms()))
+            log.warning(
+                "journal %s already has a run %r; its rows will share that run_id",
+                self.path,
+                self.run_id,
+            )
+        cur = conn.execute(
+            "INSERT INTO runs (run_id, started_ms) VALUES (?, ?)", (self.run_id, _now_ms())
+        )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
@@ -249,8 +285,12 @@ class Journal:
             return True
         thread.join(timeout)
         if thread.is_alive():
-            log.error("journal %s: writer still busy after %.1fs, %d rows pending",
-                      self.path, timeout, self.stats.pending)
+            log.error(
+                "journal %s: writer still busy after %.1fs, %d rows pending",
+                self.path,
+                timeout,
+                self.stats.pending,
+            )
             return False
         return True
 
@@ -299,29 +339,80 @@ class Journal:
             self._queue.put((table, params))
 
     def record_order(
-        self, *, ts_ms: int, client_id: str, venue: str, symbol: str, side: str,
-        order_type: str, price: Decimal | None, size: Decimal, filled: Decimal, status: str,
-        reason: str, strategy: str | None, venue_order_id: str | None, post_only: bool,
+        self,
+        *,
+        ts_ms: int,
+        client_id: str,
+        venue: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        price: Decimal | None,
+        size: Decimal,
+        filled: Decimal,
+        status: str,
+        reason: str,
+        strategy: str | None,
+        venue_order_id: str | None,
+        post_only: bool,
         reduce_only: bool,
     ) -> None:
         """Queue one order state change (the journal is an event log: one row per change)."""
-        self._enqueue("orders", (
-            self.run_id, int(ts_ms), client_id, venue, symbol, side, order_type,
-            _dec("price", price, optional=True), _dec("size", size), _dec("filled", filled),
-            status, reason, strategy, venue_order_id, int(bool(post_only)),
-            int(bool(reduce_only)),
-        ))
+        self._enqueue(
+            "orders",
+            (
+                self.run_id,
+                int(ts_ms),
+                client_id,
+                venue,
+                symbol,
+                side,
+                order_type,
+                _dec("price", price, optional=True),
+                _dec("size", size),
+                _dec("filled", filled),
+                status,
+                reason,
+                strategy,
+                venue_order_id,
+                int(bool(post_only)),
+                int(bool(reduce_only)),
+            ),
+        )
 
     def record_fill(
-        self, *, ts_ms: int, client_id: str | None, venue: str, symbol: str, side: str,
-        price: Decimal, size: Decimal, fee: Decimal, liquidity: str, trade_id: str,
+        self,
+        *,
+        ts_ms: int,
+        client_id: str | None,
+        venue: str,
+        symbol: str,
+        side: str,
+        price: Decimal,
+        size: Decimal,
+        fee: Decimal,
+        liquidity: str,
+        trade_id: str,
         strategy: str | None,
     ) -> None:
         """Queue one fill."""
-        self._enqueue("fills", (
-            self.run_id, int(ts_ms), client_id, venue, symbol, side, _dec("price", price),
-            _dec("size", size), _dec("fee", fee), liquidity, trade_id, strategy,
-        ))
+        self._enqueue(
+            "fills",
+            (
+                self.run_id,
+                int(ts_ms),
+                client_id,
+                venue,
+                symbol,
+                side,
+                _dec("price", price),
+                _dec("size", size),
+                _dec("fee", fee),
+                liquidity,
+                trade_id,
+                strategy,
+            ),
+        )
 
     def record_event(self, *, ts_ms: int, kind: str, detail: str) -> None:
         """Queue a lifecycle / risk / flatten note."""
@@ -357,11 +448,13 @@ class Journal:
                 self._dropped += len(rows)
         if stop is not None:
             try:
-                conn.execute("UPDATE runs SET ended_ms = ? WHERE id = ?",
-                             (stop.ended_ms, self._run_rowid))
+                conn.execute(
+                    "UPDATE runs SET ended_ms = ? WHERE id = ?", (stop.ended_ms, self._run_rowid)
+                )
             except sqlite3.Error as exc:
-                log.error("journal %s: could not record end of run %r: %s",
-                          self.path, self.run_id, exc)
+                log.error(
+                    "journal %s: could not record end of run %r: %s", self.path, self.run_id, exc
+                )
         for item in batch:
             if isinstance(item, threading.Event):
                 item.set()
@@ -375,18 +468,33 @@ class Journal:
                 self._transaction(conn, rows)
             except sqlite3.Error as exc:
                 if not _is_busy(exc):
-                    log.warning("journal %s: batch of %d rows failed (%s); writing row by row",
-                                self.path, len(rows), exc)
+                    log.warning(
+                        "journal %s: batch of %d rows failed (%s); writing row by row",
+                        self.path,
+                        len(rows),
+                        exc,
+                    )
                     break
                 if attempt == _BUSY_RETRIES:  # locked by another process for too long
-                    log.error("journal %s: dropped %d rows (run %r, first %s, last %s): %s",
-                              self.path, len(rows), self.run_id, _describe(*rows[0]),
-                              _describe(*rows[-1]), exc)
+                    log.error(
+                        "journal %s: dropped %d rows (run %r, first %s, last %s): %s",
+                        self.path,
+                        len(rows),
+                        self.run_id,
+                        _describe(*rows[0]),
+                        _describe(*rows[-1]),
+                        exc,
+                    )
                     with self._lock:
                         self._dropped += len(rows)
                     return
-                log.warning("journal %s busy (%s); retrying %d rows (attempt %d)",
-                            self.path, exc, len(rows), attempt)
+                log.warning(
+                    "journal %s busy (%s); retrying %d rows (attempt %d)",
+                    self.path,
+                    exc,
+                    len(rows),
+                    attempt,
+                )
             else:
                 with self._lock:
                     self._written += len(rows)
@@ -395,8 +503,14 @@ class Journal:
             try:
                 self._transaction(conn, [(table, params)])
             except sqlite3.Error as exc:
-                log.error("journal %s: dropped %s row (run %r, %s): %s",
-                          self.path, table, self.run_id, _describe(table, params), exc)
+                log.error(
+                    "journal %s: dropped %s row (run %r, %s): %s",
+                    self.path,
+                    table,
+                    self.run_id,
+                    _describe(table, params),
+                    exc,
+                )
                 with self._lock:
                     self._dropped += 1
             else:
@@ -434,8 +548,10 @@ class Journal:
         return self._query("SELECT * FROM runs ORDER BY id", ())
 
     def _read(self, table: str, run_id: str | None) -> list[dict[str, object]]:
-        rows = self._query(f"SELECT * FROM {table} WHERE run_id = ? ORDER BY id",
-                           (self.run_id if run_id is None else run_id,))
+        rows = self._query(
+            f"SELECT * FROM {table} WHERE run_id = ? ORDER BY id",
+            (self.run_id if run_id is None else run_id,),
+        )
         for row in rows:
             for col in _DECIMALS[table]:
                 if row[col] is not None:
@@ -447,8 +563,9 @@ class Journal:
     def _query(self, sql: str, params: tuple[object, ...]) -> list[dict[str, object]]:
         if not self.path.exists():
             return []
-        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(
+            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S
+        )
         try:
             conn.row_factory = sqlite3.Row
             return [dict(row) for row in conn.execute(sql, params)]

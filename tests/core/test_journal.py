@@ -27,10 +27,21 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
 
 def order_kw(**over: Any) -> dict[str, Any]:
     kw: dict[str, Any] = dict(
-        ts_ms=1_700_000_000_000, client_id="mm-run1-1", venue="sim", symbol="BTC-PERP",
-        side="buy", order_type="limit", price=Decimal("65000.10"), size=Decimal("0.00100"),
-        filled=Decimal("0"), status="open", reason="", strategy="as_btc",
-        venue_order_id="v-1", post_only=True, reduce_only=False,
+        ts_ms=1_700_000_000_000,
+        client_id="mm-run1-1",
+        venue="sim",
+        symbol="BTC-PERP",
+        side="buy",
+        order_type="limit",
+        price=Decimal("65000.10"),
+        size=Decimal("0.00100"),
+        filled=Decimal("0"),
+        status="open",
+        reason="",
+        strategy="as_btc",
+        venue_order_id="v-1",
+        post_only=True,
+        reduce_only=False,
     )
     kw.update(over)
     return kw
@@ -38,9 +49,16 @@ def order_kw(**over: Any) -> dict[str, Any]:
 
 def fill_kw(**over: Any) -> dict[str, Any]:
     kw: dict[str, Any] = dict(
-        ts_ms=1_700_000_000_500, client_id="mm-run1-1", venue="sim", symbol="BTC-PERP",
-        side="buy", price=Decimal("65000.1"), size=Decimal("0.0005"),
-        fee=Decimal("-0.000012345678901234567890"), liquidity="maker", trade_id="t-1",
+        ts_ms=1_700_000_000_500,
+        client_id="mm-run1-1",
+        venue="sim",
+        symbol="BTC-PERP",
+        side="buy",
+        price=Decimal("65000.1"),
+        size=Decimal("0.0005"),
+        fee=Decimal("-0.000012345678901234567890"),
+        liquidity="maker",
+        trade_id="t-1",
         strategy="as_btc",
     )
     kw.update(over)
@@ -58,10 +76,21 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
 
 def test_round_trip_exact_decimals(journal: Journal) -> None:
     journal.record_order(**order_kw())
-    journal.record_order(**order_kw(ts_ms=1_700_000_000_600, price=None, order_type="market",
-                                    size=Decimal("1E+2"), filled=Decimal("1.0E+2"),
-                                    status="filled", reason="done", strategy=None,
-                                    venue_order_id=None, post_only=False, reduce_only=True))
+    journal.record_order(
+        **order_kw(
+            ts_ms=1_700_000_000_600,
+            price=None,
+            order_type="market",
+            size=Decimal("1E+2"),
+            filled=Decimal("1.0E+2"),
+            status="filled",
+            reason="done",
+            strategy=None,
+            venue_order_id=None,
+            post_only=False,
+            reduce_only=True,
+        )
+    )
     journal.record_fill(**fill_kw())
     journal.record_event(ts_ms=1_700_000_000_700, kind="risk", detail="max position hit ✓")
     assert journal.flush()
@@ -190,8 +219,9 @@ def test_reopen_appends_a_new_run(tmp_path: Path) -> None:
     second.close()
 
 
-def test_same_run_id_twice_is_kept_apart_in_runs(tmp_path: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_same_run_id_twice_is_kept_apart_in_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "j.sqlite"
     for _ in range(2):
         j = Journal(path, run_id="dup")

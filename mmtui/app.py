@@ -131,6 +131,7 @@ class MMApp(App[RunSummary | None]):
         self.theme = self.initial_theme
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
+        await self.session.start()  # no-op when the caller started it (run_console does)
         await self.engine.subscribe(self.markets())
         self.main = MainScreen(self)
         await self.push_screen(self.main)

@@ -43,9 +43,13 @@ class Session:
     _stop_pacer: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     shutdown_report: FlattenReport | None = None
+    started: bool = False
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""
+        if self.started:
+            return
+        self.started = True
         if self.world is not None and isinstance(self.clock, SimClock):
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
@@ -120,6 +124,7 @@ def build_session(
     speed: float | str | None = "config",
     journal_path: Path | None = None,
     run_prefix: str | None = None,
+    start_ms: int | None = None,
 ) -> Session:
     """Wire a session; nothing runs until ``Session.start()`` (inside the event loop).
 
@@ -132,7 +137,7 @@ def build_session(
         raise NotImplementedError(
             "live mode needs a real venue connector; none is available in this build yet"
         )
-    clock = SimClock(start_ms=time.time_ns() // 1_000_000)
+    clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
     world = SimWorld(config.asset_specs(), config.sim_venue_specs(), seed=config.sim.seed)
     connectors: dict[str, Connector] = {}
     for name, venue_cfg in config.venues.items():

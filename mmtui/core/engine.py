@@ -413,8 +413,8 @@ class Engine:
             self.strategy_positions.get((order.strategy, fill.venue, fill.symbol)).apply_fill(
                 fill.side, fill.price, fill.size, fill.fee
             )
-        if self.journal is not None:
-            self.journal.record_fill(
+        if self._journal_open():
+            self.journal.record_fill(  # type: ignore[union-attr]
                 ts_ms=fill.ts_ms or now,
                 client_id=order.client_id,
                 venue=fill.venue,
@@ -444,9 +444,9 @@ class Engine:
             runner.deliver_order(order)
 
     def _journal_order(self, order: Order) -> None:
-        if self.journal is None:
+        if not self._journal_open():
             return
-        self.journal.record_order(
+        self.journal.record_order(  # type: ignore[union-attr]
             ts_ms=order.updated_ms,
             client_id=order.client_id,
             venue=order.venue,
@@ -469,8 +469,12 @@ class Engine:
         self.events.append((now, kind, detail))
         del self.events[:-500]
         log.info("%s: %s", kind, detail)
-        if self.journal is not None and self.running:
-            self.journal.record_event(ts_ms=now, kind=kind, detail=detail)
+        if self._journal_open():
+            self.journal.record_event(ts_ms=now, kind=kind, detail=detail)  # type: ignore[union-attr]
+
+    def _journal_open(self) -> bool:
+        """Late events after shutdown are logged, not journaled (the journal is closed)."""
+        return self.journal is not None and self.journal.running
 
     async def wait_terminal(self, orders: Iterable[Order], timeout: float) -> list[Order]:
         """Wait until every order is terminal; returns those still live at the timeout."""

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 # Float slack: a deficit or delay this small counts as zero, so rounding never
 # turns into an endless series of zero-length sleeps.
 _EPS = 1e-9
+# Shortest sleep: clocks with millisecond resolution (the sim clock) return at once
+# for shorter sleeps, which would make the head of the queue spin.
+MIN_SLEEP_S = 0.001
 
 
 class Priority(enum.IntEnum):
@@ -202,7 +205,7 @@ class RateLimiter:
                         break
                     # Head of the queue: sleep (no lock held), then re-check;
                     # a later, more urgent arrival may have taken the head.
-                    await self._sleep(delay)
+                    await self._sleep(max(delay, MIN_SLEEP_S))
                 else:
                     waiter.wakeup = loop.create_future()
                     await waiter.wakeup

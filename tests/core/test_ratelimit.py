@@ -426,3 +426,20 @@ def test_service_order_and_token_budget(requests: list[tuple[Priority, int]]) ->
         assert limiter.snapshot().granted == start_granted + len(requests)
 
     asyncio.run(scenario())
+
+
+async def test_millisecond_clock_does_not_spin() -> None:
+    """A sim clock with ms resolution: sub-ms waits still sleep (>= 1 ms), never spin."""
+    clock = AutoClock()
+    ms_sleeps: list[float] = []
+
+    async def ms_sleep(seconds: float) -> None:
+        ms_sleeps.append(seconds)
+        await clock.sleep(round(seconds * 1000) / 1000)  # 0.0004 s -> no time passes
+
+    limiter = RateLimiter(1, 1, time_fn=clock.time, sleep_fn=ms_sleep)
+    assert limiter.try_acquire("x")
+    clock.now += 0.9996  # 0.0004 tokens short
+    waited = await asyncio.wait_for(limiter.acquire("x"), timeout=5)
+    assert waited == pytest.approx(0.001)
+    assert ms_sleeps == [pytest.approx(0.001)]

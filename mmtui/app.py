@@ -28,6 +28,7 @@ from mmtui.config import Config
 from mmtui.core.engine import Engine, EngineError
 from mmtui.core.runner import StrategyRunner, StrategyState
 from mmtui.core.summary import FlattenReport, RunSummary
+from mmtui.launcher import LaunchScreen
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
 from mmtui.session import Session, build_session
@@ -266,6 +267,16 @@ class MMApp(App[RunSummary | None]):
 
         self.run_worker(run(), exit_on_error=False)
 
+    def action_launch_strategy(self) -> None:
+        def launched(name: str | None) -> None:
+            if name is None:
+                return
+            self.notify(f"launched {name}")
+            self.main.add_book_panes()
+            self.strategy_command("start", name)
+
+        self.push_screen(LaunchScreen(self.engine), launched)
+
     def action_reset_risk(self) -> None:
         self.engine.reset_risk()
         self.notify("risk reset to ACTIVE")
@@ -333,6 +344,14 @@ class MainScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+
+    def add_book_panes(self) -> None:
+        """A ladder for every market in use that has none yet (after a launch)."""
+        books = self.query_one("#books", VerticalScroll)
+        have = {(b.venue, b.symbol) for b in self.query(BookLadder)}
+        for venue, symbol in self.owner.markets():
+            if (venue, symbol) not in have:
+                books.mount(BookLadder(venue, symbol, id=f"book-{venue}-{symbol}"))
 
     def render_panes(self) -> None:
         """Render what is visible; hidden panes cost nothing."""

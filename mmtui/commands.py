@@ -26,6 +26,13 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "s", "start_strategy", "Start", "start the selected strategy"),
+    Command(
+        "new",
+        "n",
+        "launch_strategy",
+        "New",
+        "launch a new strategy: kind, venue, symbol, parameters, preview, confirm",
+    ),
     Command("pause", "p", "pause_strategy", "Pause", "pause / resume the selected strategy"),
     Command(
         "stop", "x", "stop_strategy", "Stop", "stop the selected strategy (cancels its orders)"

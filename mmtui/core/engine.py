@@ -43,7 +43,7 @@ from mmtui.core.ratelimit import Priority, RateLimiter
 from mmtui.core.risk import RiskEngine, RiskInput, RiskLimits, RiskState
 from mmtui.core.runner import StrategyRunner, StrategyState
 from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, VenuePosition
-from strategies.base import StrategyParams
+from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
 
 log = logging.getLogger("mmtui.engine")
@@ -188,6 +188,20 @@ class Engine:
             self.instrument(*market)
         self.strategies[name] = runner
         return runner
+
+    def preview_strategy(
+        self,
+        kind: str,
+        venue: str,
+        symbol: str,
+        params: StrategyParams | dict[str, Any] | None = None,
+    ) -> list[PlannedOrder]:
+        """The orders a new strategy would place on the current books (nothing is sent)."""
+        cls = strategy_class(kind)
+        self.instrument(venue, symbol)
+        parsed = params if isinstance(params, StrategyParams) else cls.parse_params(params)
+        probe = StrategyRunner(self, f"preview-{kind}", cls, venue, symbol, parsed)
+        return probe.strategy.preview()
 
     async def start_strategy(self, name: str) -> None:
         runner = self.runner(name)

@@ -151,3 +151,46 @@ async def test_tabs_log_and_theme(make_session: Callable[..., Session]) -> None:
     finally:
         logging.getLogger().removeHandler(buffer)
         await session.stop()
+
+
+async def test_launch_previews_then_starts_a_quoting_strategy(
+    make_session: Callable[..., Session],
+) -> None:
+    from mmtui.launcher import LaunchScreen
+
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait(pilot, session, 10)
+            await pilot.press("n")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, LaunchScreen)
+            name = screen.query_one("#name").value  # type: ignore[attr-defined]
+            assert name and name not in session.engine.strategies
+            # a bad parameter is refused with a message naming it
+            params = screen.query_one("#params")
+            good = params.text  # type: ignore[attr-defined]
+            params.text = "gamma: -1\n"  # type: ignore[attr-defined]
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert "gamma" in str(screen.query_one("#launch-status").render())
+            params.text = good  # type: ignore[attr-defined]
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert screen.previewed is not None and len(screen.previewed) == 2
+            bid, ask = sorted(screen.previewed, key=lambda p: p.side.value)
+            book = session.engine.book("sim", "BTC-PERP")
+            assert book is not None
+            assert bid.price is not None and bid.price < book.best_ask()  # type: ignore[operator]
+            assert ask.price is not None and ask.price > book.best_bid()  # type: ignore[operator]
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert name in session.engine.strategies
+            await _wait(pilot, session, 10)
+            runner = session.engine.runner(name)
+            assert runner.state is StrategyState.RUNNING
+            assert runner.orders(), runner.telemetry.values
+    finally:
+        await session.stop()

@@ -82,6 +82,14 @@ COMMANDS: tuple[Command, ...] = (
         "quit_safely",
         "Quit",
         "safe shutdown: stop strategies, cancel all our orders, print the summary",
+    ),
+    Command(
+        "quit_ctrl",
+        "ctrl+q",
+        "quit_safely",
+        "Quit",
+        "the same safe shutdown",
+        show=False,
         priority=True,
     ),
 )

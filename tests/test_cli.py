@@ -71,3 +71,12 @@ def test_headless_json_summary(tmp_path: Path) -> None:
     assert summary["open_orders_left"] == 0
     assert summary["orders_placed"] > 0
     assert (tmp_path / "journal.sqlite").exists()
+
+
+def test_console_refuses_a_bad_config_before_opening(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ui:\n  keys: {paws: P}\n")
+    result = _run("--config", str(bad), tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "key 'ui'" in result.stderr and "paws" in result.stderr

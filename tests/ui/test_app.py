@@ -194,3 +194,40 @@ async def test_launch_previews_then_starts_a_quoting_strategy(
             assert runner.orders(), runner.telemetry.values
     finally:
         await session.stop()
+
+
+async def test_keys_are_remappable_by_binding_id(make_session: Callable[..., Session]) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer(), keymap={"pause": "P"})
+    runner = session.engine.runner("as_btc")
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _wait(pilot, session, 5)
+            await pilot.press("p")
+            await pilot.pause()
+            assert runner.state is StrategyState.RUNNING
+            await pilot.press("P")
+            await pilot.pause()
+            assert runner.state is StrategyState.PAUSED
+    finally:
+        await session.stop()
+
+
+async def test_command_palette_pauses_a_strategy_by_name(
+    make_session: Callable[..., Session],
+) -> None:
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    runner = session.engine.runner("as_btc")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _wait(pilot, session, 5)
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Pause strategy as_btc")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert runner.state is StrategyState.PAUSED
+    finally:
+        await session.stop()

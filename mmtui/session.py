@@ -68,6 +68,7 @@ class Session:
         await self.engine.start()
         for spec in self.config.strategies:
             self.engine.add_strategy(spec.name, spec.kind, spec.venue, spec.symbol, spec.params)
+        await self.engine.settle_earlier_orders()
         for spec in self.config.strategies:
             if spec.autostart:
                 await self.engine.start_strategy(spec.name)
@@ -87,6 +88,19 @@ class Session:
             await self.clock.advance(min(step, remaining))
             remaining -= step
             await asyncio.sleep(0)
+
+    async def abandon(self) -> None:
+        """Drop the session without the safe shutdown, as a crash would (tests only):
+        orders stay resting on the venues; the journal keeps what was written."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for conn in self.engine.connectors.values():
+            await conn.close()
+        self.engine.running = False
+        if self.engine.journal is not None:
+            await self.engine.journal.aclose()
+        self.shutdown_report = FlattenReport(action="abandoned")
 
     async def stop(self) -> FlattenReport:
         """The safe shutdown: stop strategies, cancel our orders everywhere, report."""
@@ -125,11 +139,14 @@ def build_session(
     journal_path: Path | None = None,
     run_prefix: str | None = None,
     start_ms: int | None = None,
+    world: SimWorld | None = None,
+    clock: SimClock | None = None,
 ) -> Session:
     """Wire a session; nothing runs until ``Session.start()`` (inside the event loop).
 
     ``speed``: "config" (the config's sim.speed), a factor, None (as fast as
     possible), or "manual" (no pacer: ``run_for`` moves the clock; for tests).
+    ``world``/``clock``: reuse a running sim (tests: a restart on the same venues).
     """
     manual = speed == "manual"
     sim_speed = config.sim.speed if speed in ("config", "manual") else speed
@@ -137,8 +154,10 @@ def build_session(
         raise NotImplementedError(
             "live mode needs a real venue connector; none is available in this build yet"
         )
-    clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
-    world = SimWorld(config.asset_specs(), config.sim_venue_specs(), seed=config.sim.seed)
+    if clock is None:
+        clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
+    if world is None:
+        world = SimWorld(config.asset_specs(), config.sim_venue_specs(), seed=config.sim.seed)
     connectors: dict[str, Connector] = {}
     for name, venue_cfg in config.venues.items():
         connectors[name] = SimConnector(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from strategies.avellaneda_stoikov import AvellanedaStoikov
 from strategies.base import Strategy
+from strategies.geometric_grid import GeometricGrid
+from strategies.perp_market_maker import PerpMarketMaker
+from strategies.trend_ladder import TrendLadder
 
-STRATEGY_KINDS: dict[str, type[Strategy]] = {cls.kind: cls for cls in (AvellanedaStoikov,)}
+STRATEGY_KINDS: dict[str, type[Strategy]] = {
+    cls.kind: cls for cls in (AvellanedaStoikov, PerpMarketMaker, GeometricGrid, TrendLadder)
+}
 
 
 def strategy_class(kind: str) -> type[Strategy]:

@@ -51,6 +51,27 @@ def make_session(tmp_path: Path) -> Callable[..., Session]:
 
 
 @pytest.fixture
+def restart_session(tmp_path: Path) -> Callable[..., Any]:
+    """``await restart_session(old)``: the old session dies without cancelling
+    anything (a crash); a new session with the same config starts on the same
+    sim venues and journal, as a restarted process would."""
+
+    async def restart(old: Session, config: Config | None = None) -> Session:
+        await old.abandon()
+        new = build_session(
+            config or old.config,
+            speed="manual",
+            journal_path=tmp_path / "j.sqlite",
+            world=old.world,
+            clock=old.clock,  # type: ignore[arg-type]
+        )
+        await new.start()
+        return new
+
+    return restart
+
+
+@pytest.fixture
 async def session(make_session: Callable[..., Session]) -> AsyncIterator[Session]:
     s = make_session()
     await s.start()

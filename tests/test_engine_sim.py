@@ -190,3 +190,51 @@ async def test_rate_limit_budget_is_used_and_respected(
     finally:
         report = await s.stop()
     assert report.ok and report.open_orders_left == 0
+
+
+async def test_restart_hands_orders_back_and_keeps_inventory(
+    make_session: Callable[..., Session], restart_session
+) -> None:
+    cfg = sim_config(journal={"enabled": True})
+    old = make_session(cfg)
+    await old.start()
+    runner = old.engine.runner("as_btc")
+    for _ in range(120):
+        await old.run_for(1)
+        if runner.position("sim", "BTC-PERP").size != 0 and runner.orders():
+            break
+    await old.run_for(0.2)
+    inventory = runner.position("sim", "BTC-PERP").size
+    resting = {o.client_id for o in old.world.venues["sim"].open_orders("me")}  # type: ignore[union-attr]
+    assert inventory != 0 and resting
+    new = await restart_session(old)
+    try:
+        assert new.engine.run_prefix != old.engine.run_prefix
+        new_runner = new.engine.runner("as_btc")
+        # the venue's position and the strategy's inventory survive the restart
+        assert new.engine.positions.get(("sim", "BTC-PERP")).size == inventory
+        assert new_runner.position("sim", "BTC-PERP").size == inventory
+        # its resting quotes were handed back, not cancelled and not duplicated
+        assert {o.client_id for o in new_runner.orders()} == resting
+        await new.run_for(2)
+        venue_orders = new.world.venues["sim"].open_orders("me")  # type: ignore[union-attr]
+        assert len([o for o in venue_orders if o.side.value == "buy"]) <= 1
+        assert len([o for o in venue_orders if o.side.value == "sell"]) <= 1
+    finally:
+        report = await new.stop()
+    assert report.ok and report.open_orders_left == 0
+    assert new.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+
+
+async def test_restart_cancels_orders_of_strategies_no_longer_configured(
+    make_session: Callable[..., Session], restart_session
+) -> None:
+    old = make_session(sim_config(journal={"enabled": True}))
+    await old.start()
+    await old.run_for(15)
+    assert old.world.venues["sim"].open_orders("me")  # type: ignore[union-attr]
+    new = await restart_session(old, sim_config(journal={"enabled": True}, strategies=[]))
+    try:
+        assert new.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
+    finally:
+        await new.stop()

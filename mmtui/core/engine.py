@@ -24,6 +24,7 @@ from connectors.base import (
     Event,
     Fill,
     Instrument,
+    OpenOrder,
     OrderAck,
     OrderStatus,
     OrderType,
@@ -104,6 +105,7 @@ class Engine:
             for name, conn in connectors.items()
         }
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._earlier_orders: dict[str, list[OpenOrder]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- read side ------------------------------------------------------------
@@ -166,7 +168,8 @@ class Engine:
         if self.journal is not None:
             self.journal.start()
         self.note_event("engine_started", f"run {self.run_prefix}, mode {self.mode}")
-        await self._cancel_earlier_runs()
+        await self._seed_positions()
+        await self._collect_earlier_orders()
         self._spawn_background(self._risk_loop(), "risk monitor")
         self._spawn_background(self._reconcile_loop(), "reconcile")
 
@@ -476,6 +479,7 @@ class Engine:
             venue_order_id=order.venue_order_id,
             post_only=order.post_only,
             reduce_only=order.reduce_only,
+            tag=order.tag,
         )
 
     def note_event(self, kind: str, detail: str) -> None:
@@ -656,7 +660,11 @@ class Engine:
                 remaining = [
                     o
                     for o in await gateway.call("open_orders", Priority.CANCEL, conn.open_orders)
-                    if o.client_id and o.client_id.startswith(self.run_prefix + "-")
+                    if o.client_id
+                    and (
+                        o.client_id.startswith(self.run_prefix + "-")
+                        or self.orders.is_ours(o.client_id)
+                    )
                 ]
             except Exception as exc:
                 log.exception("%s: final cancel check failed", name)
@@ -684,8 +692,25 @@ class Engine:
             )
         return report
 
-    async def _cancel_earlier_runs(self) -> None:
-        """Cancel orders an earlier mmtui run left resting (our mark, another prefix)."""
+    async def _seed_positions(self) -> None:
+        """Start from the positions the venues hold (a restart must not read them as 0)."""
+        for name, conn in self.connectors.items():
+            try:
+                held = await self._gateways[name].call("positions", Priority.QUERY, conn.positions)
+            except Exception:
+                log.exception("%s: reading positions at start failed", name)
+                continue
+            for p in held:
+                self.venues[name].venue_positions[p.symbol] = p
+                if p.size != 0:
+                    state = self.positions.get((name, p.symbol))
+                    state.size, state.entry_price = p.size, p.entry_price
+                    self.note_event(
+                        "startup", f"{name}: holding {p.symbol} {p.size} @ {p.entry_price}"
+                    )
+
+    async def _collect_earlier_orders(self) -> None:
+        """Find resting orders an earlier mmtui run left (our mark, another prefix)."""
         for name, conn in self.connectors.items():
             try:
                 listed = await self._gateways[name].call(
@@ -694,26 +719,85 @@ class Engine:
             except Exception:
                 log.exception("%s: listing open orders at start failed", name)
                 continue
-            stale = [
+            earlier = [
                 o
                 for o in listed
                 if o.client_id
                 and o.client_id.startswith(CLIENT_ID_MARK)
                 and not o.client_id.startswith(self.run_prefix + "-")
             ]
-            for order in stale:
+            if earlier:
+                self._earlier_orders[name] = earlier
+
+    async def settle_earlier_orders(self) -> tuple[int, int]:
+        """Hand earlier-run orders back to the strategy that placed them, if it is
+        configured again on the same market; cancel the rest. Returns (adopted, cancelled).
+
+        Call after adding strategies and before starting them, so ``on_start``
+        sees its orders and rebuilds from them.
+        """
+        pending, self._earlier_orders = self._earlier_orders, {}
+        if not pending:
+            return 0, 0
+        ids = [o.client_id or "" for orders in pending.values() for o in orders]
+        owners = await asyncio.to_thread(self.journal.owners, ids) if self.journal else {}
+        adopted = cancelled = 0
+        now = self.clock.now_ms()
+        for venue, orders in pending.items():
+            for o in orders:
+                strategy, tag = owners.get(o.client_id or "", (None, ""))
+                runner = self.strategies.get(strategy) if strategy else None
+                if runner is not None and (venue, o.symbol) in runner.markets:
+                    self.orders.adopt(
+                        venue=venue,
+                        symbol=o.symbol,
+                        client_id=o.client_id or "",
+                        venue_order_id=o.venue_order_id,
+                        side=o.side,
+                        price=o.price,
+                        size=o.size,
+                        remaining=o.remaining_size,
+                        post_only=o.post_only,
+                        reduce_only=o.reduce_only,
+                        strategy=runner.name,
+                        tag=tag,
+                        now_ms=now,
+                    )
+                    adopted += 1
+                    continue
+                conn = self.connectors[venue]
                 try:
-                    await self._gateways[name].call(
+                    await self._gateways[venue].call(
                         "cancel",
                         Priority.CANCEL,
-                        lambda o=order, c=conn: c.cancel(o.symbol, o.client_id or ""),
+                        lambda o=o, c=conn: c.cancel(o.symbol, o.client_id or ""),
                     )
+                    cancelled += 1
                 except Exception:
-                    log.exception(
-                        "%s: cancelling earlier-run order %s failed", name, order.client_id
-                    )
-            if stale:
-                self.note_event("startup", f"{name}: cancelled {len(stale)} orders of earlier runs")
+                    log.exception("%s: cancelling earlier-run order %s failed", venue, o.client_id)
+        for name, runner in self.strategies.items():
+            await self._seed_strategy_position(name, runner)
+        self.note_event(
+            "startup",
+            f"earlier-run orders: {adopted} handed back to their strategies, {cancelled} cancelled",
+        )
+        return adopted, cancelled
+
+    async def _seed_strategy_position(self, name: str, runner: StrategyRunner) -> None:
+        """Rebuild a strategy's inventory from its journaled fills (size and entry only:
+        the session's PnL starts at zero)."""
+        if self.journal is None:
+            return
+        fills = await asyncio.to_thread(self.journal.strategy_fills, name)
+        for venue, symbol in runner.markets:
+            state = self.strategy_positions.get((name, venue, symbol))
+            if state.fills:
+                continue  # already trading in this run
+            for f in fills:
+                if f["venue"] == venue and f["symbol"] == symbol:
+                    state.apply_fill(Side(f["side"]), f["price"], f["size"], f["fee"])  # type: ignore[arg-type]
+            state.realized_pnl = state.fees = state.volume = ZERO
+            state.fills = 0
 
     # -- background loops -----------------------------------------------------
 

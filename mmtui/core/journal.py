@@ -34,7 +34,7 @@ from pathlib import Path
 
 log = logging.getLogger("mmtui.journal")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_BATCH = 2000  # rows per transaction; the writer commits at least this often
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock
 _BUSY_RETRIES = 3
@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS orders (
     strategy TEXT,
     venue_order_id TEXT,
     post_only INTEGER NOT NULL,
-    reduce_only INTEGER NOT NULL
+    reduce_only INTEGER NOT NULL,
+    tag TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY,
@@ -112,6 +113,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "venue_order_id",
         "post_only",
         "reduce_only",
+        "tag",
     ),
     "fills": (
         "run_id",
@@ -252,6 +254,8 @@ class Journal:
                 f"journal {self.path} has schema version {version}; this build knows "
                 f"{SCHEMA_VERSION} (use a newer mmtui or another journal file)"
             )
+        if version == 1:  # v2 added the strategy's order tag (for rebuild on restart)
+            conn.execute("ALTER TABLE orders ADD COLUMN tag TEXT NOT NULL DEFAULT ''")
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         seen = conn.execute("SELECT COUNT(*) FROM runs WHERE run_id = ?", (self.run_id,))
@@ -356,6 +360,7 @@ class Journal:
         venue_order_id: str | None,
         post_only: bool,
         reduce_only: bool,
+        tag: str = "",
     ) -> None:
         """Queue one order state change (the journal is an event log: one row per change)."""
         self._enqueue(
@@ -377,6 +382,7 @@ class Journal:
                 venue_order_id,
                 int(bool(post_only)),
                 int(bool(reduce_only)),
+                tag,
             ),
         )
 
@@ -542,6 +548,31 @@ class Journal:
     def events(self, run_id: str | None = None) -> list[dict[str, object]]:
         """Event rows of ``run_id`` (default: this journal's run), oldest first."""
         return self._read("events", run_id)
+
+    def owners(self, client_ids: list[str]) -> dict[str, tuple[str | None, str]]:
+        """client id -> (strategy, tag) as journaled, in any run (blocking: use a thread)."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for start in range(0, len(client_ids), 500):
+            chunk = client_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._query(
+                f"SELECT client_id, strategy, tag FROM orders WHERE client_id IN ({marks}) "
+                "ORDER BY id",
+                tuple(chunk),
+            ):
+                out[str(row["client_id"])] = (
+                    None if row["strategy"] is None else str(row["strategy"]),
+                    str(row["tag"]),
+                )
+        return out
+
+    def strategy_fills(self, strategy: str) -> list[dict[str, object]]:
+        """Every fill journaled for ``strategy`` in any run, oldest first (blocking)."""
+        rows = self._query("SELECT * FROM fills WHERE strategy = ? ORDER BY id", (strategy,))
+        for row in rows:
+            for col in _DECIMALS["fills"]:
+                row[col] = Decimal(str(row[col]))
+        return rows
 
     def runs(self) -> list[dict[str, object]]:
         """Every run recorded in this file, oldest first."""

@@ -189,6 +189,50 @@ class OrderManager:
         self._live[order.client_id] = order
         return order
 
+    def adopt(
+        self,
+        *,
+        venue: str,
+        symbol: str,
+        client_id: str,
+        venue_order_id: str,
+        side: Side,
+        price: Decimal,
+        size: Decimal,
+        remaining: Decimal,
+        post_only: bool,
+        reduce_only: bool,
+        strategy: str | None,
+        tag: str,
+        now_ms: int,
+    ) -> Order:
+        """Take over a resting order an earlier run left, keeping its client id."""
+        order = Order(
+            client_id=client_id,
+            venue=venue,
+            symbol=symbol,
+            side=side,
+            size=size,
+            type=OrderType.LIMIT,
+            price=price,
+            time_in_force=TimeInForce.GTC,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            strategy=strategy,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+            tag=tag,
+            status=OrderStatus.OPEN if remaining >= size else OrderStatus.PARTIALLY_FILLED,
+            filled=max(ZERO, size - remaining),
+            notional_filled=max(ZERO, size - remaining) * price,
+            venue_order_id=venue_order_id,
+            reason="adopted from an earlier run",
+        )
+        self._orders[client_id] = order
+        self._live[client_id] = order
+        self._by_venue_id[(venue, venue_order_id)] = client_id
+        return order
+
     # -- lookup ---------------------------------------------------------------
 
     def get(self, client_id: str) -> Order | None:

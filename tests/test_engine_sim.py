@@ -85,6 +85,10 @@ async def test_kill_switch_flattens_everything(make_session: Callable[..., Sessi
             assert s.world.venues[v].open_orders("me") == []  # type: ignore[union-attr]
             assert all(p.size == 0 for p in s.world.venues[v].positions("me"))  # type: ignore[union-attr]
             assert s.engine.positions.get((v, "BTC-PERP")).size == 0
+        # the strategies' own books are closed too (resuming must not trade a ghost)
+        for name in ("as_a", "as_b"):
+            runner = s.engine.runner(name)
+            assert runner.position(runner.venue, "BTC-PERP").size == 0
         assert all(r.state is StrategyState.PAUSED for r in s.engine.strategies.values())
         await s.run_for(5)
         assert s.engine.orders.live_count() == 0  # nothing new while halted
@@ -238,3 +242,24 @@ async def test_restart_cancels_orders_of_strategies_no_longer_configured(
         assert new.world.venues["sim"].open_orders("me") == []  # type: ignore[union-attr]
     finally:
         await new.stop()
+
+
+async def test_quiet_book_is_not_stale(make_session: Callable[..., Session]) -> None:
+    cfg = sim_config(
+        sim={"seed": 1, "speed": None, "step_ms": 100,
+             "assets": {"BTC": {"start_price": 100000, "tick_size": 0.1, "step_size": 0.001,
+                                "min_size": 0.001, "volatility": 0}}},
+        venues={"sim": {"type": "sim", "basis": {"sigma": 0}, "flow": {"taker_rate": 0}}},
+        risk={"stale_book_ms": 1000},
+    )
+    s = make_session(cfg)
+    await s.start()
+    try:
+        await s.run_for(20)  # nothing moves for 20 s, yet the feed is alive
+        book = s.engine.book("sim", "BTC-PERP")
+        assert book is not None and book.age_ms(s.clock.now_ms()) <= 100
+        rejects = s.engine.risk.rejections
+        assert not any(k.startswith("stale") for k in rejects), rejects
+        assert s.engine.runner("as_btc").orders()
+    finally:
+        await s.stop()

@@ -68,12 +68,14 @@ class SimConnector:
         self._sink = sink
         self.venue.on_account(self.account, self._on_account_event)
         self.venue.on_book(self._on_levels)
+        self.venue.on_heartbeat(self._on_heartbeat)
         self._state = ConnectionState.CONNECTED
         self._queue(ConnectionChanged(self.name, self._state, "in-process sim"))
 
     async def close(self) -> None:
         self.venue.remove_account_listener(self.account, self._on_account_event)
         self.venue.remove_book_listener(self._on_levels)
+        self.venue.remove_heartbeat_listener(self._on_heartbeat)
         self._state = ConnectionState.CLOSED
         self._sink = None
 
@@ -155,6 +157,12 @@ class SimConnector:
             return
         self._dirty_books.add(symbol)
         self._schedule_flush()
+
+    def _on_heartbeat(self, now_ms: int) -> None:
+        """A quiet book is not a stale one: the feed is alive up to ``now_ms``."""
+        for book in self._books.values():
+            if book.synced and book.last_update_ms < now_ms:
+                book.last_update_ms = now_ms
 
     def _on_account_event(self, event: Event) -> None:
         self._queue(event)

@@ -119,6 +119,7 @@ class SimVenue:
         self._account_listeners: dict[str, list[AccountListener]] = {}
         self._book_listeners: list[BookListener] = []
         self._trade_listeners: list[TradeListener] = []
+        self._heartbeat_listeners: list[Callable[[int], None]] = []
         self._trade_seq = 0
         self.now_ms = 0
         self.reject_next: dict[str, str] = {}
@@ -144,6 +145,14 @@ class SimVenue:
     def remove_book_listener(self, listener: BookListener) -> None:
         if listener in self._book_listeners:
             self._book_listeners.remove(listener)
+
+    def on_heartbeat(self, listener: Callable[[int], None]) -> None:
+        """Called after every step, changed or not: the feed is alive at ``now_ms``."""
+        self._heartbeat_listeners.append(listener)
+
+    def remove_heartbeat_listener(self, listener: Callable[[int], None]) -> None:
+        if listener in self._heartbeat_listeners:
+            self._heartbeat_listeners.remove(listener)
 
     def on_trade(self, listener: TradeListener) -> None:
         self._trade_listeners.append(listener)
@@ -302,6 +311,8 @@ class SimVenue:
             self._refresh_crowd(m, mid)
             self._taker_flow(m, mid, dt_ms)
             self._publish_book(m)
+        for listener in list(self._heartbeat_listeners):
+            listener(now_ms)
 
     def _refresh_crowd(self, m: _Market, mid: float) -> None:
         inst, flow, engine = m.instrument, self.flow, m.engine

@@ -579,12 +579,13 @@ class Engine:
         if leftover:
             return FlattenLine(venue, False, f"{len(leftover)} orders could not be cancelled")
         residual: list[VenuePosition] = []
+        all_closing: list[Order] = []
         for _attempt in range(attempts):
             targets = await self._flatten_targets(venue, strategy, gateway)
             if targets is None:
                 return FlattenLine(venue, False, "could not read positions from the venue")
             if not targets:
-                return FlattenLine(venue, True, "flat")
+                break
             closing = []
             for symbol, size in targets:
                 inst = self.instrument(venue, symbol)
@@ -606,16 +607,44 @@ class Engine:
                         bypass_risk=True,
                     )
                 )
+            all_closing.extend(closing)
             await self.wait_terminal(closing, timeout)
         targets = await self._flatten_targets(venue, strategy, gateway)
         if targets is None:
             return FlattenLine(venue, False, "could not read positions from the venue")
         residual = [VenuePosition(venue, s, size) for s, size in targets]
         if not residual:
+            if strategy is None:
+                self._close_strategy_books(venue, all_closing)
             return FlattenLine(venue, True, "flat")
         detail = ", ".join(f"{p.symbol} {p.size}" for p in residual)
         log.error("FLATTEN FAILED on %s: still open %s", venue, detail)
         return FlattenLine(venue, False, f"NOT FLAT after {attempts} attempts: {detail}")
+
+    def _close_strategy_books(self, venue: str, closing: list[Order]) -> None:
+        """The venue is flat, so every strategy's inventory there is too: close each
+        strategy's book at the flatten's average price (the mark when nothing traded)."""
+        for key, state in self.strategy_positions.items():
+            name, v, symbol = key  # type: ignore[misc]
+            if v != venue or state.size == 0:
+                continue
+            filled = [o for o in closing if o.symbol == symbol and o.filled > 0]
+            qty = sum((o.filled for o in filled), ZERO)
+            price = (
+                sum((o.notional_filled for o in filled), ZERO) / qty
+                if qty
+                else self.mark(venue, symbol) or state.entry_price
+            )
+            size = abs(state.size)
+            state.apply_fill(Side.closing(state.size), price, size, ZERO)
+            log.info(
+                "%s: %s %s inventory %s closed by the venue flatten @ %s",
+                venue,
+                name,
+                symbol,
+                size,
+                price,
+            )
 
     async def _flatten_targets(
         self, venue: str, strategy: str | None, gateway: VenueGateway

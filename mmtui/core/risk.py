@@ -138,7 +138,8 @@ class RiskEngine:
             return f"reducing: only position-reducing orders allowed ({self.reason})"
         if o.size <= 0:
             return f"size: {o.size} must be positive"
-        if o.size < inst.min_size:
+        if o.size < inst.min_size and not (o.reduce_only and reduces):
+            # reduce-only dust below the minimum may still close what is left
             return f"size: {o.size} below min size {inst.min_size}"
         if not inst.is_on_step(o.size):
             return f"size: {o.size} not a multiple of step {inst.step_size}"

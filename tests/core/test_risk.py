@@ -111,3 +111,12 @@ def test_loss_limits_reduce_then_halt() -> None:
 def test_soft_limit_must_be_below_hard() -> None:
     with pytest.raises(ValueError, match="reduce_at_loss"):
         RiskLimits(max_loss=D(10), reduce_at_loss=D(20))
+
+
+def test_reduce_only_dust_below_min_size_may_close() -> None:
+    inst = Instrument("v", "BTC-PERP", "BTC", "USDC", D("0.1"), D("0.001"), D("0.01"))
+    risk = RiskEngine(_limits())
+    dust = dict(instrument=inst, size=D("0.003"), side=Side.SELL, price=D("100.1"))
+    assert risk.check(_order(**dust, position=D("0.003"), reduce_only=True), NOW) is None
+    assert (risk.check(_order(**dust, position=D("0.003")), NOW) or "").startswith("size")
+    assert (risk.check(_order(**dust, position=D(0), reduce_only=True), NOW) or "").startswith("size")

@@ -20,6 +20,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
@@ -32,7 +33,9 @@ from mmtui.launcher import LaunchScreen
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
 from mmtui.session import Session, build_session
+from mmtui.terminal import hangup_safe
 from mmtui.widgets.book import BookLadder
+from mmtui.widgets.keyed_table import KeyedTable
 from mmtui.widgets.log import LogPane
 from mmtui.widgets.orders import OrdersTable
 from mmtui.widgets.positions import PositionsTable
@@ -113,6 +116,9 @@ class MMApp(App[RunSummary | None]):
         self.refresh_hz = refresh_hz
         self.shutting_down = False
         self.main: MainScreen
+
+    def get_driver_class(self) -> type[Driver]:
+        return hangup_safe(super().get_driver_class())
 
     # -- layout ---------------------------------------------------------------
 
@@ -357,6 +363,9 @@ class MainScreen(Screen[None]):
         """Render what is visible; hidden panes cost nothing."""
         self.renders += 1
         engine = self.engine
+        narrow = self.size.width < NARROW_WIDTH
+        for table in self.query(KeyedTable):
+            table.set_narrow(narrow)  # no-op unless the width class changed
         self.query_one(StatusBar).render_engine(engine)
         for ladder in self.query(BookLadder):
             if ladder.region.height > 0:

@@ -25,7 +25,7 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "s", "start_strategy", "Start", "start the selected strategy"),
+    Command("start", "s", "start_strategy", "Start", "start the selected strategy", show=False),
     Command(
         "new",
         "n",
@@ -35,7 +35,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("pause", "p", "pause_strategy", "Pause", "pause / resume the selected strategy"),
     Command(
-        "stop", "x", "stop_strategy", "Stop", "stop the selected strategy (cancels its orders)"
+        "stop",
+        "x",
+        "stop_strategy",
+        "Stop",
+        "stop the selected strategy (cancels its orders)",
+        show=False,
     ),
     Command(
         "cancel",
@@ -74,7 +79,9 @@ COMMANDS: tuple[Command, ...] = (
         "cycle the log pane's level filter",
         show=False,
     ),
-    Command("theme", "t", "cycle_theme", "Theme", "cycle dark / light / high-contrast theme"),
+    Command(
+        "theme", "t", "cycle_theme", "Theme", "cycle dark / light / high-contrast theme", show=False
+    ),
     Command("help", "question_mark", "help", "Help", "show this help"),
     Command(
         "quit",

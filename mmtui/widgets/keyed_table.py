@@ -1,5 +1,10 @@
 """A DataTable updated by row key: rows are added, changed cell by cell, or
-removed — never rebuilt — so the cursor and scroll stay where they are."""
+removed — never rebuilt — so the cursor and scroll stay where they are.
+
+A table declares all its columns and, optionally, the few that matter most
+(``NARROW``): on a narrow terminal only those are shown, so nothing is cut
+mid-number.
+"""
 
 from __future__ import annotations
 
@@ -13,29 +18,48 @@ Cell = str | Text
 
 class KeyedTable(DataTable[Cell]):
     COLUMNS: Sequence[tuple[str, str]] = ()
-    """(column key, label) pairs."""
+    """(column key, label) pairs, in display order."""
+    NARROW: Sequence[str] = ()
+    """Column keys kept on a narrow terminal (empty: keep all)."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for key, label in self.COLUMNS:
-            self.add_column(label, key=key)
+        self._narrow = False
         self._cells: dict[str, tuple[Cell, ...]] = {}
+        self._shown: list[int] = []
+        self._build_columns()
+
+    def set_narrow(self, narrow: bool) -> None:
+        narrow = narrow and bool(self.NARROW)
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.clear(columns=True)
+            self._cells.clear()
+            self._build_columns()
+
+    def _build_columns(self) -> None:
+        keep = set(self.NARROW) if self._narrow else None
+        self._shown = [i for i, (k, _) in enumerate(self.COLUMNS) if keep is None or k in keep]
+        for i in self._shown:
+            key, label = self.COLUMNS[i]
+            self.add_column(label, key=key)
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
-        keys = [k for k, _ in self.COLUMNS]
+        """``rows``: row key -> one cell per entry of ``COLUMNS``."""
+        keys = [self.COLUMNS[i][0] for i in self._shown]
         for gone in set(self._cells) - set(rows):
             self.remove_row(gone)
             del self._cells[gone]
-        for row_key, cells in rows.items():
-            cells = tuple(cells)
+        for row_key, all_cells in rows.items():
+            cells = tuple(all_cells[i] for i in self._shown)
             old = self._cells.get(row_key)
             if old is None:
                 self.add_row(*cells, key=row_key)
             elif old != cells:
                 for col, (before, after) in enumerate(zip(old, cells, strict=True)):
                     if before != after:
-                        self.update_cell(row_key, keys[col], after)
+                        self.update_cell(row_key, keys[col], after, update_width=True)
             self._cells[row_key] = cells
 
     def selected_key(self) -> str | None:

@@ -22,6 +22,7 @@ class OrdersTable(KeyedTable):
         ("flags", "flags"),
         ("id", "client id"),
     )
+    NARROW = ("strategy", "side", "price", "size", "filled", "status", "flags")
 
     def render_engine(self, engine: Engine) -> None:
         rows: dict[str, list[Cell]] = {}

@@ -25,6 +25,7 @@ class PositionsTable(KeyedTable):
         ("rpnl", "rPnL"),
         ("notional", "notional"),
     )
+    NARROW = ("venue", "symbol", "size", "entry", "upnl", "rpnl")
 
     def render_engine(self, engine: Engine) -> None:
         rows: dict[str, list[Cell]] = {}

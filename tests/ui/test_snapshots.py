@@ -4,14 +4,18 @@ Fixed seed (``sim_config``), fixed sim start, fixed run prefix, no journal, a
 manual clock: the sim moves only inside ``run_before``, by a fixed amount, so
 the book, the strategy row and the position are the same numbers every run.
 
-Regenerate after an intended change to the screen::
+Regenerate after an intended change to the screen (keep the report out of the repo)::
 
-    .venv/bin/pytest tests/ui/test_snapshots.py --snapshot-update
+    .venv/bin/pytest tests/ui/test_snapshots.py --snapshot-update \
+        --snapshot-report=/tmp/snapshot_report.html
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,9 +29,28 @@ from ..conftest import sim_config
 
 START_MS = 1_700_000_000_000  # 2023-11-14 22:13:20Z
 RUN_PREFIX = "mmsnap0"
-SIM_SECONDS = 21  # a position, two resting quotes and a few fills by then
+SIM_SECONDS = 21  # by then: a short position, two resting quotes, 23 fills
 
 SnapCompare = Callable[..., bool]
+
+_TEXT = re.compile(
+    r'<text class="terminal-(?:\d+-)?r\d+" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]*)</text>'
+)
+_CELL_W, _LINE_H, _TOP = 12.2, 24.4, 20.0  # Rich's SVG export geometry
+
+
+def screen_lines(svg: str) -> list[str]:
+    """The text of an exported screenshot, one string per terminal row."""
+    rows: dict[int, dict[int, str]] = {}
+    for x, y, text in _TEXT.findall(svg):
+        row = rows.setdefault(round((float(y) - _TOP) / _LINE_H), {})
+        col = round(float(x) / _CELL_W)
+        for i, ch in enumerate(html.unescape(text).replace("\xa0", " ")):
+            row[col + i] = ch
+    return [
+        "".join(rows[r].get(c, " ") for c in range(max(rows[r]) + 1)).rstrip() if r in rows else ""
+        for r in range(max(rows) + 1 if rows else 0)
+    ]
 
 
 def _session() -> Session:
@@ -35,28 +58,74 @@ def _session() -> Session:
     return build_session(sim_config(), speed="manual", start_ms=START_MS, run_prefix=RUN_PREFIX)
 
 
-def _advance(session: Session) -> Callable[[Pilot[Any]], Any]:
-    async def run_before(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        assert isinstance(app, MMApp)
-        for _ in range(200):  # on_mount starts the session before it pushes the main screen
-            if isinstance(app.screen, MainScreen):
-                break
-            await pilot.pause(0.01)
-        assert isinstance(app.screen, MainScreen)
-        await session.run_for(SIM_SECONDS)
-        # Render the final state now rather than on the next timer tick.
-        app.render_panes()
-        await pilot.pause()
+@dataclass
+class Shot:
+    """The screen and the figures it must show, taken at the same sim instant."""
 
-    return run_before
+    lines: list[str]
+    expect: dict[str, str]
+
+    def row(self, marker: str) -> str:
+        return next((line for line in self.lines if marker in line), "")
+
+
+def _figures(session: Session) -> dict[str, str]:
+    engine = session.engine
+    book = engine.book("sim", "BTC-PERP")
+    assert book is not None and book.is_valid()
+    runner = engine.runner("as_btc")
+    assert runner.orders(), "no resting quotes to show"
+    position = engine.positions.get(("sim", "BTC-PERP"))
+    assert position.size != 0, "no position to show"
+    mark = engine.mark("sim", "BTC-PERP")
+    return {
+        "bid": f"{book.best_bid()}",
+        "ask": f"{book.best_ask()}",
+        "strategy_pos": f"{runner.position('sim', 'BTC-PERP').size:+}",
+        "size": f"{position.size:+}",
+        "entry": f"{position.entry_price:.2f}",
+        "mark": f"{mark:.2f}",
+        "upnl": f"{position.unrealized_pnl(mark):+.2f}",
+        "rpnl": f"{position.realized_pnl - position.fees:+.2f}",
+        "notional": f"{position.notional(mark):.0f}",
+    }
+
+
+async def _shoot(pilot: Pilot[Any], session: Session) -> Shot:
+    """Advance the sim a fixed amount, render once, read the screen."""
+    app = pilot.app
+    assert isinstance(app, MMApp)
+    for _ in range(500):  # on_mount starts the session, then pushes the main screen
+        if isinstance(app.screen, MainScreen):
+            break
+        await pilot.pause(0.01)
+    await session.run_for(SIM_SECONDS)
+    # Render the final state now rather than on the next timer tick.
+    app.render_panes()
+    await pilot.pause()
+    return Shot(screen_lines(app.export_screenshot()), _figures(session))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_main_screen(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     session = _session()
-    app = MMApp(session, LogBuffer())
-    assert snap_compare(app, terminal_size=size, run_before=_advance(session))
-    runner = session.engine.runner("as_btc")
-    assert runner.position("sim", "BTC-PERP").size != 0
-    assert runner.orders()
+    shots: list[Shot] = []
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        shots.append(await _shoot(pilot, session))
+
+    matched = snap_compare(MMApp(session, LogBuffer()), terminal_size=size, run_before=run_before)
+
+    # What a user must see, read off the screen itself (a snapshot can be accepted wrong).
+    [shot] = shots
+    screen = "\n".join(shot.lines)
+    assert "BTC-PERP @ sim" in screen
+    assert shot.expect["bid"] in screen and shot.expect["ask"] in screen
+    strategy_row = shot.row("as_btc")
+    assert "running" in strategy_row and shot.expect["strategy_pos"] in strategy_row
+    position_row = shot.row("sim    BTC-PERP") + " "
+    # 80x24 keeps the columns that matter most, whole (mark is on the book ladder)
+    shown = ("mark", "notional") if size[0] >= 160 else ()
+    for key in ("size", "entry", "upnl", "rpnl", *shown):
+        assert f" {shot.expect[key]} " in position_row, (key, shot.expect[key], position_row)
+    assert matched

@@ -246,9 +246,20 @@ async def test_restart_cancels_orders_of_strategies_no_longer_configured(
 
 async def test_quiet_book_is_not_stale(make_session: Callable[..., Session]) -> None:
     cfg = sim_config(
-        sim={"seed": 1, "speed": None, "step_ms": 100,
-             "assets": {"BTC": {"start_price": 100000, "tick_size": 0.1, "step_size": 0.001,
-                                "min_size": 0.001, "volatility": 0}}},
+        sim={
+            "seed": 1,
+            "speed": None,
+            "step_ms": 100,
+            "assets": {
+                "BTC": {
+                    "start_price": 100000,
+                    "tick_size": 0.1,
+                    "step_size": 0.001,
+                    "min_size": 0.001,
+                    "volatility": 0,
+                }
+            },
+        },
         venues={"sim": {"type": "sim", "basis": {"sigma": 0}, "flow": {"taker_rate": 0}}},
         risk={"stale_book_ms": 1000},
     )

@@ -84,6 +84,10 @@ class StrategyContext(Protocol):
     telemetry: Telemetry
     log: logging.Logger
 
+    @property
+    def running(self) -> bool:
+        """True while the strategy may place orders (``place`` raises otherwise)."""
+
     def now_ms(self) -> int: ...
 
     def instrument(self, venue: str, symbol: str) -> Instrument: ...
@@ -187,7 +191,8 @@ class Strategy:
         """One of this strategy's orders filled (partly or fully)."""
 
     def on_pause(self) -> None:
-        """Paused: the core has cancelled this strategy's orders and stops ticking it."""
+        """Paused (or halted): the core has cancelled this strategy's orders and
+        stops ticking it; fills may still arrive (``ctx.running`` is False)."""
 
     def on_resume(self) -> None: ...
 

@@ -126,9 +126,13 @@ async def test_strategy_flatten_leaves_its_position_at_zero(session: Session) ->
 
 class _Broken(Strategy):
     kind = "broken_test"
+    paused = 0
 
     def on_tick(self, now_ms: int) -> None:
         raise RuntimeError("boom")
+
+    def on_pause(self) -> None:
+        type(self).paused += 1
 
 
 async def test_tick_errors_are_counted_and_halt(session: Session, monkeypatch) -> None:
@@ -144,6 +148,7 @@ async def test_tick_errors_are_counted_and_halt(session: Session, monkeypatch) -
     runner = engine.runner("bad")
     assert runner.state is StrategyState.HALTED
     assert runner.tick_errors == 3 and "boom" in runner.reason
+    assert _Broken.paused == 1 and not runner.running  # told, and it knows it may not place
 
 
 async def test_risk_rejects_reach_the_strategy_not_the_venue(session: Session) -> None:

@@ -437,6 +437,14 @@ class SimVenue:
                 )
             elif resting.qty > closable:
                 m.engine.reduce(resting.order_id, closable)
+                meta.size_lots = meta.filled_lots + closable
+                status = OrderStatus.PARTIALLY_FILLED if meta.filled_lots else OrderStatus.OPEN
+                self._emit(
+                    account,
+                    self._update(
+                        meta, resting.order_id, status, "reduce-only: trimmed to the position"
+                    ),
+                )
                 closable = 0
             else:
                 closable -= resting.qty

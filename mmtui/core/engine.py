@@ -90,6 +90,7 @@ class Engine:
         self.instruments: dict[tuple[str, str], Instrument] = {}
         self.events: list[tuple[int, str, str]] = []
         self.started_ms = 0
+        self.stopped_ms = 0
         self.running = False
         self._reconcile_interval_s = reconcile_interval_s
         self._risk_interval_s = risk_interval_s
@@ -251,6 +252,7 @@ class Engine:
         report = FlattenReport(action="shutdown")
         if not self.running:
             return report
+        self.stopped_ms = self.clock.now_ms()
         for runner in self.strategies.values():
             runner.stop("shutdown")
         try:
@@ -931,7 +933,11 @@ class Engine:
         return RunSummary(
             run_id=self.run_prefix,
             mode=self.mode,
-            duration_s=(self.clock.now_ms() - self.started_ms) / 1000 if self.started_ms else 0.0,
+            duration_s=(
+                ((self.stopped_ms or self.clock.now_ms()) - self.started_ms) / 1000
+                if self.started_ms
+                else 0.0
+            ),
             orders_placed=c.placed,
             orders_cancelled=c.cancelled,
             orders_rejected=c.rejected,

@@ -347,6 +347,17 @@ class OrderManager:
             if order.status is OrderStatus.PENDING:
                 self._transition(order, OrderStatus.OPEN, now_ms)
             return order
+        if (
+            update.remaining_size is not None
+            and order.is_live
+            and status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            and order.filled + update.remaining_size < order.size
+            and update.filled_size is not None
+            and update.filled_size <= order.filled
+        ):
+            # The venue shrank the order (a reduce-only trimmed to the position).
+            order.size = order.filled + update.remaining_size
+            order.reason = update.reason or "venue reduced the order"
         if status is OrderStatus.PARTIALLY_FILLED:
             if order.status is OrderStatus.PENDING:
                 self._transition(order, OrderStatus.OPEN, now_ms)

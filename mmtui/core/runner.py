@@ -58,6 +58,11 @@ class StrategyRunner:
 
     # -- StrategyContext ------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """True while the strategy may place orders (not paused, stopped or halted)."""
+        return self.state is StrategyState.RUNNING
+
     def now_ms(self) -> int:
         return self.engine.clock.now_ms()
 
@@ -173,6 +178,7 @@ class StrategyRunner:
         self.state = StrategyState.HALTED
         self.reason = reason
         self.cancel_all()
+        self._guard("on_pause", self.strategy.on_pause)  # a halt is a pause it did not ask for
         self.engine.note_event("strategy_halted", f"{self.name}: {reason}")
 
     # -- event delivery (called by the engine) --------------------------------

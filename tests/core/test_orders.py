@@ -96,3 +96,24 @@ def test_foreign_orders_ignored_and_open_size() -> None:
     assert om.open_size("v", "BTC-PERP", Side.BUY) == D(2)
     om.mark_cancel_requested(o)
     assert om.open_size("v", "BTC-PERP", Side.BUY) == 0
+
+
+def test_venue_trimmed_order_shrinks_its_size() -> None:
+    om = OrderManager("mmtest")
+    o = _new(om, "1")
+    om.apply_ack(OrderAck(o.client_id, "5", OrderStatus.OPEN), 2)
+    om.apply_fill(_fill(o, "0.2", "t1"), 3)
+    trimmed = OrderUpdate(
+        "v",
+        "BTC-PERP",
+        o.client_id,
+        "5",
+        OrderStatus.PARTIALLY_FILLED,
+        filled_size=D("0.2"),
+        remaining_size=D("0.3"),
+        reason="reduce-only: trimmed",
+    )
+    om.apply_update(trimmed, 4)
+    assert o.size == D("0.5") and o.remaining == D("0.3") and o.is_live
+    om.apply_fill(_fill(o, "0.3", "t2"), 5)
+    assert o.status is OrderStatus.FILLED

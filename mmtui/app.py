@@ -36,7 +36,7 @@ from mmtui.session import Session, build_session
 from mmtui.terminal import hangup_safe
 from mmtui.widgets.book import BookLadder
 from mmtui.widgets.keyed_table import KeyedTable
-from mmtui.widgets.log import LogPane
+from mmtui.widgets.log import LogPane, LogTail
 from mmtui.widgets.orders import OrdersTable
 from mmtui.widgets.positions import PositionsTable
 from mmtui.widgets.status import StatusBar
@@ -341,6 +341,7 @@ class MainScreen(Screen[None]):
                         yield TelemetryPane(id="telemetry")
                     with TabPane("Log", id="tab-log"):
                         yield LogPane(self.owner.log_buffer, id="log")
+        yield LogTail(self.owner.log_buffer, id="log-tail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -371,6 +372,7 @@ class MainScreen(Screen[None]):
             if ladder.region.height > 0:
                 ladder.render_engine(engine)
         self.query_one(StrategiesTable).render_engine(engine)
+        self.query_one(LogTail).render_buffer()
         active = self.query_one(TabbedContent).active
         if active == "tab-positions":
             self.query_one(PositionsTable).render_engine(engine)

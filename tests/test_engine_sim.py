@@ -279,3 +279,15 @@ async def test_quiet_book_is_not_stale(make_session: Callable[..., Session]) -> 
         assert s.engine.runner("as_btc").orders()
     finally:
         await s.stop()
+
+
+async def test_every_kind_previews_with_its_defaults(session: Session) -> None:
+    """The console's `n` starts from each kind's defaults: they must preview on the sim."""
+    from strategies.registry import STRATEGY_KINDS
+
+    await session.run_for(10)
+    for kind in STRATEGY_KINDS:
+        planned = session.engine.preview_strategy(kind, "sim", "BTC-PERP", {})
+        assert isinstance(planned, list), kind
+        for order in planned:
+            assert order.venue == "sim" and order.size > 0, (kind, order)

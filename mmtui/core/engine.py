@@ -48,6 +48,7 @@ from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
 
 log = logging.getLogger("mmtui.engine")
+fills_log = logging.getLogger("mmtui.fills")
 
 
 class EngineError(Exception):
@@ -425,6 +426,17 @@ class Engine:
             if fill.client_id is None or not self.orders.is_ours(fill.client_id):
                 log.debug("%s: fill for an order that is not ours: %s", fill.venue, fill.client_id)
             return
+        fills_log.info(
+            "%s %s %s %s %s @ %s (%s%s)",
+            order.strategy or "-",
+            fill.venue,
+            fill.symbol,
+            fill.side.value,
+            fill.size,
+            fill.price,
+            fill.liquidity.value,
+            ", partial" if order.remaining > 0 else "",
+        )
         self.positions.get((fill.venue, fill.symbol)).apply_fill(
             fill.side, fill.price, fill.size, fill.fee
         )

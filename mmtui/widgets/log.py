@@ -6,9 +6,9 @@ import logging
 import time
 
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.widgets import RichLog, Static
 
-from mmtui.logsetup import LogBuffer
+from mmtui.logsetup import LogBuffer, LogLine
 
 LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 _STYLE = {
@@ -18,6 +18,37 @@ _STYLE = {
     logging.ERROR: "bold red",
     logging.CRITICAL: "bold white on red",
 }
+
+
+def format_line(line: LogLine, full: bool = False) -> Text:
+    stamp = time.strftime("%H:%M:%S", time.gmtime(line.ts_ms / 1000))
+    text = Text(f"{stamp} {logging.getLevelName(line.level)[:4]} ", style="dim")
+    text.append(f"{line.name.removeprefix('mmtui.')}: ", style="cyan")
+    message = line.message if full else (line.message.splitlines() or [""])[0]
+    text.append(message, style=_STYLE.get(line.level, ""))
+    return text
+
+
+class LogTail(Static):
+    """The last few log lines, always on screen (the full log is a tab)."""
+
+    def __init__(self, buffer: LogBuffer, lines: int = 2, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.buffer = buffer
+        self.lines = lines
+        self._seen = -1
+
+    def render_buffer(self) -> None:
+        if self.buffer.total == self._seen:
+            return
+        self._seen = self.buffer.total
+        recent = [ln for ln in self.buffer.records()[-50:] if ln.level >= logging.INFO]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, line in enumerate(recent[-self.lines :]):
+            if i:
+                text.append("\n")
+            text.append_text(format_line(line))
+        self.update(text)
 
 
 class LogPane(RichLog):
@@ -48,8 +79,4 @@ class LogPane(RichLog):
         for line in lines:
             if line.level < self.min_level:
                 continue
-            stamp = time.strftime("%H:%M:%S", time.gmtime(line.ts_ms / 1000))
-            text = Text(f"{stamp} {logging.getLevelName(line.level)[:4]} ", style="dim")
-            text.append(f"{line.name.removeprefix('mmtui.')}: ", style="cyan")
-            text.append(line.message, style=_STYLE.get(line.level, ""))
-            self.write(text)
+            self.write(format_line(line, full=True))

@@ -149,7 +149,6 @@ class AvellanedaStoikov(Strategy):
         super().__init__(ctx, venue, symbol, params)
         p: ASParams = self.params  # type: ignore[assignment]
         self.vol = RealizedVolatility(round(p.window_secs * 1000), round(p.warmup_secs * 1000))
-        self.inst = self.ctx.instrument(self.venue, self.symbol)
         self.size = max(self.inst.min_size, self.inst.round_size(p.size or self.inst.min_size))
 
     # -- callbacks ------------------------------------------------------------

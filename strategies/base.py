@@ -164,6 +164,8 @@ class Strategy:
         self.venue = venue
         self.symbol = symbol
         self.params = params
+        self.inst: Instrument = ctx.instrument(venue, symbol)
+        """The strategy's (primary) market: tick, step, min size, fees."""
 
     @classmethod
     def parse_params(cls, raw: dict[str, Any] | None) -> StrategyParams:

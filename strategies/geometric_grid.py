@@ -224,7 +224,6 @@ class GeometricGrid(Strategy):
         super().__init__(ctx, venue, symbol, params)
         p: GeometricGridParams = self.params  # type: ignore[assignment]
         self.p = p
-        self.inst = ctx.instrument(venue, symbol)
         self.prices = grid_prices(p.range_low, p.range_high, p.levels, self.inst)
         if len(self.prices) < 2:
             raise ValueError(

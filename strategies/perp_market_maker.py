@@ -252,7 +252,6 @@ class PerpMarketMaker(Strategy):
     ) -> None:
         super().__init__(ctx, venue, symbol, params)
         p = self.p
-        self.inst = self.ctx.instrument(self.venue, self.symbol)
         wanted = p.order_quantity or max(p.max_position / 4, self.inst.min_size)
         self.size = max(self.inst.min_size, self.inst.round_size(wanted))
         self._mids: deque[tuple[int, Decimal]] = deque()

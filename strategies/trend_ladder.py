@@ -283,7 +283,6 @@ class TrendLadder(Strategy):
         super().__init__(ctx, venue, symbol, params)
         p: TrendLadderParams = self.params  # type: ignore[assignment]
         self.p = p
-        self.inst = ctx.instrument(venue, symbol)
         self.size = max(self.inst.min_size, self.inst.round_size(p.quantity_base))
         self.max_position = (
             p.max_position if p.max_position is not None else p.max_orders * self.size

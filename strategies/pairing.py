@@ -1,0 +1,56 @@
+"""Pairing markets across venues: which markets two venues share, and one order
+size (in base units) that both venues accept.
+
+Venue symbol formats differ (``BTC_USDC_PERP``, ``BTC``, ``BTC-PERP``...), so
+markets are matched by the instrument's ``base`` and ``quote`` assets, never by
+the symbol text. A venue that does not name the quote (a bare ``BTC``) is
+taken to quote in USD-like collateral: USD, USDC and USDT count as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from math import gcd
+
+from connectors.base import Instrument
+
+USD_LIKE = frozenset({"USD", "USDC", "USDT", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPair:
+    base: str
+    a: Instrument
+    b: Instrument
+
+
+def quote_key(quote: str) -> str:
+    return "USD" if quote.upper() in USD_LIKE else quote.upper()
+
+
+def shared_markets(a: Iterable[Instrument], b: Iterable[Instrument]) -> list[MarketPair]:
+    """Markets of venue A and venue B with the same base and (USD-like) quote asset."""
+    by_key = {(inst.base.upper(), quote_key(inst.quote)): inst for inst in b}
+    pairs = []
+    for inst in a:
+        other = by_key.get((inst.base.upper(), quote_key(inst.quote)))
+        if other is not None:
+            pairs.append(MarketPair(inst.base.upper(), inst, other))
+    return sorted(pairs, key=lambda p: p.base)
+
+
+def common_size(a: Instrument, b: Instrument, wanted: Decimal | None = None) -> Decimal:
+    """The smallest size >= ``wanted`` (default: both minimums) that is on both
+    venues' step grids and at or above both minimum sizes."""
+    step = _lcm(a.step_size, b.step_size)
+    floor = max(a.min_size, b.min_size, wanted or Decimal(0))
+    return (floor / step).to_integral_value(ROUND_CEILING) * step
+
+
+def _lcm(x: Decimal, y: Decimal) -> Decimal:
+    """Least common multiple of two positive decimal steps (exact)."""
+    scale = max(-x.as_tuple().exponent, -y.as_tuple().exponent, 0)  # type: ignore[operator]
+    xi, yi = int(x.scaleb(scale)), int(y.scaleb(scale))
+    return Decimal(xi * yi // gcd(xi, yi)).scaleb(-scale)

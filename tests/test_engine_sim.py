@@ -281,13 +281,21 @@ async def test_quiet_book_is_not_stale(make_session: Callable[..., Session]) -> 
         await s.stop()
 
 
-async def test_every_kind_previews_with_its_defaults(session: Session) -> None:
-    """The console's `n` starts from each kind's defaults: they must preview on the sim."""
+async def test_every_kind_previews_with_its_defaults(make_session: Callable[..., Session]) -> None:
+    """The console's `n` starts from each kind's defaults: they must preview on the sim
+    (cross-venue kinds get the second venue, the one thing they cannot default)."""
     from strategies.registry import STRATEGY_KINDS
 
-    await session.run_for(10)
-    for kind in STRATEGY_KINDS:
-        planned = session.engine.preview_strategy(kind, "sim", "BTC-PERP", {})
-        assert isinstance(planned, list), kind
-        for order in planned:
-            assert order.venue == "sim" and order.size > 0, (kind, order)
+    s = make_session(sim_config(venues={"sim": {"type": "sim"}, "b": {"type": "sim"}}))
+    await s.start()
+    try:
+        await s.run_for(10)
+        for kind, cls in STRATEGY_KINDS.items():
+            cls.Params()  # the launcher renders these defaults
+            params = {f: "b" for f in cls.Params.model_fields if f.endswith("_venue")}
+            planned = s.engine.preview_strategy(kind, "sim", "BTC-PERP", params)
+            assert isinstance(planned, list), kind
+            for order in planned:
+                assert order.venue in ("sim", "b") and order.size > 0, (kind, order)
+    finally:
+        await s.stop()

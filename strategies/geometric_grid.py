@@ -522,6 +522,9 @@ class GeometricGrid(Strategy):
     ) -> OrderView | None:
         if self._retry_at.get(tag, 0) > now_ms:
             return None
+        if not self.ctx.running:  # paused or halted: the core would refuse it
+            self._active = False
+            return None
         try:
             return self.ctx.place(
                 self.venue,
@@ -535,8 +538,7 @@ class GeometricGrid(Strategy):
                 reduce_only=reduce_only,
                 tag=tag,
             )
-        except RuntimeError as exc:
-            # The core refuses orders from a strategy that is not running (halted).
+        except RuntimeError as exc:  # belt and braces: refused by the core
             self._active = False
             self.ctx.log.debug("grid %s: not placing: %s", self.ctx.name, exc)
             return None

@@ -405,13 +405,11 @@ class TrendLadder(Strategy):
             self.last_entry_ms = now
             if (
                 self.active
+                and self.ctx.running  # paused or halted: the next tick after resume re-pairs
                 and self.mode in (Mode.TRADING, Mode.COOLDOWN)
                 and order.side is self._entry_side()
             ):
-                try:
-                    self._cover_lot(lot, now)
-                except RuntimeError:  # not running (halted): the next tick re-pairs
-                    self.active = False
+                self._cover_lot(lot, now)
         elif tag.startswith(TP_PREFIX):
             tel.count("tp_fills")
             lot = self.lots.get(tag[len(TP_PREFIX) :])

@@ -198,6 +198,12 @@ class Config(_Model):
                     raise ValueError(
                         f"{where}.symbol: {s.symbol!r} not listed on {s.venue} ({sorted(listed)})"
                     )
+            for key, value in s.params.items():
+                if key.endswith("_venue") and value is not None and value not in self.venues:
+                    raise ValueError(
+                        f"{where}.params.{key}: {value!r} is not a configured venue "
+                        f"({sorted(self.venues)})"
+                    )
             if s.kind not in STRATEGY_KINDS:
                 raise ValueError(
                     f"{where}.kind: unknown {s.kind!r} (known: {sorted(STRATEGY_KINDS)})"

@@ -157,8 +157,7 @@ class LaunchScreen(ModalScreen[str | None]):
             return
         kind, venue, symbol, _, params = spec
         try:
-            await self.engine.subscribe([(venue, symbol)])
-            self.previewed = self.engine.preview_strategy(kind, venue, symbol, params)
+            self.previewed = await self.engine.preview_with_books(kind, venue, symbol, params)
         except (EngineError, KeyError, ValueError) as exc:
             self._status(Text(f"preview failed: {exc}", style="red"))
             return

@@ -92,6 +92,9 @@ class StrategyContext(Protocol):
 
     def instrument(self, venue: str, symbol: str) -> Instrument: ...
 
+    def instruments(self, venue: str) -> list[Instrument]:
+        """Every market the venue lists (for pairing markets across venues)."""
+
     def book(self, venue: str, symbol: str) -> OrderBook | None: ...
 
     def position(self, venue: str, symbol: str) -> PositionView:

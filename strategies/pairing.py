@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, Decimal
 from math import gcd
 
 from connectors.base import Instrument
+from strategies.base import StrategyContext
 
 USD_LIKE = frozenset({"USD", "USDC", "USDT", ""})
 
@@ -54,3 +55,27 @@ def _lcm(x: Decimal, y: Decimal) -> Decimal:
     scale = max(-x.as_tuple().exponent, -y.as_tuple().exponent, 0)  # type: ignore[operator]
     xi, yi = int(x.scaleb(scale)), int(y.scaleb(scale))
     return Decimal(xi * yi // gcd(xi, yi)).scaleb(-scale)
+
+
+def counterpart(
+    ctx: StrategyContext, inst: Instrument, venue: str, symbol: str | None, param: str
+) -> Instrument:
+    """The market on ``venue`` that trades what ``inst`` trades: ``symbol`` when
+    given (checked to be the same asset pair), else found by asset. Errors name
+    the strategy parameter ``param`` (e.g. ``hedge_symbol``) to set."""
+    base, quote = inst.base.upper(), inst.quote.upper()
+    if symbol is not None:
+        try:
+            other = ctx.instrument(venue, symbol)
+        except Exception as exc:
+            raise ValueError(f"params.{param}: {symbol!r} on {venue!r}: {exc}") from None
+        if not shared_markets([inst], [other]):
+            raise ValueError(
+                f"params.{param}: {symbol!r} ({other.base}/{other.quote}) is not the same "
+                f"market as {inst.symbol} ({base}/{quote})"
+            )
+        return other
+    pairs = shared_markets([inst], ctx.instruments(venue))
+    if not pairs:
+        raise ValueError(f"no {base}/{quote} market found on {venue!r}; set params.{param}")
+    return pairs[0].b

@@ -260,6 +260,7 @@ class PerpMarketMaker(Strategy):
         self._held = False
         self._rejects: dict[str, int] = {"ladder": 0, "control": 0}
         self._backoff_until: dict[str, int] = {"ladder": 0, "control": 0}
+        self._rejected: set[str] = set()
 
     @property
     def p(self) -> PerpMarketMakerParams:
@@ -312,17 +313,27 @@ class PerpMarketMaker(Strategy):
     def on_order(self, order: OrderView) -> None:
         kind = "ladder" if order.tag.startswith("L") else "control"
         if order.status is OrderStatus.REJECTED:
-            tel = self.ctx.telemetry
-            tel.count("rejects")
-            tel.set("last_reject", order.reason)
-            n = self._rejects[kind] = self._rejects[kind] + 1
-            wait = min(MAX_BACKOFF_MS, self.p.tick_interval_ms * 2 ** min(n - 1, 10))
-            self._backoff_until[kind] = self.ctx.now_ms() + wait
-            if n > 1:
-                tel.count("backoffs")
-            self.ctx.log.debug("%s %s rejected: %s", kind, order.client_id, order.reason)
+            self._note_reject(order, kind)
         elif order.status is OrderStatus.OPEN:
             self._rejects[kind] = 0
+
+    def _note_reject(self, order: OrderView, kind: str) -> None:
+        """Back off once per rejected order, whether the refusal came back from
+        ``place`` itself (risk) or later from the venue."""
+        if order.client_id in self._rejected:
+            return
+        self._rejected.add(order.client_id)
+        if len(self._rejected) > 1000:
+            self._rejected.clear()
+        tel = self.ctx.telemetry
+        tel.count("rejects")
+        tel.set("last_reject", order.reason)
+        n = self._rejects[kind] = self._rejects[kind] + 1
+        wait = min(MAX_BACKOFF_MS, self.p.tick_interval_ms * 2 ** min(n - 1, 10))
+        self._backoff_until[kind] = self.ctx.now_ms() + wait
+        if n > 1:
+            tel.count("backoffs")
+        self.ctx.log.debug("%s %s rejected: %s", kind, order.client_id, order.reason)
 
     def on_fill(self, fill: Fill, order: OrderView) -> None:
         self.ctx.telemetry.count("fills")
@@ -551,7 +562,7 @@ class PerpMarketMaker(Strategy):
         tif: TimeInForce = TimeInForce.GTC,
     ) -> OrderView:
         self.ctx.telemetry.count("places")
-        return self.ctx.place(
+        order = self.ctx.place(
             self.venue,
             self.symbol,
             side,
@@ -563,6 +574,9 @@ class PerpMarketMaker(Strategy):
             reduce_only=reduce_only,
             tag=tag,
         )
+        if order.status is OrderStatus.REJECTED:  # refused before it left (risk)
+            self._note_reject(order, "ladder" if tag.startswith("L") else "control")
+        return order
 
     def _cancel(self, order: OrderView, reason: str) -> None:
         """Cancel and count it: ``requote`` (prices moved), ``limit`` (position

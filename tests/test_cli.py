@@ -70,6 +70,7 @@ def test_headless_json_summary(tmp_path: Path) -> None:
     assert summary["fills"] > 0
     assert summary["open_orders_left"] == 0
     assert summary["orders_placed"] > 0
+    assert summary["fills_by_venue"]["sim"] == summary["fills"]
     assert (tmp_path / "journal.sqlite").exists()
 
 

@@ -94,3 +94,15 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_defaults_build_a_sim() -> None:
     cfg = Config.model_validate({})
     assert cfg.mode == "sim" and "sim" in cfg.venues and cfg.asset_specs()[0].symbol == "BTC-PERP"
+
+
+def test_cross_venue_params_must_name_a_configured_venue(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "strategies:\n  - {name: h, kind: hedge_ladder, venue: sim, symbol: BTC-PERP, "
+        "params: {hedge_venue: nowhere}}\n",
+    )
+    with pytest.raises(
+        ConfigError, match=r"params.hedge_venue: 'nowhere' is not a configured venue"
+    ):
+        load_config(path, env={})

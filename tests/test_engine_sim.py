@@ -212,7 +212,6 @@ async def test_restart_hands_orders_back_and_keeps_inventory(
         await old.run_for(1)
         if runner.position("sim", "BTC-PERP").size != 0 and runner.orders():
             break
-    await old.run_for(0.2)
     inventory = runner.position("sim", "BTC-PERP").size
     resting = {o.client_id for o in old.world.venues["sim"].open_orders("me")}  # type: ignore[union-attr]
     assert inventory != 0 and resting
@@ -293,7 +292,7 @@ async def test_every_kind_previews_with_its_defaults(make_session: Callable[...,
         for kind, cls in STRATEGY_KINDS.items():
             cls.Params()  # the launcher renders these defaults
             params = {f: "b" for f in cls.Params.model_fields if f.endswith("_venue")}
-            planned = s.engine.preview_strategy(kind, "sim", "BTC-PERP", params)
+            planned = await s.engine.preview_with_books(kind, "sim", "BTC-PERP", params)
             assert isinstance(planned, list), kind
             for order in planned:
                 assert order.venue in ("sim", "b") and order.size > 0, (kind, order)

@@ -95,6 +95,12 @@ class SyntheticMarket:
             self._basis[key] = value * decay + self._basis_rng[key].gauss(0.0, noise)
         self.elapsed_ms += dt_ms
 
+    def set_basis(self, venue: str, asset: str, relative: float) -> None:
+        """Put one venue's basis somewhere at once (tests: a cross-venue gap)."""
+        if (venue, asset) not in self._basis:
+            raise KeyError(f"no basis for venue {venue!r} asset {asset!r}")
+        self._basis[(venue, asset)] = relative
+
     def shock(self, asset: str, relative: float) -> None:
         """Move an asset's fair value at once (tests: a synthetic drop or rally)."""
         self._fair[asset] *= 1.0 + relative

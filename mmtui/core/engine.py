@@ -208,6 +208,20 @@ class Engine:
         probe = StrategyRunner(self, f"preview-{kind}", cls, venue, symbol, parsed)
         return probe.strategy.preview()
 
+    async def preview_with_books(
+        self,
+        kind: str,
+        venue: str,
+        symbol: str,
+        params: StrategyParams | dict[str, Any] | None = None,
+    ) -> list[PlannedOrder]:
+        """``preview_strategy`` after subscribing every book the strategy reads."""
+        cls = strategy_class(kind)
+        parsed = params if isinstance(params, StrategyParams) else cls.parse_params(params)
+        probe = StrategyRunner(self, f"preview-{kind}", cls, venue, symbol, parsed)
+        await self.subscribe(probe.markets)
+        return self.preview_strategy(kind, venue, symbol, parsed)
+
     async def start_strategy(self, name: str) -> None:
         runner = self.runner(name)
         if self.risk.state is RiskState.HALTED:
@@ -333,7 +347,8 @@ class Engine:
         if reason is not None:
             self.orders.reject(order, f"risk: {reason}", now)
             self._journal_order(order)
-            self._notify_order(order)
+            # Never call back into the strategy from inside its own place() call.
+            asyncio.get_running_loop().call_soon(self._notify_order, order)
             return order
         self.orders.mark_sent(order)
         self._journal_order(order)
@@ -780,6 +795,8 @@ class Engine:
         sees its orders and rebuilds from them.
         """
         pending, self._earlier_orders = self._earlier_orders, {}
+        for name, runner in self.strategies.items():
+            await self._seed_strategy_position(name, runner)
         if not pending:
             return 0, 0
         ids = [o.client_id or "" for orders in pending.values() for o in orders]
@@ -818,8 +835,6 @@ class Engine:
                     cancelled += 1
                 except Exception:
                     log.exception("%s: cancelling earlier-run order %s failed", venue, o.client_id)
-        for name, runner in self.strategies.items():
-            await self._seed_strategy_position(name, runner)
         self.note_event(
             "startup",
             f"earlier-run orders: {adopted} handed back to their strategies, {cancelled} cancelled",
@@ -932,8 +947,15 @@ class Engine:
         positions = []
         realized = unrealized = fees = volume = ZERO
         fills = 0
+        fills_by_venue: dict[str, int] = {}
+        volume_by_venue: dict[str, Decimal] = {}
+        net_exposure: dict[str, Decimal] = {}
         for key, state in self.positions.items():
             venue, symbol = key  # type: ignore[misc]
+            fills_by_venue[venue] = fills_by_venue.get(venue, 0) + state.fills
+            volume_by_venue[venue] = volume_by_venue.get(venue, ZERO) + state.volume
+            base = self.instrument(venue, symbol).base
+            net_exposure[base] = net_exposure.get(base, ZERO) + state.size
             mark = self.mark(venue, symbol)
             realized += state.realized_pnl
             fees += state.fees
@@ -965,4 +987,7 @@ class Engine:
             risk_state=self.risk.state.value,
             risk_rejections=dict(self.risk.rejections),
             strategies={n: r.state.value for n, r in self.strategies.items()},
+            fills_by_venue=fills_by_venue,
+            volume_by_venue=volume_by_venue,
+            net_exposure=net_exposure,
         )

@@ -69,6 +69,9 @@ class StrategyRunner:
     def instrument(self, venue: str, symbol: str) -> Instrument:
         return self.engine.instrument(venue, symbol)
 
+    def instruments(self, venue: str) -> list[Instrument]:
+        return [inst for (v, _), inst in sorted(self.engine.instruments.items()) if v == venue]
+
     def book(self, venue: str, symbol: str) -> OrderBook | None:
         return self.engine.book(venue, symbol)
 

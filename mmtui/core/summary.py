@@ -65,6 +65,10 @@ class RunSummary:
     risk_state: str
     risk_rejections: dict[str, int]
     strategies: dict[str, str]
+    fills_by_venue: dict[str, int] = field(default_factory=dict)
+    volume_by_venue: dict[str, Decimal] = field(default_factory=dict)
+    net_exposure: dict[str, Decimal] = field(default_factory=dict)
+    """Signed position per base asset summed across venues (the cross-venue delta)."""
     shutdown: list[str] = field(default_factory=list)
 
     @property
@@ -86,8 +90,16 @@ class RunSummary:
             f"  PnL realized {self.realized_pnl:.4f}, unrealized {self.unrealized_pnl:.4f}, "
             f"fees {self.fees:.4f}, net {self.net_pnl:.4f}",
         ]
+        for venue, count in sorted(self.fills_by_venue.items()):
+            volume = self.volume_by_venue.get(venue, Decimal(0))
+            lines.append(f"  {venue}: {count} fills, volume {volume:.2f}")
         for p in self.positions:
             lines.append(f"  position {p.venue} {p.symbol}: {p.size} @ {p.entry_price:.2f}")
+        if len(self.fills_by_venue) > 1:
+            exposure = ", ".join(
+                f"{base} {size}" for base, size in sorted(self.net_exposure.items())
+            )
+            lines.append(f"  net exposure across venues: {exposure or 'none'}")
         lines.append(f"  risk {self.risk_state}; open orders left: {self.open_orders_left}")
         lines.extend(f"  {line}" for line in self.shutdown)
         return "\n".join(lines)

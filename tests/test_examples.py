@@ -3,6 +3,7 @@ and the safe shutdown leaves no order open."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,9 @@ async def test_example_runs_with_fills_and_ends_clean(path: Path, tmp_path: Path
     assert summary.fills > 0, f"{path.name}: no fills in 60 sim-seconds"
     assert report.ok and summary.open_orders_left == 0
     assert summary.risk_state == "ACTIVE"
+    if len(config.venues) > 1:  # cross-venue: both legs trade, the net delta stays small
+        assert all(summary.fills_by_venue.get(v, 0) > 0 for v in config.venues), (
+            summary.fills_by_venue
+        )
+        for base, size in summary.net_exposure.items():
+            assert abs(size) <= Decimal("0.005"), (base, size)

@@ -16,6 +16,7 @@ SERIES = (
     ("reservation", "reservation"),
     ("inventory", "inventory"),
     ("pnl", "PnL"),
+    ("net_exposure", "net expo"),
 )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
@@ -146,6 +146,18 @@ class StrategyParams(BaseModel):
     """Parameters every strategy accepts; each strategy extends this."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    RENAMED: ClassVar[dict[str, str]] = {}
+    """Old parameter name -> the one-line hint a user of the original bot gets."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, hint in cls.RENAMED.items():
+                if key in data:
+                    raise ValueError(hint)
+        return data
 
     tick_interval_ms: int = Field(default=500, ge=10, description="how often on_tick runs")
     max_tick_errors: int = Field(

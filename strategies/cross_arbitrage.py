@@ -42,7 +42,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -139,14 +139,7 @@ class CrossArbitrageParams(StrategyParams):
         default=None, ge=1, description="stop entering after this many closed pairs; None = no"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, hint in _RENAMED.items():
-                if key in data:
-                    raise ValueError(hint)
-        return data
+    RENAMED: ClassVar[dict[str, str]] = _RENAMED
 
     @model_validator(mode="after")
     def _consistent(self) -> CrossArbitrageParams:

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
@@ -133,14 +133,7 @@ class HedgeLadderParams(StrategyParams):
         default=True, description="buying the hedge back is reduce-only"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, hint in _RENAMED.items():
-                if key in data:
-                    raise ValueError(hint)
-        return data
+    RENAMED: ClassVar[dict[str, str]] = _RENAMED
 
     @model_validator(mode="after")
     def _consistent(self) -> HedgeLadderParams:

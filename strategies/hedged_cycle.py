@@ -54,7 +54,7 @@ import enum
 import random
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -127,14 +127,7 @@ class HedgedCycleParams(StrategyParams):
         description="quote ccy; at this net loss the open cycle closes and no new one starts",
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, hint in _RENAMED.items():
-                if key in data:
-                    raise ValueError(hint)
-        return data
+    RENAMED: ClassVar[dict[str, str]] = _RENAMED
 
     @model_validator(mode="after")
     def _consistent(self) -> HedgedCycleParams:

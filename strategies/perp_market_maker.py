@@ -43,7 +43,7 @@ import statistics
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -110,14 +110,7 @@ class PerpMarketMakerParams(StrategyParams):
         default=30.0, gt=0, description="then cross the spread reduce-only; None = never"
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, hint in _RENAMED.items():
-                if key in data:
-                    raise ValueError(hint)
-        return data
+    RENAMED: ClassVar[dict[str, str]] = _RENAMED
 
     @model_validator(mode="after")
     def _consistent(self) -> PerpMarketMakerParams:

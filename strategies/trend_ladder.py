@@ -30,7 +30,7 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -143,14 +143,9 @@ class TrendLadderParams(StrategyParams):
     requote_skip_backoff_secs: float = Field(default=15.0, gt=0, description="first back-off, s")
     requote_skip_backoff_max_secs: float = Field(default=120.0, gt=0, description="back-off cap, s")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, why in _REMOVED.items():
-                if key in data:
-                    raise ValueError(f"{key} is no longer a parameter: {why}")
-        return data
+    RENAMED: ClassVar[dict[str, str]] = {
+        key: f"{key} is no longer a parameter: {why}" for key, why in _REMOVED.items()
+    }
 
     @model_validator(mode="after")
     def _consistent(self) -> TrendLadderParams:

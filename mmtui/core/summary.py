@@ -105,9 +105,16 @@ class RunSummary:
         return "\n".join(lines)
 
 
+_REPORT_EXP = Decimal("1e-8")
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        # Averages (entry prices, PnL on them) can carry 28 digits; 8 decimals is exact
+        # enough for any report and keeps the numbers readable.
+        if value.as_tuple().exponent < -8:  # type: ignore[operator]
+            value = value.quantize(_REPORT_EXP)
+        return format(value, "f")
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,0 +1,241 @@
+"""Backpack WebSocket client (websockets 13.1, legacy ``websockets.connect``).
+
+One socket carries public streams (``depth.<sym>``, ``bookTicker.<sym>``,
+``trade.<sym>``) and, with keys, the signed private streams
+(``account.orderUpdate``, ``account.positionUpdate``). Every server push is
+``{"stream": name, "data": {...}}``; anything else that is not an error frame
+is counted as bad and skipped. No subscription ack exists, so we never wait for
+one. On a drop the client reconnects with capped exponential backoff and
+jitter, then subscribes to everything again; the owner hears about every state
+change (and must resync its books: deltas were missed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import websockets
+from websockets.exceptions import WebSocketException
+
+from connectors.backpack.keys import BackpackKeys
+from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
+from connectors.base import ConnectionState
+
+log = logging.getLogger("connectors.backpack.ws")
+
+PRIVATE_PREFIX = "account."
+
+
+class FrameError(ValueError):
+    """A frame that is not JSON or not shaped like a Backpack push."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    stream: str
+    data: dict[str, Any]
+    error: dict[str, Any] | None = None
+
+
+def parse_frame(raw: str | bytes) -> Frame:
+    """Parse one server frame; ``FrameError`` when it is malformed."""
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise FrameError(f"not an object: {type(msg).__name__}")
+    if "error" in msg:
+        err = msg["error"]
+        return Frame("", {}, err if isinstance(err, dict) else {"message": str(err)})
+    stream = msg.get("stream")
+    data = msg.get("data")
+    if not isinstance(stream, str) or not stream:
+        raise FrameError("no stream name")
+    if not isinstance(data, dict):
+        raise FrameError(f"{stream}: data is not an object")
+    return Frame(stream, data)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Capped exponential backoff with "equal jitter": in [d/2, d], d = min(cap, base*2^n)."""
+    d = min(cap, base * (2 ** min(attempt, 30)))
+    return d / 2 + rng.random() * d / 2
+
+
+FrameHandler = Callable[[Frame], None]
+StateHandler = Callable[[ConnectionState, str], None]
+
+
+class BackpackWs:
+    def __init__(
+        self,
+        url: str,
+        keys: BackpackKeys | None,
+        on_frame: FrameHandler,
+        on_state: StateHandler,
+        *,
+        window_ms: int = DEFAULT_WINDOW_MS,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        open_timeout_s: float = 10.0,
+        ping_interval_s: float | None = 20.0,
+        ping_timeout_s: float | None = 20.0,
+        clock_ms: Callable[[], int] | None = None,
+        venue: str = "backpack",
+    ) -> None:
+        self.url = url
+        self.keys = keys
+        self.venue = venue
+        self._on_frame = on_frame
+        self._on_state = on_state
+        self.window_ms = window_ms
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._rng = rng or random.Random()
+        self.open_timeout_s = open_timeout_s
+        self.ping_interval_s = ping_interval_s
+        self.ping_timeout_s = ping_timeout_s
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.streams: set[str] = set()
+        self._ws: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+        self.frames = 0
+        self.bad_frames = 0
+        self.error_frames = 0
+        self.reconnects = 0
+        self.last_error = ""
+
+    # -- control -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"{self.venue} ws"
+            )
+
+    async def close(self) -> None:
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(WebSocketException, OSError):
+                await ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.connected.clear()
+
+    async def subscribe(self, streams: Iterable[str]) -> None:
+        new = [s for s in streams if s not in self.streams]
+        self.streams.update(new)
+        if new and self._ws is not None:
+            await self._send_subscribe(self._ws, new)
+
+    async def unsubscribe(self, streams: Iterable[str]) -> None:
+        gone = [s for s in streams if s in self.streams]
+        self.streams.difference_update(gone)
+        if gone and self._ws is not None:
+            await self._ws.send(orjson.dumps({"method": "UNSUBSCRIBE", "params": gone}).decode())
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _send_subscribe(self, ws: Any, streams: Iterable[str]) -> None:
+        public = sorted(s for s in streams if not s.startswith(PRIVATE_PREFIX))
+        private = sorted(s for s in streams if s.startswith(PRIVATE_PREFIX))
+        if public:
+            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": public}).decode())
+        if private:
+            if self.keys is None:
+                log.error("%s: private streams %s need API keys; skipped", self.venue, private)
+            else:
+                sig = ws_signature(self.keys, self._clock_ms(), self.window_ms)
+                msg = {"method": "SUBSCRIBE", "params": private, "signature": sig}
+                await ws.send(orjson.dumps(msg).decode())
+
+    async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            self._on_state(ConnectionState.CLOSED, "")
+
+    async def _loop(self) -> None:
+        attempt = 0
+        first = True
+        while not self._closing:
+            if first:
+                self._on_state(ConnectionState.CONNECTING, "")
+            try:
+                async with websockets.connect(
+                    self.url,
+                    open_timeout=self.open_timeout_s,
+                    ping_interval=self.ping_interval_s,
+                    ping_timeout=self.ping_timeout_s,
+                    max_size=2**22,
+                    compression=None,
+                ) as ws:
+                    self._ws = ws
+                    if self.streams:
+                        await self._send_subscribe(ws, self.streams)
+                    self.connected.set()
+                    self._on_state(ConnectionState.CONNECTED, self.url)
+                    async for raw in ws:
+                        if self._handle(raw):
+                            attempt = 0  # a working connection resets the backoff
+                    self.last_error = f"closed by server ({ws.close_code})"
+            except asyncio.CancelledError:
+                raise
+            except (WebSocketException, OSError, TimeoutError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._ws = None
+                self.connected.clear()
+            if self._closing:
+                break
+            first = False
+            self.reconnects += 1
+            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
+            attempt += 1
+            log.warning(
+                "%s ws: %s; reconnect %d in %.2fs",
+                self.venue,
+                self.last_error,
+                self.reconnects,
+                delay,
+            )
+            self._on_state(ConnectionState.RECONNECTING, self.last_error)
+            await asyncio.sleep(delay)
+
+    def _handle(self, raw: str | bytes) -> bool:
+        """Parse and dispatch one frame; True if it was a valid push."""
+        self.frames += 1
+        try:
+            frame = parse_frame(raw)
+        except FrameError as exc:
+            self.bad_frames += 1
+            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            return False
+        if frame.error is not None:
+            self.error_frames += 1
+            log.warning("%s ws: server error %s", self.venue, frame.error)
+            return False
+        try:
+            self._on_frame(frame)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            self.bad_frames += 1
+            log.warning("%s ws: %s frame skipped: %r", self.venue, frame.stream, exc)
+            return False
+        return True

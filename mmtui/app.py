@@ -32,7 +32,7 @@ from mmtui.core.summary import FlattenReport, RunSummary
 from mmtui.launcher import LaunchScreen
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
-from mmtui.session import Session, build_session
+from mmtui.session import Session, SessionError, build_session
 from mmtui.terminal import hangup_safe
 from mmtui.widgets.book import BookLadder
 from mmtui.widgets.keyed_table import KeyedTable
@@ -390,9 +390,13 @@ def run_console(config: Config, source: Path, *, speed: float | str | None = "co
 
 
 async def _console(config: Config, speed: float | str | None) -> int:
+    try:
+        session = build_session(config, speed=speed)
+    except SessionError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # before the UI opens
+        return 2
     buffer = LogBuffer(capacity=5000)
     add_handler(buffer)
-    session = build_session(config, speed=speed)
     app = MMApp(
         session,
         buffer,

@@ -3,6 +3,7 @@
     mmtui [--config FILE]                 the console (embedded sim by default)
     mmtui --headless [--duration S] [--speed X] [--json]
     mmtui check-config FILE
+    mmtui emulate backpack [--port P] [--dir D]   a loopback venue to rehearse against
 
 Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
 2 bad input (config, arguments).
@@ -70,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
+    if args_list and args_list[0] == "emulate":
+        from mmtui.emulate import main as emulate_main
+
+        return emulate_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     try:
@@ -111,9 +116,13 @@ def check_config(argv: Sequence[str]) -> int:
 async def run_headless(
     config: Config, duration: float | None, speed: float | str | None, as_json: bool
 ) -> int:
-    from mmtui.session import build_session
+    from mmtui.session import SessionError, build_session
 
-    session = build_session(config, speed=speed)
+    try:
+        session = build_session(config, speed=speed)
+    except SessionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

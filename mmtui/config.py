@@ -116,7 +116,27 @@ class SimVenueConfig(_Model):
     basis: BasisConfig = Field(default_factory=BasisConfig)
 
 
-VenueConfig = Annotated[SimVenueConfig, Field(discriminator="type")]
+class BackpackVenueConfig(_Model):
+    type: Literal["backpack"] = "backpack"
+    rest_url: str = "https://api.backpack.exchange"
+    ws_url: str = "wss://ws.backpack.exchange"
+    key_file: Path | None = Field(
+        default=None,
+        description="YAML with api_key/api_secret (mode 0600); else BACKPACK_API_* env vars",
+    )
+    window_ms: int = Field(default=5000, ge=1, le=60_000)
+    rate_limit: RateLimitConfig | None = None
+
+
+VenueConfig = Annotated[SimVenueConfig | BackpackVenueConfig, Field(discriminator="type")]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
 
 
 class StrategyConfig(_Model):
@@ -170,10 +190,16 @@ class Config(_Model):
         if not self.venues:
             raise ValueError("venues: at least one venue is needed")
         if self.mode == "sim":
-            live = [n for n, v in self.venues.items() if v.type != "sim"]
+            # Real venue dialects are allowed in sim mode only on loopback (an emulator).
+            live = [
+                n
+                for n, v in self.venues.items()
+                if isinstance(v, BackpackVenueConfig)
+                and not (is_loopback(v.rest_url) and is_loopback(v.ws_url))
+            ]
             if live:
                 raise ValueError(
-                    f"mode is sim but venues {live} are not sim venues (set mode: live)"
+                    f"mode is sim but venues {live} point at a real exchange (set mode: live)"
                 )
         symbols = {f"{a}-PERP" for a in self.sim.assets}
         for name, venue in self.venues.items():

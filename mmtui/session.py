@@ -17,13 +17,14 @@ import platformdirs
 from connectors.base import Connector
 from connectors.sim.connector import SimConnector
 from connectors.sim.world import SimWorld
-from mmtui.config import Config
-from mmtui.core.clock import Clock, SimClock, pace
+from mmtui.config import BackpackVenueConfig, Config, SimVenueConfig
+from mmtui.core.clock import Clock, SimClock, WallClock, pace
 from mmtui.core.engine import Engine
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.summary import FlattenReport, RunSummary
+from mmtui.logsetup import register_secret
 
 log = logging.getLogger("mmtui.session")
 
@@ -50,7 +51,7 @@ class Session:
         if self.started:
             return
         self.started = True
-        if self.world is not None and isinstance(self.clock, SimClock):
+        if self.world is not None:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
             self._tasks.append(
@@ -58,7 +59,7 @@ class Session:
                     self.world.run(self.clock, self.config.sim.step_ms), name="sim world"
                 )
             )
-            if not self.manual:
+            if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
                         pace(self.clock, self.config.sim.step_ms, self.speed, self._stop_pacer),
@@ -150,19 +151,28 @@ def build_session(
     """
     manual = speed == "manual"
     sim_speed = config.sim.speed if speed in ("config", "manual") else speed
-    if config.mode != "sim":
-        raise NotImplementedError(
-            "live mode needs a real venue connector; none is available in this build yet"
-        )
-    if clock is None:
+    run_prefix = run_prefix or new_run_prefix()
+    real = {n: v for n, v in config.venues.items() if not isinstance(v, SimVenueConfig)}
+    if real:
+        # A real venue dialect (even an emulator on loopback) runs on wall time.
+        if manual:
+            raise SessionError("a session with real venue connectors cannot run on manual time")
+        clock = WallClock()
+        sim_speed = 1.0
+    elif clock is None:
         clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
-    if world is None:
-        world = SimWorld(config.asset_specs(), config.sim_venue_specs(), seed=config.sim.seed)
+    sim_specs = config.sim_venue_specs()
+    if world is None and sim_specs:
+        world = SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
     connectors: dict[str, Connector] = {}
     for name, venue_cfg in config.venues.items():
-        connectors[name] = SimConnector(
-            world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
-        )
+        if isinstance(venue_cfg, SimVenueConfig):
+            assert world is not None
+            connectors[name] = SimConnector(
+                world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
+            )
+        else:
+            connectors[name] = _backpack_connector(name, venue_cfg, run_prefix)
     limiters: dict[str, RateLimiter] = {}
     for name, venue_cfg in config.venues.items():
         if venue_cfg.rate_limit is not None:
@@ -174,7 +184,6 @@ def build_session(
                 time_fn=lambda: clock.now_ms() / 1000,
                 sleep_fn=clock.sleep,
             )
-    run_prefix = run_prefix or new_run_prefix()
     journal = None
     if config.journal.enabled:
         path = journal_path or config.journal.path or default_journal_path()
@@ -198,4 +207,33 @@ def build_session(
     )
 
 
-__all__ = ["Session", "build_session", "default_journal_path"]
+class SessionError(Exception):
+    """The session cannot be built (missing keys, ...): one line for a person."""
+
+
+def _backpack_connector(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector:
+    from connectors.backpack.connector import BackpackConnector
+    from connectors.backpack.keys import BackpackKeyError, load_keys
+
+    try:
+        keys = load_keys(cfg.key_file)
+    except BackpackKeyError as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(
+            f"venue {name}: no Backpack keys: set venues.{name}.key_file or "
+            "BACKPACK_API_KEY / BACKPACK_API_SECRET"
+        )
+    for secret in keys.secret_values():
+        register_secret(secret)
+    return BackpackConnector(
+        cfg.rest_url,
+        cfg.ws_url,
+        keys,
+        name=name,
+        run_prefixes=(run_prefix,),
+        window_ms=cfg.window_ms,
+    )
+
+
+__all__ = ["Session", "SessionError", "build_session", "default_journal_path"]

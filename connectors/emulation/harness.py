@@ -154,6 +154,7 @@ class EmulatorHarness:
         speed: float = 1.0,
         ping_interval_s: float = 60.0,
         host: str = "127.0.0.1",
+        port: int = 0,
         start_ms: int | None = None,
     ) -> None:
         if step_ms <= 0 or speed <= 0:
@@ -180,7 +181,7 @@ class EmulatorHarness:
         self._startup_error: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._paused = False
-        self.port = 0
+        self.port = port  # 0: an ephemeral port, known once started
         self.step_errors = 0
 
     # -- from the test thread ------------------------------------------------
@@ -297,7 +298,7 @@ class EmulatorHarness:
             self.dialect.install(app)
             runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
             await runner.setup()
-            site = web.TCPSite(runner, self.host, 0)
+            site = web.TCPSite(runner, self.host, self.port)
             await site.start()
             self.port = int(runner.addresses[0][1])
             stepper = asyncio.create_task(self._step_loop(), name="emulator-step")

@@ -1,0 +1,126 @@
+"""`mmtui emulate VENUE`: rehearse a venue without an account.
+
+Starts the venue's loopback emulator (its real REST/WS dialect on the sim
+engine), generates a key pair it accepts, writes the key file (0600) and a
+ready mmtui config to a folder, prints both, and serves until interrupted.
+``mmtui --config <that config>`` then trades against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from nacl.signing import SigningKey
+
+from connectors.emulation.harness import EmulatorHarness
+
+VENUES = ("backpack",)
+ACCOUNT = "rehearsal"
+
+_STRATEGY = {
+    "name": "as_btc",
+    "kind": "avellaneda_stoikov",
+    "symbol": "BTC_USDC_PERP",
+    "autostart": True,
+    "params": {
+        "gamma": 0.01,
+        "k": 0.1,
+        "tau": 6,
+        "size": 0.01,
+        "max_position": 0.05,
+        "tick_interval_ms": 500,
+        "requote_ticks": 20,
+    },
+}
+
+
+def new_keypair() -> tuple[str, str]:
+    """(api key, api secret) as Backpack encodes them: base64 public key and seed."""
+    signing = SigningKey.generate()
+    return (
+        base64.b64encode(bytes(signing.verify_key)).decode(),
+        base64.b64encode(bytes(signing)).decode(),
+    )
+
+
+def write_backpack_files(
+    folder: Path, rest_url: str, ws_url: str, api_key: str, api_secret: str
+) -> Path:
+    """Write the key file (0600) and a config that trades the emulator; returns the config."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key_file = folder / "backpack_key.yaml"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        yaml.safe_dump({"api_key": api_key, "api_secret": api_secret}, f)
+    os.chmod(key_file, 0o600)  # an existing file keeps its old mode through O_CREAT
+    config: dict[str, Any] = {
+        "mode": "sim",  # a loopback emulator: no real money
+        "venues": {
+            "backpack": {
+                "type": "backpack",
+                "rest_url": rest_url,
+                "ws_url": ws_url,
+                "key_file": str(key_file.resolve()),
+            }
+        },
+        "risk": {"max_order_notional": 5000, "max_position_notional": 20000, "max_loss": 500},
+        "strategies": [{**_STRATEGY, "venue": "backpack"}],
+        "journal": {"path": str((folder / "journal.sqlite").resolve())},
+    }
+    config_path = folder / "mmtui-backpack.yaml"
+    header = (
+        "# mmtui config for the local Backpack emulator written by `mmtui emulate backpack`.\n"
+        f"# Run: mmtui --config {config_path.resolve()}\n"
+    )
+    config_path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config_path
+
+
+def start_backpack(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
+    """Start the Backpack emulator and write a matching config; the caller stops it."""
+    from connectors.backpack.emulator import backpack_emulator
+
+    api_key, api_secret = new_keypair()
+    harness = backpack_emulator({api_key: ACCOUNT}, port=port).start()
+    try:
+        config_path = write_backpack_files(
+            folder, harness.base_url, harness.ws_url, api_key, api_secret
+        )
+    except OSError:
+        harness.stop()
+        raise
+    return harness, config_path
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmtui emulate", description="Run a venue emulator on 127.0.0.1 to rehearse."
+    )
+    parser.add_argument("venue", choices=VENUES)
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    parser.add_argument("--dir", default="mmtui-emulator", help="where to write keys and config")
+    args = parser.parse_args(list(argv))
+    try:
+        harness, config_path = start_backpack(Path(args.dir), args.port)
+    except OSError as exc:
+        print(f"emulate: cannot start the {args.venue} emulator: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.venue} emulator on {harness.base_url} (ws {harness.ws_url})")
+    print(f"config: {config_path.resolve()}")
+    print(f"try:    mmtui --config {config_path.resolve()}")
+    print("Ctrl-C stops it.", flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    harness.stop()
+    return 0

@@ -95,6 +95,11 @@ class VenueError(Exception):
         self.retryable = retryable
 
 
+DUPLICATE_CLIENT_ID = "duplicate_client_id"
+"""VenueError code: an order with this client id is already live on the venue
+(typically an earlier attempt of the same request that did land)."""
+
+
 class RateLimited(VenueError):
     """HTTP 429 or the venue's equivalent; ``retry_after`` in seconds when known."""
 

@@ -32,6 +32,7 @@ from connectors.backpack.rest import BackpackRest
 from connectors.backpack.signing import DEFAULT_WINDOW_MS
 from connectors.backpack.ws import BackpackWs, Frame
 from connectors.base import (
+    DUPLICATE_CLIENT_ID,
     Balance,
     BookChanged,
     ConnectionChanged,
@@ -380,7 +381,12 @@ class BackpackConnector:
         except ClientIdError as exc:
             raise VenueError(str(exc), code="invalid_client_id") from None
         body = build_order_payload(request, inst, cid)
-        resp = await self.rest.signed("POST", "/api/v1/order", body=body)
+        try:
+            resp = await self.rest.signed("POST", "/api/v1/order", body=body)
+        except VenueError as exc:
+            if "duplicate client" in str(exc).lower():
+                raise VenueError(str(exc), code=DUPLICATE_CLIENT_ID) from None
+            raise
         self._latency()
         if not isinstance(resp, dict):
             raise VenueError(f"{self.name}: unexpected place answer {resp!r}", code="bad_answer")

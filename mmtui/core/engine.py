@@ -416,8 +416,16 @@ class Engine:
             self.venues[venue].balances[event.asset] = event
         elif isinstance(event, ConnectionChanged):
             status = self.venues[venue]
+            was = status.state
             status.state, status.detail = event.state, event.detail
             self.note_event("connection", f"{venue}: {event.state.value} {event.detail}".strip())
+            if (
+                self.running
+                and event.state is ConnectionState.CONNECTED
+                and was in (ConnectionState.RECONNECTING, ConnectionState.DISCONNECTED)
+            ):
+                # Events may have been lost while away: make our books match the venue.
+                self._spawn_background(self._reconcile_after_reconnect(venue), f"reconcile {venue}")
         elif isinstance(event, Trade):
             self.venues[venue].last_trade = event
 
@@ -898,6 +906,28 @@ class Engine:
                     await self.reconcile(name)
                 except Exception:
                     log.exception("%s: reconcile failed", name)
+
+    async def _reconcile_after_reconnect(self, venue: str) -> None:
+        try:
+            await self.reconcile(venue)
+            positions = await self._gateways[venue].call(
+                "positions", Priority.QUERY, self.connectors[venue].positions
+            )
+        except Exception:
+            log.exception("%s: reconcile after reconnect failed", venue)
+            return
+        for p in positions:
+            self.venues[venue].venue_positions[p.symbol] = p
+            ours = self.positions.get((venue, p.symbol)).size
+            if ours != p.size:
+                log.warning(
+                    "%s %s: position %s on the venue, %s from our fills (fills missed while "
+                    "disconnected?)",
+                    venue,
+                    p.symbol,
+                    p.size,
+                    ours,
+                )
 
     async def reconcile(self, venue: str) -> int:
         """Make our order states match the venue's open orders; returns corrections."""

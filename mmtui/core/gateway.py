@@ -14,7 +14,14 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from connectors.base import Connector, OrderAck, OrderStatus, RateLimited, VenueError
+from connectors.base import (
+    DUPLICATE_CLIENT_ID,
+    Connector,
+    OrderAck,
+    OrderStatus,
+    RateLimited,
+    VenueError,
+)
 from mmtui.core.orders import Order
 from mmtui.core.ratelimit import Priority, RateLimiter
 
@@ -120,9 +127,15 @@ class VenueGateway:
         try:
             ack = await self.call("place", Priority.PLACE, lambda: self.connector.place(request))
         except VenueError as exc:
-            ack = OrderAck(
-                order.client_id, None, OrderStatus.REJECTED, f"{exc.code or 'venue'}: {exc}"
-            )
+            if exc.code == DUPLICATE_CLIENT_ID:
+                # Our ids are unique per run: the venue already holds this very order
+                # (an earlier attempt landed and its answer was lost). It is placed.
+                log.warning("%s: %s already live on the venue: placed", self.name, order.client_id)
+                ack = OrderAck(order.client_id, None, OrderStatus.OPEN, "placed by an earlier try")
+            else:
+                ack = OrderAck(
+                    order.client_id, None, OrderStatus.REJECTED, f"{exc.code or 'venue'}: {exc}"
+                )
         except Exception as exc:  # a broken connector must not leave the order pending forever
             log.exception("%s: place %s raised", self.name, order.client_id)
             ack = OrderAck(order.client_id, None, OrderStatus.REJECTED, f"connector error: {exc!r}")

@@ -124,3 +124,38 @@ async def test_cancels_are_served_before_places() -> None:
     tasks.append(asyncio.create_task(take("cancel", Priority.CANCEL)))
     await asyncio.gather(*tasks)
     assert order.index("cancel") < order.index("place2")
+
+
+async def test_a_retry_that_meets_its_own_earlier_order_counts_as_placed(session: Session) -> None:
+    """A timeout after the order landed: the retry is told 'duplicate client id'. The
+    order is live, so it is placed, not rejected (it would otherwise rest as an orphan)."""
+    from connectors.base import DUPLICATE_CLIENT_ID
+
+    inner = session.engine.connectors["sim"]
+    calls = {"n": 0}
+
+    class LostAnswer(FlakyConnector):
+        async def place(self, request: OrderRequest) -> OrderAck:
+            calls["n"] += 1
+            if calls["n"] == 1:
+                await self.inner.place(request)  # it lands ...
+                raise VenueError("timeout", retryable=True)  # ... but the answer is lost
+            raise VenueError("Duplicate client id", code=DUPLICATE_CLIENT_ID)
+
+    conn = LostAnswer(inner, lambda: VenueError("unused"))  # type: ignore[arg-type]
+    acks: list[OrderAck] = []
+    gateway = VenueGateway(
+        conn,
+        None,
+        on_ack=lambda o, a: acks.append(a),  # type: ignore[arg-type]
+        on_cancel_result=lambda *a: None,
+        retry_delay_s=0.01,
+    )
+    order = OrderManager("mmtest").create(
+        venue="sim", symbol="BTC-PERP", side=Side.BUY, size=D("0.001"), price=D(90_000), now_ms=0
+    )
+    gateway.place(order)
+    assert await gateway.drain(5)
+    assert acks[0].status is OrderStatus.OPEN
+    venue_ids = [o.client_id for o in session.world.venues["sim"].open_orders("me")]  # type: ignore[union-attr]
+    assert venue_ids.count(order.client_id) == 1

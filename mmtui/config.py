@@ -125,7 +125,10 @@ class BackpackVenueConfig(_Model):
         description="YAML with api_key/api_secret (mode 0600); else BACKPACK_API_* env vars",
     )
     window_ms: int = Field(default=5000, ge=1, le=60_000)
-    rate_limit: RateLimitConfig | None = None
+    rate_limit: RateLimitConfig | None = Field(
+        # Backpack publishes no table; 20 requests/s is the spacing ccxt uses (spec §1.5).
+        default_factory=lambda: RateLimitConfig(capacity=1200, per_seconds=60)
+    )
 
 
 VenueConfig = Annotated[SimVenueConfig | BackpackVenueConfig, Field(discriminator="type")]

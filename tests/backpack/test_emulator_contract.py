@@ -151,6 +151,15 @@ async def test_resync_reconnect_and_throttle(
     emu.faults.skip_book_ids(3, SYMBOL)
     await _until(lambda: conn.stats.resyncs >= 1)
     await _until(book.is_valid)
+    # ... and the resynced book is the emulator's book, level for level
+    emu.pause()
+    try:
+        await asyncio.sleep(0.5)  # let deltas already on the wire arrive
+        internal = SYMBOL.split("_")[0] + "-PERP"  # the sim's own name for it
+        bids, asks, _ = emu.call(lambda: emu.venue.snapshot(internal, 20))
+        assert book.bids_ticks(20) == bids and book.asks_ticks(20) == asks
+    finally:
+        emu.resume()
 
     # the server drops the socket: reconnect, resubscribe, book and private stream back
     assert emu.faults.close_sockets() >= 1

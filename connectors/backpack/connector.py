@@ -615,6 +615,8 @@ class BackpackConnector:
     def _on_ws_state(self, state: ConnectionState, detail: str) -> None:
         self.stats.reconnects = self.ws.reconnects
         if state is self._state:
+            if detail:  # same state, news worth showing (e.g. a refused private stream)
+                self._queue(ConnectionChanged(self.name, state, detail))
             return
         self._state = state
         if state is not ConnectionState.CONNECTED:

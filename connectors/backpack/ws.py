@@ -229,8 +229,12 @@ class BackpackWs:
             log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
             return False
         if frame.error is not None:
+            # The server refused something we sent (a stream name, or a private
+            # subscribe's signature/key): say so loudly; the console shows the detail.
             self.error_frames += 1
-            log.warning("%s ws: server error %s", self.venue, frame.error)
+            self.last_error = f"server refused: {frame.error}"
+            log.error("%s ws: %s", self.venue, self.last_error)
+            self._on_state(ConnectionState.CONNECTED, self.last_error)
             return False
         try:
             self._on_frame(frame)

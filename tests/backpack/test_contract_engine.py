@@ -220,6 +220,11 @@ async def test_a_wrong_key_is_rejected_without_leaking_the_secret(
             for word in ("unauthorized", "signature", "api key", "authoriz")
         ), order.reason
         assert wrong_secret not in order.reason
+        # the private stream's refusal is not silent: the venue status says why
+        await _until(
+            lambda: "server refused" in r.engine.venues[VENUE].detail,
+            what="the private stream refusal reported",
+        )
     finally:
         try:
             await r.session.stop()

@@ -36,6 +36,7 @@ from aiohttp import WSMsgType, web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
+from connectors.backpack.signing import INSTRUCTIONS
 from connectors.base import (
     ZERO,
     Event,
@@ -99,24 +100,6 @@ _CODE_STATUS = {
     "MAINTENANCE": 503,
     "TIMEOUT": 504,
 }
-
-INSTRUCTIONS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/account"): "accountQuery",
-    ("GET", "/api/v1/capital"): "balanceQuery",
-    ("GET", "/api/v1/capital/collateral"): "collateralQuery",
-    ("GET", "/api/v1/position"): "positionQuery",
-    ("GET", "/api/v1/order"): "orderQuery",
-    ("GET", "/api/v1/orders"): "orderQueryAll",
-    ("POST", "/api/v1/order"): "orderExecute",
-    ("POST", "/api/v1/orders"): "orderExecute",
-    ("DELETE", "/api/v1/order"): "orderCancel",
-    ("DELETE", "/api/v1/orders"): "orderCancelAll",
-    ("GET", "/wapi/v1/history/fills"): "fillHistoryQueryAll",
-    ("GET", "/wapi/v1/history/orders"): "orderHistoryQueryAll",
-    ("GET", "/wapi/v1/history/funding"): "fundingHistoryQueryAll",
-    ("GET", "/api/v1/account/limits/order"): "maxOrderQuantity",
-}
-
 
 # -- signing ------------------------------------------------------------------
 

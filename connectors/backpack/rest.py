@@ -20,27 +20,16 @@ import aiohttp
 import orjson
 
 from connectors.backpack.keys import BackpackKeys
-from connectors.backpack.signing import DEFAULT_WINDOW_MS, auth_headers, render_value
+from connectors.backpack.signing import (
+    DEFAULT_WINDOW_MS,
+    INSTRUCTIONS,
+    auth_headers,
+    render_value,
+)
 from connectors.base import RateLimited, VenueError
 
 log = logging.getLogger("connectors.backpack.rest")
 
-INSTRUCTIONS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/account"): "accountQuery",
-    ("GET", "/api/v1/capital"): "balanceQuery",
-    ("GET", "/api/v1/capital/collateral"): "collateralQuery",
-    ("GET", "/api/v1/position"): "positionQuery",
-    ("GET", "/api/v1/order"): "orderQuery",
-    ("GET", "/api/v1/orders"): "orderQueryAll",
-    ("POST", "/api/v1/order"): "orderExecute",
-    ("POST", "/api/v1/orders"): "orderExecute",
-    ("DELETE", "/api/v1/order"): "orderCancel",
-    ("DELETE", "/api/v1/orders"): "orderCancelAll",
-    ("GET", "/wapi/v1/history/fills"): "fillHistoryQueryAll",
-    ("GET", "/wapi/v1/history/orders"): "orderHistoryQueryAll",
-    ("GET", "/wapi/v1/history/funding"): "fundingHistoryQueryAll",
-    ("GET", "/api/v1/account/limits/order"): "maxOrderQuantity",
-}
 """(method, path) -> the instruction a signed request carries (spec §1.2)."""
 
 Params = Mapping[str, Any]

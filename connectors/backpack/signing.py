@@ -108,3 +108,23 @@ def ws_signature(
     """The ``signature`` array of a private WS ``SUBSCRIBE``."""
     message = signing_string("subscribe", None, timestamp_ms, window_ms)
     return [keys.api_key, sign(keys, message), str(timestamp_ms), str(window_ms)]
+
+
+# Backpack's instruction name for each signed endpoint (the first part of the
+# signing string); the connector signs with it and the emulator verifies with it.
+INSTRUCTIONS: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/account"): "accountQuery",
+    ("GET", "/api/v1/capital"): "balanceQuery",
+    ("GET", "/api/v1/capital/collateral"): "collateralQuery",
+    ("GET", "/api/v1/position"): "positionQuery",
+    ("GET", "/api/v1/order"): "orderQuery",
+    ("GET", "/api/v1/orders"): "orderQueryAll",
+    ("POST", "/api/v1/order"): "orderExecute",
+    ("POST", "/api/v1/orders"): "orderExecute",
+    ("DELETE", "/api/v1/order"): "orderCancel",
+    ("DELETE", "/api/v1/orders"): "orderCancelAll",
+    ("GET", "/wapi/v1/history/fills"): "fillHistoryQueryAll",
+    ("GET", "/wapi/v1/history/orders"): "orderHistoryQueryAll",
+    ("GET", "/wapi/v1/history/funding"): "fundingHistoryQueryAll",
+    ("GET", "/api/v1/account/limits/order"): "maxOrderQuantity",
+}

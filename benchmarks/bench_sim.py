@@ -50,13 +50,13 @@ async def main() -> None:
     counts = {"events": 0}
     await session.start()
     conn = session.engine.connectors["sim"]
-    original = conn._sink  # type: ignore[attr-defined]
+    original = conn._events.sink  # type: ignore[attr-defined]
 
     def counting(event: object) -> None:
         counts["events"] += 1
         original(event)
 
-    conn._sink = counting  # type: ignore[attr-defined]
+    conn._events.sink = counting  # type: ignore[attr-defined]
     started = time.perf_counter()
     await session.run_for(SIM_SECONDS)
     wall = time.perf_counter() - started

@@ -34,11 +34,9 @@ from connectors.backpack.ws import BackpackWs, Frame
 from connectors.base import (
     DUPLICATE_CLIENT_ID,
     Balance,
-    BookChanged,
     ConnectionChanged,
     ConnectionState,
     ConnectorStats,
-    Event,
     EventSink,
     Fill,
     Instrument,
@@ -56,6 +54,7 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import Level, OrderBook
+from connectors.delivery import EventQueue
 
 log = logging.getLogger("connectors.backpack")
 
@@ -282,15 +281,12 @@ class BackpackConnector:
             ping_timeout_s=ws_ping_interval_s,
             venue=name,
         )
-        self._sink: EventSink | None = None
+        self._events = EventQueue(name, lambda: int(time.time() * 1000))
         self._state = ConnectionState.DISCONNECTED
         self._instruments: dict[str, Instrument] = {}
         self._books: dict[str, OrderBook] = {}
         self._depth: dict[str, DepthSync] = {}
         self._resync_tasks: dict[str, asyncio.Task[None]] = {}
-        self._pending: list[Event] = []
-        self._dirty_books: set[str] = set()
-        self._flush_scheduled = False
         self._closing = False
 
     # -- protocol ---------------------------------------------------------------------
@@ -300,7 +296,7 @@ class BackpackConnector:
         return self._state
 
     async def connect(self, sink: EventSink) -> None:
-        self._sink = sink
+        self._events.sink = sink
         self._closing = False
         await self.rest.start()
         try:
@@ -333,7 +329,7 @@ class BackpackConnector:
         await self.ws.close()
         await self.rest.close()
         self._state = ConnectionState.CLOSED
-        self._sink = None
+        self._events.sink = None
 
     async def instruments(self) -> dict[str, Instrument]:
         if not self._instruments:
@@ -543,7 +539,7 @@ class BackpackConnector:
             done = Decimal(str(o.get("executedQuantity") or "0"))
         except ArithmeticError:
             return
-        self._queue(
+        self._events.push(
             OrderUpdate(
                 venue=self.name,
                 symbol=str(o.get("symbol", "")),
@@ -606,8 +602,7 @@ class BackpackConnector:
                     last_id,
                     sync.book.resync_reason,
                 )
-            self._dirty_books.add(symbol)
-            self._schedule_flush()
+            self._events.book_changed(symbol)
         self._resync_tasks.pop(symbol, None)
 
     # -- internals: stream frames ------------------------------------------------------
@@ -616,18 +611,18 @@ class BackpackConnector:
         self.stats.reconnects = self.ws.reconnects
         if state is self._state:
             if detail:  # same state, news worth showing (e.g. a refused private stream)
-                self._queue(ConnectionChanged(self.name, state, detail))
+                self._events.push(ConnectionChanged(self.name, state, detail))
             return
         self._state = state
         if state is not ConnectionState.CONNECTED:
             for symbol, sync in self._depth.items():
                 if sync.book.synced:
                     sync.reset(f"websocket {state.value}")
-                    self._dirty_books.add(symbol)
+                    self._events.book_changed(symbol)
         else:
             for symbol in self._depth:
                 self._resync(symbol)
-        self._queue(ConnectionChanged(self.name, state, detail))
+        self._events.push(ConnectionChanged(self.name, state, detail))
 
     def _on_frame(self, frame: Frame) -> None:
         """One push from the socket; raising KeyError/ValueError counts it as bad."""
@@ -663,20 +658,17 @@ class BackpackConnector:
             log.warning("%s %s: unreadable depth delta (%r); resync", self.name, symbol, exc)
             sync.reset(f"unreadable delta: {exc}")
             self.stats.resyncs += 1
-            self._dirty_books.add(symbol)
-            self._schedule_flush()
+            self._events.book_changed(symbol)
             self._resync(symbol)
             return
         ts = us_to_ms(d.get("T") or d.get("E")) or int(time.time() * 1000)
         result = sync.on_delta(first, last, bids, asks, ts)
         if result is DepthSync.APPLIED:
-            self._dirty_books.add(symbol)
-            self._schedule_flush()
+            self._events.book_changed(symbol)
         elif result is DepthSync.GAP:
             self.stats.resyncs += 1
             log.warning("%s %s: book resync (%s)", self.name, symbol, sync.book.resync_reason)
-            self._dirty_books.add(symbol)
-            self._schedule_flush()
+            self._events.book_changed(symbol)
             self._resync(symbol)
         else:
             self._resync(symbol)
@@ -684,7 +676,7 @@ class BackpackConnector:
     def _on_trade(self, d: dict[str, Any]) -> None:
         # buyer is maker -> the taker sold
         side = Side.SELL if d.get("m") else Side.BUY
-        self._queue(
+        self._events.push(
             Trade(
                 self.name,
                 d["s"],
@@ -718,7 +710,7 @@ class BackpackConnector:
                 trade_id=str(d["t"]),
                 ts_ms=ts,
             )
-            self._queue(fill)
+            self._events.push(fill)
         status = _STATUS.get(str(d.get("X"))) or _EVENT_STATUS.get(str(event))
         if status is None:
             if event not in ("orderModified", "triggerPlaced"):
@@ -728,7 +720,7 @@ class BackpackConnector:
             status = OrderStatus.EXPIRED
         elif event == "orderCancelled" and not status.is_terminal:
             status = OrderStatus.CANCELLED
-        self._queue(
+        self._events.push(
             OrderUpdate(
                 venue=self.name,
                 symbol=symbol,
@@ -744,7 +736,7 @@ class BackpackConnector:
 
     def _on_position(self, d: dict[str, Any]) -> None:
         # the snapshot pushed on subscribe has no "e"; updates carry positionOpened/...
-        self._queue(
+        self._events.push(
             Position(
                 venue=self.name,
                 symbol=d["s"],
@@ -755,30 +747,6 @@ class BackpackConnector:
                 ts_ms=us_to_ms(d.get("E") or d.get("T")),
             )
         )
-
-    # -- internals: delivery -----------------------------------------------------------
-
-    def _queue(self, event: Event) -> None:
-        self._pending.append(event)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        sink = self._sink
-        events, self._pending = self._pending, []
-        dirty, self._dirty_books = self._dirty_books, set()
-        if sink is None:
-            return
-        for event in events:
-            sink(event)
-        now = int(time.time() * 1000)
-        for symbol in dirty:
-            sink(BookChanged(self.name, symbol, now))
 
 
 __all__ = ["BackpackConnector", "DepthSync", "build_order_payload"]

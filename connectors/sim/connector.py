@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 
 from connectors.base import (
     Balance,
-    BookChanged,
     ConnectionChanged,
     ConnectionState,
     ConnectorStats,
@@ -29,6 +28,7 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import OrderBook
+from connectors.delivery import EventQueue
 from connectors.sim.venue import LevelChanges, SimVenue
 
 log = logging.getLogger("connectors.sim")
@@ -51,12 +51,9 @@ class SimConnector:
         self.latency_ms = latency_ms
         self.stats = ConnectorStats(latency_ms=float(latency_ms))
         self._sleep = sleep
-        self._sink: EventSink | None = None
+        self._events = EventQueue(venue.name, lambda: self.venue.now_ms)
         self._state = ConnectionState.DISCONNECTED
         self._books: dict[str, OrderBook] = {}
-        self._pending: list[Event] = []
-        self._dirty_books: set[str] = set()
-        self._flush_scheduled = False
         self.skip_next_seq = False
         """Fault hook: drop the next book delta, as a lossy feed would."""
 
@@ -65,19 +62,19 @@ class SimConnector:
         return self._state
 
     async def connect(self, sink: EventSink) -> None:
-        self._sink = sink
+        self._events.sink = sink
         self.venue.on_account(self.account, self._on_account_event)
         self.venue.on_book(self._on_levels)
         self.venue.on_heartbeat(self._on_heartbeat)
         self._state = ConnectionState.CONNECTED
-        self._queue(ConnectionChanged(self.name, self._state, "in-process sim"))
+        self._events.push(ConnectionChanged(self.name, self._state, "in-process sim"))
 
     async def close(self) -> None:
         self.venue.remove_account_listener(self.account, self._on_account_event)
         self.venue.remove_book_listener(self._on_levels)
         self.venue.remove_heartbeat_listener(self._on_heartbeat)
         self._state = ConnectionState.CLOSED
-        self._sink = None
+        self._events.sink = None
 
     async def instruments(self) -> dict[str, Instrument]:
         return self.venue.instruments
@@ -137,8 +134,7 @@ class SimConnector:
         bids, asks, seq = self.venue.snapshot(symbol)
         book = self._books[symbol]
         book.apply_snapshot(bids, asks, seq, self.venue.now_ms)
-        self._dirty_books.add(symbol)
-        self._schedule_flush()
+        self._events.book_changed(symbol)
 
     def _on_levels(self, symbol: str, changes: LevelChanges, seq: int, ts_ms: int) -> None:
         book = self._books.get(symbol)
@@ -155,8 +151,7 @@ class SimConnector:
             self.stats.resyncs += 1
             self._resync(symbol)
             return
-        self._dirty_books.add(symbol)
-        self._schedule_flush()
+        self._events.book_changed(symbol)
 
     def _on_heartbeat(self, now_ms: int) -> None:
         """A quiet book is not a stale one: the feed is alive up to ``now_ms``."""
@@ -165,26 +160,4 @@ class SimConnector:
                 book.last_update_ms = now_ms
 
     def _on_account_event(self, event: Event) -> None:
-        self._queue(event)
-
-    def _queue(self, event: Event) -> None:
-        self._pending.append(event)
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        sink = self._sink
-        events, self._pending = self._pending, []
-        dirty, self._dirty_books = self._dirty_books, set()
-        if sink is None:
-            return
-        for event in events:
-            sink(event)
-        now = self.venue.now_ms
-        for symbol in dirty:
-            sink(BookChanged(self.name, symbol, now))
+        self._events.push(event)

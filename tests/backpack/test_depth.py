@@ -104,7 +104,7 @@ def _depth(first: int, last: int, b: list, a: list) -> Frame:
 async def test_connector_depth_frames_resync_on_gap() -> None:
     c = _connector()
     events: list[Event] = []
-    c._sink = events.append
+    c._events.sink = events.append
     resyncs: list[str] = []
     c._resync = resyncs.append  # type: ignore[method-assign]
     # set up as subscribe_books would, without a socket

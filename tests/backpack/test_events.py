@@ -51,7 +51,7 @@ def _connector() -> tuple[BackpackConnector, list[Event]]:
     c = BackpackConnector("http://127.0.0.1:9", "ws://127.0.0.1:9/")
     c._instruments = {"SOL_USDC_PERP": instrument_from_market("backpack", MARKET)}
     events: list[Event] = []
-    c._sink = events.append
+    c._events.sink = events.append
     return c, events
 
 

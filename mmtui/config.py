@@ -130,8 +130,14 @@ class BackpackVenueConfig(_Model):
         default_factory=lambda: RateLimitConfig(capacity=1200, per_seconds=60)
     )
 
+    def endpoints(self) -> list[str]:
+        return [self.rest_url, self.ws_url]
 
-VenueConfig = Annotated[SimVenueConfig | BackpackVenueConfig, Field(discriminator="type")]
+
+RemoteVenueConfig = BackpackVenueConfig
+"""A venue reached over the network (even a loopback emulator)."""
+
+VenueConfig = Annotated[SimVenueConfig | RemoteVenueConfig, Field(discriminator="type")]
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -197,8 +203,8 @@ class Config(_Model):
             live = [
                 n
                 for n, v in self.venues.items()
-                if isinstance(v, BackpackVenueConfig)
-                and not (is_loopback(v.rest_url) and is_loopback(v.ws_url))
+                if not isinstance(v, SimVenueConfig)
+                and not all(is_loopback(url) for url in v.endpoints())
             ]
             if live:
                 raise ValueError(

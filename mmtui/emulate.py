@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,11 @@ from nacl.signing import SigningKey
 
 from connectors.emulation.harness import EmulatorHarness
 
-VENUES = ("backpack",)
 ACCOUNT = "rehearsal"
 
 _STRATEGY = {
     "name": "as_btc",
     "kind": "avellaneda_stoikov",
-    "symbol": "BTC_USDC_PERP",
     "autostart": True,
     "params": {
         "gamma": 0.01,
@@ -52,37 +50,58 @@ def new_keypair() -> tuple[str, str]:
     )
 
 
-def write_backpack_files(
-    folder: Path, rest_url: str, ws_url: str, api_key: str, api_secret: str
-) -> Path:
-    """Write the key file (0600) and a config that trades the emulator; returns the config."""
-    folder.mkdir(parents=True, exist_ok=True)
-    key_file = folder / "backpack_key.yaml"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_key_file(path: Path, data: dict[str, Any]) -> Path:
+    """Write a YAML key file readable by its owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        yaml.safe_dump({"api_key": api_key, "api_secret": api_secret}, f)
-    os.chmod(key_file, 0o600)  # an existing file keeps its old mode through O_CREAT
+        yaml.safe_dump(data, f)
+    os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
+    return path
+
+
+def write_config(
+    folder: Path,
+    venue: str,
+    venue_config: dict[str, Any],
+    symbol: str,
+    strategy_params: dict[str, Any] | None = None,
+) -> Path:
+    """Write a sim-mode config that runs one AS strategy on ``venue``; returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    strategy = {**_STRATEGY, "venue": venue, "symbol": symbol}
+    if strategy_params:
+        strategy["params"] = {**_STRATEGY["params"], **strategy_params}
     config: dict[str, Any] = {
         "mode": "sim",  # a loopback emulator: no real money
-        "venues": {
-            "backpack": {
-                "type": "backpack",
-                "rest_url": rest_url,
-                "ws_url": ws_url,
-                "key_file": str(key_file.resolve()),
-            }
-        },
+        "venues": {venue: venue_config},
         "risk": {"max_order_notional": 5000, "max_position_notional": 20000, "max_loss": 500},
-        "strategies": [{**_STRATEGY, "venue": "backpack"}],
+        "strategies": [strategy],
         "journal": {"path": str((folder / "journal.sqlite").resolve())},
     }
-    config_path = folder / "mmtui-backpack.yaml"
+    config_path = folder / f"mmtui-{venue}.yaml"
     header = (
-        "# mmtui config for the local Backpack emulator written by `mmtui emulate backpack`.\n"
+        f"# mmtui config for the local {venue} emulator written by `mmtui emulate {venue}`.\n"
         f"# Run: mmtui --config {config_path.resolve()}\n"
     )
     config_path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return config_path
+
+
+def write_backpack_files(
+    folder: Path, rest_url: str, ws_url: str, api_key: str, api_secret: str
+) -> Path:
+    """Write the key file (0600) and a config that trades the emulator; returns the config."""
+    key_file = write_key_file(
+        folder / "backpack_key.yaml", {"api_key": api_key, "api_secret": api_secret}
+    )
+    venue = {
+        "type": "backpack",
+        "rest_url": rest_url,
+        "ws_url": ws_url,
+        "key_file": str(key_file.resolve()),
+    }
+    return write_config(folder, "backpack", venue, "BTC_USDC_PERP")
 
 
 def start_backpack(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
@@ -101,16 +120,22 @@ def start_backpack(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     return harness, config_path
 
 
+STARTERS: dict[str, Callable[[Path, int], tuple[EmulatorHarness, Path]]] = {
+    "backpack": start_backpack,
+}
+"""Venue name -> start its emulator, write keys + config into a folder."""
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="mmtui emulate", description="Run a venue emulator on 127.0.0.1 to rehearse."
     )
-    parser.add_argument("venue", choices=VENUES)
+    parser.add_argument("venue", choices=sorted(STARTERS))
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     parser.add_argument("--dir", default="mmtui-emulator", help="where to write keys and config")
     args = parser.parse_args(list(argv))
     try:
-        harness, config_path = start_backpack(Path(args.dir), args.port)
+        harness, config_path = STARTERS[args.venue](Path(args.dir), args.port)
     except OSError as exc:
         print(f"emulate: cannot start the {args.venue} emulator: {exc}", file=sys.stderr)
         return 2

@@ -17,14 +17,14 @@ import platformdirs
 from connectors.base import Connector
 from connectors.sim.connector import SimConnector
 from connectors.sim.world import SimWorld
-from mmtui.config import BackpackVenueConfig, Config, SimVenueConfig
+from mmtui.config import Config, SimVenueConfig
 from mmtui.core.clock import Clock, SimClock, WallClock, pace
 from mmtui.core.engine import Engine
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.summary import FlattenReport, RunSummary
-from mmtui.logsetup import register_secret
+from mmtui.venue_factory import SessionError, venue_connector
 
 log = logging.getLogger("mmtui.session")
 
@@ -172,7 +172,7 @@ def build_session(
                 world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
             )
         else:
-            connectors[name] = _backpack_connector(name, venue_cfg, run_prefix)
+            connectors[name] = venue_connector(name, venue_cfg, run_prefix)
     limiters: dict[str, RateLimiter] = {}
     for name, venue_cfg in config.venues.items():
         if venue_cfg.rate_limit is not None:
@@ -204,35 +204,6 @@ def build_session(
         world=world,
         speed=sim_speed,  # type: ignore[arg-type]
         manual=manual,
-    )
-
-
-class SessionError(Exception):
-    """The session cannot be built (missing keys, ...): one line for a person."""
-
-
-def _backpack_connector(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector:
-    from connectors.backpack.connector import BackpackConnector
-    from connectors.backpack.keys import BackpackKeyError, load_keys
-
-    try:
-        keys = load_keys(cfg.key_file)
-    except BackpackKeyError as exc:
-        raise SessionError(f"venue {name}: {exc}") from None
-    if keys is None:
-        raise SessionError(
-            f"venue {name}: no Backpack keys: set venues.{name}.key_file or "
-            "BACKPACK_API_KEY / BACKPACK_API_SECRET"
-        )
-    for secret in keys.secret_values():
-        register_secret(secret)
-    return BackpackConnector(
-        cfg.rest_url,
-        cfg.ws_url,
-        keys,
-        name=name,
-        run_prefixes=(run_prefix,),
-        window_ms=cfg.window_ms,
     )
 
 

@@ -1,0 +1,46 @@
+"""Build the connector for a real venue's config entry (keys loaded, secrets registered).
+
+One function per venue type; venue packages are imported only when a config
+uses them, so a sim-only session never loads an exchange SDK.
+"""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from mmtui.config import BackpackVenueConfig, RemoteVenueConfig
+from mmtui.logsetup import register_secret
+
+
+class SessionError(Exception):
+    """The session cannot be built (missing keys, ...): one line for a person."""
+
+
+def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Connector:
+    if isinstance(cfg, BackpackVenueConfig):
+        return _backpack(name, cfg, run_prefix)
+    raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
+
+
+def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector:
+    from connectors.backpack.connector import BackpackConnector
+    from connectors.backpack.keys import BackpackKeyError, load_keys
+
+    try:
+        keys = load_keys(cfg.key_file)
+    except BackpackKeyError as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(
+            f"venue {name}: no Backpack keys: set venues.{name}.key_file or "
+            "BACKPACK_API_KEY / BACKPACK_API_SECRET"
+        )
+    for secret in keys.secret_values():
+        register_secret(secret)
+    return BackpackConnector(
+        cfg.rest_url,
+        cfg.ws_url,
+        keys,
+        name=name,
+        run_prefixes=(run_prefix,),
+        window_ms=cfg.window_ms,
+    )

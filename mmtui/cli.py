@@ -3,7 +3,7 @@
     mmtui [--config FILE]                 the console (embedded sim by default)
     mmtui --headless [--duration S] [--speed X] [--json]
     mmtui check-config FILE
-    mmtui emulate backpack [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
 
 Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
 2 bad input (config, arguments).

@@ -25,6 +25,7 @@ import orjson
 import websockets
 from websockets.exceptions import WebSocketException
 
+from connectors.backoff import backoff_delay
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
 from connectors.base import ConnectionState
@@ -63,12 +64,6 @@ def parse_frame(raw: str | bytes) -> Frame:
     if not isinstance(data, dict):
         raise FrameError(f"{stream}: data is not an object")
     return Frame(stream, data)
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Capped exponential backoff with "equal jitter": in [d/2, d], d = min(cap, base*2^n)."""
-    d = min(cap, base * (2 ** min(attempt, 30)))
-    return d / 2 + rng.random() * d / 2
 
 
 FrameHandler = Callable[[Frame], None]

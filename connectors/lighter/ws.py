@@ -1,0 +1,280 @@
+"""Lighter WebSocket client on ``/stream`` (websockets 13.1).
+
+The SDK's ``WsClient`` cannot authenticate, reconnect or detect book gaps, so
+this is our own. Protocol (spec §2.4):
+
+* the server greets with ``{"type": "connected"}``; subscriptions go after it;
+* ``{"type": "subscribe", "channel": "order_book/0"}`` (private channels add
+  ``"auth": <token>``); pushes name the channel with ``:`` and have type
+  ``subscribed/<kind>`` (the snapshot) then ``update/<kind>``;
+* the server sends ``{"type": "ping"}``, we answer ``{"type": "pong"}``; we also
+  send our own ``ping`` so the connection never looks idle (the venue drops
+  clients silent for 2 minutes);
+* error frames ``{"error": {"code", "message"}}`` are counted and reported.
+
+Reconnects use capped exponential backoff with jitter and subscribe to every
+channel again (private ones with a fresh token). The owner is told about every
+state change; its books are stale until the new snapshots arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import websockets
+from websockets.exceptions import WebSocketException
+
+from connectors.backoff import backoff_delay
+from connectors.base import ConnectionState
+
+log = logging.getLogger("connectors.lighter.ws")
+
+MessageHandler = Callable[[dict[str, Any]], None]
+StateHandler = Callable[[ConnectionState, str], None]
+TokenSource = Callable[[], Awaitable[str]]
+
+
+class FrameError(ValueError):
+    """A frame that is not a JSON object with a ``type``."""
+
+
+def parse_message(raw: str | bytes) -> dict[str, Any]:
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise FrameError(f"not an object: {type(msg).__name__}")
+    if "error" not in msg and not isinstance(msg.get("type"), str):
+        raise FrameError("no message type")
+    return msg
+
+
+class LighterWs:
+    def __init__(
+        self,
+        url: str,
+        on_message: MessageHandler,
+        on_state: StateHandler,
+        *,
+        token: TokenSource | None = None,
+        on_auth_error: Callable[[], None] | None = None,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        open_timeout_s: float = 10.0,
+        greeting_timeout_s: float = 10.0,
+        keepalive_s: float = 30.0,
+        venue: str = "lighter",
+    ) -> None:
+        self.url = url
+        self.venue = venue
+        self._on_message = on_message
+        self._on_state = on_state
+        self._token = token
+        self._on_auth_error = on_auth_error
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._rng = rng or random.Random()
+        self.open_timeout_s = open_timeout_s
+        self.greeting_timeout_s = greeting_timeout_s
+        self.keepalive_s = keepalive_s
+        self.channels: dict[str, bool] = {}
+        """Subscribed channel -> private (needs the auth token)."""
+        self._ws: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+        self.frames = 0
+        self.bad_frames = 0
+        self.error_frames = 0
+        self.reconnects = 0
+        self.last_error = ""
+
+    # -- control -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"{self.venue} ws"
+            )
+
+    async def close(self) -> None:
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(WebSocketException, OSError):
+                await ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.connected.clear()
+
+    async def subscribe(self, channel: str, *, private: bool = False) -> None:
+        if channel in self.channels:
+            return
+        self.channels[channel] = private
+        if self._ws is not None and self.connected.is_set():
+            await self._send_subscribe(self._ws, channel, private)
+
+    async def resubscribe(self, channel: str) -> None:
+        """Unsubscribe and subscribe again: the venue answers with a fresh snapshot."""
+        private = self.channels.get(channel)
+        ws = self._ws
+        if private is None or ws is None or not self.connected.is_set():
+            return  # the next connection subscribes anyway
+        try:
+            await ws.send(orjson.dumps({"type": "unsubscribe", "channel": channel}).decode())
+            await self._send_subscribe(ws, channel, private)
+        except (WebSocketException, OSError) as exc:
+            log.warning("%s ws: resubscribe %s failed: %r", self.venue, channel, exc)
+
+    async def resubscribe_private(self) -> None:
+        for channel, private in list(self.channels.items()):
+            if private:
+                await self.resubscribe(channel)
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _send_subscribe(self, ws: Any, channel: str, private: bool) -> None:
+        msg: dict[str, Any] = {"type": "subscribe", "channel": channel}
+        if private:
+            if self._token is None:
+                log.error("%s ws: channel %s needs an auth token; skipped", self.venue, channel)
+                return
+            msg["auth"] = await self._token()
+        await ws.send(orjson.dumps(msg).decode())
+
+    async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            self._on_state(ConnectionState.CLOSED, "")
+
+    async def _loop(self) -> None:
+        attempt = 0
+        first = True
+        while not self._closing:
+            if first:
+                self._on_state(ConnectionState.CONNECTING, "")
+            keepalive: asyncio.Task[None] | None = None
+            try:
+                async with websockets.connect(
+                    self.url,
+                    open_timeout=self.open_timeout_s,
+                    ping_interval=20.0,
+                    ping_timeout=20.0,
+                    max_size=2**23,
+                    compression=None,
+                ) as ws:
+                    self._ws = ws
+                    await self._greeting(ws)
+                    for channel, private in list(self.channels.items()):
+                        await self._send_subscribe(ws, channel, private)
+                    self.connected.set()
+                    self._on_state(ConnectionState.CONNECTED, self.url)
+                    keepalive = asyncio.get_running_loop().create_task(self._keepalive(ws))
+                    async for raw in ws:
+                        if self._handle(ws, raw):
+                            attempt = 0  # a working connection resets the backoff
+                    self.last_error = f"closed by server ({ws.close_code})"
+            except asyncio.CancelledError:
+                raise
+            except (WebSocketException, OSError, TimeoutError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                if keepalive is not None:
+                    keepalive.cancel()
+                self._ws = None
+                self.connected.clear()
+            if self._closing:
+                break
+            first = False
+            self.reconnects += 1
+            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
+            attempt += 1
+            log.warning(
+                "%s ws: %s; reconnect %d in %.2fs",
+                self.venue,
+                self.last_error,
+                self.reconnects,
+                delay,
+            )
+            self._on_state(ConnectionState.RECONNECTING, self.last_error)
+            await asyncio.sleep(delay)
+
+    async def _greeting(self, ws: Any) -> None:
+        """Wait for ``connected``; the venue ignores subscriptions sent before it."""
+        async with asyncio.timeout(self.greeting_timeout_s):
+            while True:
+                raw = await ws.recv()
+                self.frames += 1
+                try:
+                    msg = parse_message(raw)
+                except FrameError as exc:
+                    self.bad_frames += 1
+                    log.debug("%s ws: bad frame before the greeting: %s", self.venue, exc)
+                    continue
+                if msg.get("type") == "connected":
+                    return
+                if msg.get("type") == "ping":
+                    await ws.send('{"type":"pong"}')
+
+    async def _keepalive(self, ws: Any) -> None:
+        with contextlib.suppress(WebSocketException, OSError):
+            while True:
+                await asyncio.sleep(self.keepalive_s)
+                await ws.send('{"type":"ping"}')
+
+    def _handle(self, ws: Any, raw: str | bytes) -> bool:
+        """Parse and dispatch one frame; True if it was a valid push."""
+        self.frames += 1
+        try:
+            msg = parse_message(raw)
+        except FrameError as exc:
+            self.bad_frames += 1
+            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            return False
+        kind = msg.get("type")
+        if kind == "ping":
+            asyncio.get_running_loop().create_task(self._pong(ws))
+            return True
+        if kind in ("pong", "connected"):
+            return True
+        if kind == "shutdown":
+            log.warning("%s ws: server announces shutdown: %s", self.venue, msg)
+            return True
+        if "error" in msg:
+            self._error(msg["error"])
+            return False
+        try:
+            self._on_message(msg)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            self.bad_frames += 1
+            log.warning("%s ws: %s frame skipped: %r", self.venue, msg.get("channel"), exc)
+            return False
+        return True
+
+    async def _pong(self, ws: Any) -> None:
+        with contextlib.suppress(WebSocketException, OSError):
+            await ws.send('{"type":"pong"}')
+
+    def _error(self, err: Any) -> None:
+        self.error_frames += 1
+        self.last_error = f"server refused: {err}"
+        text = str(err).lower()
+        if self._on_auth_error is not None and ("auth" in text or "token" in text):
+            log.warning("%s ws: %s; minting a new token", self.venue, self.last_error)
+            self._on_auth_error()
+            return
+        log.error("%s ws: %s", self.venue, self.last_error)
+        self._on_state(ConnectionState.CONNECTED, self.last_error)

@@ -380,7 +380,7 @@ class LighterConnector:
         """The current auth token, minted anew when it is close to expiry."""
         token = self._token
         if token is None or token[1] - time.time() < AUTH_RENEW_BEFORE_S:
-            self._token = token = self.tx.auth_token(AUTH_TTL_S)
+            self._token = token = await self.tx.auth_token(AUTH_TTL_S)
             self.stats.extra["auth_tokens"] = self.stats.extra.get("auth_tokens", 0) + 1
         return token[0]
 

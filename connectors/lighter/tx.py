@@ -1,10 +1,11 @@
 """Signed Lighter transactions through the real lighter-sdk ``SignerClient``.
 
-The SDK signs (its Go library, in-process, no network when the nonce is given)
-and posts ``sendTx``. We drive its *async* nonce manager ourselves so that we
-always know which nonce a transaction carried:
+The SDK signs (``sign_*``: its Go library, in-process, no network when the
+nonce is given; ~4 ms, so in a worker thread) and posts ``send_tx``. We drive its
+*async* nonce manager ourselves so that we always know which nonce a
+transaction carried:
 
-* under the key's lock: ``async_next_nonce`` -> sign + send with that nonce;
+* under the key's lock: ``async_next_nonce`` -> sign -> ``send_tx``;
 * HTTP 200 with ``code == 200``: sequenced (the order appears later on WS);
 * HTTP 200 with another code, a local signing error or an HTTP 400: not
   sequenced -> the nonce is given back (``acknowledge_failure``); an
@@ -27,7 +28,7 @@ import asyncio
 import importlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,10 @@ ORDER_EXPIRY_NONE = 0  # IOC and market orders
 
 INVALID_NONCE = 21104
 CLIENT_INDEX_EXISTS = 21728
+
+
+Signed = tuple[Any, Any, Any, Any]
+"""What ``SignerClient.sign_*`` returns: (tx_type, tx_info, tx_hash, error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +125,16 @@ class LighterTx:
                 log.warning("%s: closing the signer's HTTP session failed: %r", self.venue, exc)
             self.client = None
 
-    def auth_token(self, ttl_s: int) -> tuple[str, int]:
+    async def auth_token(self, ttl_s: int) -> tuple[str, int]:
         """A fresh auth token valid for ``ttl_s`` seconds and its expiry (unix s)."""
+        if self.client is None:
+            raise VenueError(f"{self.venue}: not connected", code="not_connected", retryable=True)
         now = int(time.time())
-        token, err = self.client.create_auth_token_with_expiry(
-            ttl_s, timestamp=now, api_key_index=self.keys.api_key_index
+        token, err = await asyncio.to_thread(
+            self.client.create_auth_token_with_expiry,
+            ttl_s,
+            timestamp=now,
+            api_key_index=self.keys.api_key_index,
         )
         if err or not token:
             raise VenueError(f"{self.venue}: could not mint an auth token: {err}", code="auth")
@@ -145,32 +155,33 @@ class LighterTx:
         reduce_only: bool,
         order_expiry: int,
     ) -> TxResult:
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.create_order(
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_create_order(
                 market,
                 client_index,
                 base_amount,
                 price,
-                is_ask,
+                int(is_ask),
                 order_type,
                 time_in_force,
-                reduce_only=reduce_only,
-                order_expiry=order_expiry,
+                int(reduce_only),
+                0,  # trigger price: none
+                order_expiry,
                 nonce=nonce,
                 api_key_index=key,
             )
 
-        return await self._send(f"create order {client_index} on market {market}", send)
+        return await self._send(f"create order {client_index} on market {market}", sign)
 
     async def cancel_order(self, *, market: int, index: int) -> TxResult:
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.cancel_order(market, index, nonce=nonce, api_key_index=key)
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_cancel_order(market, index, nonce=nonce, api_key_index=key)
 
-        return await self._send(f"cancel {index} on market {market}", send)
+        return await self._send(f"cancel {index} on market {market}", sign)
 
     async def cancel_all(self, market: int | None = None) -> TxResult:
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.cancel_all_orders(
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_IMMEDIATE,
                 0,
                 NIL_MARKET if market is None else market,
@@ -178,39 +189,39 @@ class LighterTx:
                 api_key_index=key,
             )
 
-        return await self._send(f"cancel all ({'all' if market is None else market})", send)
+        return await self._send(f"cancel all ({'all' if market is None else market})", sign)
 
     async def schedule_cancel_all(self, at_ms: int) -> TxResult:
         """Arm (or move) the venue's scheduled cancel-all: the dead-man's switch."""
 
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.cancel_all_orders(
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_SCHEDULED, at_ms, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
-        return await self._send("schedule cancel all", send)
+        return await self._send("schedule cancel all", sign)
 
     async def abort_scheduled_cancel_all(self) -> TxResult:
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.cancel_all_orders(
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_ABORT, 0, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
-        return await self._send("abort scheduled cancel all", send)
+        return await self._send("abort scheduled cancel all", sign)
 
     async def modify_order(
         self, *, market: int, index: int, base_amount: int, price: int
     ) -> TxResult:
-        def send(nonce: int, key: int) -> Awaitable[Any]:
-            return self.client.modify_order(
-                market, index, base_amount, price, nonce=nonce, api_key_index=key
+        def sign(nonce: int, key: int) -> Signed:
+            return self.client.sign_modify_order(
+                market, index, base_amount, price, 0, nonce=nonce, api_key_index=key
             )
 
-        return await self._send(f"modify {index} on market {market}", send)
+        return await self._send(f"modify {index} on market {market}", sign)
 
     # -- the nonce protocol ----------------------------------------------------------
 
-    async def _send(self, what: str, send: Callable[[int, int], Awaitable[Any]]) -> TxResult:
+    async def _send(self, what: str, sign: Callable[[int, int], Signed]) -> TxResult:
         if self.client is None:
             raise VenueError(f"{self.venue}: not connected", code="not_connected", retryable=True)
         key = self.keys.api_key_index
@@ -219,21 +230,32 @@ class LighterTx:
             async with nm.lock(key):
                 try:
                     _, nonce = await asyncio.wait_for(nm.async_next_nonce(key), self.timeout_s)
-                except Exception as exc:
+                except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
                     raise self._read_error("nextNonce", exc) from None
-                try:
-                    _tx, resp, err = await asyncio.wait_for(send(nonce, key), self.timeout_s)
-                except Exception as exc:  # the SDK raises ApiException subclasses and more
-                    return await self._after_exception(what, key, nonce, exc)
+                # The Go signer takes ~4 ms and releases the GIL: sign off the loop.
+                tx_type, tx_info, _hash, err = await asyncio.to_thread(sign, nonce, key)
                 if err is not None:
-                    text = str(err)
-                    if "invalid nonce" in text.lower() and attempt == 0:
-                        self.nonce_resyncs += 1
-                        log.warning("%s: %s: invalid nonce %d; re-reading", self.venue, what, nonce)
-                        await self._resync_nonce(key)
-                        continue
                     nm.acknowledge_failure(key)
-                    raise self._refused(what, text)
+                    raise VenueError(
+                        f"{self.venue}: {what}: the signer refused it: {err}", code="invalid_tx"
+                    )
+                try:
+                    resp = await asyncio.wait_for(
+                        self.client.send_tx(tx_type=tx_type, tx_info=tx_info), self.timeout_s
+                    )
+                except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
+                    text = f"{getattr(exc, 'body', '') or exc}"
+                    if getattr(exc, "status", None) == 400:
+                        if "invalid nonce" in text.lower() and attempt == 0:
+                            self.nonce_resyncs += 1
+                            log.warning(
+                                "%s: %s: invalid nonce %d; re-reading", self.venue, what, nonce
+                            )
+                            await self._resync_nonce(key)
+                            continue
+                        nm.acknowledge_failure(key)
+                        raise self._refused(what, text) from None
+                    return await self._after_exception(what, key, nonce, exc)
                 code = getattr(resp, "code", None)
                 if code != 200:
                     nm.acknowledge_failure(key)

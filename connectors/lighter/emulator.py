@@ -284,11 +284,14 @@ class _Account:
     keys: dict[int, str] = field(default_factory=dict)
     nonces: dict[int, int] = field(default_factory=dict)
     orders: dict[int, _Order] = field(default_factory=dict)
+    live: dict[int, _Order] = field(default_factory=dict)
+    """order index -> live order (a subset of ``orders``)."""
     live_coi: dict[int, _Order] = field(default_factory=dict)
     last_coi: dict[int, _Order] = field(default_factory=dict)
     pending_coi: dict[int, int] = field(default_factory=dict)
     """client index -> number of accepted, not yet applied creates."""
     trades: list[dict[str, Any]] = field(default_factory=list)
+    volume: Decimal = ZERO
     schedule: tuple[int, int | None] | None = None
     """(wall-clock ms, market or None) of the scheduled cancel-all."""
     pos_size: dict[int, Decimal] = field(default_factory=dict)
@@ -338,6 +341,8 @@ class LighterDialect(VenueDialect):
         self.idle_timeout_s = idle_timeout_s
         self.min_scheduled_cancel_ms = min_scheduled_cancel_ms
         self.apply_delay_ms = max(0, apply_delay_ms)
+        self.min_order_expiry_ms = _MIN_ORDER_EXPIRY_MS
+        """Shortest OrderExpiry accepted for resting orders (tests may lower it)."""
         self.stats = LighterEmulatorStats()
         self._rng = random.Random(seed)
         self._markets = _build_markets(venue)
@@ -372,6 +377,7 @@ class LighterDialect(VenueDialect):
         self._public_trades: dict[int, list[dict[str, Any]]] = {}
         self._flush_scheduled = False
         self._session_seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         venue.on_book(self._on_book)
         venue.on_trade(self._on_trade)
         venue.on_heartbeat(self._on_heartbeat)
@@ -451,6 +457,28 @@ class LighterDialect(VenueDialect):
         self._revoked |= self._seen_tokens
         self._token_cutoff = max(self._token_cutoff, self._max_expiry_seen)
         log.info("lighter emulator: auth tokens expired (cutoff %d)", self._token_cutoff)
+
+    def announce_shutdown(self, close_in_ms: int) -> int:
+        """Fault hook: send ``{"type":"shutdown","close_in_ms":N}`` on every WebSocket and
+        close them all (Close frame 1001) ``close_in_ms`` later; returns how many."""
+        conns = list(self._conns)
+        text = _dumps({"type": "shutdown", "close_in_ms": close_in_ms})
+        for conn in conns:
+            self._send(conn, text)
+
+        async def close_later() -> None:
+            await asyncio.sleep(close_in_ms / 1000)
+            for conn in conns:
+                self._drop(conn)
+            await asyncio.gather(
+                *(_close_ws(c.ws, 1001, b"server shutdown") for c in conns),
+                return_exceptions=True,
+            )
+
+        task = asyncio.get_running_loop().create_task(close_later(), name="lighter-shutdown")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return len(conns)
 
     def order_json(self, account_index: int, client_order_index: int) -> dict[str, Any] | None:
         """The latest order of the account with this client index, as REST shows it."""
@@ -696,8 +724,8 @@ class LighterDialect(VenueDialect):
         bids, asks, _ = self.venue.snapshot(m.inst.symbol, limit)
         ours: dict[tuple[bool, int], list[_Order]] = {}
         for acct in self._accounts.values():
-            for o in acct.orders.values():
-                if o.live and o.market is m:
+            for o in acct.live.values():
+                if o.market is m:
                     key = (o.is_ask, m.inst.price_to_ticks(o.price))
                     ours.setdefault(key, []).append(o)
         now_us = self.venue.now_ms * 1000
@@ -798,7 +826,7 @@ class LighterDialect(VenueDialect):
 
     def _base_account(self, acct: _Account) -> dict[str, Any]:
         collateral, _, available = self._money(acct)
-        live = [o for o in acct.orders.values() if o.live]
+        live = acct.live
         return {
             "code": w.CODE_OK,
             "account_type": 0,
@@ -884,11 +912,7 @@ class LighterDialect(VenueDialect):
         index = self._int_param(request, "account_index", required=True)
         acct = self._auth(request, index)
         m = self._market_param(request)
-        orders = [
-            self._order_json(o)
-            for o in acct.orders.values()
-            if o.live and (m is None or o.market is m)
-        ]
+        orders = [self._order_json(o) for o in acct.live.values() if m is None or o.market is m]
         return {"code": w.CODE_OK, "orders": orders}
 
     def _cursor(self, request: web.Request) -> int:
@@ -1196,10 +1220,9 @@ class LighterDialect(VenueDialect):
         if order_type == w.ORDER_TYPE_MARKET and tif != w.TIF_IOC:
             raise bad(w.CODE_INVALID_TIME_IN_FORCE, "invalid TimeInForce: market orders are IOC")
         expiry = info["OrderExpiry"]
+        earliest = now_ms + max(0, self.min_order_expiry_ms - _EXPIRY_SLACK_MS)
         if tif != w.TIF_IOC and not (
-            now_ms + _MIN_ORDER_EXPIRY_MS - _EXPIRY_SLACK_MS
-            <= expiry
-            <= now_ms + _MAX_ORDER_EXPIRY_MS + _EXPIRY_SLACK_MS
+            earliest <= expiry <= now_ms + _MAX_ORDER_EXPIRY_MS + _EXPIRY_SLACK_MS
         ):
             raise bad(
                 w.CODE_INVALID_ORDER_EXPIRY,
@@ -1275,6 +1298,7 @@ class LighterDialect(VenueDialect):
             sim_cid=f"L{order_index}",
         )
         acct.orders[order_index] = o
+        acct.live[order_index] = o
         if coi:
             acct.live_coi[coi] = o
             acct.last_coi[coi] = o
@@ -1314,6 +1338,7 @@ class LighterDialect(VenueDialect):
             return
         o.status = status
         o.updated_ms = self.venue.now_ms
+        o.account.live.pop(o.order_index, None)
         if o.coi and o.account.live_coi.get(o.coi) is o:
             del o.account.live_coi[o.coi]
         self._orders_by_sim.pop((o.account.sim, o.sim_cid), None)
@@ -1383,11 +1408,7 @@ class LighterDialect(VenueDialect):
             acct.schedule = None
 
     def _cancel_all(self, acct: _Account, market: int | None, status: str | None) -> int:
-        targets = [
-            o
-            for o in acct.orders.values()
-            if o.live and (market is None or o.market.market_id == market)
-        ]
+        targets = [o for o in acct.live.values() if market is None or o.market.market_id == market]
         for o in targets:
             self._cancel(o, status)
         return len(targets)
@@ -1471,6 +1492,7 @@ class LighterDialect(VenueDialect):
         self._public_trades.setdefault(m.market_id, []).append(tj)
         for s in stash:
             s.account.trades.append(tj)
+            s.account.volume += trade.size * trade.price
             self._new_trades.setdefault(s.account.index, []).append((m.market_id, tj))
         self._schedule_flush()
 
@@ -1570,7 +1592,7 @@ class LighterDialect(VenueDialect):
                         acct.index,
                         n,
                     )
-                for o in [o for o in acct.orders.values() if o.live and o.order_expiry > 0]:
+                for o in [o for o in acct.live.values() if o.order_expiry > 0]:
                     if o.order_expiry <= wall:
                         self.stats.orders_expired += 1
                         self._cancel(o, "canceled-expired")
@@ -1690,7 +1712,7 @@ class LighterDialect(VenueDialect):
         entry = p.entry_price if p is not None else ZERO
         mark = self._mid(m) or entry
         unrealized = (mark - entry) * size if size else ZERO
-        live = sum(1 for o in acct.orders.values() if o.live and o.market is m)
+        live = sum(1 for o in acct.live.values() if o.market is m)
         return {
             "market_id": market_id,
             "symbol": m.wire,
@@ -1834,7 +1856,7 @@ class LighterDialect(VenueDialect):
     def _trades_payload(
         self, acct: _Account, trades: dict[str, list[dict[str, Any]]]
     ) -> dict[str, Any]:
-        volume = sum((Decimal(t["usd_amount"]) for t in acct.trades), ZERO)
+        volume = acct.volume
         return {
             "trades": trades,
             "total_volume": fmt(volume, 6),
@@ -1850,7 +1872,7 @@ class LighterDialect(VenueDialect):
         trades: dict[str, list[dict[str, Any]]],
     ) -> dict[str, Any]:
         n = len(acct.trades)
-        volume = sum((Decimal(t["usd_amount"]) for t in acct.trades), ZERO)
+        volume = acct.volume
         return {
             "account": acct.index,
             "positions": positions,
@@ -2112,7 +2134,7 @@ class LighterDialect(VenueDialect):
             return self._trades_payload(acct, {})
         if kind == "user_stats":
             return {"stats": self._user_stats(acct)}
-        live = [o for o in acct.orders.values() if o.live]
+        live = list(acct.live.values())
         if kind == "account_all_orders":
             by_market: dict[str, list[dict[str, Any]]] = {}
             for o in live:

@@ -798,3 +798,80 @@ def test_factory_validates_keys() -> None:
     emu = lighter_emulator(KEYS)
     assert emu.accounts == {"4242:3": "alice", "4242:4": "alice", "5151:2": "bob"}
     assert emu.dialect.ws_path == "/stream"
+
+
+async def test_sdk_ws_client_book_matches_the_venue(
+    make_emu: Callable[..., EmulatorHarness],
+) -> None:
+    emu = make_emu(flow=FlowParams(taker_rate=20.0), step_ms=20, paused=False)
+    books: dict[str, Any] = {}
+    accounts: dict[str, Any] = {}
+    client = lighter.WsClient(
+        ws_url=emu.ws_url,
+        order_book_ids=[BTC, ETH],
+        account_ids=[ALICE],
+        on_order_book_update=lambda m, b: books.__setitem__(m, b),
+        on_account_update=lambda a, msg: accounts.__setitem__(a, msg),
+    )
+    task = asyncio.create_task(client.run_async())
+    try:
+        await asyncio.sleep(0.8)
+        emu.pause()
+        await asyncio.sleep(0.2)  # let the last pushes arrive
+        assert str(ALICE) in accounts and accounts[str(ALICE)]["account"] == ALICE
+        for market, symbol in ((BTC, "BTC-PERP"), (ETH, "ETH-PERP")):
+            bids, asks, _ = emu.call(lambda s=symbol: emu.venue.snapshot(s, 10_000))
+            inst = emu.venue.instruments[symbol]
+
+            def levels(raw: list[dict[str, str]], reverse: bool) -> list[tuple[D, D]]:
+                out = sorted(((D(x["price"]), D(x["size"])) for x in raw), reverse=reverse)
+                return out
+
+            want_bids = [(inst.ticks_to_price(p), inst.lots_to_size(q)) for p, q in bids]
+            want_asks = [(inst.ticks_to_price(p), inst.lots_to_size(q)) for p, q in asks]
+            state = books[str(market)]
+            assert levels(state["bids"], True) == want_bids
+            assert levels(state["asks"], False) == want_asks
+        assert emu.call(lambda: emu.world.steps) > 10
+    finally:
+        task.cancel()
+        if client.ws is not None:
+            await client.ws.close()
+
+
+async def test_order_expiry_cancels_with_canceled_expired(
+    make_emu: Callable[..., EmulatorHarness],
+) -> None:
+    emu = make_emu(paused=False, step_ms=50)
+    emu.call(lambda: setattr(emu.dialect, "min_order_expiry_ms", 0))
+    alice = Sdk(emu, ALICE, {ALICE_KEY: ALICE_PRIV})
+    try:
+        bid, _ = book(emu)
+        s = alice.signer
+        expiry = int(time.time() * 1000) + 300
+        _, resp, err = await s.create_order(
+            BTC,
+            151,
+            10,
+            bid - 200,
+            False,
+            s.ORDER_TYPE_LIMIT,
+            s.ORDER_TIME_IN_FORCE_GOOD_TILL_TIME,
+            order_expiry=expiry,
+        )
+        assert err is None and resp.code == 200
+        o = await alice.wait_order(151)
+        assert o["order_expiry"] == expiry and o["time_in_force"] == "good-till-time"
+        done = await alice.wait_order(151, lambda x: x["status"] != "open", timeout=2)
+        assert done["status"] == "canceled-expired"
+    finally:
+        await alice.close()
+
+
+async def test_shutdown_announcement_then_close(emu: EmulatorHarness) -> None:
+    async with websockets.connect(emu.ws_url) as ws:
+        await recv(ws)
+        assert emu.call(lambda: emu.dialect.announce_shutdown(100)) == 1
+        assert await recv(ws) == {"type": "shutdown", "close_in_ms": 100}
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)

@@ -128,7 +128,11 @@ async def run_headless(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await session.start()
+        try:
+            await session.start()
+        except SessionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         waiters = [loop.create_task(stop.wait())]
         if duration is not None:
             waiters.append(loop.create_task(session.run_for(duration)))

@@ -138,7 +138,12 @@ def new_lighter_key() -> tuple[str, str]:
 
 
 def write_lighter_files(
-    folder: Path, url: str, ws_url: str, private_key: str, *, dead_man_switch_s: float = 300
+    folder: Path,
+    url: str,
+    ws_url: str,
+    private_key: str,
+    *,
+    dead_man_switch_s: float | None = 300,
 ) -> Path:
     key_file = write_key_file(
         folder / "lighter_key.yaml",
@@ -148,13 +153,14 @@ def write_lighter_files(
             "api_private_key": private_key,
         },
     )
-    venue = {
+    venue: dict[str, Any] = {
         "type": "lighter",
         "url": url,
         "ws_url": ws_url,
         "key_file": str(key_file.resolve()),
-        "dead_man_switch_s": dead_man_switch_s,
     }
+    if dead_man_switch_s is not None:
+        venue["dead_man_switch_s"] = dead_man_switch_s
     return write_config(folder, "lighter", venue, "BTC")
 
 

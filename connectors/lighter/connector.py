@@ -77,6 +77,7 @@ log = logging.getLogger("connectors.lighter")
 AUTH_TTL_S = 600
 AUTH_RENEW_BEFORE_S = 120
 MAX_AUTH_FAILURES = 3
+DEAD_MAN_MARGIN_MS = 2000
 
 
 def _now_ms() -> int:
@@ -176,7 +177,13 @@ class LighterConnector:
                 retryable=True,
             ) from None
         if self.dead_man_switch_s:
-            await self._arm_dead_man()
+            try:
+                await self._arm_dead_man()
+            except VenueError as exc:
+                await self.close()
+                raise VenueError(
+                    f"{self.name}: could not arm the dead-man's switch: {exc}", code=exc.code
+                ) from None
             self._dead_man = asyncio.get_running_loop().create_task(
                 self._dead_man_loop(), name=f"{self.name} dead-man switch"
             )
@@ -421,7 +428,8 @@ class LighterConnector:
 
     async def _arm_dead_man(self) -> None:
         assert self.dead_man_switch_s is not None
-        deadline = _now_ms() + int(self.dead_man_switch_s * 1000)
+        # a little margin: the venue measures "at least 5 min ahead" when it applies the tx
+        deadline = _now_ms() + int(self.dead_man_switch_s * 1000) + DEAD_MAN_MARGIN_MS
         await self.tx.schedule_cancel_all(deadline)
         self.dead_man_deadline_ms = deadline
         self.stats.extra["dead_man_pushes"] = self.stats.extra.get("dead_man_pushes", 0) + 1

@@ -313,10 +313,16 @@ class LighterTx:
         status = getattr(exc, "status", None)
         if status == 429:
             return RateLimited(f"{self.venue}: {what}: HTTP 429", retry_after=_retry_after(exc))
+        if isinstance(status, int) and 400 <= status < 500:
+            body = str(getattr(exc, "body", "") or "").strip()
+            return VenueError(
+                f"{self.venue}: {what} refused: HTTP {status} {body}"[:400],
+                code=str(error_code(body) or f"http_{status}"),
+            )
         return VenueError(
             f"{self.venue}: {what}: {type(exc).__name__}: {status or exc}",
             code="transient",
-            retryable=not (isinstance(status, int) and 400 <= status < 500),
+            retryable=True,
         )
 
     def _refused(self, what: str, text: str) -> VenueError:

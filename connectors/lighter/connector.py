@@ -131,6 +131,7 @@ class LighterConnector:
         self._books: dict[str, OrderBook] = {}
         self._token: tuple[str, int] | None = None
         self._auth_failures = 0
+        self._auth_retry: asyncio.Task[None] | None = None
         self._live: dict[int, str] = {}
         """Live orders by client order index -> exchange order index (from the venue)."""
         self._seen_trades: OrderedDict[str, None] = OrderedDict()
@@ -392,26 +393,40 @@ class LighterConnector:
         return token[0]
 
     def _on_auth_error(self) -> None:
+        """The venue refused a private subscription's token: mint one, subscribe again
+        (once per episode, however many channels were refused), and give up loudly
+        after a few tries: then the key or account index is wrong."""
         self._token = None
+        if self._closing or (self._auth_retry is not None and not self._auth_retry.done()):
+            return
         self._auth_failures += 1
         if self._auth_failures > MAX_AUTH_FAILURES:
-            detail = "the venue refuses our auth token: check the API key and account index"
-            log.error("%s: %s", self.name, detail)
-            self._events.push(ConnectionChanged(self.name, self._state, detail))
+            if self._auth_failures == MAX_AUTH_FAILURES + 1:
+                detail = "the venue refuses our auth token: check the API key and account index"
+                log.error("%s: %s", self.name, detail)
+                self._events.push(ConnectionChanged(self.name, self._state, detail))
             return
-        if not self._closing:
-            asyncio.get_running_loop().create_task(self.ws.resubscribe_private())
+        self._auth_retry = asyncio.get_running_loop().create_task(self._resubscribe_private())
+
+    async def _resubscribe_private(self) -> None:
+        await asyncio.sleep(0.2 * self._auth_failures)  # let the other refusals arrive first
+        await self.ws.resubscribe_private()
 
     async def _private_get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(2):
             try:
                 resp = await self.rest.get(path, params, auth=await self.auth_token())
             except VenueError as exc:
-                if exc.code == "auth" and attempt == 0:
+                if exc.code != "auth":
+                    raise
+                if attempt == 0:
                     log.info("%s: auth token refused on %s; minting a new one", self.name, path)
                     self._token = None
                     continue
-                raise
+                raise VenueError(
+                    f"{exc} (a fresh token was refused too: check the API key and account index)",
+                    code="auth",
+                ) from None
             self._latency_from_rest()
             return resp
         raise AssertionError("unreachable")

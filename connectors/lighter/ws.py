@@ -35,6 +35,9 @@ from connectors.base import ConnectionState
 
 log = logging.getLogger("connectors.lighter.ws")
 
+QUIET_ERRORS = frozenset({30006, 30007})
+"""Error codes that report no problem: already subscribed / not subscribed."""
+
 MessageHandler = Callable[[dict[str, Any]], None]
 StateHandler = Callable[[ConnectionState, str], None]
 TokenSource = Callable[[], Awaitable[str]]
@@ -139,9 +142,18 @@ class LighterWs:
             log.warning("%s ws: resubscribe %s failed: %r", self.venue, channel, exc)
 
     async def resubscribe_private(self) -> None:
+        """Subscribe to the private channels again with a fresh token (after the venue
+        refused one: those subscriptions do not exist, so no unsubscribe first)."""
+        ws = self._ws
+        if ws is None or not self.connected.is_set():
+            return
         for channel, private in list(self.channels.items()):
             if private:
-                await self.resubscribe(channel)
+                try:
+                    await self._send_subscribe(ws, channel, True)
+                except (WebSocketException, OSError) as exc:
+                    log.warning("%s ws: resubscribe %s failed: %r", self.venue, channel, exc)
+                    return
 
     # -- internals -------------------------------------------------------------------
 
@@ -270,6 +282,10 @@ class LighterWs:
 
     def _error(self, err: Any) -> None:
         self.error_frames += 1
+        code = err.get("code") if isinstance(err, dict) else None
+        if code in QUIET_ERRORS:
+            log.debug("%s ws: %s", self.venue, err)  # e.g. unsubscribe of a refused channel
+            return
         self.last_error = f"server refused: {err}"
         text = str(err).lower()
         if self._on_auth_error is not None and ("auth" in text or "token" in text):

@@ -37,6 +37,7 @@ DEFAULT_WEIGHT = 300
 """Lighter's weight for every endpoint not in ``WEIGHTS`` (``account``,
 ``accountActiveOrders``, ``orderBooks``, ...)."""
 
+
 def weight_of(path: str) -> int:
     return WEIGHTS.get(path, DEFAULT_WEIGHT)
 

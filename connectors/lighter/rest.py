@@ -38,10 +38,6 @@ DEFAULT_WEIGHT = 300
 ``accountActiveOrders``, ``orderBooks``, ...)."""
 
 
-def weight_of(path: str) -> int:
-    return WEIGHTS.get(path, DEFAULT_WEIGHT)
-
-
 class LighterRest:
     def __init__(
         self,
@@ -149,4 +145,4 @@ def http_error(
     return VenueError(text, code=code or f"http_{status}", retryable=retryable)
 
 
-__all__ = ["DEFAULT_WEIGHT", "WEIGHTS", "LighterRest", "http_error", "weight_of"]
+__all__ = ["DEFAULT_WEIGHT", "WEIGHTS", "LighterRest", "http_error"]

@@ -146,6 +146,11 @@ WebSocket /stream
 - account_* snapshots carry no historical trades (read /api/v1/trades).
 - Private channels need "auth" in the subscribe message; refusal -> error frame
   {"error":{"code":20013,"message":"invalid auth token for channel <channel>"}}.
+- {"type":"jsonapi/sendtx","data":{"id":..,"tx_type":14,"tx_info":{..} or "..."}} and
+  jsonapi/sendtxbatch (data.tx_types / data.tx_infos as in REST) go through the same checks
+  as REST; the answer is {"type":<same>,"data":{"id":<caller's id>, <the REST body>}} (a
+  refusal's data carries its code/message; no HTTP status).
+- account_tx/{a} is not emulated (invalid channel).
 - Error frames: 30001 invalid JSON, 30002 invalid message, 30005 invalid channel,
   30006 already subscribed, 30007 not subscribed. The connection is kept.
 - Server {"type":"ping"} every ping_interval_s; client ping -> {"type":"pong"}.
@@ -960,6 +965,9 @@ class LighterDialect(VenueDialect):
         else:
             markets = [m] if m is not None else list(self._by_id.values())
             trades = [t for mk in markets for t in mk.trades]
+        order_index = self._int_param(request, "order_index")
+        if order_index is not None:
+            trades = [t for t in trades if order_index in (t["ask_id"], t["bid_id"])]
         trades = sorted(trades, key=lambda t: t["trade_id"], reverse=True)
         if request.query.get("sort_dir") == "asc":
             trades.reverse()
@@ -1016,13 +1024,7 @@ class LighterDialect(VenueDialect):
     async def _send_tx(self, request: web.Request) -> web.StreamResponse:
         try:
             form = await self._form(request)
-            try:
-                tx_type = int(str(form.get("tx_type", "")))
-            except ValueError:
-                raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_type") from None
-            if form.get("tx_info") is None:
-                raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_info is required")
-            apply, acct, key, coi = self._check_tx(tx_type, form["tx_info"], {})
+            body = self._tx(form.get("tx_type"), form.get("tx_info"))
         except LighterError as err:
             return self._refuse(err)
         except Exception:
@@ -1030,29 +1032,12 @@ class LighterDialect(VenueDialect):
             return web.json_response(
                 {"code": w.CODE_SERVER_ERROR, "message": "internal error"}, status=500
             )
-        tx_hash = self._accept(acct, key, coi, apply)
-        return web.json_response(self._tx_response(tx_hash))
+        return web.json_response(body)
 
     async def _send_tx_batch(self, request: web.Request) -> web.StreamResponse:
         try:
             form = await self._form(request)
-            types = _json_list(form.get("tx_types"), "tx_types")
-            infos = _json_list(form.get("tx_infos"), "tx_infos")
-            if not types or len(types) != len(infos) or len(types) > _MAX_BATCH:
-                raise bad(
-                    w.CODE_INVALID_PARAM,
-                    f"invalid param: tx_types/tx_infos must have 1..{_MAX_BATCH} equal entries",
-                )
-            planned: dict[tuple[int, int], int] = {}
-            checked = []
-            for tx_type, info in zip(types, infos, strict=True):
-                if isinstance(tx_type, bool) or not isinstance(tx_type, int):
-                    raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_types must be integers")
-                apply, acct, key, coi = self._check_tx(tx_type, info, planned)
-                planned[(acct.index, key)] = planned.get((acct.index, key), 0) + 1
-                if coi:
-                    planned[(acct.index, -coi)] = 1
-                checked.append((acct, key, coi, apply))
+            body = self._tx_batch(form.get("tx_types"), form.get("tx_infos"))
         except LighterError as err:
             return self._refuse(err)
         except Exception:
@@ -1060,9 +1045,42 @@ class LighterDialect(VenueDialect):
             return web.json_response(
                 {"code": w.CODE_SERVER_ERROR, "message": "internal error"}, status=500
             )
-        hashes = [self._accept(acct, key, coi, apply) for acct, key, coi, apply in checked]
-        body = self._tx_response(hashes[-1]) | {"tx_hash": hashes}
         return web.json_response(body)
+
+    def _tx(self, raw_type: Any, raw_info: Any) -> dict[str, Any]:
+        """Check and accept one tx; the RespSendTx body (LighterError when refused)."""
+        if isinstance(raw_type, bool):
+            raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_type")
+        try:
+            tx_type = int(str(raw_type))
+        except ValueError:
+            raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_type") from None
+        if raw_info is None:
+            raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_info is required")
+        apply, acct, key, coi = self._check_tx(tx_type, raw_info, {})
+        return self._tx_response(self._accept(acct, key, coi, apply))
+
+    def _tx_batch(self, raw_types: Any, raw_infos: Any) -> dict[str, Any]:
+        """Check every tx of a batch, then accept them all (or none)."""
+        types = _json_list(raw_types, "tx_types")
+        infos = _json_list(raw_infos, "tx_infos")
+        if not types or len(types) != len(infos) or len(types) > _MAX_BATCH:
+            raise bad(
+                w.CODE_INVALID_PARAM,
+                f"invalid param: tx_types/tx_infos must have 1..{_MAX_BATCH} equal entries",
+            )
+        planned: dict[tuple[int, int], int] = {}
+        checked = []
+        for tx_type, info in zip(types, infos, strict=True):
+            if isinstance(tx_type, bool) or not isinstance(tx_type, int):
+                raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_types must be integers")
+            apply, acct, key, coi = self._check_tx(tx_type, info, planned)
+            planned[(acct.index, key)] = planned.get((acct.index, key), 0) + 1
+            if coi:
+                planned[(acct.index, -coi)] = 1
+            checked.append((acct, key, coi, apply))
+        hashes = [self._accept(acct, key, coi, apply) for acct, key, coi, apply in checked]
+        return self._tx_response(hashes[-1]) | {"tx_hash": hashes}
 
     def _refuse(self, err: LighterError) -> web.Response:
         self.stats.txs_rejected += 1
@@ -2019,6 +2037,9 @@ class LighterDialect(VenueDialect):
             return
         if kind == "pong":
             return
+        if kind in ("jsonapi/sendtx", "jsonapi/sendtxbatch"):
+            self._ws_tx(conn, kind, cmd.get("data"))
+            return
         if kind not in ("subscribe", "unsubscribe"):
             self.stats.bad_frames += 1
             self._ws_error(conn, w.WS_INVALID_MESSAGE, f"invalid message type: {kind}")
@@ -2063,6 +2084,26 @@ class LighterDialect(VenueDialect):
         conn.subs.add(push_name)
         self._subs.setdefault(push_name, set()).add(conn)
         self._send(conn, _dumps({"type": f"subscribed/{ch_kind}", "channel": push_name} | snapshot))
+
+    def _ws_tx(self, conn: _Conn, kind: str, data: Any) -> None:
+        """``jsonapi/sendtx`` / ``jsonapi/sendtxbatch``: answered with a message of the same
+        type whose ``data`` is the REST body (RespSendTx or the error) plus the caller's id."""
+        if not isinstance(data, dict):
+            self.stats.bad_frames += 1
+            self._ws_error(conn, w.WS_INVALID_MESSAGE, f"invalid message: {kind} without data")
+            return
+        try:
+            if kind == "jsonapi/sendtx":
+                body = self._tx(data.get("tx_type"), data.get("tx_info"))
+            else:
+                body = self._tx_batch(data.get("tx_types"), data.get("tx_infos"))
+        except LighterError as err:
+            self.stats.txs_rejected += 1
+            if err.code == w.CODE_INVALID_NONCE:
+                self.stats.invalid_nonce += 1
+            log.info("lighter emulator: WS tx refused: %s", err)
+            body = err.body()
+        self._send(conn, _dumps({"type": kind, "data": {"id": data.get("id")} | body}))
 
     def _parse_channel(self, channel: str) -> tuple[str, str, bool, int | None] | None:
         """(push name, kind, needs auth, account index) of a subscribe channel."""

@@ -875,3 +875,87 @@ async def test_shutdown_announcement_then_close(emu: EmulatorHarness) -> None:
         assert await recv(ws) == {"type": "shutdown", "close_in_ms": 100}
         with pytest.raises(websockets.ConnectionClosed):
             await recv(ws)
+
+
+async def test_ws_sendtx_and_expired_token_on_ws(emu: EmulatorHarness, alice: Sdk) -> None:
+    s = alice.signer
+    bid, _ = book(emu)
+    _, info, _, err = s.sign_create_order(
+        BTC,
+        161,
+        10,
+        bid - 30,
+        0,
+        s.ORDER_TYPE_LIMIT,
+        s.ORDER_TIME_IN_FORCE_POST_ONLY,
+        nonce=1,
+        api_key_index=ALICE_KEY,
+    )
+    assert err is None
+    async with websockets.connect(emu.ws_url) as ws:
+        await recv(ws)
+        send = {"type": "jsonapi/sendtx", "data": {"id": "a1", "tx_type": 14}}
+        await ws.send(json.dumps(send | {"data": send["data"] | {"tx_info": json.loads(info)}}))
+        ok = await recv(ws)
+        assert ok["type"] == "jsonapi/sendtx" and ok["data"]["id"] == "a1"
+        assert ok["data"]["code"] == 200 and len(ok["data"]["tx_hash"]) == 80
+        await ws.send(json.dumps(send | {"data": send["data"] | {"id": "a2", "tx_info": info}}))
+        again = await recv(ws)
+        assert again["data"] == {"id": "a2", "code": 21104, "message": "invalid nonce"}
+        await alice.wait_order(161)
+
+        token = alice.token()
+        sub = {"type": "subscribe", "channel": f"account_all_orders/{ALICE}", "auth": token}
+        await ws.send(json.dumps(sub))
+        first = await recv(ws)
+        assert [o["client_order_index"] for o in first["orders"][str(BTC)]] == [161]
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": f"account_all_orders/{ALICE}"}))
+        emu.call(lambda: emu.dialect.expire_tokens())
+        await ws.send(json.dumps(sub))
+        assert (await recv(ws))["error"]["code"] == 20013
+
+
+async def test_inactive_orders_and_trades_pagination(
+    emu: EmulatorHarness, alice: Sdk, bob: Sdk
+) -> None:
+    bid, ask = book(emu)
+    for coi in range(171, 176):
+        await alice.post_only(BTC, coi, 10, bid - 50 - coi, False)
+    _, resp, err = await alice.signer.cancel_all_orders(0, 0)
+    assert err is None and resp.code == 200
+    await alice.wait_order(175, lambda o: o["status"] == "canceled")
+    token = alice.token()
+    page1 = await alice.orders.account_inactive_orders(
+        authorization=token, account_index=ALICE, limit=3
+    )
+    assert len(page1.orders) == 3 and page1.next_cursor
+    page2 = await alice.orders.account_inactive_orders(
+        authorization=token, account_index=ALICE, limit=3, cursor=page1.next_cursor
+    )
+    assert len(page2.orders) == 2 and not page2.next_cursor
+    seen = {o.client_order_index for o in page1.orders + page2.orders}
+    assert seen == set(range(171, 176))
+
+    inside = (bid + ask) // 2
+    await alice.post_only(BTC, 181, 30, inside, True)
+    maker = await alice.wait_order(181)
+    for coi in (191, 192, 193):
+        _, resp, err = await bob.signer.create_market_order(BTC, coi, 10, inside, False)
+        assert err is None and resp.code == 200
+    await alice.wait_order(181, lambda o: o["status"] == "filled")
+    trades = await alice.orders.trades(
+        sort_by="timestamp",
+        limit=2,
+        account_index=ALICE,
+        authorization=token,
+        order_index=maker["order_index"],
+    )
+    assert [t.bid_client_id for t in trades.trades] == [193, 192] and trades.next_cursor
+    rest = await alice.orders.trades(
+        sort_by="timestamp",
+        limit=2,
+        account_index=ALICE,
+        authorization=token,
+        cursor=trades.next_cursor,
+    )
+    assert [t.bid_client_id for t in rest.trades] == [191]

@@ -26,6 +26,13 @@ Conventions this emulator chose where the venue is unknown ([EMU]) are listed in
 * **Error codes**: see ``connectors.lighter.emu_wire`` (``CODE_*``): 21104 invalid
   nonce, 21728 duplicate client order index, 20013 invalid auth token (HTTP 401), ...
 
+Public API: ``LighterKey``, ``lighter_emulator(keys, ...)`` -> ``EmulatorHarness`` whose
+``dialect`` is a ``LighterDialect`` with (call on the loop via ``harness.call``):
+``expire_tokens()``, ``set_nonce(a, k, v)``, ``announce_shutdown(close_in_ms)``,
+``next_nonce(a, k)``, ``order_json(a, client_order_index)``, ``schedule(a)``,
+``l1_address(a)``, ``market_ids``, ``market_decimals(wire)``, ``stats``
+(``LighterEmulatorStats``) and the attribute ``min_order_expiry_ms``.
+
 Signatures (tx ``Sig`` and the auth token's) cannot be verified (Schnorr over
 ECgFp5/Poseidon2, no Python verifier): only their structure is checked.
 """
@@ -83,6 +90,8 @@ REST
 - expire_tokens(): every token seen so far is refused, and so is any token whose expiry is
   before the largest expiry seen so far (cutoff); a fresh token minted afterwards passes.
 - Unknown account: 400 21100 "account not found"; unknown api key: 400 21109.
+- min_quote_amount is the sim instrument's min_notional (0 in the default world, so
+  "0.000000"); it is enforced at sendTx when > 0.
 - Bad query parameter: 400 20001 "invalid param: <name>". Unknown market_id: 400 21600.
 - accountInactiveOrders / trades: newest first; cursor = opaque string (an offset).
 - orderBookOrders: our own accounts' orders are listed one by one (real order_index);
@@ -117,7 +126,8 @@ sendTx / sendTxBatch
 - CancelAll: TIF 0 immediate (Time must be 0), all markets or L2TxAttributes {"5": m};
   TIF 1 scheduled: Time in [now + min_scheduled_cancel_ms, now + 15 days] (else 21706);
   a later schedule replaces the earlier one; TIF 2 aborts the schedule. Schedules fire on
-  the first sim step after their (wall-clock) time.
+  the first sim step after their (wall-clock) time. Schedules and OrderExpiry are checked
+  on sim steps only: a paused harness fires none (harness.step() or resume()).
 
 Orders
 - order_index >= 2^48, allocated when the tx is applied; Index < 2^48 in cancel/modify is

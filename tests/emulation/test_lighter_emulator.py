@@ -959,3 +959,24 @@ async def test_inactive_orders_and_trades_pagination(
         cursor=trades.next_cursor,
     )
     assert [t.bid_client_id for t in rest.trades] == [191]
+
+
+async def test_self_trade_cancels_the_maker_and_eth_decimals(
+    emu: EmulatorHarness, alice: Sdk
+) -> None:
+    bid, ask = book(emu, "ETH-PERP")
+    inside = (bid + ask) // 2
+    assert bid < inside < ask
+    await alice.post_only(ETH, 201, 5, inside, True)  # ask 0.05 ETH
+    maker = await alice.wait_order(201)
+    assert maker["price"] == f"{D(inside) / 100:.2f}" and maker["initial_base_amount"] == "0.05"
+    s = alice.signer
+    _, resp, err = await s.create_order(
+        ETH, 202, 5, inside, False, s.ORDER_TYPE_LIMIT, s.ORDER_TIME_IN_FORCE_GOOD_TILL_TIME
+    )
+    assert err is None and resp.code == 200
+    gone = await alice.wait_order(201, lambda o: o["status"] != "open")
+    assert gone["status"] == "canceled-self-trade"
+    taker = await alice.wait_order(202)
+    assert taker["status"] == "open" and taker["filled_base_amount"] == "0.00"
+    assert taker["time_in_force"] == "good-till-time"

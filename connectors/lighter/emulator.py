@@ -28,7 +28,8 @@ Conventions this emulator chose where the venue is unknown ([EMU]) are listed in
 
 Public API: ``LighterKey``, ``lighter_emulator(keys, ...)`` -> ``EmulatorHarness`` whose
 ``dialect`` is a ``LighterDialect`` with (call on the loop via ``harness.call``):
-``expire_tokens()``, ``set_nonce(a, k, v)``, ``announce_shutdown(close_in_ms)``,
+``expire_tokens()``, ``set_nonce(a, k, v)``, ``fail_next_txs(count, code=, message=,
+http_status=)``, ``announce_shutdown(close_in_ms)``,
 ``next_nonce(a, k)``, ``order_json(a, client_order_index)``, ``schedule(a)``,
 ``l1_address(a)``, ``market_ids``, ``market_decimals(wire)``, ``stats``
 (``LighterEmulatorStats``) and the attribute ``min_order_expiry_ms``.
@@ -393,6 +394,7 @@ class LighterDialect(VenueDialect):
         self._flush_scheduled = False
         self._session_seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._tx_failures: deque[tuple[int, str, int]] = deque()
         venue.on_book(self._on_book)
         venue.on_trade(self._on_trade)
         venue.on_heartbeat(self._on_heartbeat)
@@ -472,6 +474,21 @@ class LighterDialect(VenueDialect):
         self._revoked |= self._seen_tokens
         self._token_cutoff = max(self._token_cutoff, self._max_expiry_seen)
         log.info("lighter emulator: auth tokens expired (cutoff %d)", self._token_cutoff)
+
+    def fail_next_txs(
+        self,
+        count: int = 1,
+        *,
+        code: int = 21500,
+        message: str = "internal server error",
+        http_status: int = 200,
+    ) -> None:
+        """Fault hook: answer the next ``count`` sendTx/sendTxBatch calls (REST or WS) with
+        ``{"code": code, "message": message}`` and ``http_status`` (default 200: the SDK
+        returns such a body as a "success" the caller must check). Nothing is applied and
+        no nonce is consumed."""
+        for _ in range(max(0, count)):
+            self._tx_failures.append((code, message, http_status))
 
     def announce_shutdown(self, close_in_ms: int) -> int:
         """Fault hook: send ``{"type":"shutdown","close_in_ms":N}`` on every WebSocket and
@@ -1057,8 +1074,15 @@ class LighterDialect(VenueDialect):
             )
         return web.json_response(body)
 
+    def _injected_tx_failure(self) -> None:
+        if self._tx_failures:
+            code, message, status = self._tx_failures.popleft()
+            log.info("lighter emulator: injected tx failure %d %d %s", status, code, message)
+            raise LighterError(status, code, message)
+
     def _tx(self, raw_type: Any, raw_info: Any) -> dict[str, Any]:
         """Check and accept one tx; the RespSendTx body (LighterError when refused)."""
+        self._injected_tx_failure()
         if isinstance(raw_type, bool):
             raise bad(w.CODE_INVALID_PARAM, "invalid param: tx_type")
         try:
@@ -1072,6 +1096,7 @@ class LighterDialect(VenueDialect):
 
     def _tx_batch(self, raw_types: Any, raw_infos: Any) -> dict[str, Any]:
         """Check every tx of a batch, then accept them all (or none)."""
+        self._injected_tx_failure()
         types = _json_list(raw_types, "tx_types")
         infos = _json_list(raw_infos, "tx_infos")
         if not types or len(types) != len(infos) or len(types) > _MAX_BATCH:

@@ -980,3 +980,29 @@ async def test_self_trade_cancels_the_maker_and_eth_decimals(
     taker = await alice.wait_order(202)
     assert taker["status"] == "open" and taker["filled_base_amount"] == "0.00"
     assert taker["time_in_force"] == "good-till-time"
+
+
+async def test_injected_tx_failures_roll_the_sdk_nonce_back(
+    emu: EmulatorHarness, alice: Sdk
+) -> None:
+    bid, _ = book(emu)
+    s = alice.signer
+    emu.call(lambda: emu.dialect.fail_next_txs(1, code=21500, message="busy"))
+    _, resp, err = await s.create_order(
+        BTC, 211, 10, bid - 20, False, s.ORDER_TYPE_LIMIT, s.ORDER_TIME_IN_FORCE_POST_ONLY
+    )
+    assert err is None and resp.code == 21500  # HTTP 200, but not a success
+    emu.call(lambda: emu.dialect.fail_next_txs(1, code=29500, http_status=503))
+    with pytest.raises(lighter.exceptions.ApiException):
+        await s.create_order(
+            BTC, 211, 10, bid - 20, False, s.ORDER_TYPE_LIMIT, s.ORDER_TIME_IN_FORCE_POST_ONLY
+        )
+    # 1.1.8 rolls its nonce back only for a 200 with code != 200 (or a non-nonce 400): after
+    # the 503 exception it is one ahead, gets "invalid nonce", re-syncs, and then goes through
+    _, resp, err = await s.create_order(
+        BTC, 211, 10, bid - 20, False, s.ORDER_TYPE_LIMIT, s.ORDER_TIME_IN_FORCE_POST_ONLY
+    )
+    assert resp is None and "21104" in err
+    await alice.post_only(BTC, 211, 10, bid - 20, False)
+    assert (await alice.wait_order(211))["nonce"] == 1
+    assert emu.call(lambda: emu.dialect.stats.txs_accepted) == 1

@@ -1943,6 +1943,8 @@ class LighterDialect(VenueDialect):
         }
 
     def _push_market_stats(self) -> None:
+        if not any(subs for name, subs in self._subs.items() if name.startswith("market_stats")):
+            return
         changed: dict[str, dict[str, Any]] = {}
         for m in self._by_id.values():
             stats = self._market_stats(m)

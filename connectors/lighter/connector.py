@@ -615,7 +615,11 @@ class LighterConnector:
             if m is None:
                 continue
             for o in items or []:
-                update = wire.order_update(self.name, m.symbol, o, self._decode(o), now)
+                try:
+                    update = wire.order_update(self.name, m.symbol, o, self._decode(o), now)
+                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    self._bad_item("order", exc, o)  # its siblings still count
+                    continue
                 index = wire.client_index(o)
                 if index is not None:
                     if update.status.is_terminal:
@@ -643,9 +647,14 @@ class LighterConnector:
                 self._seen_trades[trade_id] = None
                 if len(self._seen_trades) > 20_000:
                     self._seen_trades.popitem(last=False)
-                for fill in wire.account_fills(
-                    self.name, m.symbol, t, self.account, self.client_ids.from_venue
-                ):
+                try:
+                    fills = wire.account_fills(
+                        self.name, m.symbol, t, self.account, self.client_ids.from_venue
+                    )
+                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    self._bad_item("trade", exc, t)
+                    continue
+                for fill in fills:
                     self._events.push(fill)
 
     def _on_positions(self, msg: dict[str, Any]) -> None:
@@ -655,7 +664,16 @@ class LighterConnector:
             m = self._by_id.get(int(market_key))
             if m is None or not isinstance(p, dict):
                 continue
-            self._events.push(wire.position(self.name, m.symbol, p, now))
+            try:
+                self._events.push(wire.position(self.name, m.symbol, p, now))
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                self._bad_item("position", exc, p)
+
+    def _bad_item(self, what: str, exc: Exception, item: Any) -> None:
+        self.ws.bad_frames += 1
+        self.stats.bad_frames = self.ws.bad_frames
+        ident = item.get("order_index") or item.get("trade_id") if isinstance(item, dict) else None
+        log.warning("%s: unreadable %s skipped (%r): %s", self.name, what, exc, ident)
 
 
 __all__ = ["LighterConnector"]

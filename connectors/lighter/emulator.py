@@ -468,6 +468,14 @@ class LighterDialect(VenueDialect):
             raise KeyError(f"api key {account_index}:{api_key_index} is not registered")
         acct.nonces[api_key_index] = value
 
+    def push_raw(self, text: str) -> int:
+        """Fault hook: send ``text`` as-is to every WebSocket client (malformed frames,
+        unknown message types); returns how many clients got it."""
+        conns = list(self._conns)
+        for conn in conns:
+            self._send(conn, text)
+        return len(conns)
+
     def expire_tokens(self) -> None:
         """Fault hook: refuse every auth token seen so far and any token whose expiry is
         before the largest expiry seen so far; fresh tokens minted later still pass."""

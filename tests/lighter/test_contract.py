@@ -413,3 +413,36 @@ async def test_a_dead_man_switch_that_cannot_be_armed_fails_the_start(tmp_path: 
             await r.session.start()
     finally:
         await close_rig(r)
+
+
+async def test_malformed_frames_are_skipped_and_counted(rig: Rig) -> None:
+    conn = rig.conn
+    bad_before = conn.stats.bad_frames
+    unknown_before = conn.stats.extra.get("unknown_frames", 0)
+    garbage = [
+        "not json",
+        "[1, 2]",
+        '{"no": "type"}',
+        '{"type": "update/order_book", "channel": "order_book:1", "order_book": {"nonce": "x"}}',
+        '{"type": "update/account_all_orders", "channel": "account_all_orders:281",'
+        ' "orders": {"1": [{"status": "exploded", "order_index": 1}]}}',
+        '{"type": "update/something_new", "channel": "something_new:1"}',
+    ]
+    for text in garbage:
+        assert rig.harness.call(lambda t=text: rig.harness.dialect.push_raw(t)) == 1
+    await until(lambda: conn.stats.bad_frames >= bad_before + 5, what="bad frames counted")
+    assert conn.stats.extra.get("unknown_frames", 0) == unknown_before + 1
+    # the unreadable book message dropped the book; it resynced and trading goes on
+    book = conn.book(BTC)
+    assert book is not None
+    await until(lambda: book.synced, what="BTC book back")
+    order = rig.engine.submit_order(
+        venue=VENUE,
+        symbol=BTC,
+        side=Side.BUY,
+        size=Decimal("0.001"),
+        price=below(rig, BTC),
+        post_only=True,
+    )
+    await until(lambda: order.status is OrderStatus.OPEN)
+    assert conn.state.value == "connected"

@@ -303,6 +303,8 @@ class LighterConnector:
             order_expiry=expiry,
         )
         self._latency(started)
+        if self.tx.volume_quota_remaining is not None:
+            self.stats.extra["volume_quota_remaining"] = self.tx.volume_quota_remaining
         return OrderAck(request.client_id, None, OrderStatus.PENDING)
 
     async def cancel(self, symbol: str, client_id: str) -> bool:

@@ -446,3 +446,20 @@ async def test_malformed_frames_are_skipped_and_counted(rig: Rig) -> None:
     )
     await until(lambda: order.status is OrderStatus.OPEN)
     assert conn.state.value == "connected"
+
+
+async def test_server_errors_are_retried_without_a_duplicate(rig: Rig) -> None:
+    # 503s on sendTx (and whatever else comes next): nothing was sequenced, the
+    # venue's nonce says so, the gateway retries with the same client order index
+    rig.harness.faults.http_errors(2, status=503)
+    order = rig.engine.submit_order(
+        venue=VENUE,
+        symbol=BTC,
+        side=Side.BUY,
+        size=Decimal("0.001"),
+        price=below(rig, BTC),
+        post_only=True,
+    )
+    await until(lambda: order.status is OrderStatus.OPEN, timeout=15, what=order.reason)
+    assert len(rig.on_venue(BTC)) == 1
+    assert rig.conn.stats.extra["volume_quota_remaining"] > 0

@@ -27,11 +27,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-import websockets
 from websockets.exceptions import WebSocketException
 
-from connectors.backoff import backoff_delay
 from connectors.base import ConnectionState
+from connectors.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.lighter.ws")
 
@@ -39,7 +38,6 @@ QUIET_ERRORS = frozenset({30006, 30007})
 """Error codes that report no problem: already subscribed / not subscribed."""
 
 MessageHandler = Callable[[dict[str, Any]], None]
-StateHandler = Callable[[ConnectionState, str], None]
 TokenSource = Callable[[], Awaitable[str]]
 
 
@@ -59,7 +57,7 @@ def parse_message(raw: str | bytes) -> dict[str, Any]:
     return msg
 
 
-class LighterWs:
+class LighterWs(ReconnectingWs):
     def __init__(
         self,
         url: str,
@@ -76,51 +74,24 @@ class LighterWs:
         keepalive_s: float = 30.0,
         venue: str = "lighter",
     ) -> None:
-        self.url = url
-        self.venue = venue
+        super().__init__(
+            url,
+            on_state,
+            venue=venue,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+            open_timeout_s=open_timeout_s,
+            max_size=2**23,
+        )
         self._on_message = on_message
-        self._on_state = on_state
         self._token = token
         self._on_auth_error = on_auth_error
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self._rng = rng or random.Random()
-        self.open_timeout_s = open_timeout_s
         self.greeting_timeout_s = greeting_timeout_s
         self.keepalive_s = keepalive_s
         self.channels: dict[str, bool] = {}
         """Subscribed channel -> private (needs the auth token)."""
-        self._ws: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.connected = asyncio.Event()
-        self.frames = 0
-        self.bad_frames = 0
-        self.error_frames = 0
-        self.reconnects = 0
-        self.last_error = ""
-
-    # -- control -----------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._closing = False
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"{self.venue} ws"
-            )
-
-    async def close(self) -> None:
-        self._closing = True
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(WebSocketException, OSError):
-                await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.connected.clear()
+        self._keepalive: asyncio.Task[None] | None = None
 
     async def subscribe(self, channel: str, *, private: bool = False) -> None:
         if channel in self.channels:
@@ -166,63 +137,16 @@ class LighterWs:
             msg["auth"] = await self._token()
         await ws.send(orjson.dumps(msg).decode())
 
-    async def _run(self) -> None:
-        try:
-            await self._loop()
-        finally:
-            self._on_state(ConnectionState.CLOSED, "")
+    async def on_open(self, ws: Any) -> None:
+        await self._greeting(ws)
+        for channel, private in list(self.channels.items()):
+            await self._send_subscribe(ws, channel, private)
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive(ws))
 
-    async def _loop(self) -> None:
-        attempt = 0
-        first = True
-        while not self._closing:
-            if first:
-                self._on_state(ConnectionState.CONNECTING, "")
-            keepalive: asyncio.Task[None] | None = None
-            try:
-                async with websockets.connect(
-                    self.url,
-                    open_timeout=self.open_timeout_s,
-                    ping_interval=20.0,
-                    ping_timeout=20.0,
-                    max_size=2**23,
-                    compression=None,
-                ) as ws:
-                    self._ws = ws
-                    await self._greeting(ws)
-                    for channel, private in list(self.channels.items()):
-                        await self._send_subscribe(ws, channel, private)
-                    self.connected.set()
-                    self._on_state(ConnectionState.CONNECTED, self.url)
-                    keepalive = asyncio.get_running_loop().create_task(self._keepalive(ws))
-                    async for raw in ws:
-                        if self._handle(ws, raw):
-                            attempt = 0  # a working connection resets the backoff
-                    self.last_error = f"closed by server ({ws.close_code})"
-            except asyncio.CancelledError:
-                raise
-            except (WebSocketException, OSError, TimeoutError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            finally:
-                if keepalive is not None:
-                    keepalive.cancel()
-                self._ws = None
-                self.connected.clear()
-            if self._closing:
-                break
-            first = False
-            self.reconnects += 1
-            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
-            attempt += 1
-            log.warning(
-                "%s ws: %s; reconnect %d in %.2fs",
-                self.venue,
-                self.last_error,
-                self.reconnects,
-                delay,
-            )
-            self._on_state(ConnectionState.RECONNECTING, self.last_error)
-            await asyncio.sleep(delay)
+    def on_closed(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
 
     async def _greeting(self, ws: Any) -> None:
         """Wait for ``connected``; the venue ignores subscriptions sent before it."""
@@ -241,13 +165,13 @@ class LighterWs:
                 if msg.get("type") == "ping":
                     await ws.send('{"type":"pong"}')
 
-    async def _keepalive(self, ws: Any) -> None:
+    async def _keep_alive(self, ws: Any) -> None:
         with contextlib.suppress(WebSocketException, OSError):
             while True:
                 await asyncio.sleep(self.keepalive_s)
                 await ws.send('{"type":"ping"}')
 
-    def _handle(self, ws: Any, raw: str | bytes) -> bool:
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push."""
         self.frames += 1
         try:

@@ -73,6 +73,7 @@ from connectors.base import (
 )
 from connectors.emulation.faults import FaultState, HttpFault
 from connectors.emulation.harness import EmulatorHarness, VenueDialect, default_world
+from connectors.emulation.sockets import SocketSet, close_ws
 from connectors.lighter import emu_wire as w
 from connectors.lighter.emu_wire import LighterError, bad, fmt
 from connectors.sim.venue import FlowParams, LevelChanges, SimVenue
@@ -179,7 +180,6 @@ _MAX_ORDER_EXPIRY_MS = 30 * _DAY_MS
 _EXPIRY_SLACK_MS = 60_000
 _MAX_SCHEDULE_MS = 15 * _DAY_MS
 _TOKEN_MAX_S = 8 * 3600
-_MAX_QUEUE = 10_000
 _MAX_BATCH = 50
 _RECENT_TRADES = 200
 _IMF = Decimal("0.05")
@@ -385,7 +385,7 @@ class LighterDialect(VenueDialect):
         self._revoked: set[str] = set()
         self._apply_queue: deque[tuple[float, Callable[[], None]]] = deque()
         self._apply_handle: asyncio.TimerHandle | None = None
-        self._conns: set[_Conn] = set()
+        self.sockets = SocketSet("lighter", self._forget)
         self._subs: dict[str, set[_Conn]] = {}
         self._dirty_orders: dict[int, dict[int, _Order]] = {}
         self._dirty_positions: dict[int, set[int]] = {}
@@ -471,7 +471,7 @@ class LighterDialect(VenueDialect):
     def push_raw(self, text: str) -> int:
         """Fault hook: send ``text`` as-is to every WebSocket client (malformed frames,
         unknown message types); returns how many clients got it."""
-        conns = list(self._conns)
+        conns = list(self.sockets)
         for conn in conns:
             self._send(conn, text)
         return len(conns)
@@ -501,7 +501,7 @@ class LighterDialect(VenueDialect):
     def announce_shutdown(self, close_in_ms: int) -> int:
         """Fault hook: send ``{"type":"shutdown","close_in_ms":N}`` on every WebSocket and
         close them all (Close frame 1001) ``close_in_ms`` later; returns how many."""
-        conns = list(self._conns)
+        conns = list(self.sockets)
         text = _dumps({"type": "shutdown", "close_in_ms": close_in_ms})
         for conn in conns:
             self._send(conn, text)
@@ -509,9 +509,9 @@ class LighterDialect(VenueDialect):
         async def close_later() -> None:
             await asyncio.sleep(close_in_ms / 1000)
             for conn in conns:
-                self._drop(conn)
+                self.sockets.drop(conn)
             await asyncio.gather(
-                *(_close_ws(c.ws, 1001, b"server shutdown") for c in conns),
+                *(close_ws(c.ws, 1001, b"server shutdown") for c in conns),
                 return_exceptions=True,
             )
 
@@ -569,19 +569,7 @@ class LighterDialect(VenueDialect):
         )
 
     async def close_sockets(self, *, abrupt: bool = False) -> int:
-        conns = list(self._conns)
-        for conn in conns:
-            self._drop(conn)
-        if abrupt:
-            for conn in conns:
-                transport = conn.request.transport
-                if transport is not None:
-                    transport.abort()
-        else:
-            await asyncio.gather(
-                *(_close_ws(c.ws, 1001, b"server closing") for c in conns), return_exceptions=True
-            )
-        return len(conns)
+        return await self.sockets.close_all(abrupt=abrupt)
 
     # -- REST plumbing ---------------------------------------------------------------
 
@@ -1974,17 +1962,9 @@ class LighterDialect(VenueDialect):
             self._send(conn, text)
 
     def _send(self, conn: _Conn, text: str) -> None:
-        if conn.queue.qsize() >= _MAX_QUEUE:
-            log.warning(
-                "lighter emulator: dropping a slow WebSocket client (%d queued)", _MAX_QUEUE
-            )
-            self._drop(conn)
-            asyncio.get_running_loop().create_task(_close_ws(conn.ws, 1008, b"slow consumer"))
-            return
-        conn.queue.put_nowait(text)
+        self.sockets.send(conn, text)
 
-    def _drop(self, conn: _Conn) -> None:
-        self._conns.discard(conn)
+    def _forget(self, conn: _Conn) -> None:
         for channel in conn.subs:
             subs = self._subs.get(channel)
             if subs is not None:
@@ -2004,10 +1984,10 @@ class LighterDialect(VenueDialect):
             f"session-{self._session_seq}-{time.time_ns()}".encode(), digest_size=8
         ).hexdigest()
         conn = _Conn(ws, request, sid, last_rx=loop.time())
-        self._conns.add(conn)
+        self.sockets.add(conn)
         self.stats.ws_connections += 1
         self._send(conn, _dumps({"type": "connected", "session_id": sid}))
-        writer = asyncio.create_task(self._writer(conn), name="lighter-ws-writer")
+        writer = asyncio.create_task(self.sockets.writer(conn), name="lighter-ws-writer")
         keeper = asyncio.create_task(self._keeper(conn), name="lighter-ws-keeper")
         try:
             async for msg in ws:
@@ -2025,21 +2005,10 @@ class LighterDialect(VenueDialect):
         except Exception:
             log.exception("lighter emulator: WebSocket handler failed")
         finally:
-            self._drop(conn)
+            self.sockets.drop(conn)
             writer.cancel()
             keeper.cancel()
         return ws
-
-    async def _writer(self, conn: _Conn) -> None:
-        try:
-            while True:
-                text = await conn.queue.get()
-                await conn.ws.send_str(text)
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("lighter emulator: WebSocket send failed: %s", exc)
-            self._drop(conn)
 
     async def _keeper(self, conn: _Conn) -> None:
         """Server pings every ping_interval_s; close after idle_timeout_s without traffic."""
@@ -2052,8 +2021,8 @@ class LighterDialect(VenueDialect):
                 if now >= idle_at:
                     self.stats.idle_disconnects += 1
                     log.info("lighter emulator: closing idle WebSocket %s", conn.session_id)
-                    self._drop(conn)
-                    await _close_ws(conn.ws, 1000, b"idle timeout")
+                    self.sockets.drop(conn)
+                    await close_ws(conn.ws, 1000, b"idle timeout")
                     return
                 if now >= next_ping:
                     self._send(conn, '{"type":"ping"}')
@@ -2298,13 +2267,6 @@ def _json_list(value: Any, name: str) -> list[Any]:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
-
-
-async def _close_ws(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
-    try:
-        await ws.close(code=code, message=message)
-    except (ConnectionError, RuntimeError) as exc:
-        log.info("lighter emulator: closing a WebSocket failed: %s", exc)
 
 
 def lighter_emulator(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -30,21 +30,13 @@ from mmtui.emulate import (
     write_lighter_files,
 )
 from mmtui.session import Session, SessionError, build_session
+from tests.waiting import until
 
 VENUE = "lighter"
 BTC, ETH = "BTC", "ETH"
 SIM = {BTC: "BTC-PERP", ETH: "ETH-PERP"}
 OTHER = "other"
 KEY_ID = f"{LIGHTER_ACCOUNT_INDEX}:{LIGHTER_API_KEY_INDEX}"
-
-
-async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"not met in {timeout} s: {what or cond}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

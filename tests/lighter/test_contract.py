@@ -455,3 +455,28 @@ async def test_server_errors_are_retried_without_a_duplicate(rig: Rig) -> None:
     await until(lambda: order.status is OrderStatus.OPEN, timeout=15, what=order.reason)
     assert len(rig.on_venue(BTC)) == 1
     assert rig.conn.stats.extra["volume_quota_remaining"] > 0
+
+
+async def test_modify_moves_a_resting_order_in_one_transaction(rig: Rig) -> None:
+    order = rig.engine.submit_order(
+        venue=VENUE,
+        symbol=BTC,
+        side=Side.BUY,
+        size=Decimal("0.002"),
+        price=below(rig, BTC),
+        post_only=True,
+    )
+    await until(lambda: order.status is OrderStatus.OPEN)
+    sent = rig.conn.tx.sent
+    new_price = below(rig, BTC, frac="0.97")
+    await rig.conn.modify(BTC, order.client_id, Decimal("0.003"), new_price)
+    assert rig.conn.tx.sent == sent + 1  # one tx, not a cancel and a new order
+
+    def moved() -> bool:
+        (resting,) = rig.on_venue(BTC)
+        return Decimal(resting.price) == new_price and resting.remaining_size == Decimal("0.003")
+
+    await until(moved, what="the venue order moved")
+    (listed,) = await rig.conn.open_orders(BTC)
+    assert listed.client_id == order.client_id and listed.venue_order_id == order.venue_order_id
+    assert listed.price == new_price

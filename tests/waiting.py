@@ -6,11 +6,15 @@ import asyncio
 from collections.abc import Callable
 
 
-async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    """Wait until ``cond()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+async def until(
+    cond: Callable[[], bool], timeout: float = 8.0, what: str | Callable[[], str] = ""
+) -> None:
+    """Wait until ``cond()`` holds; fail after ``timeout`` seconds naming ``what``
+    (a callable is evaluated at the failure, so it can show the state then)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not cond():
         if loop.time() > end:
-            raise AssertionError(f"not met in {timeout} s: {what or cond}")
+            detail = what() if callable(what) else what
+            raise AssertionError(f"not met in {timeout} s: {detail or cond}")
         await asyncio.sleep(0.02)

@@ -149,7 +149,7 @@ async def test_partial_fills_long_then_short_with_exact_pnl(rig: Rig) -> None:
         )
         await until(
             lambda: buy.status is OrderStatus.OPEN and sell.status is OrderStatus.OPEN,
-            what=f"both OPEN ({buy.status} {buy.reason!r}; {sell.status} {sell.reason!r})",
+            what=lambda: f"both OPEN ({buy.status} {buy.reason!r}; {sell.status} {sell.reason!r})",
         )
         assert buy.venue_order_id is not None and int(buy.venue_order_id) >= 2**48
 
@@ -182,13 +182,22 @@ async def test_partial_fills_long_then_short_with_exact_pnl(rig: Rig) -> None:
 
 
 async def test_post_only_that_would_cross_is_a_reject(rig: Rig) -> None:
-    _, ask, _ = rig.touch(BTC)
-    order = rig.engine.submit_order(
-        venue=VENUE, symbol=BTC, side=Side.BUY, size=Decimal("0.001"), price=ask, post_only=True
-    )
-    await until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
-    assert order.status is OrderStatus.REJECTED
-    assert "post-only" in order.reason
+    rig.harness.pause()  # the crowd must not move the ask away before our order lands
+    try:
+        _, ask, tick = rig.touch(BTC)
+        order = rig.engine.submit_order(
+            venue=VENUE,
+            symbol=BTC,
+            side=Side.BUY,
+            size=Decimal("0.001"),
+            price=ask + 5 * tick,
+            post_only=True,
+        )
+        await until(lambda: order.status.is_terminal, what="the order ends")
+        assert order.status is OrderStatus.REJECTED, (order.status, order.reason)
+        assert "post-only" in order.reason
+    finally:
+        rig.harness.resume()
 
 
 async def test_cancel_by_client_index(rig: Rig) -> None:
@@ -254,7 +263,10 @@ async def test_invalid_nonce_is_recovered_without_a_duplicate(rig: Rig) -> None:
     )
     rig.harness.call(lambda: dialect.set_nonce(LIGHTER_ACCOUNT_INDEX, LIGHTER_API_KEY_INDEX, ahead))
     second = place(1)  # refused "invalid nonce" -> re-read -> signed again, same index
-    await until(lambda: second.status is OrderStatus.OPEN, what=f"open ({second.reason})")
+    await until(
+        lambda: second.status is OrderStatus.OPEN,
+        what=lambda: f"open ({second.status} {second.reason})",
+    )
     assert conn.tx.nonce_resyncs == 1
     assert len(rig.on_venue(BTC)) == 2  # each placed exactly once
     third = place(2)
@@ -385,12 +397,12 @@ async def test_an_unregistered_key_is_refused_clearly(
             post_only=True,
             bypass_risk=True,
         )
-        await until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
+        await until(lambda: order.status.is_terminal, what=lambda: f"terminal ({order.status})")
         assert order.status is OrderStatus.REJECTED
         assert "refused" in order.reason
         await until(
             lambda: "auth token" in r.engine.venues[VENUE].detail,
-            what=f"auth refusal reported ({r.engine.venues[VENUE].detail!r})",
+            what=lambda: f"auth refusal reported ({r.engine.venues[VENUE].detail!r})",
         )
     finally:
         await close_rig(r)

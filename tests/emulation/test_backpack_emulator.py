@@ -302,7 +302,9 @@ async def test_validation_and_post_only_cross(alice: Client) -> None:
     depth = await alice.public("/api/v1/depth", symbol="BTC_USDC_PERP")
     best_ask = D(depth["asks"][0][0])
     base = {"symbol": "BTC_USDC_PERP", "side": "Bid", "orderType": "Limit"}
-    status, err = await alice.place(**base, quantity="0.001", price=str(best_ask), postOnly=True)
+    # well through the ask: the crowd may move the touch between the two requests
+    through = best_ask + 100
+    status, err = await alice.place(**base, quantity="0.001", price=str(through), postOnly=True)
     assert (status, err["code"]) == (400, "INVALID_ORDER")
     status, err = await alice.place(**base, quantity="0.001", price=str(best_ask - D("0.05")))
     assert (status, err["code"]) == (400, "INVALID_PRICE")

@@ -7,7 +7,7 @@ uses them, so a sim-only session never loads an exchange SDK.
 from __future__ import annotations
 
 from connectors.base import Connector
-from mmtui.config import BackpackVenueConfig, RemoteVenueConfig
+from mmtui.config import BackpackVenueConfig, GrvtVenueConfig, RemoteVenueConfig
 from mmtui.logsetup import register_secret
 
 
@@ -18,6 +18,8 @@ class SessionError(Exception):
 def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Connector:
     if isinstance(cfg, BackpackVenueConfig):
         return _backpack(name, cfg, run_prefix)
+    if isinstance(cfg, GrvtVenueConfig):
+        return _grvt(name, cfg)
     raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
 
 
@@ -44,3 +46,28 @@ def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector
         run_prefixes=(run_prefix,),
         window_ms=cfg.window_ms,
     )
+
+
+def _grvt(name: str, cfg: GrvtVenueConfig) -> Connector:
+    from connectors.grvt.connector import GrvtConnector
+    from connectors.grvt.keys import GrvtKeyError, load_keys
+    from connectors.grvt.rest import GrvtUrls
+    from connectors.grvt.signing import ENVIRONMENTS
+
+    try:
+        keys = load_keys(cfg.key_file)
+    except GrvtKeyError as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(
+            f"venue {name}: no GRVT keys: set venues.{name}.key_file or "
+            "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
+        )
+    for secret in keys.secret_values():
+        register_secret(secret)
+    env = ENVIRONMENTS[cfg.env]
+    if cfg.base_url is not None and cfg.ws_url is not None:
+        urls = GrvtUrls.single(cfg.base_url, cfg.ws_url)
+    else:
+        urls = GrvtUrls.for_env(env)
+    return GrvtConnector(urls, keys, name=name, env=env, dead_man_switch_s=cfg.dead_man_switch_s)

@@ -1023,7 +1023,7 @@ class GrvtDialect(VenueDialect):
         rate = m.inst.maker_fee if maker else m.inst.taker_fee
         mark = self._mid(m) or f.price
         fill = {
-            "event_time": str(f.ts_ms * 1_000_000 if f.ts_ms else self._now_ns()),
+            "event_time": str(self._now_ns()),
             "sub_account_id": user.sub_account_id,
             "instrument": m.wire,
             "is_buyer": f.side is Side.BUY,

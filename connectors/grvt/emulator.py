@@ -107,12 +107,23 @@ _PUBLIC = ("v1.book.s", "v1.book.d", "v1.mini.s", "v1.mini.d", "v1.trade")
 _TIFS = ("GOOD_TILL_TIME", "ALL_OR_NONE", "IMMEDIATE_OR_CANCEL", "FILL_OR_KILL")
 _REJECT_REASONS = frozenset(
     {
-        "UNSPECIFIED", "CLIENT_CANCEL", "CLIENT_BULK_CANCEL", "IOC_CANCEL", "FOK_CANCEL",
-        "EXPIRED", "FAIL_POST_ONLY", "FAIL_REDUCE_ONLY", "SELF_TRADE_PROTECTION",
-        "OVERLAPPING_CLIENT_ORDER_ID", "BELOW_MARGIN", "INSTRUMENT_INVALID",
-        "UNAUTHORISED", "EXCEED_MAX_POSITION_SIZE", "CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED",
+        "UNSPECIFIED",
+        "CLIENT_CANCEL",
+        "CLIENT_BULK_CANCEL",
+        "IOC_CANCEL",
+        "FOK_CANCEL",
+        "EXPIRED",
+        "FAIL_POST_ONLY",
+        "FAIL_REDUCE_ONLY",
+        "SELF_TRADE_PROTECTION",
+        "OVERLAPPING_CLIENT_ORDER_ID",
+        "BELOW_MARGIN",
+        "INSTRUMENT_INVALID",
+        "UNAUTHORISED",
+        "EXCEED_MAX_POSITION_SIZE",
+        "CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED",
     }
-)  # fmt: skip
+)
 
 
 # -- credentials ------------------------------------------------------------------
@@ -641,12 +652,27 @@ class GrvtDialect(VenueDialect):
             raise GrvtErr(2064, f"Price must be a multiple of the tick size {fmt(inst.tick_size)}")
         sig = self._check_signature(user, order, m)
         digest = json.dumps(
-            [order.get(k) for k in ("sub_account_id", "is_market", "time_in_force", "post_only",
-                                    "reduce_only")] + [leg.get("size"), leg.get("limit_price"),
-                                    leg.get("is_buying_asset"), leg.get("instrument"),
-                                    sig["expiration"], cid_text],
-            sort_keys=True, default=str,
-        )  # fmt: skip
+            [
+                order.get(k)
+                for k in (
+                    "sub_account_id",
+                    "is_market",
+                    "time_in_force",
+                    "post_only",
+                    "reduce_only",
+                )
+            ]
+            + [
+                leg.get("size"),
+                leg.get("limit_price"),
+                leg.get("is_buying_asset"),
+                leg.get("instrument"),
+                sig["expiration"],
+                cid_text,
+            ],
+            sort_keys=True,
+            default=str,
+        )
         key = (sig["signer"].lower(), int(sig["nonce"]))
         seen = self._nonces.get(key)
         if seen is not None and seen[0] == digest:
@@ -973,8 +999,12 @@ class GrvtDialect(VenueDialect):
             elif isinstance(event, Fill):
                 self._on_fill(user, event)
             elif isinstance(event, Position):
-                self._push_private(user, "v1.position", self._by_sim[event.symbol],
-                                   self._position_json(user, event))  # fmt: skip
+                self._push_private(
+                    user,
+                    "v1.position",
+                    self._by_sim[event.symbol],
+                    self._position_json(user, event),
+                )
         except Exception:
             log.exception("grvt emulator: account event failed (%s: %r)", user.account, event)
 
@@ -1064,8 +1094,9 @@ class GrvtDialect(VenueDialect):
                     continue
                 if sub.stream == "v1.book.d":
                     if delta is None:
-                        bids = sorted(((p, q) for side, p, q in changes if side is Side.BUY),
-                                      reverse=True)  # fmt: skip
+                        bids = sorted(
+                            ((p, q) for side, p, q in changes if side is Side.BUY), reverse=True
+                        )
                         asks = sorted((p, q) for side, p, q in changes if side is Side.SELL)
                         delta = {
                             "event_time": str(ts_ms * 1_000_000),
@@ -1296,8 +1327,9 @@ class GrvtDialect(VenueDialect):
             return _Sub(stream, selector, m, None)
         if stream in _PRIVATE:
             if conn.user is None:
-                self._ws_error(conn, rid, 1000, "Private streams need an authenticated session",
-                               401)  # fmt: skip
+                self._ws_error(
+                    conn, rid, 1000, "Private streams need an authenticated session", 401
+                )
                 return None
             sub_id, _, instr = selector.partition("-")
             if sub_id != conn.user.sub_account_id:

@@ -114,8 +114,12 @@ async def test_cancel_by_client_id(rig: Rig) -> None:
 async def test_cancel_all_is_scoped_to_one_instrument(rig: Rig) -> None:
     await rig.conn.place(_post_only("mmaaaaa-8", BTC, Side.BUY, "0.001", _away(rig, BTC)))
     await rig.conn.place(_post_only("mmaaaaa-9", ETH, Side.BUY, "0.01", _away(rig, ETH)))
-    await until(lambda: len(rig.venue_orders()) == 2 and all(
-        o["state"]["status"] == "OPEN" for o in rig.venue_orders()))  # fmt: skip
+    await until(
+        lambda: (
+            len(rig.venue_orders()) == 2
+            and all(o["state"]["status"] == "OPEN" for o in rig.venue_orders())
+        )
+    )
     assert await rig.conn.cancel_all(BTC) == 1
     await until(lambda: len(rig.venue_orders()) == 1)
     (left,) = rig.venue_orders()
@@ -230,9 +234,15 @@ async def test_a_dropped_socket_reconnects_and_reconciles(rig: Rig) -> None:
         await dialect.close_sockets(abrupt=True)
         venue.submit(
             "other",
-            OrderRequest("o5", SIM[BTC], Side.SELL, Decimal("0.001"), price=lose,
-                         time_in_force=TimeInForce.IOC),
-        )  # fmt: skip
+            OrderRequest(
+                "o5",
+                SIM[BTC],
+                Side.SELL,
+                Decimal("0.001"),
+                price=lose,
+                time_in_force=TimeInForce.IOC,
+            ),
+        )
 
     rig.harness.call_async(drop_then_trade)
     await until(lambda: conn.stats.reconnects > reconnects, what="reconnect")
@@ -285,10 +295,13 @@ async def test_malformed_frames_are_skipped_and_counted(rig: Rig) -> None:
     assert conn.book(BTC).is_valid()  # type: ignore[union-attr]
     # a feed we cannot read as a book (levels off the grid) resyncs instead of guessing
     resyncs = conn.stats.resyncs
-    rig.harness.call(lambda: rig.dialect.send_raw(
-        '{"stream":"v1.book.d","selector":"BTC_USDT_Perp@100","sequence_number":"999999",'
-        '"prev_sequence_number":"999998","feed":{"instrument":"BTC_USDT_Perp",'
-        '"bids":[{"price":"1.05","size":"1","num_orders":1}],"asks":[]}}'))  # fmt: skip
+    rig.harness.call(
+        lambda: rig.dialect.send_raw(
+            '{"stream":"v1.book.d","selector":"BTC_USDT_Perp@100","sequence_number":"999999",'
+            '"prev_sequence_number":"999998","feed":{"instrument":"BTC_USDT_Perp",'
+            '"bids":[{"price":"1.05","size":"1","num_orders":1}],"asks":[]}}'
+        )
+    )
     await until(lambda: conn.stats.resyncs > resyncs)
     await until(lambda: conn.book(BTC).is_valid(), what="book back")  # type: ignore[union-attr]
 

@@ -12,8 +12,15 @@ from pysdk import grvt_raw_types as t
 from pysdk.grvt_raw_base import GrvtApiConfig
 from pysdk.grvt_raw_env import GrvtEnv
 
-from connectors.base import Instrument, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from connectors.base import VenueError
+from connectors.base import (
+    Instrument,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    VenueError,
+)
 from connectors.grvt import clientids
 from connectors.grvt.connector import build_order, order_update
 from connectors.grvt.emulator import cookie_expiry
@@ -24,15 +31,24 @@ from mmtui.config import ConfigError, load_config
 
 KEY = "0x" + "11" * 32
 SUB = "1234567890123456"
-BTC = Instrument("grvt", "BTC_USDT_Perp", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"),
-                 Decimal("0.001"))  # fmt: skip
+BTC = Instrument(
+    "grvt", "BTC_USDT_Perp", "BTC", "USDT", Decimal("0.1"), Decimal("0.001"), Decimal("0.001")
+)
 SDK_BTC = t.Instrument(
-    instrument="BTC_USDT_Perp", instrument_hash="0x030501", base="BTC", quote="USDT",
-    kind=t.Kind.PERPETUAL, venues=[t.Venue.ORDERBOOK],
-    settlement_period=t.InstrumentSettlementPeriod.PERPETUAL, base_decimals=9,
-    quote_decimals=6, tick_size="0.1", min_size="0.001", create_time="0",
+    instrument="BTC_USDT_Perp",
+    instrument_hash="0x030501",
+    base="BTC",
+    quote="USDT",
+    kind=t.Kind.PERPETUAL,
+    venues=[t.Venue.ORDERBOOK],
+    settlement_period=t.InstrumentSettlementPeriod.PERPETUAL,
+    base_decimals=9,
+    quote_decimals=6,
+    tick_size="0.1",
+    min_size="0.001",
+    create_time="0",
     max_position_size="100",
-)  # fmt: skip
+)
 
 
 # -- client ids -----------------------------------------------------------------------
@@ -113,9 +129,14 @@ def test_key_file_must_be_private(tmp_path: Path) -> None:
 
 def _order(**kw: object) -> t.Order:
     req = OrderRequest(
-        "mmabcde-1", "BTC_USDT_Perp", Side.BUY, Decimal("0.01"), price=Decimal("65000.1"),
-        post_only=True, **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        "mmabcde-1",
+        "BTC_USDT_Perp",
+        Side.BUY,
+        Decimal("0.01"),
+        price=Decimal("65000.1"),
+        post_only=True,
+        **kw,  # type: ignore[arg-type]
+    )
     return build_order(req, BTC, SUB, 12345, expiration_ns=1730086400000000000, nonce=12345)
 
 
@@ -148,17 +169,31 @@ def test_orders_are_built_on_the_grid_with_decimal_strings() -> None:
     assert order.legs[0].size == "0.01" and order.legs[0].limit_price == "65000.1"
     assert order.time_in_force is t.TimeInForce.GOOD_TILL_TIME and order.post_only
     market = build_order(
-        OrderRequest("mmabcde-2", "BTC_USDT_Perp", Side.SELL, Decimal("0.002"),
-                     type=OrderType.MARKET, reduce_only=True),  # fmt: skip
-        BTC, SUB, 1, expiration_ns=1, nonce=1,
-    )  # fmt: skip
+        OrderRequest(
+            "mmabcde-2",
+            "BTC_USDT_Perp",
+            Side.SELL,
+            Decimal("0.002"),
+            type=OrderType.MARKET,
+            reduce_only=True,
+        ),
+        BTC,
+        SUB,
+        1,
+        expiration_ns=1,
+        nonce=1,
+    )
     assert market.is_market and market.legs[0].limit_price == "0"
     assert market.time_in_force is t.TimeInForce.IMMEDIATE_OR_CANCEL
-    with pytest.raises(VenueError, match="multiple of 0.1"):
+    with pytest.raises(VenueError, match=r"multiple of 0\.1"):
         build_order(
             OrderRequest("c", "BTC_USDT_Perp", Side.BUY, Decimal("0.01"), price=Decimal("1.05")),
-            BTC, SUB, 1, expiration_ns=1, nonce=1,
-        )  # fmt: skip
+            BTC,
+            SUB,
+            1,
+            expiration_ns=1,
+            nonce=1,
+        )
     with pytest.raises(VenueError, match="post-only needs GTC"):
         _order(time_in_force=TimeInForce.IOC)
 

@@ -65,7 +65,7 @@ from connectors.delivery import EventQueue
 from connectors.grvt import clientids
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.rest import NOT_FOUND, GrvtRest, GrvtUrls
-from connectors.grvt.signing import new_nonce, sign
+from connectors.grvt.signing import OrderSigner, chain_id, new_nonce, sign
 from connectors.grvt.ws import Frame, GrvtWs
 
 log = logging.getLogger("connectors.grvt")
@@ -298,6 +298,7 @@ class GrvtConnector:
         rest_timeout_s: float = 10.0,
         connect_timeout_s: float = 10.0,
         sign_in_thread: bool | None = None,
+        sdk_signer: bool = False,
         rng: random.Random | None = None,
         ws_backoff_base_s: float = 0.5,
         ws_backoff_cap_s: float = 30.0,
@@ -317,6 +318,8 @@ class GrvtConnector:
         self.sign_in_thread = (
             (not fast_signing_backend()) if sign_in_thread is None else sign_in_thread
         )
+        self.sdk_signer = sdk_signer
+        self._signer = OrderSigner(keys.private_key, chain_id(env)) if keys is not None else None
         self._rng = rng or random.Random()
         self.rest = GrvtRest(urls, keys, env=env, venue=name, timeout_s=rest_timeout_s)
         ws_args: dict[str, Any] = {
@@ -651,15 +654,18 @@ class GrvtConnector:
     def _latency(self) -> None:
         self.stats.latency_ms = self.rest.latency_ms
 
+    def _sign_now(self, order: t.Order, account: Any) -> t.Order:
+        if self.sdk_signer or self._signer is None:
+            return sign(order, self.rest.config, account, self._sdk_instruments)
+        return self._signer.sign(order, self._sdk_instruments)
+
     async def _sign(self, order: t.Order) -> t.Order:
         raw = await self.rest.start()
         started = time.perf_counter()
         if self.sign_in_thread:
-            order = await asyncio.to_thread(
-                sign, order, self.rest.config, raw.account, self._sdk_instruments
-            )
+            order = await asyncio.to_thread(self._sign_now, order, raw.account)
         else:
-            order = sign(order, self.rest.config, raw.account, self._sdk_instruments)
+            order = self._sign_now(order, raw.account)
         ms = (time.perf_counter() - started) * 1000
         self.signing_ms = ms if self.signing_ms is None else 0.9 * self.signing_ms + 0.1 * ms
         self.stats.extra["signing_ms"] = round(self.signing_ms, 3)

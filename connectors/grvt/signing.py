@@ -16,6 +16,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_utils import keccak
 from pysdk import grvt_raw_types as t
 from pysdk.grvt_raw_base import GrvtApiConfig
 from pysdk.grvt_raw_env import GrvtEnv
@@ -24,6 +25,7 @@ from pysdk.grvt_raw_signing import (
     EIP712_ORDER_MESSAGE_TYPE,
     PRICE_MULTIPLIER,
     TIME_IN_FORCE_TO_SIGN_TIME_IN_FORCE,
+    build_EIP712_order_message_data,
     sign_order,
 )
 
@@ -56,6 +58,119 @@ def sign(
 ) -> t.Order:
     """Fill ``order.signature`` (r, s, v, signer) with the SDK's EIP-712 signer."""
     return sign_order(order, config, account, instruments)
+
+
+class OrderSigner:
+    """The same EIP-712 signature as ``sign_order``, faster: the SDK builds the
+    message (``build_EIP712_order_message_data``) from the SDK's type table, the
+    domain separator and type hashes are computed once, and the digest is signed
+    with libsecp256k1 (coincurve) directly, else with eth-account.
+
+    Tests check it against ``sign_order`` on the spec's test vector and on random
+    orders; the connector uses it, the benchmark compares both.
+    """
+
+    def __init__(self, private_key: str, chain: int) -> None:
+        self.account = Account.from_key(private_key)
+        self.address = str(self.account.address)
+        self.chain = chain
+        self._domain_separator = _hash_struct("EIP712Domain", domain(chain), _DOMAIN_TYPES)
+        self._key: Any = None
+        try:
+            import coincurve
+
+            self._key = coincurve.PrivateKey(bytes(self.account.key))
+        except ImportError:
+            self._key = None
+
+    def digest(self, message: dict[str, Any]) -> bytes:
+        struct = _hash_struct("Order", message, ORDER_TYPES)
+        return keccak(b"\x19\x01" + self._domain_separator + struct)
+
+    def sign(self, order: t.Order, instruments: dict[str, t.Instrument]) -> t.Order:
+        digest = self.digest(build_EIP712_order_message_data(order, instruments))
+        if self._key is not None:
+            raw = self._key.sign_recoverable(digest, hasher=None)
+            r, s, v = (
+                int.from_bytes(raw[:32], "big"),
+                int.from_bytes(raw[32:64], "big"),
+                raw[64] + 27,
+            )
+        else:
+            signed = self.account.unsafe_sign_hash(digest)
+            r, s, v = signed.r, signed.s, signed.v
+        order.signature.r = "0x" + r.to_bytes(32, "big").hex()
+        order.signature.s = "0x" + s.to_bytes(32, "big").hex()
+        order.signature.v = v
+        order.signature.signer = self.address
+        return order
+
+
+_DOMAIN_TYPES = {
+    "EIP712Domain": [
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+    ]
+}
+
+
+def _type_string(name: str, types: dict[str, list[dict[str, str]]]) -> str:
+    deps: list[str] = []
+
+    def walk(n: str) -> None:
+        for f in types[n]:
+            base = f["type"].removesuffix("[]")
+            if base in types and base != name and base not in deps:
+                deps.append(base)
+                walk(base)
+
+    walk(name)
+    return "".join(
+        f"{n}({','.join(f['type'] + ' ' + f['name'] for f in types[n])})"
+        for n in [name, *sorted(deps)]
+    )
+
+
+_TYPE_HASH_CACHE: dict[tuple[str, int], bytes] = {}
+
+
+def _type_hash(name: str, types: dict[str, list[dict[str, str]]]) -> bytes:
+    key = (name, id(types))
+    h = _TYPE_HASH_CACHE.get(key)
+    if h is None:
+        h = _TYPE_HASH_CACHE[key] = keccak(_type_string(name, types).encode())
+    return h
+
+
+def _encode_value(kind: str, value: Any, types: dict[str, list[dict[str, str]]]) -> bytes:
+    if kind.endswith("[]"):
+        inner = kind[:-2]
+        return keccak(b"".join(_encode_value(inner, v, types) for v in value))
+    if kind in types:
+        return _hash_struct(kind, value, types)
+    if kind == "bool":
+        return (1 if value else 0).to_bytes(32, "big")
+    if kind == "string":
+        return keccak(str(value).encode())
+    if kind.startswith("uint"):
+        n = int(value, 16) if isinstance(value, str) and value.startswith("0x") else int(value)
+        if n < 0 or n.bit_length() > int(kind[4:]):
+            raise ValueError(f"{value} does not fit {kind}")
+        return n.to_bytes(32, "big")
+    if kind.startswith("int"):
+        n = int(value)
+        bits = int(kind[3:])
+        if not -(2 ** (bits - 1)) <= n < 2 ** (bits - 1):
+            raise ValueError(f"{value} does not fit {kind}")
+        return n.to_bytes(32, "big", signed=True)
+    raise ValueError(f"EIP-712 type {kind} not supported here")
+
+
+def _hash_struct(name: str, value: dict[str, Any], types: dict[str, list[dict[str, str]]]) -> bytes:
+    enc = [_type_hash(name, types)]
+    enc.extend(_encode_value(f["type"], value[f["name"]], types) for f in types[name])
+    return keccak(b"".join(enc))
 
 
 # -- verification (the emulator) -------------------------------------------------
@@ -123,6 +238,7 @@ __all__ = [
     "MAX_EXPIRATION_NS",
     "ORDER_TYPES",
     "PRICE_MULTIPLIER",
+    "OrderSigner",
     "SignatureCheckError",
     "chain_id",
     "domain",

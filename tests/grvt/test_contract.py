@@ -151,7 +151,8 @@ async def test_a_signature_from_the_wrong_key_is_rejected_and_named(
 
 async def test_wrong_chain_id_and_expired_signatures_are_refused(rig: Rig) -> None:
     keys = GrvtKeys(rig.creds.api_key, rig.creds.sub_account_id, rig.creds.private_key)
-    prod = connector_for(rig.harness, keys, env=GrvtEnv.PROD)  # signs for chain 325
+    # signs for chain 325, through the SDK's own sign_order
+    prod = connector_for(rig.harness, keys, env=GrvtEnv.PROD, sdk_signer=True)
     stale = connector_for(rig.harness, keys, order_ttl_s=-1.0)
     try:
         for conn, code in ((prod, "1012"), (stale, "2001")):

@@ -26,7 +26,7 @@ from connectors.grvt.connector import build_order, order_update
 from connectors.grvt.emulator import cookie_expiry
 from connectors.grvt.keys import GrvtKeyError, GrvtKeys, keys_from_env, keys_from_file
 from connectors.grvt.rest import parse_cookie
-from connectors.grvt.signing import order_message, recover_signer, sign
+from connectors.grvt.signing import OrderSigner, order_message, recover_signer, sign
 from mmtui.config import ConfigError, load_config
 
 KEY = "0x" + "11" * 32
@@ -148,6 +148,31 @@ def test_the_sdk_signer_reproduces_the_spec_test_vector() -> None:
     assert sig.r == "0x8016254baad132e1bb6f0989d8a255bd21d7251436c8e3907e503ae76cb4856e"
     assert sig.s == "0x56eec7149ec0e948e77b9f111f98f9ff704aa3729247abddbf36a132965622ce"
     assert sig.v == 27
+
+
+def test_the_fast_signer_gives_the_sdk_signature_for_any_order() -> None:
+    import copy
+    import random
+
+    rng = random.Random(5)
+    config = GrvtApiConfig(GrvtEnv.TESTNET, SUB, KEY, "k", None)
+    account = Account.from_key(KEY)
+    fast = OrderSigner(KEY, 326)
+    insts = {"BTC_USDT_Perp": SDK_BTC}
+    assert fast.sign(_order(), insts).signature == sign(_order(), config, account, insts).signature
+    for i in range(200):
+        req = OrderRequest(
+            "c",
+            "BTC_USDT_Perp",
+            rng.choice([Side.BUY, Side.SELL]),
+            rng.randint(1, 10**6) * Decimal("0.001"),
+            type=rng.choice([OrderType.LIMIT, OrderType.MARKET]),
+            price=rng.randint(1, 10**7) * Decimal("0.1"),
+            reduce_only=rng.random() < 0.5,
+        )
+        a = build_order(req, BTC, SUB, 2**63 + i, expiration_ns=rng.getrandbits(62), nonce=i)
+        b = copy.deepcopy(a)
+        assert fast.sign(a, insts).signature == sign(b, config, account, insts).signature
 
 
 def test_the_emulator_check_recovers_the_signer_only_under_the_right_chain() -> None:

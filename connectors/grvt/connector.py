@@ -327,6 +327,7 @@ class GrvtConnector:
             "backoff_cap_s": ws_backoff_cap_s,
             "rng": self._rng,
             "ping_interval_s": ws_ping_interval_s,
+            "on_bad_frame": self._sync_stats,
         }
         self.market_ws = GrvtWs(
             urls.market_ws,
@@ -824,9 +825,13 @@ class GrvtConnector:
             self._spawn(self.reconcile(), "reconcile after reconnect")
         self._events.push(ConnectionChanged(self.name, agg, detail))
 
+    def _sync_stats(self) -> None:
+        sockets = [self.market_ws] + ([self.trade_ws] if self.trade_ws else [])
+        self.stats.frames = sum(ws.frames for ws in sockets)
+        self.stats.bad_frames = sum(ws.bad_frames for ws in sockets)
+
     def _on_frame(self, frame: Frame) -> None:
         """One push; raising KeyError/ValueError counts it as bad."""
-        self.stats.frames = self.market_ws.frames + (self.trade_ws.frames if self.trade_ws else 0)
         stream = frame.stream
         try:
             if stream == BOOK_STREAM:
@@ -842,9 +847,7 @@ class GrvtConnector:
             else:
                 self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
         finally:
-            self.stats.bad_frames = self.market_ws.bad_frames + (
-                self.trade_ws.bad_frames if self.trade_ws else 0
-            )
+            self._sync_stats()
 
     def _on_book(self, frame: Frame) -> None:
         feed = frame.feed
@@ -898,6 +901,8 @@ class GrvtConnector:
 
     def _on_fill(self, f: dict[str, Any]) -> None:
         fill = fill_event(self.name, f)
+        if fill.trade_id in self._seen_trades:
+            return  # already delivered by a REST reconcile
         self._seen_trades.add(fill.trade_id)
         self._events.push(fill)
 

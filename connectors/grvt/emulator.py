@@ -1187,8 +1187,6 @@ class GrvtDialect(VenueDialect):
             "prev_sequence_number": str(prev),
             "feed": feed,
         }
-        if conn.rpc:
-            msg = {"jsonrpc": "2.0", "method": "subscription", "params": msg} | msg
         self._send(conn, json.dumps(msg, separators=(",", ":")))
 
     def _send(self, conn: _Conn, text: str) -> None:

@@ -93,6 +93,7 @@ class GrvtWs:
         on_state: StateHandler,
         *,
         headers: HeaderSource | None = None,
+        on_bad_frame: Callable[[], None] | None = None,
         name: str = "grvt ws",
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
@@ -105,6 +106,7 @@ class GrvtWs:
         self._on_frame = on_frame
         self._on_state = on_state
         self._headers = headers
+        self._on_bad_frame = on_bad_frame
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self._rng = rng or random.Random()
@@ -247,6 +249,8 @@ class GrvtWs:
         except FrameError as exc:
             self.bad_frames += 1
             log.debug("%s: bad frame skipped: %s", self.name, exc)
+            if self._on_bad_frame is not None:
+                self._on_bad_frame()
             return False
         if isinstance(msg, dict):
             if "code" in msg or "error" in msg:
@@ -262,5 +266,7 @@ class GrvtWs:
         except (KeyError, ValueError, TypeError, ArithmeticError, AttributeError) as exc:
             self.bad_frames += 1
             log.warning("%s: %s frame skipped: %r", self.name, msg.stream, exc)
+            if self._on_bad_frame is not None:
+                self._on_bad_frame()
             return False
         return True

@@ -134,6 +134,7 @@ async def test_a_429_burst_still_places_each_order_once(erig: EngineRig) -> None
     engine = erig.engine
     bid, _, tick = erig.touch()
     erig.harness.faults.http_errors(3, status=429, retry_after_s=0.2)
+    erig.harness.faults.http_errors(1, status=502)  # then a 5xx: retried too
     orders = [
         engine.submit_order(
             venue=VENUE,

@@ -91,10 +91,14 @@ async def test_round_trip_with_partial_fills_positions_and_pnl(rig: Rig) -> None
 
 
 async def test_post_only_that_would_cross_is_rejected_asynchronously(rig: Rig) -> None:
-    _, ask, _ = rig.touch(BTC)
-    ack = await rig.conn.place(_post_only("mmaaaaa-5", BTC, Side.BUY, "0.001", ask))
-    assert ack.status is OrderStatus.PENDING  # accepted first, as GRVT does
-    await until(lambda: bool(rig.updates("mmaaaaa-5")), what="the async outcome")
+    rig.harness.pause()  # the ask must not move away before the order is matched
+    try:
+        _, ask, tick = rig.touch(BTC)
+        ack = await rig.conn.place(_post_only("mmaaaaa-5", BTC, Side.BUY, "0.001", ask + tick))
+        assert ack.status is OrderStatus.PENDING  # accepted first, as GRVT does
+        await until(lambda: bool(rig.updates("mmaaaaa-5")), what="the async outcome")
+    finally:
+        rig.harness.resume()
     (update,) = rig.updates("mmaaaaa-5")
     assert (update.status, update.reason) == (OrderStatus.REJECTED, "FAIL_POST_ONLY")
     assert rig.venue_orders() == []

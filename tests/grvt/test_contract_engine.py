@@ -121,11 +121,20 @@ async def test_fills_positions_and_pnl_match_the_venue(erig: EngineRig) -> None:
 async def test_a_crossing_post_only_reaches_the_order_manager_as_a_reject(
     erig: EngineRig,
 ) -> None:
-    _, ask, _ = erig.touch()
-    order = erig.engine.submit_order(
-        venue=VENUE, symbol=BTC, side=Side.BUY, size=Decimal("0.001"), price=ask, post_only=True
-    )
-    await until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
+    erig.harness.pause()  # the ask must not move away before the order is matched
+    try:
+        _, ask, tick = erig.touch()
+        order = erig.engine.submit_order(
+            venue=VENUE,
+            symbol=BTC,
+            side=Side.BUY,
+            size=Decimal("0.001"),
+            price=ask + tick,
+            post_only=True,
+        )
+        await until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
+    finally:
+        erig.harness.resume()
     assert order.status is OrderStatus.REJECTED
     assert "FAIL_POST_ONLY" in order.reason
 

@@ -23,9 +23,11 @@ from connectors.base import (
     ConnectionState,
     OrderRequest,
     OrderStatus,
+    OrderType,
     RateLimited,
     Side,
     TimeInForce,
+    Trade,
     VenueError,
 )
 from connectors.grvt.keys import GrvtKeys
@@ -373,3 +375,53 @@ async def test_the_sdk_raw_client_logs_in_by_itself_and_trades(rig: Rig) -> None
         assert summary.result.settle_currency == "USDT"  # type: ignore[union-attr]
     finally:
         await raw._session.close()
+
+
+async def test_market_ioc_and_reduce_only_orders(rig: Rig) -> None:
+    conn = rig.conn
+    sell = OrderRequest("mmeeeee-1", BTC, Side.SELL, Decimal("0.002"), type=OrderType.MARKET)
+    await conn.place(sell)
+    await until(lambda: sum(f.size for f in rig.fills("mmeeeee-1")) == Decimal("0.002"))
+    await until(lambda: rig.updates("mmeeeee-1")[-1].status is OrderStatus.FILLED)
+    assert all(f.liquidity.value == "taker" for f in rig.fills("mmeeeee-1"))
+    (pos,) = await conn.positions()
+    assert pos.size == Decimal("-0.002")  # short is negative
+    # our own trades show on the public trade stream too
+    await until(lambda: any(isinstance(e, Trade) and e.side is Side.SELL for e in rig.events))
+    # an IOC limit that cannot trade ends CANCELLED / IOC_CANCEL without a fill
+    far = _away(rig, BTC)
+    await conn.place(
+        OrderRequest(
+            "mmeeeee-2", BTC, Side.BUY, Decimal("0.001"), price=far, time_in_force=TimeInForce.IOC
+        )
+    )
+    await until(
+        lambda: bool(rig.updates("mmeeeee-2")) and rig.updates("mmeeeee-2")[-1].status.is_terminal
+    )
+    ioc = rig.updates("mmeeeee-2")[-1]
+    assert (ioc.status, ioc.reason) == (OrderStatus.CANCELLED, "IOC_CANCEL")
+    assert rig.fills("mmeeeee-2") == []
+    # a reduce-only market buy larger than the short only closes it
+    close = OrderRequest(
+        "mmeeeee-3", BTC, Side.BUY, Decimal("0.005"), type=OrderType.MARKET, reduce_only=True
+    )
+    await conn.place(close)
+    await until(lambda: sum(f.size for f in rig.fills("mmeeeee-3")) == Decimal("0.002"))
+    await until(lambda: rig.updates("mmeeeee-3")[-1].status.is_terminal)
+    assert await conn.positions() == []
+
+
+async def test_injected_rejects_are_sync_codes_or_async_reasons(rig: Rig) -> None:
+    conn = rig.conn
+    price = _away(rig, BTC)
+    rig.harness.faults.reject_next_order(rig.creds.api_key, "2080")
+    with pytest.raises(VenueError) as info:
+        await conn.place(_post_only("mmfffff-1", BTC, Side.BUY, "0.001", price))
+    assert info.value.code == "2080"
+    rig.harness.faults.reject_next_order(rig.creds.api_key, "BELOW_MARGIN")
+    ack = await conn.place(_post_only("mmfffff-2", BTC, Side.BUY, "0.001", price))
+    assert ack.status is OrderStatus.PENDING
+    await until(lambda: bool(rig.updates("mmfffff-2")))
+    (update,) = rig.updates("mmfffff-2")
+    assert (update.status, update.reason) == (OrderStatus.REJECTED, "BELOW_MARGIN")
+    assert rig.venue_orders() == []

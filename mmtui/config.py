@@ -151,8 +151,13 @@ class GrvtVenueConfig(_Model):
         default=None, gt=0, le=300, description="cancel-on-disconnect countdown"
     )
     rate_limit: RateLimitConfig | None = Field(
-        # ccxt's GRVT budget: create/cancel cost 50 ms each, i.e. 20 requests/s (spec §3.6).
-        default_factory=lambda: RateLimitConfig(capacity=1200, per_seconds=60)
+        # ccxt's GRVT budget (spec §3.6): create/cancel 5 units of 10 ms (20/s), open
+        # orders and positions 20, cancel-all 50: weights relative to a create.
+        default_factory=lambda: RateLimitConfig(
+            capacity=1200,
+            per_seconds=60,
+            weights={"cancel_all": 10, "open_orders": 4, "positions": 4},
+        )
     )
 
     @model_validator(mode="after")

@@ -48,3 +48,26 @@ def test_missing_keys_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(SessionError, match="no GRVT keys") as info:
         build_session(config)
     assert "\n" not in str(info.value)
+
+
+def test_the_factory_registers_the_keys_for_redaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.grvt.emulator import new_credentials
+    from mmtui.logsetup import redact
+
+    creds = new_credentials()
+    monkeypatch.setenv("GRVT_API_KEY", creds.api_key)
+    monkeypatch.setenv("GRVT_TRADING_ACCOUNT_ID", creds.sub_account_id)
+    monkeypatch.setenv("GRVT_PRIVATE_KEY", creds.private_key)
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "venues:\n  g: {type: grvt, base_url: 'http://127.0.0.1:9', ws_url: 'ws://127.0.0.1:9/ws'}\n"
+        "journal: {enabled: false}\n"
+    )
+    config, _ = load_config(path, env={})
+    session = build_session(config)
+    conn = session.engine.connectors["g"]
+    assert conn.keys.trading_account_id == creds.sub_account_id  # type: ignore[attr-defined]
+    text = redact(f"login {creds.api_key} key {creds.private_key}")
+    assert creds.api_key not in text and creds.private_key[2:] not in text

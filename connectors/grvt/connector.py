@@ -383,10 +383,10 @@ class GrvtConnector:
             await self.rest.close()
             raise
         sockets = [self.market_ws]
-        if self.trade_ws is not None:
-            await self.trade_ws.subscribe(ORDER_STREAM, [self.keys.trading_account_id])  # type: ignore[union-attr]
-            await self.trade_ws.subscribe(FILL_STREAM, [self.keys.trading_account_id])  # type: ignore[union-attr]
-            await self.trade_ws.subscribe(POSITION_STREAM, [self.keys.trading_account_id])  # type: ignore[union-attr]
+        if self.trade_ws is not None and self.keys is not None:
+            selector = [self.keys.trading_account_id]  # every instrument of the sub-account
+            for stream in (ORDER_STREAM, FILL_STREAM, POSITION_STREAM):
+                await self.trade_ws.subscribe(stream, selector)
             sockets.append(self.trade_ws)
         for ws in sockets:
             ws.start()

@@ -412,7 +412,11 @@ async def _console(config: Config, speed: float | str | None) -> int:
             app.call_later(app.safe_exit)
 
     try:
-        await session.start()
+        try:
+            await session.start()
+        except SessionError as exc:
+            print(f"error: {exc}", file=sys.stderr)  # before the UI opens
+            return 1
         for sig in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, on_signal, sig)
         await app.run_async()

@@ -3,7 +3,7 @@
     mmtui [--config FILE]                 the console (embedded sim by default)
     mmtui --headless [--duration S] [--speed X] [--json]
     mmtui check-config FILE
-    mmtui emulate backpack [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
 
 Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
 2 bad input (config, arguments).
@@ -128,7 +128,11 @@ async def run_headless(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await session.start()
+        try:
+            await session.start()
+        except SessionError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         waiters = [loop.create_task(stop.wait())]
         if duration is not None:
             waiters.append(loop.create_task(session.run_for(duration)))

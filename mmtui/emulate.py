@@ -120,6 +120,67 @@ def start_backpack(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     return harness, config_path
 
 
+LIGHTER_ACCOUNT_INDEX = 281
+LIGHTER_API_KEY_INDEX = 3
+
+
+def new_lighter_key() -> tuple[str, str]:
+    """(private key, public key) from lighter-sdk's signer, both ``0x`` + 80 hex digits."""
+    from connectors.lighter.tx import load_sdk
+
+    load_sdk()
+    from lighter.signer_client import create_api_key
+
+    private_key, public_key, err = create_api_key()
+    if err:
+        raise OSError(f"lighter-sdk could not generate an API key: {err}")
+    return private_key, public_key
+
+
+def write_lighter_files(
+    folder: Path,
+    url: str,
+    ws_url: str,
+    private_key: str,
+    *,
+    dead_man_switch_s: float | None = 300,
+) -> Path:
+    key_file = write_key_file(
+        folder / "lighter_key.yaml",
+        {
+            "account_index": LIGHTER_ACCOUNT_INDEX,
+            "api_key_index": LIGHTER_API_KEY_INDEX,
+            "api_private_key": private_key,
+        },
+    )
+    venue: dict[str, Any] = {
+        "type": "lighter",
+        "url": url,
+        "ws_url": ws_url,
+        "key_file": str(key_file.resolve()),
+    }
+    if dead_man_switch_s is not None:
+        venue["dead_man_switch_s"] = dead_man_switch_s
+    return write_config(folder, "lighter", venue, "BTC")
+
+
+def start_lighter(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
+    """Start the Lighter emulator with a fresh API key and write a matching config."""
+    from connectors.lighter.emulator import LighterKey, lighter_emulator
+
+    private_key, public_key = new_lighter_key()
+    key = LighterKey(
+        LIGHTER_ACCOUNT_INDEX, LIGHTER_API_KEY_INDEX, public_key.removeprefix("0x"), ACCOUNT
+    )
+    harness = lighter_emulator([key], port=port).start()
+    try:
+        config_path = write_lighter_files(folder, harness.base_url, harness.ws_url, private_key)
+    except OSError:
+        harness.stop()
+        raise
+    return harness, config_path
+
+
 def start_grvt(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     """Start the GRVT emulator with fresh credentials it accepts, write the key file
     (0600) and a config that trades it; the caller stops it."""
@@ -158,6 +219,7 @@ def start_grvt(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
 
 STARTERS: dict[str, Callable[[Path, int], tuple[EmulatorHarness, Path]]] = {
     "backpack": start_backpack,
+    "lighter": start_lighter,
     "grvt": start_grvt,
 }
 """Venue name -> start its emulator, write keys + config into a folder."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import platformdirs
 
-from connectors.base import Connector
+from connectors.base import Connector, VenueError
 from connectors.sim.connector import SimConnector
 from connectors.sim.world import SimWorld
 from mmtui.config import Config, SimVenueConfig
@@ -66,7 +66,15 @@ class Session:
                         name="sim pacer",
                     )
                 )
-        await self.engine.start()
+        try:
+            await self.engine.start()
+        except VenueError as exc:
+            # nothing was placed yet: stop the sim tasks and make stop() a no-op
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.shutdown_report = FlattenReport(action="start failed")
+            raise SessionError(f"could not start: {exc}") from None
         for spec in self.config.strategies:
             self.engine.add_strategy(spec.name, spec.kind, spec.venue, spec.symbol, spec.params)
         await self.engine.settle_earlier_orders()

@@ -7,7 +7,12 @@ uses them, so a sim-only session never loads an exchange SDK.
 from __future__ import annotations
 
 from connectors.base import Connector
-from mmtui.config import BackpackVenueConfig, GrvtVenueConfig, RemoteVenueConfig
+from mmtui.config import (
+    BackpackVenueConfig,
+    GrvtVenueConfig,
+    LighterVenueConfig,
+    RemoteVenueConfig,
+)
 from mmtui.logsetup import register_secret
 
 
@@ -18,6 +23,8 @@ class SessionError(Exception):
 def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Connector:
     if isinstance(cfg, BackpackVenueConfig):
         return _backpack(name, cfg, run_prefix)
+    if isinstance(cfg, LighterVenueConfig):
+        return _lighter(name, cfg, run_prefix)
     if isinstance(cfg, GrvtVenueConfig):
         return _grvt(name, cfg)
     raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
@@ -45,6 +52,33 @@ def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector
         name=name,
         run_prefixes=(run_prefix,),
         window_ms=cfg.window_ms,
+    )
+
+
+def _lighter(name: str, cfg: LighterVenueConfig, run_prefix: str) -> Connector:
+    from connectors.lighter.connector import LighterConnector
+    from connectors.lighter.keys import LighterKeyError, load_keys
+
+    try:
+        keys = load_keys(cfg.key_file)
+    except LighterKeyError as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(
+            f"venue {name}: no Lighter keys: set venues.{name}.key_file or "
+            "LIGHTER_ACCOUNT_INDEX / LIGHTER_API_KEY_INDEX / LIGHTER_API_PRIVATE_KEY"
+        )
+    for secret in keys.secret_values():
+        register_secret(secret)
+    return LighterConnector(
+        cfg.url,
+        cfg.ws_url,
+        keys,
+        name=name,
+        run_prefixes=(run_prefix,),
+        chain_id=cfg.chain_id,
+        dead_man_switch_s=cfg.dead_man_switch_s,
+        market_slippage=cfg.market_slippage,
     )
 
 

@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.backpack.clientids import ClientIdError, ClientIdMap
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.rest import BackpackRest
 from connectors.backpack.signing import DEFAULT_WINDOW_MS
@@ -54,6 +53,7 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import Level, OrderBook
+from connectors.clientids import ClientIdError, ClientIdMap
 from connectors.delivery import EventQueue
 
 log = logging.getLogger("connectors.backpack")

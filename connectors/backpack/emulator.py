@@ -53,6 +53,7 @@ from connectors.base import (
 )
 from connectors.emulation.faults import FaultState, HttpFault
 from connectors.emulation.harness import EmulatorHarness, VenueDialect, default_world
+from connectors.emulation.sockets import SocketSet
 from connectors.sim.venue import FlowParams, LevelChanges, SimVenue
 from connectors.sim.world import SimWorld
 
@@ -86,7 +87,6 @@ EMULATOR_NOTES = """\
 MAX_WINDOW_MS = 60_000
 DEFAULT_WINDOW_MS = 5_000
 FUTURE_TOLERANCE_MS = 1_000
-_MAX_QUEUE = 10_000
 _U32 = 2**32 - 1
 _DEPTH_INTERVALS = ("200ms", "600ms", "1000ms")
 _CODE_RE = re.compile(r"^[A-Z][A-Z_]+$")
@@ -297,7 +297,7 @@ class BackpackDialect(VenueDialect):
         self._next_pos_id = 1
         self._anon = 0
         self._trade_seq = 0
-        self._conns: set[_Conn] = set()
+        self.sockets = SocketSet("backpack", self._forget)
         self._subs: dict[str, set[_Conn]] = {}
         self._user_ids = {acct: i + 1 for i, acct in enumerate(sorted(set(self.accounts.values())))}
         venue.on_book(self._on_book)
@@ -356,19 +356,7 @@ class BackpackDialect(VenueDialect):
         return _error(fault.status, code, "Injected fault")
 
     async def close_sockets(self, *, abrupt: bool = False) -> int:
-        conns = list(self._conns)
-        for conn in conns:
-            self._drop(conn)
-        if abrupt:
-            for conn in conns:
-                transport = conn.request.transport
-                if transport is not None:
-                    transport.abort()
-        else:
-            await asyncio.gather(
-                *(_close_ws(c.ws, 1001, b"server closing") for c in conns), return_exceptions=True
-            )
-        return len(conns)
+        return await self.sockets.close_all(abrupt=abrupt)
 
     # -- REST plumbing --------------------------------------------------------
 
@@ -1154,17 +1142,9 @@ class BackpackDialect(VenueDialect):
                 self._send(conn, text)
 
     def _send(self, conn: _Conn, text: str) -> None:
-        if conn.queue.qsize() >= _MAX_QUEUE:
-            log.warning(
-                "backpack emulator: dropping a slow WebSocket client (%d queued)", _MAX_QUEUE
-            )
-            self._drop(conn)
-            asyncio.get_running_loop().create_task(_close_ws(conn.ws, 1008, b"slow consumer"))
-            return
-        conn.queue.put_nowait(text)
+        self.sockets.send(conn, text)
 
-    def _drop(self, conn: _Conn) -> None:
-        self._conns.discard(conn)
+    def _forget(self, conn: _Conn) -> None:
         for stream in list(conn.subs):
             subs = self._subs.get(stream)
             if subs is not None:
@@ -1179,8 +1159,8 @@ class BackpackDialect(VenueDialect):
             return web.Response(status=404, text="WebSocket only")
         await ws.prepare(request)
         conn = _Conn(ws, request)
-        self._conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn), name="backpack-ws-writer")
+        self.sockets.add(conn)
+        writer = asyncio.create_task(self.sockets.writer(conn), name="backpack-ws-writer")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -1191,20 +1171,9 @@ class BackpackDialect(VenueDialect):
         except Exception:
             log.exception("backpack emulator: WebSocket handler failed")
         finally:
-            self._drop(conn)
+            self.sockets.drop(conn)
             writer.cancel()
         return ws
-
-    async def _writer(self, conn: _Conn) -> None:
-        try:
-            while True:
-                text = await conn.queue.get()
-                await conn.ws.send_str(text)
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("backpack emulator: WebSocket send failed: %s", exc)
-            self._drop(conn)
 
     def _ws_error(self, conn: _Conn, code: int, message: str) -> None:
         self._send(conn, json.dumps({"id": None, "error": {"code": code, "message": message}}))
@@ -1321,13 +1290,6 @@ def _error(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None
 ) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status, headers=headers)
-
-
-async def _close_ws(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
-    try:
-        await ws.close(code=code, message=message)
-    except (ConnectionError, RuntimeError) as exc:
-        log.info("backpack emulator: closing a WebSocket failed: %s", exc)
 
 
 def _max_price(inst: Instrument) -> Decimal:

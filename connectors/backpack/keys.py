@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from nacl.signing import SigningKey
+
+from connectors.keyfile import KeyFileError, read_key_file
 
 ENV_KEY = "BACKPACK_API_KEY"
 ENV_SECRET = "BACKPACK_API_SECRET"
@@ -82,21 +82,9 @@ def keys_from_file(path: str | Path) -> BackpackKeys:
     """
     path = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise BackpackKeyError(f"Backpack key file {path} does not exist") from None
-    if os.name == "posix" and stat.S_IMODE(mode) & 0o077:
-        raise BackpackKeyError(
-            f"Backpack key file {path} is accessible by group/others "
-            f"(mode {stat.S_IMODE(mode):04o}); fix it with: chmod 600 {path}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        # the YAML error may quote file content: keep only its class name
-        raise BackpackKeyError(
-            f"Backpack key file {path} could not be read ({type(exc).__name__})"
-        ) from None
+        data = read_key_file(path, "Backpack")
+    except KeyFileError as exc:
+        raise BackpackKeyError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("api_secret"), str):
         raise BackpackKeyError(f"Backpack key file {path} needs a string field api_secret")
     api_key = data.get("api_key")

@@ -12,8 +12,6 @@ change (and must resync its books: deltas were missed).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -22,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import websockets
-from websockets.exceptions import WebSocketException
 
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
 from connectors.base import ConnectionState
+from connectors.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.backpack.ws")
 
@@ -65,17 +62,10 @@ def parse_frame(raw: str | bytes) -> Frame:
     return Frame(stream, data)
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Capped exponential backoff with "equal jitter": in [d/2, d], d = min(cap, base*2^n)."""
-    d = min(cap, base * (2 ** min(attempt, 30)))
-    return d / 2 + rng.random() * d / 2
-
-
 FrameHandler = Callable[[Frame], None]
-StateHandler = Callable[[ConnectionState, str], None]
 
 
-class BackpackWs:
+class BackpackWs(ReconnectingWs):
     def __init__(
         self,
         url: str,
@@ -93,51 +83,22 @@ class BackpackWs:
         clock_ms: Callable[[], int] | None = None,
         venue: str = "backpack",
     ) -> None:
-        self.url = url
+        super().__init__(
+            url,
+            on_state,
+            venue=venue,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+            open_timeout_s=open_timeout_s,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_timeout_s,
+        )
         self.keys = keys
-        self.venue = venue
         self._on_frame = on_frame
-        self._on_state = on_state
         self.window_ms = window_ms
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self._rng = rng or random.Random()
-        self.open_timeout_s = open_timeout_s
-        self.ping_interval_s = ping_interval_s
-        self.ping_timeout_s = ping_timeout_s
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.streams: set[str] = set()
-        self._ws: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.connected = asyncio.Event()
-        self.frames = 0
-        self.bad_frames = 0
-        self.error_frames = 0
-        self.reconnects = 0
-        self.last_error = ""
-
-    # -- control -----------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._closing = False
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"{self.venue} ws"
-            )
-
-    async def close(self) -> None:
-        self._closing = True
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(WebSocketException, OSError):
-                await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.connected.clear()
 
     async def subscribe(self, streams: Iterable[str]) -> None:
         new = [s for s in streams if s not in self.streams]
@@ -153,6 +114,10 @@ class BackpackWs:
 
     # -- internals -------------------------------------------------------------------
 
+    async def on_open(self, ws: Any) -> None:
+        if self.streams:
+            await self._send_subscribe(ws, self.streams)
+
     async def _send_subscribe(self, ws: Any, streams: Iterable[str]) -> None:
         public = sorted(s for s in streams if not s.startswith(PRIVATE_PREFIX))
         private = sorted(s for s in streams if s.startswith(PRIVATE_PREFIX))
@@ -166,60 +131,7 @@ class BackpackWs:
                 msg = {"method": "SUBSCRIBE", "params": private, "signature": sig}
                 await ws.send(orjson.dumps(msg).decode())
 
-    async def _run(self) -> None:
-        try:
-            await self._loop()
-        finally:
-            self._on_state(ConnectionState.CLOSED, "")
-
-    async def _loop(self) -> None:
-        attempt = 0
-        first = True
-        while not self._closing:
-            if first:
-                self._on_state(ConnectionState.CONNECTING, "")
-            try:
-                async with websockets.connect(
-                    self.url,
-                    open_timeout=self.open_timeout_s,
-                    ping_interval=self.ping_interval_s,
-                    ping_timeout=self.ping_timeout_s,
-                    max_size=2**22,
-                    compression=None,
-                ) as ws:
-                    self._ws = ws
-                    if self.streams:
-                        await self._send_subscribe(ws, self.streams)
-                    self.connected.set()
-                    self._on_state(ConnectionState.CONNECTED, self.url)
-                    async for raw in ws:
-                        if self._handle(raw):
-                            attempt = 0  # a working connection resets the backoff
-                    self.last_error = f"closed by server ({ws.close_code})"
-            except asyncio.CancelledError:
-                raise
-            except (WebSocketException, OSError, TimeoutError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            finally:
-                self._ws = None
-                self.connected.clear()
-            if self._closing:
-                break
-            first = False
-            self.reconnects += 1
-            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
-            attempt += 1
-            log.warning(
-                "%s ws: %s; reconnect %d in %.2fs",
-                self.venue,
-                self.last_error,
-                self.reconnects,
-                delay,
-            )
-            self._on_state(ConnectionState.RECONNECTING, self.last_error)
-            await asyncio.sleep(delay)
-
-    def _handle(self, raw: str | bytes) -> bool:
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push."""
         self.frames += 1
         try:

@@ -7,13 +7,16 @@ import string
 
 import pytest
 
-from connectors.backpack.clientids import (
-    MAX_COUNTER,
+from connectors.clientids import (
+    BACKPACK,
+    LIGHTER,
     ClientIdCollision,
     ClientIdError,
     ClientIdMap,
     prefix_tag,
 )
+
+MAX_COUNTER = BACKPACK.max_counter
 
 
 def _prefix(rng: random.Random) -> str:
@@ -77,3 +80,19 @@ def test_prefix_collision_detected() -> None:
     with pytest.raises(ClientIdCollision):
         m.to_venue(f"{pair[1]}-1")
     assert 1 <= prefix_tag(pair[0]) <= 4095
+
+
+def test_lighter_layout_stays_inside_48_bits() -> None:
+    m = ClientIdMap(layout=LIGHTER)
+    rng = random.Random(5)
+    for _ in range(200):
+        cid = f"{_prefix(rng)}-{rng.randrange(LIGHTER.max_counter + 1)}"
+        v = m.to_venue(cid)
+        assert 2**28 <= v <= 2**48 - 1  # Lighter: 1..2**48-1; tag never 0
+        assert m.from_venue(v) == cid
+    stranger = ClientIdMap(layout=LIGHTER)
+    foreign = stranger.from_venue(m.to_venue("mmzz999-7"))
+    assert foreign is not None and foreign.startswith("mm~") and len(foreign.split("-")[0]) == 8
+    assert stranger.to_venue(foreign) == m.to_venue("mmzz999-7")
+    with pytest.raises(ClientIdError):
+        m.to_venue(f"mmab12c-{LIGHTER.max_counter + 1}")

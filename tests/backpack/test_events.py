@@ -132,8 +132,8 @@ async def test_positions_trades_and_bad_frames() -> None:
     c._on_frame(Frame("bookTicker.SOL_USDC_PERP", {"e": "bookTicker"}))
     assert c.stats.extra["unknown_frames"] == 1
     # a frame the handler cannot read is skipped and counted by the socket reader
-    assert not c.ws._handle('{"stream":"account.orderUpdate","data":{"e":"orderFill"}}')
-    assert not c.ws._handle("{{{")
+    assert not c.ws.handle(None, '{"stream":"account.orderUpdate","data":{"e":"orderFill"}}')
+    assert not c.ws.handle(None, "{{{")
     assert c.ws.bad_frames == 2
     await asyncio.sleep(0)
     p1, p2, trade = events

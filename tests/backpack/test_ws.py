@@ -13,9 +13,10 @@ import pytest
 import websockets
 from nacl.signing import VerifyKey
 
+from connectors.backoff import backoff_delay
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import signing_string
-from connectors.backpack.ws import BackpackWs, Frame, FrameError, backoff_delay, parse_frame
+from connectors.backpack.ws import BackpackWs, Frame, FrameError, parse_frame
 from connectors.base import ConnectionState
 
 from .test_signing import API_KEY, SECRET

@@ -1,0 +1,94 @@
+"""WebSocket client bookkeeping every emulator dialect shares (on the harness loop).
+
+Each client gets an outgoing queue drained by its own writer task, so a push
+never waits on a slow socket; a client more than ``max_queue`` frames behind is
+dropped and closed ("slow consumer"), as a real venue would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiohttp import web
+
+log = logging.getLogger("connectors.emulation.sockets")
+
+
+class WsClient(Protocol):
+    ws: web.WebSocketResponse
+    request: web.Request
+    queue: asyncio.Queue[str]
+
+
+async def close_ws(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
+    try:
+        await ws.close(code=code, message=message)
+    except (ConnectionError, RuntimeError) as exc:
+        log.info("emulator: closing a WebSocket failed: %s", exc)
+
+
+class SocketSet:
+    def __init__(
+        self, venue: str, on_drop: Callable[[Any], None], *, max_queue: int = 10_000
+    ) -> None:
+        self.venue = venue
+        self.on_drop = on_drop
+        """The dialect forgets the client's subscriptions (called once per drop)."""
+        self.max_queue = max_queue
+        self.conns: set[Any] = set()
+
+    def __iter__(self) -> Any:
+        return iter(list(self.conns))
+
+    def __len__(self) -> int:
+        return len(self.conns)
+
+    def add(self, conn: WsClient) -> None:
+        self.conns.add(conn)
+
+    def drop(self, conn: WsClient) -> None:
+        self.conns.discard(conn)
+        self.on_drop(conn)
+
+    def send(self, conn: WsClient, text: str) -> None:
+        if conn.queue.qsize() >= self.max_queue:
+            log.warning(
+                "%s emulator: dropping a slow WebSocket client (%d queued)",
+                self.venue,
+                self.max_queue,
+            )
+            self.drop(conn)
+            asyncio.get_running_loop().create_task(close_ws(conn.ws, 1008, b"slow consumer"))
+            return
+        conn.queue.put_nowait(text)
+
+    async def writer(self, conn: WsClient) -> None:
+        try:
+            while True:
+                text = await conn.queue.get()
+                await conn.ws.send_str(text)
+        except asyncio.CancelledError:
+            raise
+        except (ConnectionError, RuntimeError) as exc:
+            log.info("%s emulator: WebSocket send failed: %s", self.venue, exc)
+            self.drop(conn)
+
+    async def close_all(self, *, abrupt: bool = False, message: bytes = b"server closing") -> int:
+        """Close every client (a Close frame, or drop the TCP connection when
+        ``abrupt``); returns how many there were."""
+        conns = list(self.conns)
+        for conn in conns:
+            self.drop(conn)
+        if abrupt:
+            for conn in conns:
+                transport = conn.request.transport
+                if transport is not None:
+                    transport.abort()
+        else:
+            await asyncio.gather(
+                *(close_ws(c.ws, 1001, message) for c in conns), return_exceptions=True
+            )
+        return len(conns)

@@ -1,0 +1,220 @@
+"""Lighter WebSocket client on ``/stream`` (websockets 13.1).
+
+The SDK's ``WsClient`` cannot authenticate, reconnect or detect book gaps, so
+this is our own. Protocol (spec §2.4):
+
+* the server greets with ``{"type": "connected"}``; subscriptions go after it;
+* ``{"type": "subscribe", "channel": "order_book/0"}`` (private channels add
+  ``"auth": <token>``); pushes name the channel with ``:`` and have type
+  ``subscribed/<kind>`` (the snapshot) then ``update/<kind>``;
+* the server sends ``{"type": "ping"}``, we answer ``{"type": "pong"}``; we also
+  send our own ``ping`` so the connection never looks idle (the venue drops
+  clients silent for 2 minutes);
+* error frames ``{"error": {"code", "message"}}`` are counted and reported.
+
+Reconnects use capped exponential backoff with jitter and subscribe to every
+channel again (private ones with a fresh token). The owner is told about every
+state change; its books are stale until the new snapshots arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from websockets.exceptions import WebSocketException
+
+from connectors.base import ConnectionState
+from connectors.wsclient import ReconnectingWs, StateHandler
+
+log = logging.getLogger("connectors.lighter.ws")
+
+QUIET_ERRORS = frozenset({30006, 30007})
+"""Error codes that report no problem: already subscribed / not subscribed."""
+
+MessageHandler = Callable[[dict[str, Any]], None]
+TokenSource = Callable[[], Awaitable[str]]
+
+
+class FrameError(ValueError):
+    """A frame that is not a JSON object with a ``type``."""
+
+
+def parse_message(raw: str | bytes) -> dict[str, Any]:
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise FrameError(f"not an object: {type(msg).__name__}")
+    if "error" not in msg and not isinstance(msg.get("type"), str):
+        raise FrameError("no message type")
+    return msg
+
+
+class LighterWs(ReconnectingWs):
+    def __init__(
+        self,
+        url: str,
+        on_message: MessageHandler,
+        on_state: StateHandler,
+        *,
+        token: TokenSource | None = None,
+        on_auth_error: Callable[[], None] | None = None,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        open_timeout_s: float = 10.0,
+        greeting_timeout_s: float = 10.0,
+        keepalive_s: float = 30.0,
+        venue: str = "lighter",
+    ) -> None:
+        super().__init__(
+            url,
+            on_state,
+            venue=venue,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+            open_timeout_s=open_timeout_s,
+            max_size=2**23,
+        )
+        self._on_message = on_message
+        self._token = token
+        self._on_auth_error = on_auth_error
+        self.greeting_timeout_s = greeting_timeout_s
+        self.keepalive_s = keepalive_s
+        self.channels: dict[str, bool] = {}
+        """Subscribed channel -> private (needs the auth token)."""
+        self._keepalive: asyncio.Task[None] | None = None
+
+    async def subscribe(self, channel: str, *, private: bool = False) -> None:
+        if channel in self.channels:
+            return
+        self.channels[channel] = private
+        if self._ws is not None and self.connected.is_set():
+            await self._send_subscribe(self._ws, channel, private)
+
+    async def resubscribe(self, channel: str) -> None:
+        """Unsubscribe and subscribe again: the venue answers with a fresh snapshot."""
+        private = self.channels.get(channel)
+        ws = self._ws
+        if private is None or ws is None or not self.connected.is_set():
+            return  # the next connection subscribes anyway
+        try:
+            await ws.send(orjson.dumps({"type": "unsubscribe", "channel": channel}).decode())
+            await self._send_subscribe(ws, channel, private)
+        except (WebSocketException, OSError) as exc:
+            log.warning("%s ws: resubscribe %s failed: %r", self.venue, channel, exc)
+
+    async def resubscribe_private(self) -> None:
+        """Subscribe to the private channels again with a fresh token (after the venue
+        refused one: those subscriptions do not exist, so no unsubscribe first)."""
+        ws = self._ws
+        if ws is None or not self.connected.is_set():
+            return
+        for channel, private in list(self.channels.items()):
+            if private:
+                try:
+                    await self._send_subscribe(ws, channel, True)
+                except (WebSocketException, OSError) as exc:
+                    log.warning("%s ws: resubscribe %s failed: %r", self.venue, channel, exc)
+                    return
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _send_subscribe(self, ws: Any, channel: str, private: bool) -> None:
+        msg: dict[str, Any] = {"type": "subscribe", "channel": channel}
+        if private:
+            if self._token is None:
+                log.error("%s ws: channel %s needs an auth token; skipped", self.venue, channel)
+                return
+            msg["auth"] = await self._token()
+        await ws.send(orjson.dumps(msg).decode())
+
+    async def on_open(self, ws: Any) -> None:
+        await self._greeting(ws)
+        for channel, private in list(self.channels.items()):
+            await self._send_subscribe(ws, channel, private)
+        self._keepalive = asyncio.get_running_loop().create_task(self._keep_alive(ws))
+
+    def on_closed(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
+
+    async def _greeting(self, ws: Any) -> None:
+        """Wait for ``connected``; the venue ignores subscriptions sent before it."""
+        async with asyncio.timeout(self.greeting_timeout_s):
+            while True:
+                raw = await ws.recv()
+                self.frames += 1
+                try:
+                    msg = parse_message(raw)
+                except FrameError as exc:
+                    self.bad_frames += 1
+                    log.debug("%s ws: bad frame before the greeting: %s", self.venue, exc)
+                    continue
+                if msg.get("type") == "connected":
+                    return
+                if msg.get("type") == "ping":
+                    await ws.send('{"type":"pong"}')
+
+    async def _keep_alive(self, ws: Any) -> None:
+        with contextlib.suppress(WebSocketException, OSError):
+            while True:
+                await asyncio.sleep(self.keepalive_s)
+                await ws.send('{"type":"ping"}')
+
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
+        """Parse and dispatch one frame; True if it was a valid push."""
+        self.frames += 1
+        try:
+            msg = parse_message(raw)
+        except FrameError as exc:
+            self.bad_frames += 1
+            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            return False
+        kind = msg.get("type")
+        if kind == "ping":
+            asyncio.get_running_loop().create_task(self._pong(ws))
+            return True
+        if kind in ("pong", "connected"):
+            return True
+        if kind == "shutdown":
+            log.warning("%s ws: server announces shutdown: %s", self.venue, msg)
+            return True
+        if "error" in msg:
+            self._error(msg["error"])
+            return False
+        try:
+            self._on_message(msg)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            self.bad_frames += 1
+            log.warning("%s ws: %s frame skipped: %r", self.venue, msg.get("channel"), exc)
+            return False
+        return True
+
+    async def _pong(self, ws: Any) -> None:
+        with contextlib.suppress(WebSocketException, OSError):
+            await ws.send('{"type":"pong"}')
+
+    def _error(self, err: Any) -> None:
+        self.error_frames += 1
+        code = err.get("code") if isinstance(err, dict) else None
+        if code in QUIET_ERRORS:
+            log.debug("%s ws: %s", self.venue, err)  # e.g. unsubscribe of a refused channel
+            return
+        self.last_error = f"server refused: {err}"
+        text = str(err).lower()
+        if self._on_auth_error is not None and ("auth" in text or "token" in text):
+            log.warning("%s ws: %s; minting a new token", self.venue, self.last_error)
+            self._on_auth_error()
+            return
+        log.error("%s ws: %s", self.venue, self.last_error)
+        self._on_state(ConnectionState.CONNECTED, self.last_error)

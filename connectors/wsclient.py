@@ -1,0 +1,157 @@
+"""The reconnecting WebSocket loop every venue client shares (websockets 13.1).
+
+A venue client subclasses ``ReconnectingWs`` and supplies two hooks:
+
+* ``on_open(ws)``: what happens on a fresh connection before it counts as
+  connected (a greeting to wait for, the subscriptions to send again);
+* ``handle(ws, raw) -> bool``: one frame; True when it was a valid push (a
+  working connection resets the backoff).
+
+The loop connects, calls ``on_open``, sets ``connected``, feeds frames to
+``handle`` and, when the socket drops, waits a capped exponential backoff with
+jitter and connects again. The owner hears every state change through
+``on_state`` (its books are stale until the resubscribe snapshots arrive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import websockets
+from websockets.exceptions import WebSocketException
+
+from connectors.backoff import backoff_delay
+from connectors.base import ConnectionState
+
+log = logging.getLogger("connectors.wsclient")
+
+StateHandler = Callable[[ConnectionState, str], None]
+
+
+class ReconnectingWs:
+    def __init__(
+        self,
+        url: str,
+        on_state: StateHandler,
+        *,
+        venue: str,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        open_timeout_s: float = 10.0,
+        ping_interval_s: float | None = 20.0,
+        ping_timeout_s: float | None = 20.0,
+        max_size: int = 2**22,
+    ) -> None:
+        self.url = url
+        self.venue = venue
+        self._on_state = on_state
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self._rng = rng or random.Random()
+        self.open_timeout_s = open_timeout_s
+        self.ping_interval_s = ping_interval_s
+        self.ping_timeout_s = ping_timeout_s
+        self.max_size = max_size
+        self._ws: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.connected = asyncio.Event()
+        self.frames = 0
+        self.bad_frames = 0
+        self.error_frames = 0
+        self.reconnects = 0
+        self.last_error = ""
+
+    # -- hooks ------------------------------------------------------------------
+
+    async def on_open(self, ws: Any) -> None:
+        """A new connection is up: greet, subscribe. Raise to drop it and retry."""
+
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
+        raise NotImplementedError
+
+    # -- control -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"{self.venue} ws"
+            )
+
+    async def close(self) -> None:
+        self._closing = True
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(WebSocketException, OSError):
+                await ws.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.connected.clear()
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            self._on_state(ConnectionState.CLOSED, "")
+
+    async def _loop(self) -> None:
+        attempt = 0
+        first = True
+        while not self._closing:
+            if first:
+                self._on_state(ConnectionState.CONNECTING, "")
+            try:
+                async with websockets.connect(
+                    self.url,
+                    open_timeout=self.open_timeout_s,
+                    ping_interval=self.ping_interval_s,
+                    ping_timeout=self.ping_timeout_s,
+                    max_size=self.max_size,
+                    compression=None,
+                ) as ws:
+                    self._ws = ws
+                    await self.on_open(ws)
+                    self.connected.set()
+                    self._on_state(ConnectionState.CONNECTED, self.url)
+                    async for raw in ws:
+                        if self.handle(ws, raw):
+                            attempt = 0  # a working connection resets the backoff
+                    self.last_error = f"closed by server ({ws.close_code})"
+            except asyncio.CancelledError:
+                raise
+            except (WebSocketException, OSError, TimeoutError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._ws = None
+                self.connected.clear()
+                self.on_closed()
+            if self._closing:
+                break
+            first = False
+            self.reconnects += 1
+            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
+            attempt += 1
+            log.warning(
+                "%s ws: %s; reconnect %d in %.2fs",
+                self.venue,
+                self.last_error,
+                self.reconnects,
+                delay,
+            )
+            self._on_state(ConnectionState.RECONNECTING, self.last_error)
+            await asyncio.sleep(delay)
+
+    def on_closed(self) -> None:
+        """The connection ended (any reason); stop per-connection helpers here."""

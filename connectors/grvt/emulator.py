@@ -54,6 +54,7 @@ from connectors.base import (
 )
 from connectors.emulation.faults import FaultState, HttpFault
 from connectors.emulation.harness import EmulatorHarness, VenueDialect, default_world
+from connectors.emulation.sockets import SocketSet
 from connectors.grvt.signing import (
     MAX_EXPIRATION_NS,
     SignatureCheckError,
@@ -99,7 +100,6 @@ CHAIN_IDS = (325, 326, 327)
 WIRE_QUOTE = "USDT"
 BASE_DECIMALS = 9
 QUOTE_DECIMALS = 6
-_MAX_QUEUE = 10_000
 _U64 = 2**64 - 1
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _PRIVATE = ("v1.order", "v1.state", "v1.fill", "v1.position", "v1.cancel")
@@ -299,7 +299,7 @@ class GrvtDialect(VenueDialect):
         """account -> monotonic deadline of its cancel-on-disconnect countdown."""
         self._next_order = 1
         self._trade_ids = 0
-        self._conns: set[_Conn] = set()
+        self._conns = SocketSet("grvt", self._forget)
         self.dead_man_triggered = 0
         venue.on_book(self._on_book)
         venue.on_trade(self._on_trade)
@@ -381,19 +381,7 @@ class GrvtDialect(VenueDialect):
         return _envelope(1002, "Internal server error (injected)", fault.status)
 
     async def close_sockets(self, *, abrupt: bool = False) -> int:
-        conns = list(self._conns)
-        for conn in conns:
-            self._drop(conn)
-        if abrupt:
-            for conn in conns:
-                transport = conn.request.transport
-                if transport is not None:
-                    transport.abort()
-        else:
-            await asyncio.gather(
-                *(_close_ws(c.ws, 1001, b"server closing") for c in conns), return_exceptions=True
-            )
-        return len(conns)
+        return await self._conns.close_all(abrupt=abrupt)
 
     # -- REST plumbing ----------------------------------------------------------------
 
@@ -1190,15 +1178,9 @@ class GrvtDialect(VenueDialect):
         self._send(conn, json.dumps(msg, separators=(",", ":")))
 
     def _send(self, conn: _Conn, text: str) -> None:
-        if conn.queue.qsize() >= _MAX_QUEUE:
-            log.warning("grvt emulator: dropping a slow WebSocket client (%d queued)", _MAX_QUEUE)
-            self._drop(conn)
-            asyncio.get_running_loop().create_task(_close_ws(conn.ws, 1008, b"slow consumer"))
-            return
-        conn.queue.put_nowait(text)
+        self._conns.send(conn, text)
 
-    def _drop(self, conn: _Conn) -> None:
-        self._conns.discard(conn)
+    def _forget(self, conn: _Conn) -> None:
         conn.subs.clear()
 
     # -- WebSocket -------------------------------------------------------------------
@@ -1215,7 +1197,7 @@ class GrvtDialect(VenueDialect):
         await ws.prepare(request)
         conn = _Conn(ws, request, user, rpc)
         self._conns.add(conn)
-        writer = asyncio.create_task(self._writer(conn), name="grvt-ws-writer")
+        writer = asyncio.create_task(self._conns.writer(conn), name="grvt-ws-writer")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -1226,20 +1208,9 @@ class GrvtDialect(VenueDialect):
         except Exception:
             log.exception("grvt emulator: WebSocket handler failed")
         finally:
-            self._drop(conn)
+            self._conns.drop(conn)
             writer.cancel()
         return ws
-
-    async def _writer(self, conn: _Conn) -> None:
-        try:
-            while True:
-                text = await conn.queue.get()
-                await conn.ws.send_str(text)
-        except asyncio.CancelledError:
-            raise
-        except (ConnectionError, RuntimeError) as exc:
-            log.info("grvt emulator: WebSocket send failed: %s", exc)
-            self._drop(conn)
 
     def _ws_error(self, conn: _Conn, rid: Any, code: int, message: str, status: int) -> None:
         if conn.rpc:
@@ -1381,13 +1352,6 @@ def _int(value: Any) -> int | None:
 def _limit(body: Mapping[str, Any]) -> int:
     limit = _int(body.get("limit"))
     return 500 if limit is None else max(1, min(limit, 1000))
-
-
-async def _close_ws(ws: web.WebSocketResponse, code: int, message: bytes) -> None:
-    try:
-        await ws.close(code=code, message=message)
-    except (ConnectionError, RuntimeError) as exc:
-        log.info("grvt emulator: closing a WebSocket failed: %s", exc)
 
 
 def grvt_emulator(

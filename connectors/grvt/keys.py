@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from eth_account import Account
+
+from connectors.keyfile import KeyFileError, read_key_file
 
 ENV_API_KEY = "GRVT_API_KEY"
 ENV_ACCOUNT = "GRVT_TRADING_ACCOUNT_ID"
@@ -93,25 +93,10 @@ def keys_from_file(path: str | Path) -> GrvtKeys:
 
     Refuses a file that group or others can read or write.
     """
-    path = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise GrvtKeyError(f"GRVT key file {path} does not exist") from None
-    if os.name == "posix" and stat.S_IMODE(mode) & 0o077:
-        raise GrvtKeyError(
-            f"GRVT key file {path} is accessible by group/others "
-            f"(mode {stat.S_IMODE(mode):04o}); fix it with: chmod 600 {path}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        # the YAML error may quote file content: keep only its class name
-        raise GrvtKeyError(
-            f"GRVT key file {path} could not be read ({type(exc).__name__})"
-        ) from None
-    if not isinstance(data, dict):
-        raise GrvtKeyError(f"GRVT key file {path} must be a mapping")
+        data = read_key_file(path, "GRVT")
+    except KeyFileError as exc:
+        raise GrvtKeyError(str(exc)) from None
     fields = ("api_key", "trading_account_id", "private_key")
     missing = [f for f in fields if data.get(f) in (None, "")]
     if missing:

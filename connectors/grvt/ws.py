@@ -1,4 +1,4 @@
-"""One GRVT WebSocket (websockets 13.1, legacy ``websockets.connect``).
+"""One GRVT WebSocket on the shared reconnecting loop (``connectors.wsclient``).
 
 The connector opens two: market data (books, trades) and trade data (orders,
 fills, positions; the upgrade carries the session cookie and
@@ -10,14 +10,14 @@ fills, positions; the upgrade carries the session cookie and
 Server frames: feed pushes ``{stream, selector, sequence_number,
 prev_sequence_number, feed}``, subscribe acks (``subs``), error envelopes
 (``code``/``message``). Anything else, or a push that is not shaped like one, is
-counted as bad and skipped. On a drop: reconnect with capped exponential backoff
-and jitter, fresh headers (a re-login when the upgrade was refused with 401),
-and subscribe to everything again; the owner hears about every state change.
+counted as bad and skipped. On a drop the shared loop reconnects with capped
+exponential backoff and jitter; each attempt asks for fresh headers (a re-login
+when the last upgrade was refused with 401/403) and subscribes to everything
+again; the owner hears about every state change.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import websockets
 from websockets.exceptions import InvalidStatusCode, WebSocketException
 
-from connectors.base import ConnectionState
+from connectors.base import ConnectionState, VenueError
+from connectors.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.grvt.ws")
 
@@ -73,19 +73,12 @@ def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
     raise FrameError("neither a feed push nor a control message")
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Capped exponential backoff with "equal jitter": in [d/2, d], d = min(cap, base*2^n)."""
-    d = min(cap, base * (2 ** min(attempt, 30)))
-    return d / 2 + rng.random() * d / 2
-
-
 FrameHandler = Callable[[Frame], None]
-StateHandler = Callable[[ConnectionState, str], None]
 HeaderSource = Callable[[bool], Awaitable[dict[str, str]]]
 """Headers for the upgrade; the flag asks for a fresh login (the last one got 401)."""
 
 
-class GrvtWs:
+class GrvtWs(ReconnectingWs):
     def __init__(
         self,
         url: str,
@@ -101,156 +94,66 @@ class GrvtWs:
         open_timeout_s: float = 10.0,
         ping_interval_s: float | None = 20.0,
     ) -> None:
-        self.url = url
+        super().__init__(
+            url,
+            on_state,
+            venue=name,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+            open_timeout_s=open_timeout_s,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_interval_s,
+        )
         self.name = name
         self._on_frame = on_frame
-        self._on_state = on_state
         self._headers = headers
         self._on_bad_frame = on_bad_frame
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self._rng = rng or random.Random()
-        self.open_timeout_s = open_timeout_s
-        self.ping_interval_s = ping_interval_s
         self.subs: dict[str, list[str]] = {}
         """stream -> selectors."""
-        self._ws: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._request_id = 0
-        self.connected = asyncio.Event()
-        self.frames = 0
-        self.bad_frames = 0
-        self.error_frames = 0
-        self.reconnects = 0
-        self.last_error = ""
-        self._auth_refused = False
 
     # -- control ------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._closing = False
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
-
-    async def close(self) -> None:
-        self._closing = True
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            with contextlib.suppress(WebSocketException, OSError):
-                await ws.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        self.connected.clear()
 
     async def subscribe(self, stream: str, selectors: list[str]) -> None:
         have = self.subs.setdefault(stream, [])
         new = [s for s in selectors if s not in have]
         have.extend(new)
         if new and self._ws is not None:
-            await self._send("subscribe", stream, new)
+            await self._send(self._ws, "subscribe", stream, new)
 
     async def resubscribe(self, stream: str, selector: str) -> None:
         """Unsubscribe and subscribe again: the venue sends a fresh snapshot."""
-        if self._ws is not None:
-            await self._send("unsubscribe", stream, [selector])
-            await self._send("subscribe", stream, [selector])
-
-    def abort(self) -> None:
-        """Drop the connection (the loop reconnects)."""
         ws = self._ws
-        if ws is not None and ws.transport is not None:
-            ws.transport.abort()
+        if ws is not None:
+            await self._send(ws, "unsubscribe", stream, [selector])
+            await self._send(ws, "subscribe", stream, [selector])
 
-    # -- internals ------------------------------------------------------------------
+    # -- hooks ----------------------------------------------------------------------
 
-    async def _send(self, method: str, stream: str, selectors: list[str]) -> None:
-        self._request_id += 1
-        msg = {
-            "request_id": self._request_id,
-            "stream": stream,
-            "feed": selectors,
-            "method": method,
-            "is_full": True,
-        }
-        with contextlib.suppress(WebSocketException, OSError):
-            await self._ws.send(orjson.dumps(msg).decode())
-
-    async def _run(self) -> None:
+    async def connect_headers(self) -> dict[str, str] | None:
+        if self._headers is None:
+            return None
+        exc = self.last_exception
+        refused = isinstance(exc, InvalidStatusCode) and exc.status_code in (401, 403)
         try:
-            await self._loop()
-        finally:
-            self._on_state(ConnectionState.CLOSED, "")
+            return await self._headers(refused)
+        except VenueError as err:  # e.g. the login was refused: retry after the backoff
+            log.error("%s: no session for the upgrade: %s", self.name, err)
+            raise ConnectionError(f"login for the private stream failed: {err}") from None
 
-    async def _loop(self) -> None:
-        attempt = 0
-        first = True
-        while not self._closing:
-            if first:
-                self._on_state(ConnectionState.CONNECTING, "")
-            try:
-                headers: dict[str, str] = {}
-                if self._headers is not None:
-                    headers = await self._headers(self._auth_refused)
-                    self._auth_refused = False
-                async with websockets.connect(
-                    self.url,
-                    extra_headers=headers or None,
-                    open_timeout=self.open_timeout_s,
-                    ping_interval=self.ping_interval_s,
-                    ping_timeout=self.ping_interval_s,
-                    max_size=2**22,
-                    compression=None,
-                ) as ws:
-                    self._ws = ws
-                    for stream, selectors in self.subs.items():
-                        if selectors:
-                            await self._send("subscribe", stream, list(selectors))
-                    self.connected.set()
-                    self._on_state(ConnectionState.CONNECTED, self.url)
-                    async for raw in ws:
-                        if self._handle(raw):
-                            attempt = 0  # a working connection resets the backoff
-                    self.last_error = f"closed by server ({ws.close_code})"
-            except asyncio.CancelledError:
-                raise
-            except InvalidStatusCode as exc:
-                self.last_error = f"upgrade refused: HTTP {exc.status_code}"
-                self._auth_refused = exc.status_code in (401, 403)
-            except (WebSocketException, OSError, TimeoutError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-            except Exception as exc:  # e.g. a failed re-login: keep the socket loop alive
-                # (VenueError from the header source lands here; it names the cause)
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("%s: %s", self.name, self.last_error)
-            finally:
-                self._ws = None
-                self.connected.clear()
-            if self._closing:
-                break
-            first = False
-            self.reconnects += 1
-            delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
-            attempt += 1
-            log.warning(
-                "%s: %s; reconnect %d in %.2fs", self.name, self.last_error, self.reconnects, delay
-            )
-            self._on_state(ConnectionState.RECONNECTING, self.last_error)
-            await asyncio.sleep(delay)
+    async def on_open(self, ws: Any) -> None:
+        for stream, selectors in self.subs.items():
+            if selectors:
+                await self._send(ws, "subscribe", stream, list(selectors))
 
-    def _handle(self, raw: str | bytes) -> bool:
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push or ack."""
         self.frames += 1
         try:
             msg = parse_frame(raw)
         except FrameError as exc:
-            self.bad_frames += 1
-            log.debug("%s: bad frame skipped: %s", self.name, exc)
-            if self._on_bad_frame is not None:
-                self._on_bad_frame()
+            self._bad(f"bad frame skipped: {exc}", logging.DEBUG)
             return False
         if isinstance(msg, dict):
             if "code" in msg or "error" in msg:
@@ -264,9 +167,26 @@ class GrvtWs:
         try:
             self._on_frame(msg)
         except (KeyError, ValueError, TypeError, ArithmeticError, AttributeError) as exc:
-            self.bad_frames += 1
-            log.warning("%s: %s frame skipped: %r", self.name, msg.stream, exc)
-            if self._on_bad_frame is not None:
-                self._on_bad_frame()
+            self._bad(f"{msg.stream} frame skipped: {exc!r}", logging.WARNING)
             return False
         return True
+
+    # -- internals ------------------------------------------------------------------
+
+    def _bad(self, text: str, level: int) -> None:
+        self.bad_frames += 1
+        log.log(level, "%s: %s", self.name, text)
+        if self._on_bad_frame is not None:
+            self._on_bad_frame()
+
+    async def _send(self, ws: Any, method: str, stream: str, selectors: list[str]) -> None:
+        self._request_id += 1
+        msg = {
+            "request_id": self._request_id,
+            "stream": stream,
+            "feed": selectors,
+            "method": method,
+            "is_full": True,
+        }
+        with contextlib.suppress(WebSocketException, OSError):
+            await ws.send(orjson.dumps(msg).decode())

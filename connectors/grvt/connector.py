@@ -897,6 +897,7 @@ class GrvtConnector:
             return
         if update.client_id is not None:
             self._pending.pop(update.client_id, None)
+            self._signed.pop(update.client_id, None)
         self._events.push(update)
 
     def _on_fill(self, f: dict[str, Any]) -> None:

@@ -425,3 +425,13 @@ async def test_injected_rejects_are_sync_codes_or_async_reasons(rig: Rig) -> Non
     (update,) = rig.updates("mmfffff-2")
     assert (update.status, update.reason) == (OrderStatus.REJECTED, "BELOW_MARGIN")
     assert rig.venue_orders() == []
+
+
+async def test_an_unknown_api_key_fails_the_connect_with_one_clear_line(rig: Rig) -> None:
+    keys = GrvtKeys("not-a-key-of-this-venue", rig.creds.sub_account_id, rig.creds.private_key)
+    conn = connector_for(rig.harness, keys)
+    with pytest.raises(VenueError) as info:
+        await conn.connect(lambda e: None)
+    text = str(info.value)
+    assert "login refused" in text and "1000" in text and "\n" not in text
+    assert "not-a-key-of-this-venue" not in text

@@ -355,7 +355,8 @@ class GrvtConnector:
         self._resync_tasks: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._signed: dict[str, t.Order] = {}
-        """client id -> the signed order, until the venue answered (a retry resends it)."""
+        """client id -> the signed order, until the venue answered (a retry resends it,
+        so an attempt that landed unseen is de-duplicated by nonce, never placed twice)."""
         self._pending: dict[str, str] = {}
         """client ids the venue acknowledged as PENDING with no outcome seen yet -> symbol."""
         self._seen_trades: set[str] = set()
@@ -484,6 +485,8 @@ class GrvtConnector:
                 nonce=new_nonce(),
             )
             order = await self._sign(order)
+            if len(self._signed) >= 10_000:  # places the gateway gave up on: forget the oldest
+                del self._signed[next(iter(self._signed))]
             self._signed[request.client_id] = order
         req = t.ApiCreateOrderRequest(order=order)
         try:
@@ -897,7 +900,6 @@ class GrvtConnector:
             return
         if update.client_id is not None:
             self._pending.pop(update.client_id, None)
-            self._signed.pop(update.client_id, None)
         self._events.push(update)
 
     def _on_fill(self, f: dict[str, Any]) -> None:

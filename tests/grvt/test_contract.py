@@ -435,3 +435,23 @@ async def test_an_unknown_api_key_fails_the_connect_with_one_clear_line(rig: Rig
     text = str(info.value)
     assert "login refused" in text and "1000" in text and "\n" not in text
     assert "not-a-key-of-this-venue" not in text
+
+
+async def test_a_lost_answer_and_a_retry_still_place_one_order(rig: Rig) -> None:
+    keys = GrvtKeys(rig.creds.api_key, rig.creds.sub_account_id, rig.creds.private_key)
+    conn = connector_for(rig.harness, keys, rest_timeout_s=0.3)
+    await conn.connect(lambda e: None)
+    try:
+        request = _post_only("mmggggg-1", BTC, Side.BUY, "0.001", _away(rig, BTC))
+        rig.harness.faults.delay(800)  # the venue takes the order after we gave up waiting
+        with pytest.raises(VenueError) as info:
+            await conn.place(request)
+        assert info.value.retryable
+        rig.harness.faults.delay(0)
+        ack = await conn.place(request)  # the gateway's retry: the very same signed order
+        assert ack.venue_order_id
+        await asyncio.sleep(1.0)  # let the delayed first attempt land too
+        cids = [o["metadata"]["client_order_id"] for o in rig.venue_orders()]
+        assert len(cids) == 1, cids
+    finally:
+        await conn.close()

@@ -180,6 +180,7 @@ class LighterVenueConfig(_Model):
                 "place": 6,
                 "cancel": 6,
                 "cancel_all": 6,
+                "modify": 6,
                 "open_orders": 300,
                 "positions": 300,
             },

@@ -230,8 +230,15 @@ class AvellanedaStoikov(Strategy):
             for o in self.ctx.orders(self.venue, self.symbol)
             if o.side is side and not o.cancel_requested
         ]
+        limit = p.max_position
+        reduces = position != 0 and Side.closing(position) is side
+        reduce_only = limit is not None and reduces and abs(position) >= limit
+        size = min(self.size, abs(position)) if reduce_only else self.size
         keep: OrderView | None = None
         for order in live:
+            if keep is None and order.amending:
+                keep = order  # already on its way to a new price
+                continue
             fresh = now_ms - order.created_ms < p.max_quote_age_secs * 1000
             close = (
                 price is not None
@@ -240,17 +247,23 @@ class AvellanedaStoikov(Strategy):
             )
             if keep is None and fresh and close:
                 keep = order
+            elif keep is None and fresh and self._amend(order, price, size, reduce_only):
+                keep = order  # one modify instead of a cancel and a new order
             else:
                 self.ctx.cancel(order.client_id)
         if keep is not None or price is None:
             return
-        limit = p.max_position
-        reduces = position != 0 and Side.closing(position) is side
-        reduce_only = limit is not None and reduces and abs(position) >= limit
-        size = min(self.size, abs(position)) if reduce_only else self.size
         self.ctx.place(
             self.venue, self.symbol, side, size, price, post_only=True, reduce_only=reduce_only
         )
+
+    def _amend(
+        self, order: OrderView, price: Decimal | None, size: Decimal, reduce_only: bool
+    ) -> bool:
+        """Requote ``order`` in place when the venue supports it and only price moves."""
+        if price is None or order.reduce_only != reduce_only or order.remaining != size:
+            return False
+        return self.ctx.amend(order.client_id, price)
 
     def preview(self) -> list[PlannedOrder]:
         book = self.ctx.book(self.venue, self.symbol)

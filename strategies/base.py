@@ -54,6 +54,8 @@ class OrderView(Protocol):
     @property
     def cancel_requested(self) -> bool: ...
     @property
+    def amending(self) -> bool: ...
+    @property
     def tag(self) -> str: ...
     @property
     def is_live(self) -> bool: ...
@@ -124,6 +126,14 @@ class StrategyContext(Protocol):
 
     def cancel(self, client_id: str) -> bool:
         """Ask to cancel one of this strategy's orders; False if it is not live."""
+
+    def amend(self, client_id: str, price: Decimal, size: Decimal | None = None) -> bool:
+        """Move a resting order to ``price`` (and total ``size``) in one venue request.
+
+        False when the venue cannot (or the order is not resting, or risk refuses):
+        then cancel and place instead. Default: never (a context without modify).
+        """
+        return False
 
     def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int: ...
 

@@ -298,3 +298,18 @@ async def test_every_kind_previews_with_its_defaults(make_session: Callable[...,
                 assert order.venue in ("sim", "b") and order.size > 0, (kind, order)
     finally:
         await s.stop()
+
+
+async def test_amend_is_declined_where_the_venue_cannot_modify(session: Session) -> None:
+    # the sim venue has no modify: strategies fall back to cancel + place
+    engine = session.engine
+    assert not engine.can_amend("sim")
+    runner = engine.runner("as_btc")
+    for _ in range(20):
+        await session.run_for(1.0)
+        if runner.orders():
+            break
+    (order, *_) = runner.orders()
+    assert not engine.request_amend(order, order.price - 10)  # type: ignore[arg-type, operator]
+    assert not order.amending and order.amends == 0
+    assert engine.summary().orders_amended == 0

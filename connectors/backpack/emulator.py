@@ -355,9 +355,6 @@ class BackpackDialect(VenueDialect):
         code = {503: "MAINTENANCE", 504: "TIMEOUT"}.get(fault.status, "SERVER_ERROR")
         return _error(fault.status, code, "Injected fault")
 
-    async def close_sockets(self, *, abrupt: bool = False) -> int:
-        return await self.sockets.close_all(abrupt=abrupt)
-
     # -- REST plumbing --------------------------------------------------------
 
     def _wrap(

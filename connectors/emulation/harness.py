@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from connectors.emulation.faults import FaultState, HttpFault
+from connectors.emulation.sockets import SocketSet
 from connectors.sim.venue import FlowParams, SimVenue
 from connectors.sim.world import AssetSpec, SimWorld, VenueSpec
 
@@ -80,10 +81,13 @@ class VenueDialect(ABC):
     def fault_response(self, fault: HttpFault) -> web.StreamResponse:
         """The venue's error answer for an injected HTTP fault."""
 
-    @abstractmethod
+    sockets: SocketSet
+    """The dialect's WebSocket clients (created in its ``__init__``)."""
+
     async def close_sockets(self, *, abrupt: bool = False) -> int:
         """Close every WebSocket (a Close frame, or drop the TCP connection when
         ``abrupt``); returns how many were open."""
+        return await self.sockets.close_all(abrupt=abrupt)
 
     def on_started(self) -> None:  # noqa: B027 - optional hook
         """Called on the loop once the sim is primed, before the server listens."""

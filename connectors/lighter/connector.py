@@ -314,7 +314,8 @@ class LighterConnector:
         return True
 
     async def modify(self, symbol: str, client_id: str, size: Decimal, price: Decimal) -> None:
-        """Change a resting order's size and price in one transaction (no cancel/replace)."""
+        """Change a resting order's price and *remaining* ``size`` in one transaction
+        (no cancel/replace; the order keeps its indexes, loses its queue place)."""
         m = self._market(symbol)
         await self.tx.modify_order(
             market=m.market_id,
@@ -623,6 +624,9 @@ class LighterConnector:
                     self._bad_item("order", exc, o)  # its siblings still count
                     continue
                 index = wire.client_index(o)
+                if update.status is OrderStatus.REJECTED and index in self._live:
+                    # it rested first: a modify made it cross (post-only) -> cancelled
+                    update = replace(update, status=OrderStatus.CANCELLED)
                 if index is not None:
                     if update.status.is_terminal:
                         self._live.pop(index, None)

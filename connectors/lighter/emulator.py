@@ -568,9 +568,6 @@ class LighterDialect(VenueDialect):
             status=fault.status,
         )
 
-    async def close_sockets(self, *, abrupt: bool = False) -> int:
-        return await self.sockets.close_all(abrupt=abrupt)
-
     # -- REST plumbing ---------------------------------------------------------------
 
     def _wrap(

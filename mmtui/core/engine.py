@@ -33,6 +33,7 @@ from connectors.base import (
     Side,
     TimeInForce,
     Trade,
+    VenueError,
 )
 from connectors.book import OrderBook
 from mmtui.core.clock import Clock
@@ -366,6 +367,81 @@ class Engine:
         if first:
             self._gateways[order.venue].cancel(order)
         return True
+
+    def can_amend(self, venue: str) -> bool:
+        """The venue changes a resting order's price/size in one request."""
+        return callable(getattr(self.connectors[venue], "modify", None))
+
+    def request_amend(self, order: Order, price: Decimal, size: Decimal | None = None) -> bool:
+        """Move a resting limit order to ``price`` (and ``size``: the new total; default
+        unchanged) in one venue request instead of a cancel and a new order.
+
+        False, and nothing sent, when the venue cannot modify orders, the order is not
+        resting (pending, cancelling, already amending) or the risk check refuses the
+        new terms: the caller then cancels and places as usual. The order keeps its
+        client id; its price and size change once the venue accepted the request.
+        """
+        if (
+            not self.running
+            or not self.can_amend(order.venue)
+            or order.type is not OrderType.LIMIT
+            or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            or order.cancel_requested
+            or order.amending
+        ):
+            return False
+        new_size = order.size if size is None else size
+        remaining = new_size - order.filled
+        if remaining <= 0:
+            return False
+        now = self.clock.now_ms()
+        reason = self.risk.check(
+            RiskInput(
+                instrument=self.instrument(order.venue, order.symbol),
+                side=order.side,
+                size=remaining,
+                price=price,
+                order_type=order.type,
+                reduce_only=order.reduce_only,
+                position=self.positions.get((order.venue, order.symbol)).size,
+                open_same_side=self.orders.open_size(
+                    order.venue, order.symbol, order.side, exclude=order
+                ),
+                open_orders=self.orders.live_count() - 1,
+                book=self.book(order.venue, order.symbol),
+            ),
+            now,
+        )
+        if reason is not None:
+            log.info("%s: amend of %s refused by risk: %s", order.venue, order.client_id, reason)
+            return False
+        order.amending = True
+        gateway = self._gateways[order.venue]
+        gateway.spawn(self._amend(gateway, order, price, new_size, remaining), "amend")
+        return True
+
+    async def _amend(
+        self, gateway: VenueGateway, order: Order, price: Decimal, size: Decimal, remaining: Decimal
+    ) -> None:
+        connector: Any = self.connectors[order.venue]
+        try:
+            await gateway.call(
+                "modify",
+                Priority.PLACE,
+                lambda: connector.modify(order.symbol, order.client_id, remaining, price),
+            )
+        except VenueError as exc:
+            log.info("%s: amend of %s failed: %s", order.venue, order.client_id, exc)
+            return
+        finally:
+            order.amending = False
+        if not order.is_live:
+            return  # filled or cancelled meanwhile: the venue ignored the modify
+        order.price, order.size = price, size
+        order.amends += 1
+        self.orders.counters.amended += 1
+        order.updated_ms = self.clock.now_ms()
+        self._journal_order(order)
 
     def _on_ack(self, order: Order, ack: OrderAck) -> None:
         now = self.clock.now_ms()
@@ -1004,6 +1080,7 @@ class Engine:
             ),
             orders_placed=c.placed,
             orders_cancelled=c.cancelled,
+            orders_amended=c.amended,
             orders_rejected=c.rejected,
             fills=fills,
             volume=volume,

@@ -96,6 +96,9 @@ class Order:
     reason: str = ""
     updated_ms: int = 0
     cancel_requested: bool = False
+    amending: bool = False
+    """A modify (new price/size in place) is on its way to the venue."""
+    amends: int = 0
     tag: str = ""
     fill_ids: set[str] = field(default_factory=set)
 
@@ -134,6 +137,7 @@ class OrderCounters:
     expired: int = 0
     fills: int = 0
     cancel_requests: int = 0
+    amended: int = 0
 
 
 class OrderManager:

@@ -122,6 +122,12 @@ class StrategyRunner:
             return False
         return self.engine.request_cancel(order)
 
+    def amend(self, client_id: str, price: Decimal, size: Decimal | None = None) -> bool:
+        order = self.engine.orders.get(client_id)
+        if order is None or order.strategy != self.name or self.state is not StrategyState.RUNNING:
+            return False
+        return self.engine.request_amend(order, price, size)
+
     def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int:
         count = 0
         for order in self.engine.orders.live(venue=venue, symbol=symbol, strategy=self.name):

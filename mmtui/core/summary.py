@@ -70,6 +70,8 @@ class RunSummary:
     net_exposure: dict[str, Decimal] = field(default_factory=dict)
     """Signed position per base asset summed across venues (the cross-venue delta)."""
     shutdown: list[str] = field(default_factory=list)
+    orders_amended: int = 0
+    """Resting orders moved in place (one venue request instead of cancel + new)."""
 
     @property
     def net_pnl(self) -> Decimal:
@@ -85,7 +87,8 @@ class RunSummary:
         lines = [
             f"mmtui run {self.run_id} ({self.mode}), {self.duration_s:.1f}s",
             f"  orders placed {self.orders_placed}, cancelled {self.orders_cancelled}, "
-            f"rejected {self.orders_rejected}",
+            f"rejected {self.orders_rejected}"
+            + (f", amended {self.orders_amended}" if self.orders_amended else ""),
             f"  fills {self.fills}, volume {self.volume:.2f}",
             f"  PnL realized {self.realized_pnl:.4f}, unrealized {self.unrealized_pnl:.4f}, "
             f"fees {self.fees:.4f}, net {self.net_pnl:.4f}",

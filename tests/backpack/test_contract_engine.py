@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +22,7 @@ from connectors.sim.venue import FlowParams
 from mmtui.config import load_config
 from mmtui.emulate import ACCOUNT, new_keypair, write_backpack_files
 from mmtui.session import Session, build_session
+from tests.waiting import until
 
 emulator = pytest.importorskip("connectors.backpack.emulator")
 
@@ -30,15 +31,6 @@ BTC = "BTC_USDC_PERP"
 ETH = "ETH_USDC_PERP"
 OTHER = "other"
 SIM = {BTC: "BTC-PERP", ETH: "ETH-PERP"}  # the sim venue's names behind the wire symbols
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"not met in {timeout} s: {what or cond}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -95,7 +87,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         await r.session.start()
         await r.engine.subscribe([(VENUE, BTC), (VENUE, ETH)])
         for symbol in (BTC, ETH):
-            await _until(
+            await until(
                 lambda s=symbol: (b := r.engine.book(VENUE, s)) is not None and b.is_valid(),
                 what=f"{symbol} book",
             )
@@ -131,7 +123,7 @@ async def test_fills_positions_and_pnl_match_the_venue(rig: Rig) -> None:
         sell = engine.submit_order(
             venue=VENUE, symbol=BTC, side=Side.SELL, size=Decimal("0.001"), price=q, post_only=True
         )
-        await _until(
+        await until(
             lambda: buy.status is OrderStatus.OPEN and sell.status is OrderStatus.OPEN,
             what=f"both OPEN ({buy.status}, {buy.reason!r}; {sell.status}, {sell.reason!r})",
         )
@@ -145,10 +137,10 @@ async def test_fills_positions_and_pnl_match_the_venue(rig: Rig) -> None:
             assert ack.status is not OrderStatus.REJECTED, ack
 
         take("o1", Side.SELL, "0.001", p)
-        await _until(lambda: buy.filled == Decimal("0.001"), what="first partial fill")
+        await until(lambda: buy.filled == Decimal("0.001"), what="first partial fill")
         assert buy.status is OrderStatus.PARTIALLY_FILLED
         take("o2", Side.SELL, "0.002", p)
-        await _until(lambda: buy.status is OrderStatus.FILLED, what="bid FILLED")
+        await until(lambda: buy.status is OrderStatus.FILLED, what="bid FILLED")
         assert buy.filled == Decimal("0.003")
 
         core = engine.positions.get((VENUE, BTC))
@@ -157,8 +149,8 @@ async def test_fills_positions_and_pnl_match_the_venue(rig: Rig) -> None:
         assert (core.size, core.entry_price) == (Decimal("0.003"), p)
 
         take("o3", Side.BUY, "0.001", q)
-        await _until(lambda: sell.status is OrderStatus.FILLED, what="ask FILLED")
-        await _until(lambda: core.size == Decimal("0.002"), what="core position reduced")
+        await until(lambda: sell.status is OrderStatus.FILLED, what="ask FILLED")
+        await until(lambda: core.size == Decimal("0.002"), what="core position reduced")
         (venue_pos,) = rig.harness.call(lambda: rig.harness.venue.positions(ACCOUNT))
         assert core.realized_pnl == (q - p) * Decimal("0.001") == venue_pos.realized_pnl
         assert (core.size, core.entry_price) == (venue_pos.size, venue_pos.entry_price)
@@ -178,7 +170,7 @@ async def test_cancel_one_symbol_leaves_the_other(rig: Rig) -> None:
         orders[symbol] = engine.submit_order(
             venue=VENUE, symbol=symbol, side=Side.BUY, size=size, price=price, post_only=True
         )
-    await _until(
+    await until(
         lambda: all(o.status is OrderStatus.OPEN for o in orders.values()),
         what=str({s: (o.status, o.reason) for s, o in orders.items()}),
     )
@@ -213,7 +205,7 @@ async def test_a_wrong_key_is_rejected_without_leaking_the_secret(
             post_only=True,
             bypass_risk=True,  # no book subscription needed for this check
         )
-        await _until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
+        await until(lambda: order.status.is_terminal, what=f"terminal ({order.status})")
         assert order.status is OrderStatus.REJECTED
         assert any(
             word in order.reason.lower()
@@ -221,7 +213,7 @@ async def test_a_wrong_key_is_rejected_without_leaking_the_secret(
         ), order.reason
         assert wrong_secret not in order.reason
         # the private stream's refusal is not silent: the venue status says why
-        await _until(
+        await until(
             lambda: "server refused" in r.engine.venues[VENUE].detail,
             what="the private stream refusal reported",
         )
@@ -248,7 +240,7 @@ async def test_a_429_burst_still_places_each_order_once(rig: Rig) -> None:
         )
         for i in range(3)
     ]
-    await _until(
+    await until(
         lambda: (
             all(o.status.is_terminal or o.status is OrderStatus.OPEN for o in orders)
             and all(o.status is not OrderStatus.PENDING for o in orders)
@@ -272,7 +264,7 @@ async def test_an_update_lost_while_disconnected_is_reconciled(tmp_path: Path) -
         await r.session.start()
         engine = r.engine
         await engine.subscribe([(VENUE, BTC)])
-        await _until(lambda: (b := engine.book(VENUE, BTC)) is not None and b.is_valid())
+        await until(lambda: (b := engine.book(VENUE, BTC)) is not None and b.is_valid())
         bid, _, tick = _touch(r, BTC)
         orders = [
             engine.submit_order(
@@ -285,7 +277,7 @@ async def test_an_update_lost_while_disconnected_is_reconciled(tmp_path: Path) -
             )
             for i in range(2)
         ]
-        await _until(lambda: all(o.status is OrderStatus.OPEN for o in orders))
+        await until(lambda: all(o.status is OrderStatus.OPEN for o in orders))
         # The engine's reconcile leaves orders updated in the last 5 s alone (an
         # update may be in flight): let them age past that first.
         loop = asyncio.get_running_loop()
@@ -298,8 +290,8 @@ async def test_an_update_lost_while_disconnected_is_reconciled(tmp_path: Path) -
         lost, kept = orders
         cid = r.venue_cid(lost.client_id)
         assert r.harness.call(lambda: r.harness.venue.cancel(ACCOUNT, SIM[BTC], cid))
-        await _until(lambda: conn.stats.reconnects > reconnects, what="reconnect")
-        await _until(lambda: lost.status is OrderStatus.CANCELLED, timeout=10, what="reconciled")
+        await until(lambda: conn.stats.reconnects > reconnects, what="reconnect")
+        await until(lambda: lost.status is OrderStatus.CANCELLED, timeout=10, what="reconciled")
         assert "reconcile" in lost.reason, lost.reason  # the update was lost: reconcile found it
         assert kept.status is OrderStatus.OPEN
         assert [o.client_id for o in r.our_open()] == [r.venue_cid(kept.client_id)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from connectors.base import (
     Side,
     TimeInForce,
 )
+from tests.waiting import until
 
 emulator = pytest.importorskip("connectors.backpack.emulator")
 
@@ -30,15 +31,6 @@ from .test_signing import SECRET  # noqa: E402
 
 KEYS = BackpackKeys(SECRET)
 SYMBOL = "SOL_USDC_PERP"
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -62,7 +54,7 @@ async def test_place_open_fill_cancel(
     await conn.subscribe_books([SYMBOL])
     book = conn.book(SYMBOL)
     assert book is not None
-    await _until(book.is_valid)
+    await until(book.is_valid)
     best_bid, best_ask = book.best_bid(), book.best_ask()
     assert best_bid is not None and best_ask is not None and best_bid < best_ask
 
@@ -74,7 +66,7 @@ async def test_place_open_fill_cancel(
     assert ack.status is OrderStatus.OPEN and ack.venue_order_id
     (listed,) = [o for o in await conn.open_orders(SYMBOL) if o.client_id == "mmtest1-1"]
     assert (listed.price, listed.size, listed.side) == (price, size, Side.BUY)
-    await _until(
+    await until(
         lambda: any(
             isinstance(e, OrderUpdate)
             and e.client_id == "mmtest1-1"
@@ -101,7 +93,7 @@ async def test_place_open_fill_cancel(
         "mmtest1-3", SYMBOL, Side.BUY, size, type=OrderType.MARKET, time_in_force=TimeInForce.IOC
     )
     await conn.place(taker)
-    await _until(lambda: any(isinstance(e, Fill) and e.client_id == "mmtest1-3" for e in events))
+    await until(lambda: any(isinstance(e, Fill) and e.client_id == "mmtest1-3" for e in events))
     fill = next(e for e in events if isinstance(e, Fill) and e.client_id == "mmtest1-3")
     assert fill.side is Side.BUY and fill.size <= size and fill.price > 0
     positions = await conn.positions()
@@ -110,7 +102,7 @@ async def test_place_open_fill_cancel(
     # cancel the resting bid by our client id; a second cancel finds nothing
     assert await conn.cancel(SYMBOL, "mmtest1-1")
     assert not await conn.cancel(SYMBOL, "mmtest1-1")
-    await _until(
+    await until(
         lambda: any(
             isinstance(e, OrderUpdate)
             and e.client_id == "mmtest1-1"
@@ -145,12 +137,12 @@ async def test_resync_reconnect_and_throttle(
     await conn.subscribe_books([SYMBOL])
     book = conn.book(SYMBOL)
     assert book is not None
-    await _until(book.is_valid)
+    await until(book.is_valid)
 
     # a gap in the update ids invalidates the book; the connector re-snapshots
     emu.faults.skip_book_ids(3, SYMBOL)
-    await _until(lambda: conn.stats.resyncs >= 1)
-    await _until(book.is_valid)
+    await until(lambda: conn.stats.resyncs >= 1)
+    await until(book.is_valid)
     # ... and the resynced book is the emulator's book, level for level
     emu.pause()
     try:
@@ -163,13 +155,13 @@ async def test_resync_reconnect_and_throttle(
 
     # the server drops the socket: reconnect, resubscribe, book and private stream back
     assert emu.faults.close_sockets() >= 1
-    await _until(lambda: conn.stats.reconnects >= 1)
-    await _until(lambda: conn.state is ConnectionState.CONNECTED and book.is_valid())
+    await until(lambda: conn.stats.reconnects >= 1)
+    await until(lambda: conn.state is ConnectionState.CONNECTED and book.is_valid())
     best_bid = book.best_bid()
     assert best_bid is not None
     price = inst.round_price(best_bid * Decimal("0.9"), Side.BUY)
     await conn.place(OrderRequest("mmtest2-1", SYMBOL, Side.BUY, inst.min_size, price=price))
-    await _until(
+    await until(
         lambda: any(
             isinstance(e, OrderUpdate)
             and e.client_id == "mmtest2-1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -30,21 +30,13 @@ from mmtui.emulate import (
     write_lighter_files,
 )
 from mmtui.session import Session, SessionError, build_session
+from tests.waiting import until
 
 VENUE = "lighter"
 BTC, ETH = "BTC", "ETH"
 SIM = {BTC: "BTC-PERP", ETH: "ETH-PERP"}
 OTHER = "other"
 KEY_ID = f"{LIGHTER_ACCOUNT_INDEX}:{LIGHTER_API_KEY_INDEX}"
-
-
-async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"not met in {timeout} s: {what or cond}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -463,3 +455,28 @@ async def test_server_errors_are_retried_without_a_duplicate(rig: Rig) -> None:
     await until(lambda: order.status is OrderStatus.OPEN, timeout=15, what=order.reason)
     assert len(rig.on_venue(BTC)) == 1
     assert rig.conn.stats.extra["volume_quota_remaining"] > 0
+
+
+async def test_modify_moves_a_resting_order_in_one_transaction(rig: Rig) -> None:
+    order = rig.engine.submit_order(
+        venue=VENUE,
+        symbol=BTC,
+        side=Side.BUY,
+        size=Decimal("0.002"),
+        price=below(rig, BTC),
+        post_only=True,
+    )
+    await until(lambda: order.status is OrderStatus.OPEN)
+    sent = rig.conn.tx.sent
+    new_price = below(rig, BTC, frac="0.97")
+    await rig.conn.modify(BTC, order.client_id, Decimal("0.003"), new_price)
+    assert rig.conn.tx.sent == sent + 1  # one tx, not a cancel and a new order
+
+    def moved() -> bool:
+        (resting,) = rig.on_venue(BTC)
+        return Decimal(resting.price) == new_price and resting.remaining_size == Decimal("0.003")
+
+    await until(moved, what="the venue order moved")
+    (listed,) = await rig.conn.open_orders(BTC)
+    assert listed.client_id == order.client_id and listed.venue_order_id == order.venue_order_id
+    assert listed.price == new_price

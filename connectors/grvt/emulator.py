@@ -299,7 +299,7 @@ class GrvtDialect(VenueDialect):
         """account -> monotonic deadline of its cancel-on-disconnect countdown."""
         self._next_order = 1
         self._trade_ids = 0
-        self._conns = SocketSet("grvt", self._forget)
+        self.sockets = SocketSet("grvt", self._forget)
         self.dead_man_triggered = 0
         venue.on_book(self._on_book)
         venue.on_trade(self._on_trade)
@@ -324,9 +324,9 @@ class GrvtDialect(VenueDialect):
 
     def send_raw(self, text: str) -> int:
         """Push ``text`` as-is to every open socket (malformed-frame tests)."""
-        for conn in list(self._conns):
+        for conn in list(self.sockets):
             self._send(conn, text)
-        return len(self._conns)
+        return len(self.sockets)
 
     def orders_of(self, account: str, *, live: bool = True) -> list[dict[str, Any]]:
         return [
@@ -379,9 +379,6 @@ class GrvtDialect(VenueDialect):
                 resp.headers["Retry-After"] = str(max(0, round(fault.retry_after_s)))
             return resp
         return _envelope(1002, "Internal server error (injected)", fault.status)
-
-    async def close_sockets(self, *, abrupt: bool = False) -> int:
-        return await self._conns.close_all(abrupt=abrupt)
 
     # -- REST plumbing ----------------------------------------------------------------
 
@@ -1076,7 +1073,7 @@ class GrvtDialect(VenueDialect):
             log.info("grvt emulator: skipping %d book sequence numbers on %s (fault)", skip, m.wire)
         delta: dict[str, Any] | None = None
         snapshot: dict[str, Any] | None = None
-        for conn in list(self._conns):
+        for conn in list(self.sockets):
             for sub in conn.subs.values():
                 if sub.market is not m:
                     continue
@@ -1147,7 +1144,7 @@ class GrvtDialect(VenueDialect):
         )
 
     def _push_private(self, user: _User, stream: str, m: _Market, feed: dict[str, Any]) -> None:
-        for conn in list(self._conns):
+        for conn in list(self.sockets):
             if conn.user is not user:
                 continue
             for sub in list(conn.subs.values()):
@@ -1158,7 +1155,7 @@ class GrvtDialect(VenueDialect):
         self, m: _Market, streams: tuple[str, ...], feed: Callable[[], dict[str, Any]]
     ) -> None:
         body: dict[str, Any] | None = None
-        for conn in list(self._conns):
+        for conn in list(self.sockets):
             for sub in list(conn.subs.values()):
                 if sub.market is m and sub.stream in streams:
                     if body is None:
@@ -1178,7 +1175,7 @@ class GrvtDialect(VenueDialect):
         self._send(conn, json.dumps(msg, separators=(",", ":")))
 
     def _send(self, conn: _Conn, text: str) -> None:
-        self._conns.send(conn, text)
+        self.sockets.send(conn, text)
 
     def _forget(self, conn: _Conn) -> None:
         conn.subs.clear()
@@ -1196,8 +1193,8 @@ class GrvtDialect(VenueDialect):
             return web.Response(status=404, text="WebSocket only")
         await ws.prepare(request)
         conn = _Conn(ws, request, user, rpc)
-        self._conns.add(conn)
-        writer = asyncio.create_task(self._conns.writer(conn), name="grvt-ws-writer")
+        self.sockets.add(conn)
+        writer = asyncio.create_task(self.sockets.writer(conn), name="grvt-ws-writer")
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
@@ -1208,7 +1205,7 @@ class GrvtDialect(VenueDialect):
         except Exception:
             log.exception("grvt emulator: WebSocket handler failed")
         finally:
-            self._conns.drop(conn)
+            self.sockets.drop(conn)
             writer.cancel()
         return ws
 

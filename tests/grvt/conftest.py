@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,21 +17,13 @@ from connectors.grvt.emulator import Credentials, grvt_emulator, new_credentials
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.rest import GrvtUrls
 from connectors.sim.venue import FlowParams
+from tests.waiting import until
 
 ACCOUNT = "alice"
 OTHER = "other"
 BTC = "BTC_USDT_Perp"
 ETH = "ETH_USDT_Perp"
 SIM = {BTC: "BTC-PERP", ETH: "ETH-PERP"}
-
-
-async def until(cond: Callable[[], bool], timeout: float = 8.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"not met in {timeout} s: {what or cond}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

@@ -67,11 +67,18 @@ class ReconnectingWs:
         self.error_frames = 0
         self.reconnects = 0
         self.last_error = ""
+        self.last_exception: BaseException | None = None
+        """What ended the last connection attempt (None: closed by the server)."""
 
     # -- hooks ------------------------------------------------------------------
 
     async def on_open(self, ws: Any) -> None:
         """A new connection is up: greet, subscribe. Raise to drop it and retry."""
+
+    async def connect_headers(self) -> dict[str, str] | None:
+        """Extra headers for the upgrade (e.g. a session cookie). Raise ``OSError``
+        to skip this attempt and retry after the backoff."""
+        return None
 
     def handle(self, ws: Any, raw: str | bytes) -> bool:
         raise NotImplementedError
@@ -113,8 +120,10 @@ class ReconnectingWs:
             if first:
                 self._on_state(ConnectionState.CONNECTING, "")
             try:
+                headers = await self.connect_headers()
                 async with websockets.connect(
                     self.url,
+                    extra_headers=headers,
                     open_timeout=self.open_timeout_s,
                     ping_interval=self.ping_interval_s,
                     ping_timeout=self.ping_timeout_s,
@@ -129,10 +138,12 @@ class ReconnectingWs:
                         if self.handle(ws, raw):
                             attempt = 0  # a working connection resets the backoff
                     self.last_error = f"closed by server ({ws.close_code})"
+                    self.last_exception = None
             except asyncio.CancelledError:
                 raise
             except (WebSocketException, OSError, TimeoutError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_exception = exc
             finally:
                 self._ws = None
                 self.connected.clear()

@@ -202,7 +202,52 @@ class LighterVenueConfig(_Model):
         return self
 
 
-RemoteVenueConfig = BackpackVenueConfig | LighterVenueConfig
+class GrvtVenueConfig(_Model):
+    type: Literal["grvt"] = "grvt"
+    env: Literal["prod", "testnet"] = "prod"
+    base_url: str | None = Field(
+        default=None,
+        description="one URL for the edge, trade-data and market-data hosts (an emulator)",
+    )
+    ws_url: str | None = Field(default=None, description="WebSocket URL for both feeds")
+    key_file: Path | None = Field(
+        default=None,
+        description="YAML with api_key/trading_account_id/private_key (mode 0600); "
+        "else GRVT_API_KEY, GRVT_TRADING_ACCOUNT_ID, GRVT_PRIVATE_KEY",
+    )
+    dead_man_switch_s: float | None = Field(
+        default=None, gt=0, le=300, description="cancel-on-disconnect countdown"
+    )
+    rate_limit: RateLimitConfig | None = Field(
+        # ccxt's GRVT budget (spec §3.6): create/cancel 5 units of 10 ms (20/s), open
+        # orders and positions 20, cancel-all 50: weights relative to a create.
+        default_factory=lambda: RateLimitConfig(
+            capacity=1200,
+            per_seconds=60,
+            weights={"cancel_all": 10, "open_orders": 4, "positions": 4},
+        )
+    )
+
+    @model_validator(mode="after")
+    def _urls_together(self) -> GrvtVenueConfig:
+        if (self.base_url is None) != (self.ws_url is None):
+            raise ValueError("base_url and ws_url go together (both or neither)")
+        return self
+
+    def endpoints(self) -> list[str]:
+        if self.base_url is not None and self.ws_url is not None:
+            return [self.base_url, self.ws_url]
+        host = "grvt.io" if self.env == "prod" else "testnet.grvt.io"
+        return [
+            f"https://edge.{host}",
+            f"https://trades.{host}",
+            f"https://market-data.{host}",
+            f"wss://trades.{host}/ws",
+            f"wss://market-data.{host}/ws",
+        ]
+
+
+RemoteVenueConfig = BackpackVenueConfig | LighterVenueConfig | GrvtVenueConfig
 """A venue reached over the network (even a loopback emulator)."""
 
 VenueConfig = Annotated[SimVenueConfig | RemoteVenueConfig, Field(discriminator="type")]

@@ -181,9 +181,46 @@ def start_lighter(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     return harness, config_path
 
 
+def start_grvt(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
+    """Start the GRVT emulator with fresh credentials it accepts, write the key file
+    (0600) and a config that trades it; the caller stops it."""
+    from connectors.grvt.emulator import grvt_emulator, new_credentials
+
+    creds = new_credentials()
+    harness = grvt_emulator(
+        {creds.api_key: ACCOUNT},
+        signers={creds.api_key: creds.address},
+        sub_accounts={creds.api_key: creds.sub_account_id},
+        port=port,
+    ).start()
+    try:
+        key_file = write_key_file(
+            folder / "grvt_key.yaml",
+            {
+                "api_key": creds.api_key,
+                "trading_account_id": creds.sub_account_id,
+                "private_key": creds.private_key,
+            },
+        )
+        venue = {
+            "type": "grvt",
+            "env": "testnet",
+            "base_url": harness.base_url,
+            "ws_url": harness.ws_url,
+            "key_file": str(key_file.resolve()),
+            "dead_man_switch_s": 30,
+        }
+        config_path = write_config(folder, "grvt", venue, "BTC_USDT_Perp")
+    except OSError:
+        harness.stop()
+        raise
+    return harness, config_path
+
+
 STARTERS: dict[str, Callable[[Path, int], tuple[EmulatorHarness, Path]]] = {
     "backpack": start_backpack,
     "lighter": start_lighter,
+    "grvt": start_grvt,
 }
 """Venue name -> start its emulator, write keys + config into a folder."""
 

@@ -7,7 +7,12 @@ uses them, so a sim-only session never loads an exchange SDK.
 from __future__ import annotations
 
 from connectors.base import Connector
-from mmtui.config import BackpackVenueConfig, LighterVenueConfig, RemoteVenueConfig
+from mmtui.config import (
+    BackpackVenueConfig,
+    GrvtVenueConfig,
+    LighterVenueConfig,
+    RemoteVenueConfig,
+)
 from mmtui.logsetup import register_secret
 
 
@@ -20,6 +25,8 @@ def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Conne
         return _backpack(name, cfg, run_prefix)
     if isinstance(cfg, LighterVenueConfig):
         return _lighter(name, cfg, run_prefix)
+    if isinstance(cfg, GrvtVenueConfig):
+        return _grvt(name, cfg)
     raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
 
 
@@ -73,3 +80,28 @@ def _lighter(name: str, cfg: LighterVenueConfig, run_prefix: str) -> Connector:
         dead_man_switch_s=cfg.dead_man_switch_s,
         market_slippage=cfg.market_slippage,
     )
+
+
+def _grvt(name: str, cfg: GrvtVenueConfig) -> Connector:
+    from connectors.grvt.connector import GrvtConnector
+    from connectors.grvt.keys import GrvtKeyError, load_keys
+    from connectors.grvt.rest import GrvtUrls
+    from connectors.grvt.signing import ENVIRONMENTS
+
+    try:
+        keys = load_keys(cfg.key_file)
+    except GrvtKeyError as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(
+            f"venue {name}: no GRVT keys: set venues.{name}.key_file or "
+            "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
+        )
+    for secret in keys.secret_values():
+        register_secret(secret)
+    env = ENVIRONMENTS[cfg.env]
+    if cfg.base_url is not None and cfg.ws_url is not None:
+        urls = GrvtUrls.single(cfg.base_url, cfg.ws_url)
+    else:
+        urls = GrvtUrls.for_env(env)
+    return GrvtConnector(urls, keys, name=name, env=env, dead_man_switch_s=cfg.dead_man_switch_s)

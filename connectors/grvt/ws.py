@@ -1,0 +1,192 @@
+"""One GRVT WebSocket on the shared reconnecting loop (``connectors.wsclient``).
+
+The connector opens two: market data (books, trades) and trade data (orders,
+fills, positions; the upgrade carries the session cookie and
+``X-Grvt-Account-Id``). Subscriptions use the legacy ``/ws`` format::
+
+    {"request_id": 1, "stream": "v1.book.d", "feed": ["BTC_USDT_Perp@100"],
+     "method": "subscribe", "is_full": true}
+
+Server frames: feed pushes ``{stream, selector, sequence_number,
+prev_sequence_number, feed}``, subscribe acks (``subs``), error envelopes
+(``code``/``message``). Anything else, or a push that is not shaped like one, is
+counted as bad and skipped. On a drop the shared loop reconnects with capped
+exponential backoff and jitter; each attempt asks for fresh headers (a re-login
+when the last upgrade was refused with 401/403) and subscribes to everything
+again; the owner hears about every state change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from websockets.exceptions import InvalidStatusCode, WebSocketException
+
+from connectors.base import ConnectionState, VenueError
+from connectors.wsclient import ReconnectingWs, StateHandler
+
+log = logging.getLogger("connectors.grvt.ws")
+
+
+class FrameError(ValueError):
+    """A frame that is not JSON or not shaped like a GRVT push."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    stream: str
+    selector: str
+    seq: int
+    prev_seq: int | None
+    feed: dict[str, Any]
+
+
+def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
+    """A feed ``Frame``; or the control message (ack / error) as a dict."""
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"not JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise FrameError(f"not an object: {type(msg).__name__}")
+    if "feed" in msg and "subs" not in msg:
+        stream, selector, feed = msg.get("stream"), msg.get("selector"), msg.get("feed")
+        if not isinstance(stream, str) or not isinstance(selector, str):
+            raise FrameError("feed without stream/selector")
+        if not isinstance(feed, dict):
+            raise FrameError(f"{stream}: feed is not an object")
+        try:
+            seq = int(msg.get("sequence_number", 0))
+            prev = msg.get("prev_sequence_number")
+            prev_seq = int(prev) if prev is not None else None
+        except (TypeError, ValueError):
+            raise FrameError(f"{stream}: bad sequence number") from None
+        return Frame(stream, selector, seq, prev_seq, feed)
+    if "subs" in msg or "unsubs" in msg or "code" in msg or "result" in msg or "error" in msg:
+        return msg
+    raise FrameError("neither a feed push nor a control message")
+
+
+FrameHandler = Callable[[Frame], None]
+HeaderSource = Callable[[bool], Awaitable[dict[str, str]]]
+"""Headers for the upgrade; the flag asks for a fresh login (the last one got 401)."""
+
+
+class GrvtWs(ReconnectingWs):
+    def __init__(
+        self,
+        url: str,
+        on_frame: FrameHandler,
+        on_state: StateHandler,
+        *,
+        headers: HeaderSource | None = None,
+        on_bad_frame: Callable[[], None] | None = None,
+        name: str = "grvt ws",
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 30.0,
+        rng: random.Random | None = None,
+        open_timeout_s: float = 10.0,
+        ping_interval_s: float | None = 20.0,
+    ) -> None:
+        super().__init__(
+            url,
+            on_state,
+            venue=name,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+            open_timeout_s=open_timeout_s,
+            ping_interval_s=ping_interval_s,
+            ping_timeout_s=ping_interval_s,
+        )
+        self.name = name
+        self._on_frame = on_frame
+        self._headers = headers
+        self._on_bad_frame = on_bad_frame
+        self.subs: dict[str, list[str]] = {}
+        """stream -> selectors."""
+        self._request_id = 0
+
+    # -- control ------------------------------------------------------------------
+
+    async def subscribe(self, stream: str, selectors: list[str]) -> None:
+        have = self.subs.setdefault(stream, [])
+        new = [s for s in selectors if s not in have]
+        have.extend(new)
+        if new and self._ws is not None:
+            await self._send(self._ws, "subscribe", stream, new)
+
+    async def resubscribe(self, stream: str, selector: str) -> None:
+        """Unsubscribe and subscribe again: the venue sends a fresh snapshot."""
+        ws = self._ws
+        if ws is not None:
+            await self._send(ws, "unsubscribe", stream, [selector])
+            await self._send(ws, "subscribe", stream, [selector])
+
+    # -- hooks ----------------------------------------------------------------------
+
+    async def connect_headers(self) -> dict[str, str] | None:
+        if self._headers is None:
+            return None
+        exc = self.last_exception
+        refused = isinstance(exc, InvalidStatusCode) and exc.status_code in (401, 403)
+        try:
+            return await self._headers(refused)
+        except VenueError as err:  # e.g. the login was refused: retry after the backoff
+            log.error("%s: no session for the upgrade: %s", self.name, err)
+            raise ConnectionError(f"login for the private stream failed: {err}") from None
+
+    async def on_open(self, ws: Any) -> None:
+        for stream, selectors in self.subs.items():
+            if selectors:
+                await self._send(ws, "subscribe", stream, list(selectors))
+
+    def handle(self, ws: Any, raw: str | bytes) -> bool:
+        """Parse and dispatch one frame; True if it was a valid push or ack."""
+        self.frames += 1
+        try:
+            msg = parse_frame(raw)
+        except FrameError as exc:
+            self._bad(f"bad frame skipped: {exc}", logging.DEBUG)
+            return False
+        if isinstance(msg, dict):
+            if "code" in msg or "error" in msg:
+                self.error_frames += 1
+                err = msg.get("error", msg)
+                self.last_error = f"server refused: {err}"
+                log.error("%s: %s", self.name, self.last_error)
+                self._on_state(ConnectionState.CONNECTED, self.last_error)
+                return False
+            return True  # a subscribe/unsubscribe ack
+        try:
+            self._on_frame(msg)
+        except (KeyError, ValueError, TypeError, ArithmeticError, AttributeError) as exc:
+            self._bad(f"{msg.stream} frame skipped: {exc!r}", logging.WARNING)
+            return False
+        return True
+
+    # -- internals ------------------------------------------------------------------
+
+    def _bad(self, text: str, level: int) -> None:
+        self.bad_frames += 1
+        log.log(level, "%s: %s", self.name, text)
+        if self._on_bad_frame is not None:
+            self._on_bad_frame()
+
+    async def _send(self, ws: Any, method: str, stream: str, selectors: list[str]) -> None:
+        self._request_id += 1
+        msg = {
+            "request_id": self._request_id,
+            "stream": stream,
+            "feed": selectors,
+            "method": method,
+            "is_full": True,
+        }
+        with contextlib.suppress(WebSocketException, OSError):
+            await ws.send(orjson.dumps(msg).decode())

@@ -3,7 +3,6 @@ emulator through the real Backpack connector, and the safe shutdown leaves nothi
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,31 +10,16 @@ import pytest
 from mmtui.config import ConfigError, load_config
 from mmtui.emulate import start_backpack
 from mmtui.session import SessionError, build_session
+from tests.rehearsal import emulated, trade_until_fills
 
 
 async def test_written_config_trades_the_emulator(tmp_path: Path) -> None:
-    harness, config_path = await asyncio.to_thread(start_backpack, tmp_path / "emu")
-    try:
-        key_file = tmp_path / "emu" / "backpack_key.yaml"
-        assert key_file.stat().st_mode & 0o077 == 0
-        config, _ = load_config(config_path, env={})
-        session = build_session(config)
-        await session.start()
-        try:
-            runner = session.engine.runner("as_btc")
-            for _ in range(60):  # real time: the emulator runs on the wall clock
-                await asyncio.sleep(0.5)
-                if runner.position("backpack", "BTC_USDC_PERP").fills >= 2:
-                    break
-        finally:
-            report = await session.stop()
-        summary = session.summary()
+    async with emulated(start_backpack, tmp_path / "emu") as (harness, config_path):
+        assert (tmp_path / "emu" / "backpack_key.yaml").stat().st_mode & 0o077 == 0
+        summary, report = await trade_until_fills(config_path, "backpack", "BTC_USDC_PERP")
         assert summary.fills_by_venue.get("backpack", 0) > 0, summary
         assert report.ok and summary.open_orders_left == 0
-        left = harness.call(lambda: harness.venue.open_orders("rehearsal"))
-        assert left == []
-    finally:
-        await asyncio.to_thread(harness.stop)
+        assert harness.call(lambda: harness.venue.open_orders("rehearsal")) == []
 
 
 def test_a_real_exchange_url_needs_live_mode(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ emulator through the real GRVT connector, and the safe shutdown leaves nothing."
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,30 +10,16 @@ import pytest
 from mmtui.config import load_config
 from mmtui.emulate import start_grvt
 from mmtui.session import SessionError, build_session
+from tests.rehearsal import emulated, trade_until_fills
 
 
 async def test_written_config_trades_the_emulator(tmp_path: Path) -> None:
-    harness, config_path = await asyncio.to_thread(start_grvt, tmp_path / "emu")
-    try:
-        key_file = tmp_path / "emu" / "grvt_key.yaml"
-        assert key_file.stat().st_mode & 0o077 == 0
-        config, _ = load_config(config_path, env={})
-        session = build_session(config)
-        await session.start()
-        try:
-            runner = session.engine.runner("as_btc")
-            for _ in range(60):  # real time: the emulator runs on the wall clock
-                await asyncio.sleep(0.5)
-                if runner.position("grvt", "BTC_USDT_Perp").fills >= 2:
-                    break
-        finally:
-            report = await session.stop()
-        summary = session.summary()
+    async with emulated(start_grvt, tmp_path / "emu") as (harness, config_path):
+        assert (tmp_path / "emu" / "grvt_key.yaml").stat().st_mode & 0o077 == 0
+        summary, report = await trade_until_fills(config_path, "grvt", "BTC_USDT_Perp")
         assert summary.fills_by_venue.get("grvt", 0) > 0, summary
         assert report.ok and summary.open_orders_left == 0
         assert harness.call(lambda: harness.dialect.orders_of("rehearsal")) == []
-    finally:
-        await asyncio.to_thread(harness.stop)
 
 
 def test_missing_keys_are_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,9 @@ uses them, so a sim-only session never loads an exchange SDK.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from connectors.base import Connector
 from mmtui.config import (
     BackpackVenueConfig,
@@ -30,21 +33,29 @@ def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Conne
     raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
 
 
+def _keys(
+    name: str, label: str, load: Callable[[Any], Any], error: type[Exception], cfg: Any, env: str
+) -> Any:
+    """The venue's keys from its key file or env vars, registered for log redaction;
+    a missing or bad key is one line naming the venue and where keys come from."""
+    try:
+        keys = load(cfg.key_file)
+    except error as exc:
+        raise SessionError(f"venue {name}: {exc}") from None
+    if keys is None:
+        raise SessionError(f"venue {name}: no {label} keys: set venues.{name}.key_file or {env}")
+    for secret in keys.secret_values():
+        register_secret(secret)
+    return keys
+
+
 def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector:
     from connectors.backpack.connector import BackpackConnector
     from connectors.backpack.keys import BackpackKeyError, load_keys
 
-    try:
-        keys = load_keys(cfg.key_file)
-    except BackpackKeyError as exc:
-        raise SessionError(f"venue {name}: {exc}") from None
-    if keys is None:
-        raise SessionError(
-            f"venue {name}: no Backpack keys: set venues.{name}.key_file or "
-            "BACKPACK_API_KEY / BACKPACK_API_SECRET"
-        )
-    for secret in keys.secret_values():
-        register_secret(secret)
+    keys = _keys(
+        name, "Backpack", load_keys, BackpackKeyError, cfg, "BACKPACK_API_KEY / BACKPACK_API_SECRET"
+    )
     return BackpackConnector(
         cfg.rest_url,
         cfg.ws_url,
@@ -59,17 +70,8 @@ def _lighter(name: str, cfg: LighterVenueConfig, run_prefix: str) -> Connector:
     from connectors.lighter.connector import LighterConnector
     from connectors.lighter.keys import LighterKeyError, load_keys
 
-    try:
-        keys = load_keys(cfg.key_file)
-    except LighterKeyError as exc:
-        raise SessionError(f"venue {name}: {exc}") from None
-    if keys is None:
-        raise SessionError(
-            f"venue {name}: no Lighter keys: set venues.{name}.key_file or "
-            "LIGHTER_ACCOUNT_INDEX / LIGHTER_API_KEY_INDEX / LIGHTER_API_PRIVATE_KEY"
-        )
-    for secret in keys.secret_values():
-        register_secret(secret)
+    env = "LIGHTER_ACCOUNT_INDEX / LIGHTER_API_KEY_INDEX / LIGHTER_API_PRIVATE_KEY"
+    keys = _keys(name, "Lighter", load_keys, LighterKeyError, cfg, env)
     return LighterConnector(
         cfg.url,
         cfg.ws_url,
@@ -88,17 +90,8 @@ def _grvt(name: str, cfg: GrvtVenueConfig) -> Connector:
     from connectors.grvt.rest import GrvtUrls
     from connectors.grvt.signing import ENVIRONMENTS
 
-    try:
-        keys = load_keys(cfg.key_file)
-    except GrvtKeyError as exc:
-        raise SessionError(f"venue {name}: {exc}") from None
-    if keys is None:
-        raise SessionError(
-            f"venue {name}: no GRVT keys: set venues.{name}.key_file or "
-            "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
-        )
-    for secret in keys.secret_values():
-        register_secret(secret)
+    env_vars = "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
+    keys = _keys(name, "GRVT", load_keys, GrvtKeyError, cfg, env_vars)
     env = ENVIRONMENTS[cfg.env]
     if cfg.base_url is not None and cfg.ws_url is not None:
         urls = GrvtUrls.single(cfg.base_url, cfg.ws_url)

@@ -335,3 +335,12 @@ class Connector(Protocol):
     async def positions(self) -> list[Position]: ...
 
     async def balances(self) -> list[Balance]: ...
+
+
+@runtime_checkable
+class Modifiable(Protocol):
+    """A connector whose venue changes a resting order in one request (optional)."""
+
+    async def modify(self, symbol: str, client_id: str, size: Decimal, price: Decimal) -> None:
+        """Move our order to ``price`` with ``size`` remaining; it keeps its client id.
+        Raises ``VenueError`` when the venue refuses."""

@@ -24,6 +24,7 @@ from connectors.base import (
     Event,
     Fill,
     Instrument,
+    Modifiable,
     OpenOrder,
     OrderAck,
     OrderStatus,
@@ -370,7 +371,7 @@ class Engine:
 
     def can_amend(self, venue: str) -> bool:
         """The venue changes a resting order's price/size in one request."""
-        return callable(getattr(self.connectors[venue], "modify", None))
+        return isinstance(self.connectors[venue], Modifiable)
 
     def request_amend(self, order: Order, price: Decimal, size: Decimal | None = None) -> bool:
         """Move a resting limit order to ``price`` (and ``size``: the new total; default
@@ -423,7 +424,8 @@ class Engine:
     async def _amend(
         self, gateway: VenueGateway, order: Order, price: Decimal, size: Decimal, remaining: Decimal
     ) -> None:
-        connector: Any = self.connectors[order.venue]
+        connector = self.connectors[order.venue]
+        assert isinstance(connector, Modifiable)
         try:
             await gateway.call(
                 "modify",

@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
@@ -1155,21 +1155,7 @@ class BackpackDialect(VenueDialect):
         if not ws.can_prepare(request).ok:
             return web.Response(status=404, text="WebSocket only")
         await ws.prepare(request)
-        conn = _Conn(ws, request)
-        self.sockets.add(conn)
-        writer = asyncio.create_task(self.sockets.writer(conn), name="backpack-ws-writer")
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_command(conn, msg.data)
-                elif msg.type is WSMsgType.ERROR:
-                    log.info("backpack emulator: WebSocket error %s", ws.exception())
-                    break
-        except Exception:
-            log.exception("backpack emulator: WebSocket handler failed")
-        finally:
-            self.sockets.drop(conn)
-            writer.cancel()
+        await self.sockets.serve(_Conn(ws, request), self._on_command)
         return ws
 
     def _ws_error(self, conn: _Conn, code: int, message: str) -> None:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 log = logging.getLogger("connectors.emulation.sockets")
 
@@ -48,6 +48,27 @@ class SocketSet:
 
     def add(self, conn: WsClient) -> None:
         self.conns.add(conn)
+
+    async def serve(self, conn: WsClient, on_text: Callable[[Any, str], None]) -> None:
+        """Run one client until it goes: its writer task, and every text (or UTF-8
+        binary) frame it sends handed to ``on_text``; dropped at the end."""
+        self.add(conn)
+        writer = asyncio.create_task(self.writer(conn), name=f"{self.venue}-ws-writer")
+        ws = conn.ws
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    on_text(conn, msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    on_text(conn, msg.data.decode("utf-8", "replace"))
+                elif msg.type is WSMsgType.ERROR:
+                    log.info("%s emulator: WebSocket error %s", self.venue, ws.exception())
+                    break
+        except Exception:
+            log.exception("%s emulator: WebSocket handler failed", self.venue)
+        finally:
+            self.drop(conn)
+            writer.cancel()
 
     def drop(self, conn: WsClient) -> None:
         self.conns.discard(conn)

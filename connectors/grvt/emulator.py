@@ -34,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from eth_account import Account
 from eth_utils import to_checksum_address
 
@@ -1192,21 +1192,7 @@ class GrvtDialect(VenueDialect):
         if not ws.can_prepare(request).ok:
             return web.Response(status=404, text="WebSocket only")
         await ws.prepare(request)
-        conn = _Conn(ws, request, user, rpc)
-        self.sockets.add(conn)
-        writer = asyncio.create_task(self.sockets.writer(conn), name="grvt-ws-writer")
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_command(conn, msg.data)
-                elif msg.type is WSMsgType.ERROR:
-                    log.info("grvt emulator: WebSocket error %s", ws.exception())
-                    break
-        except Exception:
-            log.exception("grvt emulator: WebSocket handler failed")
-        finally:
-            self.sockets.drop(conn)
-            writer.cancel()
+        await self.sockets.serve(_Conn(ws, request, user, rpc), self._on_command)
         return ws
 
     def _ws_error(self, conn: _Conn, rid: Any, code: int, message: str, status: int) -> None:

@@ -54,7 +54,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from connectors.base import (
     ZERO,
@@ -1981,29 +1981,17 @@ class LighterDialect(VenueDialect):
             f"session-{self._session_seq}-{time.time_ns()}".encode(), digest_size=8
         ).hexdigest()
         conn = _Conn(ws, request, sid, last_rx=loop.time())
-        self.sockets.add(conn)
         self.stats.ws_connections += 1
         self._send(conn, _dumps({"type": "connected", "session_id": sid}))
-        writer = asyncio.create_task(self.sockets.writer(conn), name="lighter-ws-writer")
         keeper = asyncio.create_task(self._keeper(conn), name="lighter-ws-keeper")
+
+        def on_text(conn: _Conn, text: str) -> None:
+            conn.last_rx = loop.time()  # client traffic: not idle
+            self._on_command(conn, text)
+
         try:
-            async for msg in ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    conn.last_rx = loop.time()
-                    data = (
-                        msg.data
-                        if isinstance(msg.data, str)
-                        else msg.data.decode("utf-8", "replace")
-                    )
-                    self._on_command(conn, data)
-                elif msg.type is WSMsgType.ERROR:
-                    log.info("lighter emulator: WebSocket error %s", ws.exception())
-                    break
-        except Exception:
-            log.exception("lighter emulator: WebSocket handler failed")
+            await self.sockets.serve(conn, on_text)
         finally:
-            self.sockets.drop(conn)
-            writer.cancel()
             keeper.cancel()
         return ws
 

@@ -133,6 +133,18 @@ def below(rig: Rig, symbol: str, frac: str = "0.98", offset: int = 0) -> Decimal
     return (bid * Decimal(frac) / tick).to_integral_value() * tick - offset * tick
 
 
+def resting_bid(rig: Rig, symbol: str = BTC, size: str = "0.001", offset: int = 0) -> Any:
+    """A post-only bid 2 % under the touch (``offset`` ticks lower still): it rests."""
+    return rig.engine.submit_order(
+        venue=VENUE,
+        symbol=symbol,
+        side=Side.BUY,
+        size=Decimal(size),
+        price=below(rig, symbol, offset=offset),
+        post_only=True,
+    )
+
+
 async def test_partial_fills_long_then_short_with_exact_pnl(rig: Rig) -> None:
     engine = rig.engine
     rig.harness.pause()  # freeze the crowd: our quotes inside the spread stay the touch
@@ -201,14 +213,7 @@ async def test_post_only_that_would_cross_is_a_reject(rig: Rig) -> None:
 
 
 async def test_cancel_by_client_index(rig: Rig) -> None:
-    order = rig.engine.submit_order(
-        venue=VENUE,
-        symbol=BTC,
-        side=Side.BUY,
-        size=Decimal("0.001"),
-        price=below(rig, BTC),
-        post_only=True,
-    )
+    order = resting_bid(rig)
     await until(lambda: order.status is OrderStatus.OPEN)
     assert len(rig.on_venue(BTC)) == 1
     assert await rig.conn.cancel(BTC, order.client_id)
@@ -218,22 +223,8 @@ async def test_cancel_by_client_index(rig: Rig) -> None:
 
 async def test_market_scoped_cancel_all_leaves_other_markets(rig: Rig) -> None:
     orders = {
-        BTC: rig.engine.submit_order(
-            venue=VENUE,
-            symbol=BTC,
-            side=Side.BUY,
-            size=Decimal("0.001"),
-            price=below(rig, BTC),
-            post_only=True,
-        ),
-        ETH: rig.engine.submit_order(
-            venue=VENUE,
-            symbol=ETH,
-            side=Side.BUY,
-            size=Decimal("0.01"),
-            price=below(rig, ETH),
-            post_only=True,
-        ),
+        BTC: resting_bid(rig),
+        ETH: resting_bid(rig, ETH, "0.01"),
     }
     await until(lambda: all(o.status is OrderStatus.OPEN for o in orders.values()))
     assert await rig.conn.cancel_all(BTC) == 1
@@ -246,14 +237,7 @@ async def test_invalid_nonce_is_recovered_without_a_duplicate(rig: Rig) -> None:
     conn = rig.conn
 
     def place(offset: int) -> Any:
-        return rig.engine.submit_order(
-            venue=VENUE,
-            symbol=BTC,
-            side=Side.BUY,
-            size=Decimal("0.001"),
-            price=below(rig, BTC, offset=offset),
-            post_only=True,
-        )
+        return resting_bid(rig, offset=offset)
 
     first = place(0)  # the signer's nonce manager now counts locally
     await until(lambda: first.status is OrderStatus.OPEN)
@@ -353,17 +337,7 @@ async def test_dropped_socket_reconnects_and_reconciles(tmp_path: Path) -> None:
 
 async def test_a_429_burst_places_each_order_once(rig: Rig) -> None:
     rig.harness.faults.http_errors(3, status=429, retry_after_s=1)
-    orders = [
-        rig.engine.submit_order(
-            venue=VENUE,
-            symbol=BTC,
-            side=Side.BUY,
-            size=Decimal("0.001"),
-            price=below(rig, BTC, offset=i),
-            post_only=True,
-        )
-        for i in range(3)
-    ]
+    orders = [resting_bid(rig, offset=i) for i in range(3)]
     await until(
         lambda: all(o.status is OrderStatus.OPEN for o in orders),
         timeout=15,
@@ -440,14 +414,7 @@ async def test_malformed_frames_are_skipped_and_counted(rig: Rig) -> None:
     book = conn.book(BTC)
     assert book is not None
     await until(lambda: book.synced, what="BTC book back")
-    order = rig.engine.submit_order(
-        venue=VENUE,
-        symbol=BTC,
-        side=Side.BUY,
-        size=Decimal("0.001"),
-        price=below(rig, BTC),
-        post_only=True,
-    )
+    order = resting_bid(rig)
     await until(lambda: order.status is OrderStatus.OPEN)
     assert conn.state.value == "connected"
 
@@ -456,14 +423,7 @@ async def test_server_errors_are_retried_without_a_duplicate(rig: Rig) -> None:
     # 503s on sendTx (and whatever else comes next): nothing was sequenced, the
     # venue's nonce says so, the gateway retries with the same client order index
     rig.harness.faults.http_errors(2, status=503)
-    order = rig.engine.submit_order(
-        venue=VENUE,
-        symbol=BTC,
-        side=Side.BUY,
-        size=Decimal("0.001"),
-        price=below(rig, BTC),
-        post_only=True,
-    )
+    order = resting_bid(rig)
     await until(lambda: order.status is OrderStatus.OPEN, timeout=15, what=order.reason)
     assert len(rig.on_venue(BTC)) == 1
     assert rig.conn.stats.extra["volume_quota_remaining"] > 0

@@ -67,6 +67,7 @@ from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.rest import NOT_FOUND, GrvtRest, GrvtUrls
 from connectors.grvt.signing import OrderSigner, chain_id, new_nonce, sign
 from connectors.grvt.ws import Frame, GrvtWs
+from connectors.seen import SeenIds
 
 log = logging.getLogger("connectors.grvt")
 
@@ -75,6 +76,8 @@ TRADE_STREAM = "v1.trade"
 ORDER_STREAM = "v1.order"
 FILL_STREAM = "v1.fill"
 POSITION_STREAM = "v1.position"
+FILL_OVERLAP_MS = 5_000
+"""The REST fill catch-up re-reads this much before the newest fill (ids dedupe)."""
 
 _TIF = {
     TimeInForce.GTC: t.TimeInForce.GOOD_TILL_TIME,
@@ -359,7 +362,9 @@ class GrvtConnector:
         so an attempt that landed unseen is de-duplicated by nonce, never placed twice)."""
         self._pending: dict[str, str] = {}
         """client ids the venue acknowledged as PENDING with no outcome seen yet -> symbol."""
-        self._seen_trades: set[str] = set()
+        self._seen_trades = SeenIds()
+        self._fills_watermark_ms = 0
+        """Newest fill time delivered: the REST catch-up reads from a little before it."""
         self._started_ns = 0
         self._closing = False
         self.dead_man_arms = 0
@@ -710,13 +715,14 @@ class GrvtConnector:
                         continue
                     raise
                 self._on_order(_asdict(o))
-            for fill in await self.fills():
-                if fill.trade_id not in self._seen_trades:
-                    self._seen_trades.add(fill.trade_id)
+            started_ms = self._started_ns // 1_000_000
+            since_ms = max(started_ms, self._fills_watermark_ms - FILL_OVERLAP_MS)
+            for fill in await self.fills(since_ns=since_ms * 1_000_000):
+                if self._seen_trades.add(fill.trade_id):
                     self.stats.extra["fills_reconciled"] = (
                         self.stats.extra.get("fills_reconciled", 0) + 1
                     )
-                    self._events.push(fill)
+                    self._deliver_fill(fill)
             for pos in await self.positions():
                 self._events.push(pos)
         except VenueError as exc:
@@ -904,9 +910,11 @@ class GrvtConnector:
 
     def _on_fill(self, f: dict[str, Any]) -> None:
         fill = fill_event(self.name, f)
-        if fill.trade_id in self._seen_trades:
-            return  # already delivered by a REST reconcile
-        self._seen_trades.add(fill.trade_id)
+        if self._seen_trades.add(fill.trade_id):  # else a REST reconcile delivered it
+            self._deliver_fill(fill)
+
+    def _deliver_fill(self, fill: Fill) -> None:
+        self._fills_watermark_ms = max(self._fills_watermark_ms, fill.ts_ms)
         self._events.push(fill)
 
 

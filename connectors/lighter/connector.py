@@ -31,7 +31,6 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -71,6 +70,7 @@ from connectors.lighter.tx import (
     LighterTx,
 )
 from connectors.lighter.ws import LighterWs
+from connectors.seen import SeenIds
 
 log = logging.getLogger("connectors.lighter")
 
@@ -134,7 +134,7 @@ class LighterConnector:
         self._auth_retry: asyncio.Task[None] | None = None
         self._live: dict[int, str] = {}
         """Live orders by client order index -> exchange order index (from the venue)."""
-        self._seen_trades: OrderedDict[str, None] = OrderedDict()
+        self._seen_trades = SeenIds()
         self._started_ms = 0
         self._dead_man: asyncio.Task[None] | None = None
         self.dead_man_deadline_ms: int | None = None
@@ -646,13 +646,10 @@ class LighterConnector:
                 continue
             for t in items or []:
                 trade_id = str(t.get("trade_id_str") or t.get("trade_id"))
-                if trade_id in self._seen_trades:
-                    continue  # a snapshot after a reconnect repeats what we have
                 if snapshot and int(t.get("timestamp") or 0) < self._started_ms:
                     continue  # before this session: the journal has those
-                self._seen_trades[trade_id] = None
-                if len(self._seen_trades) > 20_000:
-                    self._seen_trades.popitem(last=False)
+                if not self._seen_trades.add(trade_id):
+                    continue  # a snapshot after a reconnect repeats what we have
                 try:
                     fills = wire.account_fills(
                         self.name, m.symbol, t, self.account, self.client_ids.from_venue

@@ -5,9 +5,8 @@
   connection errors -> ``VenueError(retryable=True)``; 401/403 ->
   ``VenueError(code="auth")`` so the caller can mint a fresh auth token.
 * Private reads send the auth token in the ``Authorization`` header.
-* ``WEIGHTS`` is Lighter's rate-limit table (spec §2.5); the core's rate limiter
-  charges the calls it makes (``place``, ``cancel``, ``open_orders``, ...) with
-  these weights from the venue config.
+* Rate limits are charged by the core's limiter, with Lighter's weights (spec
+  §2.5) in the venue config's default ``rate_limit``.
 """
 
 from __future__ import annotations
@@ -23,19 +22,6 @@ import orjson
 from connectors.base import RateLimited, VenueError
 
 log = logging.getLogger("connectors.lighter.rest")
-
-WEIGHTS: dict[str, int] = {
-    "/api/v1/sendTx": 6,
-    "/api/v1/sendTxBatch": 6,
-    "/api/v1/nextNonce": 6,
-    "/api/v1/accountInactiveOrders": 100,
-    "/api/v1/apikeys": 150,
-    "/api/v1/trades": 600,
-    "/api/v1/recentTrades": 600,
-}
-DEFAULT_WEIGHT = 300
-"""Lighter's weight for every endpoint not in ``WEIGHTS`` (``account``,
-``accountActiveOrders``, ``orderBooks``, ...)."""
 
 
 class LighterRest:
@@ -145,4 +131,4 @@ def http_error(
     return VenueError(text, code=code or f"http_{status}", retryable=retryable)
 
 
-__all__ = ["DEFAULT_WEIGHT", "WEIGHTS", "LighterRest", "http_error"]
+__all__ = ["LighterRest", "http_error"]

@@ -8,6 +8,7 @@ REST/WS answers. Everything here is exact: Decimal in, int out, or the reverse.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -291,7 +292,5 @@ def public_trade(venue: str, symbol: str, t: dict[str, Any]) -> Trade:
 def error_code(text: str) -> int | None:
     """The Lighter error code in an SDK error string (``... code=21104 message=...``)
     or a JSON body (``{"code": 21104, ...}``)."""
-    import re
-
     m = re.search(r"code[\"']?\s*[=:]\s*(\d+)", text)
     return int(m.group(1)) if m else None

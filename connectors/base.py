@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from connectors.common.errors import (  # noqa: F401 - re-exported: every connector's errors
+    DUPLICATE_CLIENT_ID,
+    ErrorCode,
+    RateLimited,
+    VenueError,
+)
+
 if TYPE_CHECKING:
     from connectors.book import OrderBook
 
@@ -58,6 +65,10 @@ class OrderStatus(enum.Enum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    LOST = "lost"
+    """The venue never reported the order and, asked by client id, does not know it
+    (dropped without a report, or a request whose answer was lost and that never
+    landed). Terminal: never a phantom live order."""
 
     @property
     def is_terminal(self) -> bool:
@@ -69,7 +80,13 @@ class OrderStatus(enum.Enum):
 
 
 _TERMINAL = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELLED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED,
+        OrderStatus.LOST,
+    }
 )
 
 
@@ -84,28 +101,6 @@ class ConnectionState(enum.Enum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     CLOSED = "closed"
-
-
-class VenueError(Exception):
-    """A venue refused or failed a request; ``retryable`` says a retry may succeed."""
-
-    def __init__(self, message: str, *, code: str = "", retryable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retryable = retryable
-
-
-DUPLICATE_CLIENT_ID = "duplicate_client_id"
-"""VenueError code: an order with this client id is already live on the venue
-(typically an earlier attempt of the same request that did land)."""
-
-
-class RateLimited(VenueError):
-    """HTTP 429 or the venue's equivalent; ``retry_after`` in seconds when known."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, code="rate_limited", retryable=True)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +222,27 @@ class OpenOrder:
     remaining_size: Decimal
     post_only: bool = False
     reduce_only: bool = False
+    venue_client_id: str | None = None
+    """The client id exactly as the venue listed it (its wire form, as a string),
+    so the core can prove an order is its own against what it sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """One order as the venue reports it when asked by client id, in any state."""
+
+    venue: str
+    symbol: str
+    client_id: str | None
+    venue_order_id: str | None
+    status: OrderStatus
+    """OPEN / PARTIALLY_FILLED while resting (PENDING: the venue has it but has not
+    booked it yet); FILLED / CANCELLED / EXPIRED / REJECTED once done."""
+    side: Side
+    price: Decimal | None
+    size: Decimal
+    filled_size: Decimal
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +347,21 @@ class Connector(Protocol):
         given), on one symbol when given. Returns how many were cancelled."""
 
     async def open_orders(self, symbol: str | None = None) -> list[OpenOrder]: ...
+
+    async def lookup_order(self, symbol: str, client_id: str) -> VenueOrder | None:
+        """Our order with this client id as the venue knows it now, resting or done.
+
+        None only when the venue positively does not know the id (never placed,
+        dropped without a report); raises ``VenueError`` when it cannot tell."""
+
+    async def fills_since(self, since_ms: int, symbol: str | None = None) -> list[Fill]:
+        """The account's fills at or after ``since_ms`` (venue time), oldest first,
+        every page read; the same ``Fill`` form as the stream's (trade ids equal),
+        so the core can recover fills missed while the private stream was down."""
+
+    def venue_client_id(self, client_id: str) -> str:
+        """Our client id in the venue's wire form, as ``OpenOrder.venue_client_id``
+        would list it (what the journal keeps as proof the order is ours)."""
 
     async def positions(self) -> list[Position]: ...
 

@@ -53,8 +53,8 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import Level, OrderBook
-from connectors.clientids import ClientIdError, ClientIdMap
-from connectors.delivery import EventQueue
+from connectors.common.clientids import ClientIdError, ClientIdMap
+from connectors.common.delivery import EventQueue
 
 log = logging.getLogger("connectors.backpack")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from connectors.keyfile import KeyFileError, read_key_file
+from connectors.common.keyfile import KeyFileError, read_key_file
 
 ENV_KEY = "BACKPACK_API_KEY"
 ENV_SECRET = "BACKPACK_API_SECRET"

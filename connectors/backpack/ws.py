@@ -24,7 +24,7 @@ import orjson
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
 from connectors.base import ConnectionState
-from connectors.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.backpack.ws")
 

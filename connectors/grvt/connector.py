@@ -61,13 +61,13 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import Level, OrderBook
-from connectors.delivery import EventQueue
+from connectors.common.delivery import EventQueue
+from connectors.common.seen import SeenIds
 from connectors.grvt import clientids
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.rest import NOT_FOUND, GrvtRest, GrvtUrls
 from connectors.grvt.signing import OrderSigner, chain_id, new_nonce, sign
 from connectors.grvt.ws import Frame, GrvtWs
-from connectors.seen import SeenIds
 
 log = logging.getLogger("connectors.grvt")
 

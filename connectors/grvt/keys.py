@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eth_account import Account
 
-from connectors.keyfile import KeyFileError, read_key_file
+from connectors.common.keyfile import KeyFileError, read_key_file
 
 ENV_API_KEY = "GRVT_API_KEY"
 ENV_ACCOUNT = "GRVT_TRADING_ACCOUNT_ID"

@@ -1,4 +1,4 @@
-"""One GRVT WebSocket on the shared reconnecting loop (``connectors.wsclient``).
+"""One GRVT WebSocket on the shared reconnecting loop (``connectors.common.wsclient``).
 
 The connector opens two: market data (books, trades) and trade data (orders,
 fills, positions; the upgrade carries the session cookie and
@@ -29,7 +29,7 @@ import orjson
 from websockets.exceptions import InvalidStatusCode, WebSocketException
 
 from connectors.base import ConnectionState, VenueError
-from connectors.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.grvt.ws")
 

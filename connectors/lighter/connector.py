@@ -11,7 +11,7 @@ Point it at loopback with ``url="http://127.0.0.1:PORT"`` and
   rules). ``sendTx`` returns no order index: the ack is PENDING and the order's
   fate (open, filled, ``canceled-post-only`` = rejected) arrives on the
   ``account_all_orders`` channel. Client order indexes pack the run prefix and
-  counter into 48 bits (``connectors.clientids.LIGHTER``); an index already live
+  counter into 48 bits (``connectors.common.clientids.LIGHTER``); an index already live
   on the account is refused here before it reaches the venue.
 * Book: ``order_book/{market}`` snapshot, then deltas whose ``begin_nonce`` must
   equal the last ``nonce``; a gap, an unreadable delta or a crossed book drops
@@ -54,8 +54,9 @@ from connectors.base import (
     VenueError,
 )
 from connectors.book import OrderBook
-from connectors.clientids import LIGHTER, ClientIdError, ClientIdMap
-from connectors.delivery import EventQueue
+from connectors.common.clientids import LIGHTER, ClientIdError, ClientIdMap
+from connectors.common.delivery import EventQueue
+from connectors.common.seen import SeenIds
 from connectors.lighter import wire
 from connectors.lighter.keys import LighterKeys
 from connectors.lighter.rest import LighterRest
@@ -70,7 +71,6 @@ from connectors.lighter.tx import (
     LighterTx,
 )
 from connectors.lighter.ws import LighterWs
-from connectors.seen import SeenIds
 
 log = logging.getLogger("connectors.lighter")
 

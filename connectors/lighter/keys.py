@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from connectors.keyfile import KeyFileError, read_key_file
+from connectors.common.keyfile import KeyFileError, read_key_file
 
 ENV_ACCOUNT = "LIGHTER_ACCOUNT_INDEX"
 ENV_KEY_INDEX = "LIGHTER_API_KEY_INDEX"

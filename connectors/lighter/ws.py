@@ -30,7 +30,7 @@ import orjson
 from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState
-from connectors.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.lighter.ws")
 

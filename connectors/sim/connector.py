@@ -17,8 +17,10 @@ from connectors.base import (
     ConnectionChanged,
     ConnectionState,
     ConnectorStats,
+    ErrorCode,
     Event,
     EventSink,
+    Fill,
     Instrument,
     OpenOrder,
     OrderAck,
@@ -26,9 +28,10 @@ from connectors.base import (
     Position,
     Side,
     VenueError,
+    VenueOrder,
 )
 from connectors.book import OrderBook
-from connectors.delivery import EventQueue
+from connectors.common.delivery import EventQueue
 from connectors.sim.venue import LevelChanges, SimVenue
 
 log = logging.getLogger("connectors.sim")
@@ -56,6 +59,15 @@ class SimConnector:
         self._books: dict[str, OrderBook] = {}
         self.skip_next_seq = False
         """Fault hook: drop the next book delta, as a lossy feed would."""
+        self.lose_next_answers = 0
+        """Fault hook: the next places reach the venue but their answers are lost
+        (a timeout after sending): the order may well be live."""
+        self.drop_stream_on_next_fill = False
+        """Fault hook: the stream drops just before the account's next fill, which
+        is then only in the venue's history; it comes back after ``reconnect_after_s``."""
+        self.reconnect_after_s = 0.5
+        self._stream_up = False
+        self._restore_task: asyncio.Task[None] | None = None
 
     @property
     def state(self) -> ConnectionState:
@@ -67,13 +79,17 @@ class SimConnector:
         self.venue.on_book(self._on_levels)
         self.venue.on_heartbeat(self._on_heartbeat)
         self._state = ConnectionState.CONNECTED
+        self._stream_up = True
         self._events.push(ConnectionChanged(self.name, self._state, "in-process sim"))
 
     async def close(self) -> None:
+        if self._restore_task is not None:
+            self._restore_task.cancel()
         self.venue.remove_account_listener(self.account, self._on_account_event)
         self.venue.remove_book_listener(self._on_levels)
         self.venue.remove_heartbeat_listener(self._on_heartbeat)
         self._state = ConnectionState.CLOSED
+        self._stream_up = False
         self._events.sink = None
 
     async def instruments(self) -> dict[str, Instrument]:
@@ -94,7 +110,16 @@ class SimConnector:
     async def place(self, request: OrderRequest) -> OrderAck:
         await self._latency()
         self._require_connected()
-        return self.venue.submit(self.account, request)
+        ack = self.venue.submit(self.account, request)
+        if self.lose_next_answers > 0:
+            self.lose_next_answers -= 1
+            raise VenueError(
+                f"{self.name}: place {request.client_id}: answer lost (fault)",
+                code=ErrorCode.TIMEOUT,
+                retryable=True,
+                outcome_unknown=True,
+            )
+        return ack
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
         await self._latency()
@@ -112,6 +137,19 @@ class SimConnector:
         await self._latency()
         return self.venue.open_orders(self.account, symbol)
 
+    async def lookup_order(self, symbol: str, client_id: str) -> VenueOrder | None:
+        await self._latency()
+        self._require_connected()
+        return self.venue.lookup(self.account, client_id)
+
+    async def fills_since(self, since_ms: int, symbol: str | None = None) -> list[Fill]:
+        await self._latency()
+        self._require_connected()
+        return self.venue.fills_since(self.account, since_ms, symbol)
+
+    def venue_client_id(self, client_id: str) -> str:
+        return client_id
+
     async def positions(self) -> list[Position]:
         await self._latency()
         return self.venue.positions(self.account)
@@ -119,6 +157,35 @@ class SimConnector:
     async def balances(self) -> list[Balance]:
         await self._latency()
         return self.venue.balances(self.account)
+
+    # -- faults: the private stream drops and comes back ------------------------
+
+    def drop_stream(self, detail: str = "stream dropped (fault)") -> None:
+        """The stream is down: account events are lost (requests still work, as
+        REST does while a venue's WebSocket reconnects) and the books are stale."""
+        if not self._stream_up:
+            return
+        self._stream_up = False
+        self._state = ConnectionState.RECONNECTING
+        for symbol, book in self._books.items():
+            if book.synced:
+                book.invalidate(detail)
+                self._events.book_changed(symbol)
+        self._events.push(ConnectionChanged(self.name, self._state, detail))
+
+    def restore_stream(self) -> None:
+        if self._stream_up or self._state is ConnectionState.CLOSED:
+            return
+        self._stream_up = True
+        self._state = ConnectionState.CONNECTED
+        self.stats.reconnects += 1
+        for symbol in self._books:
+            self._resync(symbol)
+        self._events.push(ConnectionChanged(self.name, self._state, "stream restored"))
+
+    async def _restore_later(self) -> None:
+        await self._sleep(self.reconnect_after_s)
+        self.restore_stream()
 
     # -- internals ------------------------------------------------------------
 
@@ -138,7 +205,7 @@ class SimConnector:
 
     def _on_levels(self, symbol: str, changes: LevelChanges, seq: int, ts_ms: int) -> None:
         book = self._books.get(symbol)
-        if book is None:
+        if book is None or not self._stream_up:
             return
         self.stats.frames += 1
         if self.skip_next_seq:
@@ -155,9 +222,18 @@ class SimConnector:
 
     def _on_heartbeat(self, now_ms: int) -> None:
         """A quiet book is not a stale one: the feed is alive up to ``now_ms``."""
+        if not self._stream_up:
+            return
         for book in self._books.values():
             if book.synced and book.last_update_ms < now_ms:
                 book.last_update_ms = now_ms
 
     def _on_account_event(self, event: Event) -> None:
-        self._events.push(event)
+        if isinstance(event, Fill) and self.drop_stream_on_next_fill and self._stream_up:
+            self.drop_stream_on_next_fill = False
+            self.drop_stream("stream dropped around a fill (fault)")
+            self._restore_task = asyncio.get_running_loop().create_task(
+                self._restore_later(), name=f"{self.name} stream restore"
+            )
+        if self._stream_up:
+            self._events.push(event)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,6 +42,7 @@ from connectors.base import (
     Side,
     TimeInForce,
     Trade,
+    VenueOrder,
 )
 from connectors.position_math import PositionState
 from connectors.sim.market import SyntheticMarket, stable_seed
@@ -83,6 +85,9 @@ class _OrderMeta:
     post_only: bool
     reduce_only: bool
     filled_lots: int = 0
+    price: Decimal | None = None
+    status: OrderStatus = OrderStatus.OPEN
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -104,6 +109,7 @@ class SimVenue:
         seed: int = 1,
         starting_collateral: Decimal = Decimal(100_000),
         collateral_asset: str = "USDC",
+        history_size: int = 100_000,
     ) -> None:
         self.name = name
         self.market = market
@@ -124,6 +130,17 @@ class SimVenue:
         self.now_ms = 0
         self.reject_next: dict[str, str] = {}
         """Fault hook: account -> reason; the account's next order is rejected."""
+        self.drop_next: dict[str, int] = {}
+        """Fault hook: account -> count; the account's next orders are answered as
+        accepted but never booked and never reported (as Lighter drops some orders)."""
+        self.duplicate_client_ids: set[str] = set()
+        """Fault hook: accounts whose repeated client id books a second live order
+        instead of being refused (no venue promises to refuse one)."""
+        self.history_size = history_size
+        self._done: OrderedDict[tuple[str, str], tuple[int, _OrderMeta]] = OrderedDict()
+        """(account, client id) -> the finished order (bounded), for lookups."""
+        self._fills: dict[str, deque[Fill]] = {}
+        self._forced = 0
 
     # -- wiring ---------------------------------------------------------------
 
@@ -179,7 +196,7 @@ class SimVenue:
         forced = self.reject_next.pop(account, None)
         if forced is not None:
             return self._reject(req, forced)
-        if (account, req.client_id) in self._by_client:
+        if (account, req.client_id) in self._by_client and account not in self.duplicate_client_ids:
             return self._reject(req, f"duplicate client id {req.client_id}")
         if req.size <= 0 or not inst.is_on_step(req.size):
             return self._reject(req, f"size {req.size} not a positive multiple of {inst.step_size}")
@@ -192,6 +209,12 @@ class SimVenue:
         if req.type is OrderType.LIMIT and req.price is None:
             return self._reject(req, "limit order without a price")
         lots = inst.size_to_lots(req.size)
+        if self.drop_next.get(account, 0) > 0:
+            self.drop_next[account] -= 1
+            order_id = self._next_order_id
+            self._next_order_id += 1
+            log.info("%s: dropping %s without a report (fault)", self.name, req.client_id)
+            return OrderAck(req.client_id, str(order_id), OrderStatus.OPEN)
         if req.reduce_only:
             position = self._position(account, req.symbol).size
             if position == 0 or Side.closing(position) is not req.side:
@@ -218,7 +241,14 @@ class SimVenue:
         if result.outcome is Outcome.REJECTED_INVALID:
             return self._reject(req, "invalid order")
         meta = _OrderMeta(
-            account, req.client_id, req.symbol, req.side, lots, req.post_only, req.reduce_only
+            account,
+            req.client_id,
+            req.symbol,
+            req.side,
+            lots,
+            req.post_only,
+            req.reduce_only,
+            price=req.price,
         )
         self._meta[order_id] = meta
         self._by_client[(account, req.client_id)] = order_id
@@ -280,9 +310,74 @@ class SimVenue:
                         remaining_size=inst.lots_to_size(resting.qty),
                         post_only=meta.post_only,
                         reduce_only=meta.reduce_only,
+                        venue_client_id=meta.client_id,
                     )
                 )
         return out
+
+    def lookup(self, account: str, client_id: str) -> VenueOrder | None:
+        """The account's order with this client id, live or finished (the newest)."""
+        order_id = self._by_client.get((account, client_id))
+        meta = self._meta.get(order_id) if order_id is not None else None
+        if meta is None:
+            done = self._done.get((account, client_id))
+            if done is None:
+                return None
+            order_id, meta = done
+        inst = self._markets[meta.symbol].instrument
+        return VenueOrder(
+            venue=self.name,
+            symbol=meta.symbol,
+            client_id=meta.client_id,
+            venue_order_id=str(order_id),
+            status=meta.status,
+            side=meta.side,
+            price=meta.price,
+            size=inst.lots_to_size(meta.size_lots),
+            filled_size=inst.lots_to_size(meta.filled_lots),
+            reason=meta.reason,
+        )
+
+    def fills_since(self, account: str, since_ms: int, symbol: str | None = None) -> list[Fill]:
+        """The account's fills at or after ``since_ms``, oldest first."""
+        return [
+            f
+            for f in self._fills.get(account, ())
+            if f.ts_ms >= since_ms and (symbol is None or f.symbol == symbol)
+        ]
+
+    def force_fill(
+        self,
+        account: str,
+        symbol: str,
+        side: Side,
+        size: Decimal,
+        price: Decimal,
+        *,
+        fee: Decimal = ZERO,
+        kind: str = "liquidation",
+    ) -> Fill:
+        """A fill of no order of the account's (a liquidation, an ADL, a trade made
+        elsewhere): no client id, no order id; the position moves."""
+        self._forced += 1
+        fill = Fill(
+            venue=self.name,
+            symbol=symbol,
+            client_id=None,
+            venue_order_id=None,
+            side=side,
+            price=price,
+            size=size,
+            fee=fee,
+            liquidity=Liquidity.TAKER,
+            trade_id=f"{self.name}-{kind}-{self._forced}",
+            ts_ms=self.now_ms,
+        )
+        state = self._position(account, symbol)
+        state.apply_fill(side, price, size, fee)
+        self._emit(account, fill)
+        self._emit(account, self._position_event(account, symbol, state))
+        return fill
 
     def positions(self, account: str) -> list[Position]:
         out = []
@@ -389,24 +484,24 @@ class SimVenue:
                 fee = price * size * fee_rate
                 meta = self._meta[order_id]
                 meta.filled_lots += match.qty
+                if meta.filled_lots < meta.size_lots:
+                    meta.status = OrderStatus.PARTIALLY_FILLED
                 self._position(owner, inst.symbol).apply_fill(side, price, size, fee)
                 touched.add(owner)
-                self._emit(
-                    owner,
-                    Fill(
-                        venue=self.name,
-                        symbol=inst.symbol,
-                        client_id=meta.client_id,
-                        venue_order_id=str(order_id),
-                        side=side,
-                        price=price,
-                        size=size,
-                        fee=fee,
-                        liquidity=liquidity,
-                        trade_id=trade_id,
-                        ts_ms=self.now_ms,
-                    ),
+                fill = Fill(
+                    venue=self.name,
+                    symbol=inst.symbol,
+                    client_id=meta.client_id,
+                    venue_order_id=str(order_id),
+                    side=side,
+                    price=price,
+                    size=size,
+                    fee=fee,
+                    liquidity=liquidity,
+                    trade_id=trade_id,
+                    ts_ms=self.now_ms,
                 )
+                self._emit(owner, fill)
                 if owner == match.maker_owner and match.maker_remaining == 0:
                     self._finish(order_id, OrderStatus.FILLED, "")
             m.last_trade_ms = self.now_ms
@@ -453,7 +548,14 @@ class SimVenue:
         meta = self._meta.pop(order_id, None)
         if meta is None:
             return
-        self._by_client.pop((meta.account, meta.client_id), None)
+        meta.status, meta.reason = status, reason
+        key = (meta.account, meta.client_id)
+        if self._by_client.get(key) == order_id:
+            del self._by_client[key]
+        self._done[key] = (order_id, meta)
+        self._done.move_to_end(key)
+        while len(self._done) > self.history_size:
+            self._done.popitem(last=False)
         self._emit(meta.account, self._update(meta, order_id, status, reason))
 
     def _update(
@@ -497,6 +599,11 @@ class SimVenue:
             listener(m.instrument.symbol, changes, m.seq, self.now_ms)
 
     def _emit(self, account: str, event: Event) -> None:
+        if isinstance(event, Fill):
+            history = self._fills.get(account)
+            if history is None:
+                history = self._fills[account] = deque(maxlen=self.history_size)
+            history.append(event)
         for listener in list(self._account_listeners.get(account, ())):
             listener(event)
 

@@ -7,7 +7,7 @@ import string
 
 import pytest
 
-from connectors.clientids import (
+from connectors.common.clientids import (
     BACKPACK,
     LIGHTER,
     ClientIdCollision,

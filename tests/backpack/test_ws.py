@@ -13,11 +13,11 @@ import pytest
 import websockets
 from nacl.signing import VerifyKey
 
-from connectors.backoff import backoff_delay
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import signing_string
 from connectors.backpack.ws import BackpackWs, Frame, FrameError, parse_frame
 from connectors.base import ConnectionState
+from connectors.common.backoff import backoff_delay
 
 from .test_signing import API_KEY, SECRET
 

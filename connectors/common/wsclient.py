@@ -25,10 +25,10 @@ from typing import Any
 import websockets
 from websockets.exceptions import WebSocketException
 
-from connectors.backoff import backoff_delay
 from connectors.base import ConnectionState
+from connectors.common.backoff import backoff_delay
 
-log = logging.getLogger("connectors.wsclient")
+log = logging.getLogger("connectors.common.wsclient")
 
 StateHandler = Callable[[ConnectionState, str], None]
 

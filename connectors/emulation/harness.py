@@ -32,7 +32,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from connectors.emulation.faults import FaultState, HttpFault
+from connectors.base import Fill, Side
+from connectors.emulation.faults import FaultState, HttpFault, LostAnswer
 from connectors.emulation.sockets import SocketSet
 from connectors.sim.venue import FlowParams, SimVenue
 from connectors.sim.world import AssetSpec, SimWorld, VenueSpec
@@ -132,6 +133,60 @@ class FaultInjector:
     def close_sockets(self, *, abrupt: bool = False) -> int:
         """Close every open WebSocket; returns how many there were."""
         return self._h.call_async(lambda: self._h.dialect.close_sockets(abrupt=abrupt))
+
+    def drop_next_order(self, api_key: str, count: int = 1) -> None:
+        """The account's next ``count`` orders are answered as accepted, then never
+        booked and never reported (Lighter drops some orders this way)."""
+        account = self._h.accounts[api_key]
+
+        def apply() -> None:
+            self._h.venue.drop_next[account] = self._h.venue.drop_next.get(account, 0) + count
+
+        self._h.call(apply)
+
+    def lose_next_answer(
+        self, route: str, *, count: int = 1, mode: str = "drop", status: int = 504
+    ) -> None:
+        """The next ``count`` requests to ``route`` (the dialect's route name, e.g.
+        ``"place"``) take effect, then their answers are lost: the connection drops
+        (``mode="drop"``) or ``status`` comes back (``mode="status"``)."""
+        if mode not in ("drop", "status"):
+            raise ValueError(f"mode {mode!r}: 'drop' or 'status'")
+
+        def apply() -> None:
+            self._h.fault_state.lost_answers[route] = LostAnswer(mode, status, count)
+
+        self._h.call(apply)
+
+    def close_sockets_on_next_fill(self, count: int = 1) -> None:
+        """Drop every WebSocket right before each of the next ``count`` account fills
+        is pushed: those fills are then only in the venue's fill history."""
+
+        def apply() -> None:
+            self._h.fault_state.close_on_fill += count
+
+        self._h.call(apply)
+
+    def book_duplicate_client_ids(self, api_key: str, on: bool = True) -> None:
+        """A repeated client id of this account books a second live order instead of
+        being refused (no venue we trade promises to refuse one)."""
+        account = self._h.accounts[api_key]
+
+        def apply() -> None:
+            if on:
+                self._h.venue.duplicate_client_ids.add(account)
+            else:
+                self._h.venue.duplicate_client_ids.discard(account)
+
+        self._h.call(apply)
+
+    def liquidate(
+        self, api_key: str, symbol: str, side: Side, size: Decimal, price: Decimal
+    ) -> Fill:
+        """A fill on the account that belongs to no order (a liquidation): no client
+        id; the position moves. ``symbol`` is the sim symbol."""
+        account = self._h.accounts[api_key]
+        return self._h.call(lambda: self._h.venue.force_fill(account, symbol, side, size, price))
 
     def reject_next_order(self, api_key: str, reason: str = "INVALID_ORDER") -> None:
         """The next order of the account behind ``api_key`` is rejected with ``reason``

@@ -97,6 +97,17 @@ class SocketSet:
             log.info("%s emulator: WebSocket send failed: %s", self.venue, exc)
             self.drop(conn)
 
+    def abort_all(self) -> int:
+        """Drop every client at once (TCP reset, no Close frame), synchronously:
+        nothing queued after this call reaches anybody. Returns how many there were."""
+        conns = list(self.conns)
+        for conn in conns:
+            self.drop(conn)
+            transport = conn.request.transport
+            if transport is not None:
+                transport.abort()
+        return len(conns)
+
     async def close_all(self, *, abrupt: bool = False, message: bytes = b"server closing") -> int:
         """Close every client (a Close frame, or drop the TCP connection when
         ``abrupt``); returns how many there were."""

@@ -50,6 +50,11 @@ from connectors.sim.matching import Kind, Match, MatchingEngine, Outcome
 
 log = logging.getLogger("connectors.sim.venue")
 
+DROPPED = "dropped without a report (fault)"
+"""The reason on the ack of an order the venue took and then silently dropped
+(``SimVenue.drop_next``): a dialect answers as its venue would for an accepted
+order, then keeps no record of it and pushes nothing."""
+
 CROWD = "~crowd"
 TAKER = "~taker"
 _BACKGROUND = frozenset({CROWD, TAKER})
@@ -214,7 +219,7 @@ class SimVenue:
             order_id = self._next_order_id
             self._next_order_id += 1
             log.info("%s: dropping %s without a report (fault)", self.name, req.client_id)
-            return OrderAck(req.client_id, str(order_id), OrderStatus.OPEN)
+            return OrderAck(req.client_id, str(order_id), OrderStatus.OPEN, DROPPED)
         if req.reduce_only:
             position = self._position(account, req.symbol).size
             if position == 0 or Side.closing(position) is not req.side:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal as D
+from typing import ClassVar
 
 from connectors.base import OrderStatus, Side
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyState
 from mmtui.session import Session
-from strategies.base import Strategy
+from strategies.base import OrderView, Strategy
 
 from .conftest import sim_config
 
@@ -313,3 +314,38 @@ async def test_amend_is_declined_where_the_venue_cannot_modify(session: Session)
     assert not engine.request_amend(order, order.price - 10)  # type: ignore[arg-type, operator]
     assert not order.amending and order.amends == 0
     assert engine.summary().orders_amended == 0
+
+
+class _OverSize(Strategy):
+    """Places one order far outside the risk limits and notes when it hears back."""
+
+    kind = "oversize_test"
+    placing: ClassVar[bool] = False
+    heard: ClassVar[list[tuple[OrderStatus, bool]]] = []
+
+    def on_tick(self, now_ms: int) -> None:
+        if type(self).heard or self.placing:
+            return
+        type(self).placing = True
+        try:
+            self.ctx.place(self.venue, self.symbol, Side.BUY, D("10"), D("1000"))
+        finally:
+            type(self).placing = False
+
+    def on_order(self, order: OrderView) -> None:
+        type(self).heard.append((order.status, type(self).placing))
+
+
+async def test_a_risk_reject_reaches_the_strategy_on_the_next_loop_turn(
+    session: Session, monkeypatch
+) -> None:
+    from strategies import registry
+
+    monkeypatch.setitem(registry.STRATEGY_KINDS, "oversize_test", _OverSize)
+    monkeypatch.setattr(_OverSize, "heard", [])
+    engine = session.engine
+    engine.add_strategy("big", "oversize_test", "sim", "BTC-PERP", {"tick_interval_ms": 100})
+    await engine.start_strategy("big")
+    await session.run_for(1)
+    # told exactly once, and never from inside its own place() call
+    assert _OverSize.heard == [(OrderStatus.REJECTED, False)]

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeGuard
 
 log = logging.getLogger("mmtui.journal")
 
@@ -635,3 +636,9 @@ class Journal:
             return [dict(row) for row in conn.execute(sql, params)]
         finally:
             conn.close()
+
+
+def writable(journal: Journal | None) -> TypeGuard[Journal]:
+    """A journal to write to: late rows after shutdown are logged, not journaled
+    (the journal is closed by then)."""
+    return journal is not None and journal.running

@@ -28,11 +28,8 @@ from connectors.base import (
     Event,
     Fill,
     Instrument,
-    OrderType,
     OrderUpdate,
     Position,
-    Side,
-    TimeInForce,
     Trade,
 )
 from connectors.book import OrderBook
@@ -42,7 +39,7 @@ from mmtui.core.host import EngineHost
 from mmtui.core.journal import Journal, writable
 from mmtui.core.markets import EngineError, Markets, VenueStatus
 from mmtui.core.order_path import OrderPath
-from mmtui.core.orders import Order, OrderManager
+from mmtui.core.orders import OrderManager
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.readmodel import ReadModel, Snapshot
@@ -59,6 +56,13 @@ log = logging.getLogger("mmtui.engine")
 
 
 class Engine:
+    """One trading session's core. Commands: the strategy commands, ``subscribe``,
+    ``reset_risk``, ``shutdown``, and the parts' commands under the engine's name —
+    ``submit_order``, ``request_cancel``, ``request_amend``, ``can_amend``
+    (``OrderPath``); ``cancel_orders``, ``wait_terminal``, ``flatten``,
+    ``kill_switch`` (``Flattener``); ``reconcile``, ``settle_earlier_orders``
+    (``Reconciler``). The console reads ``view`` (``ReadModel``)."""
+
     def __init__(
         self,
         *,
@@ -142,6 +146,18 @@ class Engine:
             events=self.events,
             session_pnl=self.session_pnl,
         )
+        # The parts' commands under the engine's name: callers keep one object.
+        path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
+        self.submit_order = path.submit_order
+        self.request_cancel = path.request_cancel
+        self.can_amend = path.can_amend
+        self.request_amend = path.request_amend
+        self.wait_terminal = flattener.wait_terminal
+        self.cancel_orders = flattener.cancel_orders
+        self.flatten = flattener.flatten
+        self.kill_switch = flattener.kill_switch
+        self.reconcile = reconciler.reconcile
+        self.settle_earlier_orders = reconciler.settle_earlier_orders
         self._host = EngineHost(
             clock=clock,
             markets=self.markets,
@@ -330,99 +346,6 @@ class Engine:
         if self.journal is not None:
             await self.journal.aclose()
         return report
-
-    # -- orders (the order path) ----------------------------------------------
-
-    def submit_order(
-        self,
-        *,
-        venue: str,
-        symbol: str,
-        side: Side,
-        size: Decimal,
-        price: Decimal | None,
-        order_type: OrderType = OrderType.LIMIT,
-        time_in_force: TimeInForce = TimeInForce.GTC,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        strategy: str | None = None,
-        tag: str = "",
-        bypass_risk: bool = False,
-    ) -> Order:
-        """Create, risk-check and send an order. Never blocks: returns the order at once."""
-        return self.order_path.submit_order(
-            venue=venue,
-            symbol=symbol,
-            side=side,
-            size=size,
-            price=price,
-            order_type=order_type,
-            time_in_force=time_in_force,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            strategy=strategy,
-            tag=tag,
-            bypass_risk=bypass_risk,
-        )
-
-    def request_cancel(self, order: Order) -> bool:
-        """Ask the venue to cancel; False if the order is not live."""
-        return self.order_path.request_cancel(order)
-
-    def can_amend(self, venue: str) -> bool:
-        """The venue changes a resting order's price/size in one request."""
-        return self.order_path.can_amend(venue)
-
-    def request_amend(self, order: Order, price: Decimal, size: Decimal | None = None) -> bool:
-        """Move a resting limit order in one venue request (see ``OrderPath``)."""
-        return self.order_path.request_amend(order, price, size)
-
-    # -- cancel, flatten, kill switch -----------------------------------------
-
-    async def wait_terminal(self, orders: Iterable[Order], timeout: float) -> list[Order]:
-        """Wait until every order is terminal; returns those still live at the timeout."""
-        return await self.flattener.wait_terminal(orders, timeout)
-
-    async def cancel_orders(
-        self,
-        *,
-        venue: str | None = None,
-        symbol: str | None = None,
-        strategy: str | None = None,
-        timeout: float = 5.0,
-    ) -> list[Order]:
-        """Cancel our live orders in scope and wait; returns the ones still live."""
-        return await self.flattener.cancel_orders(
-            venue=venue, symbol=symbol, strategy=strategy, timeout=timeout
-        )
-
-    async def flatten(
-        self,
-        *,
-        venue: str | None = None,
-        strategy: str | None = None,
-        attempts: int = 3,
-        timeout: float = 5.0,
-    ) -> FlattenReport:
-        """Cancel, close with reduce-only market orders, re-read the venue, report."""
-        return await self.flattener.flatten(
-            venue=venue, strategy=strategy, attempts=attempts, timeout=timeout
-        )
-
-    async def kill_switch(self) -> FlattenReport:
-        """Halt risk, pause every strategy, cancel everything, flatten every venue."""
-        return await self.flattener.kill_switch()
-
-    # -- reconcile ------------------------------------------------------------
-
-    async def reconcile(self, venue: str) -> int:
-        """Make our order states match the venue's open orders; returns corrections."""
-        return await self.reconciler.reconcile(venue)
-
-    async def settle_earlier_orders(self) -> tuple[int, int]:
-        """Adopt or cancel the earlier run's orders (see ``Reconciler``); call after
-        adding strategies and before starting them. Returns (adopted, cancelled)."""
-        return await self.reconciler.settle_earlier_orders()
 
     # -- events from connectors -----------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from connectors.base import Instrument, OrderType, Side, TimeInForce
+from connectors.base import Instrument
 from connectors.book import OrderBook
 from mmtui.core.clock import Clock
 from mmtui.core.markets import Markets
@@ -34,7 +34,9 @@ class EngineHost:
         self._orders = orders
         self._positions = positions
         self._strategy_positions = strategy_positions
-        self._path = order_path
+        self.submit = order_path.submit_order
+        self.cancel = order_path.request_cancel
+        self.amend = order_path.request_amend
         self.note_event = note_event
 
     def now_ms(self) -> int:
@@ -65,38 +67,3 @@ class EngineHost:
         self, strategy: str, venue: str | None = None, symbol: str | None = None
     ) -> list[Order]:
         return list(self._orders.live(venue=venue, symbol=symbol, strategy=strategy))
-
-    def submit(
-        self,
-        *,
-        venue: str,
-        symbol: str,
-        side: Side,
-        size: Decimal,
-        price: Decimal | None,
-        order_type: OrderType,
-        time_in_force: TimeInForce,
-        post_only: bool,
-        reduce_only: bool,
-        strategy: str,
-        tag: str,
-    ) -> Order:
-        return self._path.submit_order(
-            venue=venue,
-            symbol=symbol,
-            side=side,
-            size=size,
-            price=price,
-            order_type=order_type,
-            time_in_force=time_in_force,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            strategy=strategy,
-            tag=tag,
-        )
-
-    def cancel(self, order: Order) -> bool:
-        return self._path.request_cancel(order)
-
-    def amend(self, order: Order, price: Decimal, size: Decimal | None) -> bool:
-        return self._path.request_amend(order, price, size)

@@ -28,22 +28,27 @@ from connectors.base import (
     Event,
     Fill,
     Instrument,
+    OrderStatus,
     OrderUpdate,
     Position,
     Trade,
+    VenueOrder,
 )
 from connectors.book import OrderBook
 from mmtui.core.clock import Clock
 from mmtui.core.flatten import Flattener
 from mmtui.core.host import EngineHost
+from mmtui.core.inflight import InflightChecker, InflightPolicy
+from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.journal import Journal, writable
 from mmtui.core.markets import EngineError, Markets, VenueStatus
 from mmtui.core.order_path import OrderPath
-from mmtui.core.orders import OrderManager
+from mmtui.core.orders import Order, OrderManager
 from mmtui.core.positions import PositionBook
-from mmtui.core.ratelimit import RateLimiter
+from mmtui.core.ratelimit import Priority, RateLimiter
 from mmtui.core.readmodel import ReadModel, Snapshot
 from mmtui.core.reconcile import Reconciler
+from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.runner import StrategyRunner, StrategyState
 from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, VenuePosition
@@ -75,6 +80,9 @@ class Engine:
         mode: str = "sim",
         reconcile_interval_s: float = 30.0,
         risk_interval_s: float = 0.25,
+        inflight: InflightPolicy | None = None,
+        inflight_interval_s: float = 1.0,
+        inventory_policy: InventoryPolicy = InventoryPolicy.START_FLAT,
     ) -> None:
         self.clock = clock
         self.mode = mode
@@ -94,9 +102,17 @@ class Engine:
         self.running = False
         self._reconcile_interval_s = reconcile_interval_s
         self._risk_interval_s = risk_interval_s
+        self._inflight_interval_s = inflight_interval_s
         self._book_subscribers: dict[tuple[str, str], list[StrategyRunner]] = {}
         self._subscribed: set[tuple[str, str]] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        self.recovery = FillRecovery(
+            list(connectors),
+            history=self._fill_history,
+            deliver=lambda fill: self.order_path.on_fill(fill),
+            now_ms=clock.now_ms,
+        )
+        policy = inflight or InflightPolicy()
         self.order_path = OrderPath(
             clock=clock,
             markets=self.markets,
@@ -108,8 +124,19 @@ class Engine:
             strategies=self.strategies,
             rate_limiters=rate_limiters or {},
             accepting=lambda: self.running,
+            note_event=self.note_event,
+            first_sight=self.recovery.first_sight,
+            amend_check_s=policy.amend_check_s,
         )
         self._gateways = self.order_path.gateways
+        self.inflight = InflightChecker(
+            self.orders,
+            lookup=self._lookup,
+            settle=self._settle_lookup,
+            lost=self.order_path.mark_lost,
+            resend_cancel=self.order_path.resend_cancel,
+            policy=policy,
+        )
         self.flattener = Flattener(
             clock=clock,
             markets=self.markets,
@@ -133,6 +160,9 @@ class Engine:
             journal=journal,
             order_changed=self.order_path.order_changed,
             note_event=self.note_event,
+            inflight=self.inflight,
+            recovery=self.recovery,
+            inventory_policy=inventory_policy,
         )
         self.view = ReadModel(
             mode=mode,
@@ -232,6 +262,9 @@ class Engine:
         self._spawn_background(self._risk_loop(), "risk monitor")
         self._spawn_background(
             self.reconciler.run_periodically(self._reconcile_interval_s), "reconcile"
+        )
+        self._spawn_background(
+            self.reconciler.check_inflight(self._inflight_interval_s), "in-flight orders"
         )
 
     def add_strategy(
@@ -375,6 +408,8 @@ class Engine:
             was = status.state
             status.state, status.detail = event.state, event.detail
             self.note_event("connection", f"{venue}: {event.state.value} {event.detail}".strip())
+            if was is ConnectionState.CONNECTED and event.state is not was:
+                self.reconciler.stream_down(venue)  # fills from here on may be missed
             if (
                 self.running
                 and event.state is ConnectionState.CONNECTED
@@ -392,6 +427,49 @@ class Engine:
         log.info("%s: %s", kind, detail)
         if writable(self.journal):
             self.journal.record_event(ts_ms=now, kind=kind, detail=detail)
+
+    # -- what the core asks the venues ------------------------------------------
+
+    async def _fill_history(self, venue: str, since_ms: int) -> list[Fill]:
+        conn = self.connectors[venue]
+        return await self._gateways[venue].call(
+            "fills", Priority.QUERY, lambda: conn.fills_since(since_ms)
+        )
+
+    async def _lookup(self, order: Order) -> VenueOrder | None:
+        conn = self.connectors[order.venue]
+        return await self._gateways[order.venue].call(
+            "lookup_order",
+            Priority.QUERY,
+            lambda: conn.lookup_order(order.symbol, order.client_id),
+        )
+
+    def _settle_lookup(self, order: Order, found: VenueOrder) -> None:
+        """What the venue says of one of our orders, asked by client id."""
+        if found.filled_size > order.filled:
+            self._spawn_background(
+                self.recovery.recover(
+                    order.venue,
+                    f"{order.client_id} filled {found.filled_size}, we saw {order.filled}",
+                    since_ms=order.created_ms,
+                ),
+                f"recover fills of {order.client_id}",
+            )
+        if found.status is OrderStatus.PENDING:
+            return  # the venue has it and has not booked it yet
+        reason = f"venue lookup{': ' + found.reason if found.reason else ''}"
+        self.order_path.on_order_update(
+            OrderUpdate(
+                order.venue,
+                order.symbol,
+                order.client_id,
+                found.venue_order_id,
+                found.status,
+                filled_size=found.filled_size,
+                remaining_size=max(ZERO, found.size - found.filled_size),
+                reason=reason,
+            )
+        )
 
     # -- background loops -----------------------------------------------------
 

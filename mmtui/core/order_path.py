@@ -1,10 +1,15 @@
 """The order path: intents out, order states and fills back in.
 
 Out: ``submit_order`` (create -> risk check -> gateway), ``request_cancel`` and
-``request_amend``. In: the gateway's acks and cancel results, and the
-connectors' order updates and fills. Every change of an order's status goes
+``request_amend``. In: the gateway's acks, cancel results and lost answers, and
+the connectors' order updates and fills. Every change of an order's status goes
 through one hook, ``order_changed``: journal the order, wake whoever waits for
 it to end, hand it to its strategy.
+
+Every fill from any path (the stream, the fill history after a reconnect) passes
+one gate first (``first_sight``): nothing is applied twice. A fill of no order of
+ours — a liquidation, an ADL, a trade another tool made on the account — still
+moves the account's position: it is logged at WARNING, journaled, and shown.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ class OrderPath:
         strategies: Mapping[str, StrategyRunner],
         rate_limiters: Mapping[str, RateLimiter],
         accepting: Callable[[], bool],
+        note_event: Callable[[str, str], None] | None = None,
+        first_sight: Callable[[Fill], bool] | None = None,
+        amend_check_s: float = 2.0,
     ) -> None:
         self._clock = clock
         self._markets = markets
@@ -68,16 +76,23 @@ class OrderPath:
         self._journal = journal
         self._strategies = strategies
         self._accepting = accepting
+        self._note_event = note_event or (lambda kind, detail: None)
+        self.first_sight: Callable[[Fill], bool] = first_sight or (lambda fill: True)
+        """The one gate every fill passes (``FillRecovery.first_sight``)."""
+        self._amend_check_ms = int(amend_check_s * 1000)
         self.gateways = {
             name: VenueGateway(
                 conn,
                 rate_limiters.get(name),
                 on_ack=self._on_ack,
                 on_cancel_result=self._on_cancel_result,
+                on_unknown=self._on_unknown,
             )
             for name, conn in markets.connectors.items()
         }
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self.foreign_fills = 0
+        """Fills of no order of ours that moved the account (liquidations, other tools)."""
 
     # -- out: intents ---------------------------------------------------------
 
@@ -121,6 +136,13 @@ class OrderPath:
             reason = None
         else:
             reason = self._risk.check(self.risk_input(order, price, size), now)
+        if reason is None:
+            try:
+                order.venue_client_id = self._markets.connectors[venue].venue_client_id(
+                    order.client_id
+                )
+            except (VenueError, ValueError) as exc:
+                reason = f"client id: {exc}"
         if reason is not None:
             self._orders.reject(order, f"risk: {reason}", now)
             # Never call back into the strategy from inside its own place() call.
@@ -153,12 +175,21 @@ class OrderPath:
         if not order.is_live:
             return False
         first = not order.cancel_requested
-        self._orders.mark_cancel_requested(order)
+        self._orders.mark_cancel_requested(order, self._clock.now_ms())
         if order.status is OrderStatus.PENDING and order.venue_order_id is None:
             return True  # the cancel goes out when the place is acknowledged
         if first:
-            self.gateways[order.venue].cancel(order)
+            self._send_cancel(order)
         return True
+
+    def resend_cancel(self, order: Order) -> None:
+        """A cancel the venue acknowledged but that changed nothing: send it again."""
+        if order.is_live:
+            self._send_cancel(order)
+
+    def _send_cancel(self, order: Order) -> None:
+        order.cancel_sends += 1
+        self.gateways[order.venue].cancel(order)
 
     def can_amend(self, venue: str) -> bool:
         """The venue changes a resting order's price/size in one request."""
@@ -217,6 +248,9 @@ class OrderPath:
         order.amends += 1
         self._orders.counters.amended += 1
         order.updated_ms = self._clock.now_ms()
+        # An acknowledged modify may still not happen (Lighter sequences the tx and
+        # may drop it): look the order up soon and take the venue's terms if not.
+        order.amend_check_ms = order.updated_ms + self._amend_check_ms
         self._journal_order(order)  # new terms, same status: nothing to deliver
 
     def terminal(self, order: Order) -> asyncio.Future[None]:
@@ -243,8 +277,19 @@ class OrderPath:
                 order.price,
                 order.reason,
             )
-        if order.cancel_requested and order.is_live:
-            self.gateways[order.venue].cancel(order)
+        if order.cancel_requested and order.is_live and order.cancel_sends == 0:
+            self._send_cancel(order)
+
+    def _on_unknown(self, order: Order, reason: str) -> None:
+        """The place's answer was lost: never resent; the order is looked up."""
+        self._orders.mark_outcome_unknown(order, reason, self._clock.now_ms())
+        self._journal_order(order)
+
+    def mark_lost(self, order: Order, reason: str) -> None:
+        """The venue does not know the order: it ends LOST, journaled and delivered."""
+        if self._orders.mark_lost(order, reason, self._clock.now_ms()):
+            self._note_event("order_lost", f"{order.venue} {order.client_id}: {reason}")
+            self.order_changed(order)
 
     def _on_cancel_result(self, order: Order, ok: bool, reason: str) -> None:
         if not ok and order.is_live:
@@ -261,15 +306,18 @@ class OrderPath:
             return
         if order.status is not before:
             self.order_changed(order)
+        if order.is_live and order.cancel_requested and order.cancel_sends == 0:
+            self._send_cancel(order)  # a cancel waiting for the venue to know the order
 
     def on_fill(self, fill: Fill) -> None:
+        if not self.first_sight(fill):
+            return  # delivered before (the stream and the history overlap)
         now = self._clock.now_ms()
-        order = self._orders.get(fill.client_id) if fill.client_id else None
+        order = self._orders.resolve(fill.venue, fill.client_id, fill.venue_order_id)
         before = order.status if order is not None else None
         order = self._orders.apply_fill(fill, now)
         if order is None:
-            if fill.client_id is None or not self._orders.is_ours(fill.client_id):
-                log.debug("%s: fill for an order that is not ours: %s", fill.venue, fill.client_id)
+            self._foreign_fill(fill, now)
             return
         fills_log.info(
             "%s %s %s %s %s @ %s (%s%s)",
@@ -308,6 +356,33 @@ class OrderPath:
             runner.deliver_fill(fill, order)
         if order.status is not before:
             self.order_changed(order)
+
+    def _foreign_fill(self, fill: Fill, now: int) -> None:
+        """A fill of no order of ours: the account's position moved all the same."""
+        self.foreign_fills += 1
+        state = self._positions.get((fill.venue, fill.symbol))
+        state.apply_fill(fill.side, fill.price, fill.size, fill.fee)
+        what = "liquidation/ADL?" if fill.client_id is None else f"client id {fill.client_id}"
+        detail = (
+            f"{fill.venue} {fill.symbol} {fill.side.value} {fill.size} @ {fill.price} "
+            f"not ours ({what}, trade {fill.trade_id}); account position now {state.size}"
+        )
+        log.warning("fill of no order of ours: %s", detail)
+        self._note_event("foreign_fill", detail)
+        if writable(self._journal):
+            self._journal.record_fill(
+                ts_ms=fill.ts_ms or now,
+                client_id=fill.client_id,
+                venue=fill.venue,
+                symbol=fill.symbol,
+                side=fill.side.value,
+                price=fill.price,
+                size=fill.size,
+                fee=fill.fee,
+                liquidity=fill.liquidity.value,
+                trade_id=fill.trade_id,
+                strategy=None,
+            )
 
     # -- the transition hook --------------------------------------------------
 
@@ -353,4 +428,5 @@ class OrderPath:
             post_only=order.post_only,
             reduce_only=order.reduce_only,
             tag=order.tag,
+            venue_client_id=order.venue_client_id,
         )

@@ -53,6 +53,8 @@ class FillRecovery:
         self.prime_window_ms = int(prime_window_s * 1000)
         self._seen = {v: SeenIds(capacity) for v in venues}
         self._watermark: dict[str, int] = dict.fromkeys(venues, 0)
+        self._gap_from: dict[str, int] = {}
+        """venue -> the watermark when its stream went down (recover from there)."""
         self._locks = {v: asyncio.Lock() for v in venues}
         self.recovered: dict[str, int] = dict.fromkeys(venues, 0)
         self.duplicates = 0
@@ -95,15 +97,28 @@ class FillRecovery:
         self._watermark[venue] = max(self._watermark.get(venue, 0), newest or now)
         return len(fills)
 
-    async def recover(self, venue: str, why: str) -> int:
-        """Deliver the fills of ``venue`` the core has not seen; returns how many."""
+    def stream_down(self, venue: str) -> None:
+        """``venue``'s stream dropped: the next recovery reads from here on, however
+        many fills the stream delivers after it comes back and before we read."""
+        mark = self._watermark.get(venue, 0)
+        self._gap_from[venue] = min(self._gap_from.get(venue, mark), mark)
+
+    async def recover(self, venue: str, why: str, since_ms: int | None = None) -> int:
+        """Deliver the fills of ``venue`` the core has not seen; returns how many.
+
+        Reads from ``since_ms`` when given (e.g. an order's creation), else from
+        where the stream dropped, else from the watermark — less the overlap."""
         lock = self._locks.setdefault(venue, asyncio.Lock())
         async with lock:
-            since = max(0, self._watermark.get(venue, 0) - self.overlap_ms)
+            gap = self._gap_from.pop(venue, None)
+            start = min(x for x in (since_ms, gap, self._watermark.get(venue, 0)) if x is not None)
+            since = max(0, start - self.overlap_ms)
             try:
                 fills = await self._history(venue, since)
             except VenueError as exc:
                 self.failures += 1
+                if gap is not None:
+                    self._gap_from[venue] = gap  # try again from there next time
                 log.warning("%s: reading the fill history (%s) failed: %s", venue, why, exc)
                 return 0
             fresh = [f for f in fills if fill_key(f) not in self._seen.setdefault(venue, SeenIds())]

@@ -71,3 +71,17 @@ async def test_a_failed_history_read_is_counted_and_retried_later() -> None:
     assert rec.failures == 1
     state["fail"] = False
     assert await rec.recover("v", "timer") == 1
+
+
+async def test_after_a_drop_recovery_reads_from_the_drop_whatever_came_since() -> None:
+    history = [fill("t1", 900_000)]
+    rec, delivered, asked, _ = rig(history)
+    await rec.prime("v")
+    rec.stream_down("v")  # at watermark 900_000
+    history.append(fill("t2", 905_000))  # missed while down
+    assert rec.first_sight(fill("t3", 990_000))  # the stream is back and busy
+    assert await rec.recover("v", "reconnect") == 1
+    assert asked[-1] == 900_000 - 30_000
+    assert delivered[-1].trade_id == "t2"
+    assert await rec.recover("v", "order looked up", since_ms=800_000) == 0
+    assert asked[-1] == 800_000 - 30_000

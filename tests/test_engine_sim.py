@@ -6,6 +6,8 @@ from collections.abc import Callable
 from decimal import Decimal as D
 from typing import ClassVar
 
+import pytest
+
 from connectors.base import OrderStatus, Side
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyState
@@ -349,3 +351,41 @@ async def test_a_risk_reject_reaches_the_strategy_on_the_next_loop_turn(
     await session.run_for(1)
     # told exactly once, and never from inside its own place() call
     assert _OverSize.heard == [(OrderStatus.REJECTED, False)]
+
+
+async def _trade_until_holding(session: Session, name: str = "as_btc") -> D:
+    runner = session.engine.runner(name)
+    for _ in range(240):
+        await session.run_for(1)
+        if runner.position("sim", "BTC-PERP").size != 0:
+            break
+    held = runner.position("sim", "BTC-PERP").size
+    assert held != 0
+    return held
+
+
+@pytest.mark.parametrize("policy", ["start_flat", "adopt_account"])
+async def test_a_fresh_sim_account_starts_its_strategies_flat(
+    make_session: Callable[..., Session], policy: str
+) -> None:
+    """Quit holding a position, start again on a new sim (the journal remembers the
+    inventory, the new account holds nothing): the strategy starts flat, like its
+    account, and the disagreement is shown and logged with its size."""
+    cfg = sim_config(journal={"enabled": True}, inventory_at_start=policy)
+    first = make_session(cfg)
+    await first.start()
+    held = await _trade_until_holding(first)
+    await first.stop()  # cancels the orders; the position stays on that (old) venue
+    second = make_session(cfg)  # a fresh world: the account is flat
+    await second.start()
+    try:
+        runner = second.engine.runner("as_btc")
+        assert runner.position("sim", "BTC-PERP").size == 0
+        assert second.engine.positions.get(("sim", "BTC-PERP")).size == 0
+        (mismatch,) = second.engine.reconciler.inventory_mismatches
+        assert (mismatch.account, mismatch.claimed) == (0, held)
+        notes = [d for _, kind, d in second.engine.events if kind == "inventory_mismatch"]
+        assert notes and f"differ by {-held}" in notes[0]
+        assert second.engine.view.header().attention[0].startswith("inventory sim BTC-PERP")
+    finally:
+        await second.stop()

@@ -175,6 +175,8 @@ class Engine:
             strategies=self.strategies,
             events=self.events,
             session_pnl=self.session_pnl,
+            attention=self.attention,
+            foreign_orders=lambda: self.reconciler.foreign_orders,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -219,6 +221,21 @@ class Engine:
             venue, symbol = key  # type: ignore[misc]
             total += state.net_pnl(self.mark(venue, symbol))
         return total
+
+    def attention(self) -> tuple[str, ...]:
+        """Short notices of what the venues did that an operator should know."""
+        out = [
+            f"inventory {m.venue} {m.symbol}: account {m.account}, journal {m.claimed}"
+            for m in self.reconciler.inventory_mismatches
+        ]
+        foreign = sum(len(v) for v in self.reconciler.foreign_orders.values())
+        if foreign:
+            out.append(f"{foreign} order(s) of other tools on the account")
+        if self.orders.counters.lost:
+            out.append(f"{self.orders.counters.lost} lost order(s)")
+        if self.order_path.foreign_fills:
+            out.append(f"{self.order_path.foreign_fills} fill(s) of no order of ours")
+        return tuple(out)
 
     def snapshot(self) -> Snapshot:
         """Everything the console shows but the books, as immutable data."""

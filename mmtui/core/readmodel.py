@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from connectors.base import ConnectionState, OrderStatus, OrderType, Side
+from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side
 from connectors.position_math import PositionState
 from mmtui.core.clock import Clock
 from mmtui.core.markets import Markets
@@ -52,6 +52,9 @@ class HeaderView:
     risk_reason: str
     session_pnl: Decimal
     now_ms: int
+    attention: tuple[str, ...] = ()
+    """What an operator should look at: inventory that disagrees with the account,
+    other tools' orders, lost orders, fills of no order of ours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,8 @@ class ReadModel:
         strategies: Mapping[str, StrategyRunner],
         events: Sequence[tuple[int, str, str]],
         session_pnl: Callable[[], Decimal],
+        attention: Callable[[], tuple[str, ...]] = tuple,
+        foreign_orders: Callable[[], Mapping[str, Sequence[OpenOrder]]] = dict,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -204,6 +209,8 @@ class ReadModel:
         self._strategies = strategies
         self._events = events
         self._session_pnl = session_pnl
+        self._attention = attention
+        self._foreign_orders = foreign_orders
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -226,6 +233,7 @@ class ReadModel:
             risk_reason=self._risk.reason,
             session_pnl=self._session_pnl(),
             now_ms=self._clock.now_ms(),
+            attention=self._attention(),
         )
 
     def _venue(self, name: str) -> VenueView:
@@ -292,10 +300,21 @@ class ReadModel:
     def orders(
         self, *, venue: str | None = None, symbol: str | None = None, strategy: str | None = None
     ) -> tuple[OrderRow, ...]:
-        """Our live orders."""
-        return tuple(
+        """Our live orders, then (unless a strategy is asked for) the resting orders of
+        other tools on the account, which we show and never touch."""
+        ours = tuple(
             _order_row(o) for o in self._orders.live(venue=venue, symbol=symbol, strategy=strategy)
         )
+        if strategy is not None:
+            return ours
+        theirs = tuple(
+            _foreign_row(v, o)
+            for v, listed in self._foreign_orders().items()
+            if venue is None or v == venue
+            for o in listed
+            if symbol is None or o.symbol == symbol
+        )
+        return ours + theirs
 
     def our_levels(self, venue: str, symbol: str) -> tuple[OurLevel, ...]:
         """Our live priced orders on one book, summed per side and price."""
@@ -380,6 +399,30 @@ class ReadModel:
     def events(self, limit: int = 50) -> tuple[EventRow, ...]:
         """The latest engine events, oldest first."""
         return tuple(EventRow(*e) for e in self._events[-limit:])
+
+
+OTHER_TOOL = "(other tool)"
+
+
+def _foreign_row(venue: str, o: OpenOrder) -> OrderRow:
+    return OrderRow(
+        client_id=f"{venue}:{o.venue_client_id or '-'}:{o.venue_order_id}",
+        strategy=OTHER_TOOL,
+        venue=venue,
+        symbol=o.symbol,
+        side=o.side,
+        type=OrderType.LIMIT,
+        price=o.price,
+        size=o.size,
+        filled=o.size - o.remaining_size,
+        remaining=o.remaining_size,
+        status=OrderStatus.OPEN,
+        post_only=o.post_only,
+        reduce_only=o.reduce_only,
+        cancel_requested=False,
+        tag="",
+        reason="not ours: never touched",
+    )
 
 
 def _order_row(order: Order) -> OrderRow:

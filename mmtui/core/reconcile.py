@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mmtui.reconcile")
 
-RECENT_MS = 5_000
-"""An order updated this recently is left alone: its update may still be on its way."""
+RECENT_MS = 1_000
+"""An order updated this recently is not looked up yet: the venue's list may lag."""
 
 
 class Reconciler:
@@ -87,12 +87,13 @@ class Reconciler:
 
     # -- our orders against the venue's ---------------------------------------
 
-    async def reconcile(self, venue: str) -> int:
+    async def reconcile(self, venue: str, *, recent_ms: int = RECENT_MS) -> int:
         """Check our order states against the venue's open orders; returns corrections.
 
         One of ours the venue no longer lists is looked up by client id (it may
-        have filled, been cancelled, or never have existed); one it lists that we
-        hold as done is cancelled; nothing of anybody else's is touched."""
+        have filled, been cancelled, or never have existed) unless it changed in
+        the last ``recent_ms``; one it lists that we hold as done is cancelled;
+        nothing of anybody else's is touched."""
         conn = self._connectors[venue]
         gateway = self._gateways[venue]
         listed = await gateway.call("open_orders", Priority.QUERY, conn.open_orders)
@@ -104,8 +105,8 @@ class Reconciler:
         for order in list(self._orders.live(venue=venue)):
             if order.client_id in on_venue or not order.reported:
                 continue  # listed; or not yet reported: the in-flight checks own it
-            if now - order.updated_ms < RECENT_MS:
-                continue  # an update may still be on its way
+            if now - order.updated_ms < recent_ms:
+                continue  # the venue's list may not show it yet
             log.info("%s: %s is not listed as open: looking it up", venue, order.client_id)
             self.inflight.request_check(order)
         for o, order in listing.this_run:
@@ -177,7 +178,7 @@ class Reconciler:
         orders, compare the positions."""
         try:
             await self.recovery.recover(venue, "after reconnect")
-            await self.reconcile(venue)
+            await self.reconcile(venue, recent_ms=0)  # updates may have been lost: ask
             positions = await self._gateways[venue].call(
                 "positions", Priority.QUERY, self._connectors[venue].positions
             )

@@ -53,4 +53,7 @@ def status_text(header: HeaderView) -> Text:
     text.append(f"{pnl:+.2f}", style="green" if pnl >= 0 else "red")
     clock = time.strftime("%H:%M:%S", time.gmtime(header.now_ms / 1000))
     text.append(f"  {clock}Z", style="dim")
+    if header.attention:
+        more = f" (+{len(header.attention) - 1})" if len(header.attention) > 1 else ""
+        text.append(f"  ! {header.attention[0]}{more}", style="bold yellow")
     return text

@@ -6,15 +6,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from connectors.base import ZERO, OrderStatus, OrderType, OrderUpdate, Side, TimeInForce
+from connectors.base import (
+    ZERO,
+    OpenOrder,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+)
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.markets import Markets
 from mmtui.core.order_path import OrderPath
 from mmtui.core.orders import Order, OrderManager
+from mmtui.core.ownership import this_runs
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority
 from mmtui.core.risk import RiskEngine, RiskState
@@ -224,27 +234,23 @@ class Flattener:
         return out
 
     async def cancel_everything(self, why: str) -> FlattenReport:
-        """Cancel our orders on every venue and wait, ask each venue to cancel anything
-        of this run's prefix, then list what is still open (the shutdown's last step)."""
+        """Cancel our orders on every venue and wait, cancel any order of ours the venue
+        still lists (one a lost answer or a dropped update left behind), then list what
+        is still open (the shutdown's last step). Orders we cannot prove are ours —
+        other tools' on the same account — are never touched."""
         report = FlattenReport(action=why)
-        prefix = self._orders.run_prefix + "-"
         for name, conn in self._markets.connectors.items():
             leftover = await self.cancel_orders(venue=name, timeout=5.0)
             gateway = self._gateways[name]
             await gateway.drain(5.0)
             try:
-                # Belt and braces: anything of this run the venue still lists.
-                await gateway.call(
-                    "cancel_all",
-                    Priority.CANCEL,
-                    lambda conn=conn: conn.cancel_all(None, prefix),
-                )
-                remaining = [
-                    o
-                    for o in await gateway.call("open_orders", Priority.CANCEL, conn.open_orders)
-                    if o.client_id
-                    and (o.client_id.startswith(prefix) or self._orders.is_ours(o.client_id))
-                ]
+                for o in await self._ours_listed(name):
+                    await gateway.call(
+                        "cancel",
+                        Priority.CANCEL,
+                        lambda o=o, conn=conn: conn.cancel(o.symbol, o.client_id or ""),
+                    )
+                remaining = await self._ours_listed(name)
             except Exception as exc:
                 log.exception("%s: final cancel check failed", name)
                 report.lines.append(FlattenLine(name, False, f"could not verify: {exc!r}"))
@@ -267,9 +273,29 @@ class Flattener:
                         self._path.order_changed(order)
             ok = not remaining
             report.open_orders_left += len(remaining)
+            if remaining:
+                log.error(
+                    "%s: our orders still open after %s: %s",
+                    name,
+                    why,
+                    ", ".join(
+                        f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in remaining
+                    ),
+                )
             report.lines.append(
                 FlattenLine(
                     name, ok, "0 open orders" if ok else f"{len(remaining)} orders still open"
                 )
             )
         return report
+
+    async def _ours_listed(self, venue: str) -> list[OpenOrder]:
+        """The venue's open orders that are provably this run's (what we sent)."""
+        conn = self._markets.connectors[venue]
+        listed = await self._gateways[venue].call("open_orders", Priority.CANCEL, conn.open_orders)
+        ours = []
+        for o in listed:
+            order = this_runs(self._orders, venue, o)
+            if order is not None:
+                ours.append(replace(o, client_id=order.client_id))
+        return ours

@@ -172,9 +172,9 @@ async def test_a_place_whose_answer_was_lost_is_found_and_never_sent_twice(core:
     core.rig.lose_next_answer()
     order = core.bid()
     await core.resting(order)  # the lookup by client id found it
-    assert order.outcome_unknown and order.venue_order_id
     await asyncio.sleep(1.0)  # time for any (wrong) resend to land
     assert len(core.rig.venue_orders()) == 1
+    assert order.outcome_unknown and order.venue_order_id
     assert core.engine.orders.counters.placed == 1
 
 

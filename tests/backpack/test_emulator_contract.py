@@ -13,6 +13,7 @@ from connectors.backpack.connector import BackpackConnector
 from connectors.backpack.keys import BackpackKeys
 from connectors.base import (
     ConnectionState,
+    ErrorCode,
     Event,
     Fill,
     OrderRequest,
@@ -86,7 +87,8 @@ async def test_place_open_fill_cancel(
     )
     with pytest.raises(Exception) as info:
         await conn.place(cross)
-    assert getattr(info.value, "code", "") == "INVALID_ORDER"
+    assert getattr(info.value, "code", "") == ErrorCode.INVALID_ORDER
+    assert getattr(info.value, "venue_code", "") == "INVALID_ORDER"
 
     # an IOC taker buy fills against the book: Fill + final status arrive as events
     taker = OrderRequest(

@@ -324,7 +324,9 @@ class BackpackConnector:
         fills: dict[str, Fill] = {}
         for f in items:
             try:
-                fill = wire.fill_from_history(self.name, f, self._core_id, self._instruments.get)
+                fill = wire.parse_fill(
+                    wire.HISTORY_FILL, self.name, f, self._core_id, self._instruments.get
+                )
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 self.stats.extra["bad_history_fills"] = (
                     self.stats.extra.get("bad_history_fills", 0) + 1
@@ -565,7 +567,9 @@ class BackpackConnector:
         if d.get("e") == "orderFill":
             # first: a fill is never lost to an update we cannot read
             self._events.push(
-                wire.fill_from_update(self.name, d, self._core_id, self._instruments.get)
+                wire.parse_fill(
+                    wire.STREAM_FILL, self.name, d, self._core_id, self._instruments.get
+                )
             )
         update, known = wire.update_from_stream(self.name, d, self._core_id)
         if update is not None:

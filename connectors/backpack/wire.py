@@ -11,6 +11,7 @@ bounded parsers of ``connectors.common.units``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -372,56 +373,60 @@ def fee_in_quote(fee: Decimal, fee_symbol: Any, price: Decimal, inst: Instrument
     return fee
 
 
-def fill_from_history(
+@dataclass(frozen=True, slots=True)
+class FillForm:
+    """Where a fill's fields are: the history and the stream name them differently."""
+
+    symbol: str
+    client_id: str
+    order_id: str
+    side: str
+    price: str
+    size: str
+    fee: str
+    fee_asset: str
+    maker: str
+    trade: str
+    time: Callable[[dict[str, Any]], int]
+
+
+HISTORY_FILL = FillForm(
+    "symbol", "clientId", "orderId", "side", "price", "quantity", "fee", "feeSymbol",
+    "isMaker", "tradeId", lambda f: iso_ms(f.get("timestamp")),
+)  # fmt: skip
+"""An item of ``GET /wapi/v1/history/fills`` (a naive ISO ``timestamp``)."""
+STREAM_FILL = FillForm(
+    "s", "c", "i", "S", "L", "l", "n", "N", "m", "t",
+    lambda d: us_ms(d.get("T")) or us_ms(d.get("E")),
+)  # fmt: skip
+"""An ``orderFill`` event of ``account.orderUpdate`` (the engine time ``T``, in µs)."""
+
+
+def parse_fill(
+    form: FillForm,
     venue: str,
-    f: dict[str, Any],
+    raw: dict[str, Any],
     core_id: CoreId,
     instrument: Callable[[str], Instrument | None],
 ) -> Fill:
-    """One item of ``GET /wapi/v1/history/fills``."""
-    symbol = str(f["symbol"])
-    price = dec(f["price"], "price")
-    size = dec(f["quantity"], "quantity")
-    ts = iso_ms(f.get("timestamp"))
-    fee = opt_dec(f.get("fee"), "fee")
+    """One fill, from the history or the stream, in the one form the core dedupes on."""
+    symbol = str(raw[form.symbol])
+    price = dec(raw[form.price], "fill price")
+    size = dec(raw[form.size], "fill size")
+    order_id = raw.get(form.order_id)
+    ts = form.time(raw)
+    fee = opt_dec(raw.get(form.fee), "fee")
     return Fill(
         venue=venue,
         symbol=symbol,
-        client_id=core_id(raw_client_id(f.get("clientId"))),
-        venue_order_id=str(f["orderId"]) if f.get("orderId") is not None else None,
-        side=SIDE[f["side"]],
+        client_id=core_id(raw_client_id(raw.get(form.client_id))),
+        venue_order_id=str(order_id) if order_id is not None else None,
+        side=SIDE[raw[form.side]],
         price=price,
         size=size,
-        fee=fee_in_quote(fee, f.get("feeSymbol"), price, instrument(symbol)),
-        liquidity=Liquidity.MAKER if f.get("isMaker") else Liquidity.TAKER,
-        trade_id=trade_id(symbol, f.get("tradeId"), f.get("orderId"), ts, size, price),
-        ts_ms=ts,
-    )
-
-
-def fill_from_update(
-    venue: str,
-    d: dict[str, Any],
-    core_id: CoreId,
-    instrument: Callable[[str], Instrument | None],
-) -> Fill:
-    """An ``orderFill`` event of ``account.orderUpdate``."""
-    symbol = str(d["s"])
-    price = dec(d["L"], "fill price")
-    size = dec(d["l"], "fill size")
-    ts = us_ms(d.get("T")) or us_ms(d.get("E"))
-    fee = opt_dec(d.get("n"), "fee")
-    return Fill(
-        venue=venue,
-        symbol=symbol,
-        client_id=core_id(raw_client_id(d.get("c"))),
-        venue_order_id=str(d["i"]) if d.get("i") is not None else None,
-        side=SIDE[d["S"]],
-        price=price,
-        size=size,
-        fee=fee_in_quote(fee, d.get("N"), price, instrument(symbol)),
-        liquidity=Liquidity.MAKER if d.get("m") is True else Liquidity.TAKER,
-        trade_id=trade_id(symbol, d.get("t"), d.get("i"), ts, size, price),
+        fee=fee_in_quote(fee, raw.get(form.fee_asset), price, instrument(symbol)),
+        liquidity=Liquidity.MAKER if raw.get(form.maker) is True else Liquidity.TAKER,
+        trade_id=trade_id(symbol, raw.get(form.trade), order_id, ts, size, price),
         ts_ms=ts,
     )
 
@@ -487,15 +492,16 @@ def position_from_update(venue: str, d: dict[str, Any]) -> Position:
 
 __all__ = [
     "CODES",
+    "HISTORY_FILL",
     "SIDE",
     "STATUS",
+    "STREAM_FILL",
     "build_order_payload",
     "classify",
-    "fill_from_history",
-    "fill_from_update",
     "instrument_from_market",
     "iso_ms",
     "open_order",
+    "parse_fill",
     "position_from_rest",
     "position_from_update",
     "raw_client_id",

@@ -54,22 +54,7 @@ class AccountEvents:
             if pending is None:
                 log.warning("backpack emulator: update for an unknown order %s", u)
                 return
-            order = Order(
-                id=oid,
-                client_id=pending.client_id,
-                sim_cid=u.client_id or "",
-                account=account,
-                market=pending.market,
-                side=pending.side,
-                order_type=pending.order_type,
-                tif=pending.tif,
-                post_only=pending.post_only,
-                reduce_only=pending.reduce_only,
-                price=pending.price,
-                quantity=pending.quantity,
-                stp=pending.stp,
-                created_ms=self.venue.now_ms,
-            )
+            order = Order.of(pending, oid, u.client_id or "", account, self.venue.now_ms)
             self.state.add(order)
             self.push_order(order, "orderAccepted")
             return

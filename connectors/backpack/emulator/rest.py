@@ -16,7 +16,7 @@ from aiohttp import web
 
 from connectors.backpack.emulator.auth import Auth
 from connectors.backpack.emulator.events import AccountEvents
-from connectors.backpack.emulator.state import Order, Pending, State
+from connectors.backpack.emulator.state import Order, State, Terms
 from connectors.backpack.emulator.wire import (
     BackpackError,
     bad,
@@ -279,6 +279,8 @@ class RestApi:
         post_only = flag(params, "postOnly")
         reduce_only = flag(params, "reduceOnly")
         cid = client_id(params["clientId"]) if params.get("clientId") is not None else None
+        if params.get("triggerPrice") is not None or params.get("quoteQuantity") is not None:
+            raise bad("trigger and quote-quantity orders are not supported by the emulator")
         if params.get("quantity") is None:
             raise bad("Market orders must specify a `quantity` or `quoteQuantity`")
         quantity = decimal(params["quantity"], "INVALID_QUANTITY", "quantity")
@@ -312,11 +314,9 @@ class RestApi:
             post_only=post_only,
             reduce_only=reduce_only,
         )
-        pending = Pending(
-            cid, m, side, order_type, tif, post_only, reduce_only, price, quantity, stp
-        )
+        terms = Terms(cid, m, side, order_type, tif, post_only, reduce_only, price, quantity, stp)
         key = (account, sim_cid)
-        self.state.pending[key] = pending
+        self.state.pending[key] = terms
         try:
             ack = self.venue.submit(account, request)
         finally:
@@ -325,10 +325,7 @@ class RestApi:
             raise reject_error(ack.reason, cid)
         if ack.reason == DROPPED:
             # taken, answered as accepted, then lost: no record, nothing pushed
-            return Order(
-                int(ack.venue_order_id), cid, sim_cid, account, m, side, order_type, tif,
-                post_only, reduce_only, price, quantity, stp, self.venue.now_ms,
-            )  # fmt: skip
+            return Order.of(terms, int(ack.venue_order_id), sim_cid, account, self.venue.now_ms)
         order = self.state.orders.get(int(ack.venue_order_id))
         if order is None:
             raise BackpackError(500, "SERVER_ERROR", "order accepted but not recorded")

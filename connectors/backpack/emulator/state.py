@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -61,11 +61,10 @@ class Market:
 
 
 @dataclass(slots=True)
-class Order:
-    id: int
+class Terms:
+    """An order as the place request asked for it (known before the sim gives it an id)."""
+
     client_id: int | None
-    sim_cid: str
-    account: str
     market: Market
     side: Side
     order_type: str
@@ -75,31 +74,27 @@ class Order:
     price: Decimal | None
     quantity: Decimal
     stp: str
+
+
+@dataclass(slots=True)
+class Order(Terms):
+    id: int
+    sim_cid: str
+    account: str
     created_ms: int
     executed: Decimal = ZERO
     executed_quote: Decimal = ZERO
     status: str = "New"
     expiry_reason: str | None = None
 
+    @classmethod
+    def of(cls, terms: Terms, order_id: int, sim_cid: str, account: str, now_ms: int) -> Order:
+        asked = {f.name: getattr(terms, f.name) for f in fields(Terms)}
+        return cls(**asked, id=order_id, sim_cid=sim_cid, account=account, created_ms=now_ms)
+
     @property
     def live(self) -> bool:
         return self.status in ("New", "PartiallyFilled")
-
-
-@dataclass(slots=True)
-class Pending:
-    """What the place handler knows about an order before the sim gives it an id."""
-
-    client_id: int | None
-    market: Market
-    side: Side
-    order_type: str
-    tif: str
-    post_only: bool
-    reduce_only: bool
-    price: Decimal | None
-    quantity: Decimal
-    stp: str
 
 
 class State:
@@ -120,7 +115,7 @@ class State:
         self.live: dict[tuple[str, int], list[int]] = {}
         """(account, client id) -> live order ids, oldest first (two with the
         duplicate-client-id fault)."""
-        self.pending: dict[tuple[str, str], Pending] = {}
+        self.pending: dict[tuple[str, str], Terms] = {}
         self.fills: dict[str, list[dict[str, Any]]] = {}
         """account -> fill history items (oldest first), each with its ``_ms``."""
         self.trade_numbers: OrderedDict[str, int] = OrderedDict()
@@ -335,4 +330,4 @@ class State:
         }
 
 
-__all__ = ["Market", "Order", "Pending", "State"]
+__all__ = ["Market", "Order", "State", "Terms"]

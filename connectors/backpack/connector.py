@@ -333,8 +333,7 @@ class BackpackConnector:
                 )
                 log.error("%s: fill history item unreadable (%r): %.200s", self.name, exc, f)
                 continue
-            if fill.ts_ms >= since_ms:
-                fills.setdefault(fill.trade_id, fill)  # pages may overlap: once each
+            fills.setdefault(fill.trade_id, fill)  # pages may overlap: once each
         return sorted(fills.values(), key=lambda f: f.ts_ms)
 
     def venue_client_id(self, client_id: str) -> str:

@@ -38,6 +38,8 @@ log = logging.getLogger("connectors.backpack.rest")
 Params = Mapping[str, Any]
 Body = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
+MAX_OFFSET_MS = 3_600_000
+"""A venue clock further off than this is taken for a bad answer, not for the time."""
 PAGE_LIMIT = 1000
 """The history endpoints' largest page (``limit``: default 100, maximum 1000)."""
 
@@ -95,8 +97,14 @@ class BackpackRest:
             raise VenueError(
                 f"{self.venue}: unexpected time answer {server!r}", code=ErrorCode.BAD_ANSWER
             ) from None
-        self.offset_ms = server_ms - (before + after) // 2
+        offset = server_ms - (before + after) // 2
         self._synced_at = time.monotonic()
+        if abs(offset) > MAX_OFFSET_MS:
+            log.error(
+                "%s: venue time %d is %d ms off ours; not used", self.venue, server_ms, offset
+            )
+            return
+        self.offset_ms = offset
         if abs(self.offset_ms) > 1000:
             log.warning("%s: local clock is %d ms off the venue's", self.venue, -self.offset_ms)
 

@@ -479,7 +479,7 @@ class BackpackConnector:
         bids, skipped_b = wire.book_levels(snap["bids"], inst)
         asks, skipped_a = wire.book_levels(snap["asks"], inst)
         self._off_grid(symbol, skipped_b + skipped_a)
-        last_id = int(snap["lastUpdateId"])  # a string on the wire (recorded); int too
+        last_id = wire.update_id(snap["lastUpdateId"])
         ts = wire.us_ms(snap.get("timestamp")) or self.rest.now_ms()
         if self._depth[symbol].on_snapshot(Snapshot(bids, asks, last_id, ts)):
             log.info("%s %s: book synced at update id %d", self.name, symbol, last_id)
@@ -533,7 +533,7 @@ class BackpackConnector:
             return
         inst = self._instruments[symbol]
         try:
-            first, last = int(d["U"]), int(d["u"])
+            first, last = wire.update_id(d["U"]), wire.update_id(d["u"])
             bids, skipped_b = wire.book_levels(d.get("b") or (), inst)
             asks, skipped_a = wire.book_levels(d.get("a") or (), inst)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:

@@ -169,6 +169,16 @@ def iso_ms(value: Any) -> int:
     return int(when.timestamp() * 1000)
 
 
+def update_id(value: Any) -> int:
+    """A depth update id (``U``, ``u``, ``lastUpdateId``): an integer, or its decimal
+    string (``lastUpdateId`` is a string on the wire: recorded)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return int(value)
+    raise ValueError(f"update id {value!r}")
+
+
 # -- client ids -------------------------------------------------------------------
 
 
@@ -507,6 +517,7 @@ __all__ = [
     "raw_client_id",
     "trade_id",
     "update_from_stream",
+    "update_id",
     "us_ms",
     "venue_order",
 ]

@@ -677,3 +677,10 @@ async def test_private_frames_raw_pushes_and_a_liquidation_in_the_recorded_form(
         symbol="SOL_USDC_PERP", side="Bid", orderType="Market", quantity="0.01", reduceOnly=True
     )
     assert status == 200
+
+
+async def test_a_size_below_the_minimum_is_an_invalid_quantity(alice: Client) -> None:
+    status, err = await alice.place(
+        symbol="BTC_USDC_PERP", side="Bid", orderType="Limit", quantity="0.000", price="1000.0"
+    )
+    assert (status, err["code"]) == (400, "INVALID_QUANTITY")

@@ -288,6 +288,8 @@ class RestApi:
             raise bad(
                 f"Quantity must be a positive multiple of {inst.step_size}", "INVALID_QUANTITY"
             )
+        if quantity < inst.min_size and not reduce_only:
+            raise bad(f"Quantity is below the minimum {inst.min_size}", "INVALID_QUANTITY")
         price: Decimal | None = None
         if order_type == "Limit":
             if params.get("price") is None:

@@ -235,8 +235,13 @@ class BackpackConnector:
                 code=ErrorCode.BAD_ANSWER,
                 outcome_unknown=True,
             )
-        status = wire.STATUS.get(str(resp.get("status")), OrderStatus.OPEN)
-        return OrderAck(request.client_id, str(resp["id"]), status)
+        status = wire.STATUS.get(str(resp.get("status")), OrderStatus.PENDING)
+        if status.is_terminal:
+            return OrderAck(request.client_id, str(resp["id"]), status)
+        # "New" says the request arrived, not that the order rests: a venue can take
+        # an order and never report it again. The stream's orderAccepted (or the
+        # core's lookup by client id) confirms it.
+        return OrderAck(request.client_id, None, OrderStatus.PENDING)
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
         cid = self._venue_cid(client_id)

@@ -91,7 +91,7 @@ def fault_answer(fault: HttpFault) -> web.Response:
     if fault.status == 429:
         headers = {}
         if fault.retry_after_s is not None:
-            headers["Retry-After"] = str(max(0, math.ceil(fault.retry_after_s)))
+            headers["Retry-After"] = str(max(0, round(fault.retry_after_s)))
         return error_answer(429, "TOO_MANY_REQUESTS", "Rate limit exceeded", headers)
     if fault.status == 503:
         return error_answer(503, "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE)

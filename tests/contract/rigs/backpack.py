@@ -79,6 +79,17 @@ class BackpackRig(VenueRig):
     def drop_stream_on_next_fill(self, conn: Connector) -> None:
         self.harness.faults.close_sockets_on_next_fill()
 
+    async def cancel_behind_our_back(self, conn: Connector, symbol: str) -> None:
+        """Drop our sockets and cancel our resting orders on ``symbol`` in one step on
+        the emulator's loop, so no cancel update can reach us; we reconnect by ourselves."""
+        sim = self.sim_symbols[symbol]
+
+        def behind() -> None:
+            self.dialect.sockets.abort_all()
+            self.venue.cancel_all(ACCOUNT, sim)
+
+        await asyncio.to_thread(self.call, behind)
+
     def drop_next_order(self) -> None:
         self.harness.faults.drop_next_order(self.keys.api_key)
 

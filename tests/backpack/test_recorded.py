@@ -45,6 +45,8 @@ from connectors.base import (
     VenueOrder,
 )
 
+from .test_rest import loopback
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "venues" / "backpack"
 KEYS = BackpackKeys("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")
 
@@ -370,22 +372,15 @@ class Venue:
 @pytest.fixture
 async def venue() -> AsyncIterator[tuple[Venue, BackpackConnector, list[Event]]]:
     v = Venue()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", v.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    conn = BackpackConnector(f"http://127.0.0.1:{port}", "ws://127.0.0.1:1/", KEYS)
-    v.serve("time (bare integer ms, text/plain)")
-    events: list[Event] = []
-    conn._events.sink = events.append
-    try:
-        yield v, conn, events
-    finally:
-        await conn.close()
-        await runner.cleanup()
+    async with loopback(v.handle) as url:
+        conn = BackpackConnector(url, "ws://127.0.0.1:1/", KEYS)
+        v.serve("time (bare integer ms, text/plain)")
+        events: list[Event] = []
+        conn._events.sink = events.append
+        try:
+            yield v, conn, events
+        finally:
+            await conn.close()
 
 
 def _ms(iso: str) -> int:

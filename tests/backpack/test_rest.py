@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -136,18 +137,29 @@ class Server:
         return web.json_response({})
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[Server, str]]:
-    srv = Server()
+@contextlib.asynccontextmanager
+async def loopback(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 answering every path with ``handle``; yields its URL."""
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", srv.handle)
+    app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield srv, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[Server, str]]:
+    srv = Server()
+    async with loopback(srv.handle) as url:
+        yield srv, url
 
 
 async def test_public_and_signed_calls(server: tuple[Server, str]) -> None:

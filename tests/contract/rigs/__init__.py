@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.contract.rig import VenueRig
+from tests.contract.rigs.backpack import BackpackRig
 from tests.contract.rigs.sim import SimRig
 
 RIGS: dict[str, Callable[[], VenueRig]] = {
     "sim": SimRig,
+    "backpack": BackpackRig,
 }

@@ -93,12 +93,20 @@ def items(value: Any, field: str) -> list[Any]:
     return value
 
 
-def text(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+def present(d: Mapping[str, Any], key: str, where: str, *, required: bool) -> Any:
+    """The field's value; None when it is absent (None or "") and not ``required``."""
     value = d.get(key)
     if value is None or value == "":
-        if default is None:
+        if required:
             raise Unreadable(f"{where}.{key}", "missing")
-        return default
+        return None
+    return value
+
+
+def text(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = present(d, key, where, required=default is None)
+    if value is None:
+        return default  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Unreadable(f"{where}.{key}", f"{value!r} is not a string")
     return str(value)
@@ -106,11 +114,9 @@ def text(d: Mapping[str, Any], key: str, where: str, default: str | None = None)
 
 def number(d: Mapping[str, Any], key: str, where: str, default: Decimal | None = None) -> Decimal:
     """A decimal field (string or JSON number), bounded; ``default`` when absent."""
-    value = d.get(key)
-    if value is None or value == "":
-        if default is None:
-            raise Unreadable(f"{where}.{key}", "missing")
-        return default
+    value = present(d, key, where, required=default is None)
+    if value is None:
+        return default  # type: ignore[return-value]
     try:
         return parse_decimal(value, f"{where}.{key}")
     except BadNumber as exc:
@@ -119,12 +125,8 @@ def number(d: Mapping[str, Any], key: str, where: str, default: Decimal | None =
 
 def integer(d: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
     """An integer field sent as a number or as a string of digits."""
-    value = d.get(key)
-    if value is None or value == "":
-        if default is None:
-            raise Unreadable(f"{where}.{key}", "missing")
-        return default
-    return as_int(value, f"{where}.{key}")
+    value = present(d, key, where, required=default is None)
+    return default if value is None else as_int(value, f"{where}.{key}")  # type: ignore[return-value]
 
 
 def as_int(value: Any, field: str) -> int:
@@ -274,8 +276,10 @@ class GrvtOrder:
 def order(d: Any, where: str = "order") -> GrvtOrder:
     d = obj(d, where)
     legs = items(d.get("legs"), f"{where}.legs")
-    if len(legs) != 1:
-        raise Unreadable(f"{where}.legs", f"{len(legs)} legs (an order book order has one)")
+    if not legs:
+        raise Unreadable(f"{where}.legs", "no leg")
+    # an order book order has one leg; another tool's RFQ order may have more: it is
+    # shown by its first leg, as ccxt's parseOrder does
     leg = obj(legs[0], f"{where}.legs[0]")
     lwhere = f"{where}.legs[0]"
     state = obj(d.get("state"), f"{where}.state")

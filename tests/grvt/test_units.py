@@ -236,15 +236,9 @@ def test_orders_are_built_on_the_grid_with_decimal_strings() -> None:
     with pytest.raises(VenueError) as info:
         build_order(small, with_min, SUB, 1, expiration_ns=1, nonce=1)
     assert info.value.code == "min_notional"
+    tiny = OrderRequest("c", "BTC_USDT_Perp", Side.BUY, Decimal("0.0001"), price=Decimal("1"))
     with pytest.raises(VenueError) as info:
-        build_order(
-            OrderRequest("c", "BTC_USDT_Perp", Side.BUY, Decimal("0.0001"), price=Decimal("1")),
-            BTC,
-            SUB,
-            1,
-            expiration_ns=1,
-            nonce=1,
-        )
+        build_order(tiny, BTC, SUB, 1, expiration_ns=1, nonce=1)
     assert info.value.code == "invalid_size"  # below the minimum size: one code for sizes
 
 

@@ -91,14 +91,11 @@ class GrvtFeed:
         self.faults = faults
         self.positions = positions
         self.ping_interval_s = ping_interval_s
-        self.sockets = SocketSet("grvt", self.hub_forget)
         self.hub: SubscriptionHub[Conn] = SubscriptionHub()
+        self.sockets = SocketSet("grvt", self.hub.forget)
         self.counters: dict[str, int] = {}
         """channel -> the last sequence number the gateway sent on it."""
         self._trade_seq = 0
-
-    def hub_forget(self, conn: Conn) -> None:
-        self.hub.forget(conn)
 
     # -- sending -------------------------------------------------------------------
 

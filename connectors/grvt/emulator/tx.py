@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
@@ -26,6 +26,7 @@ from connectors.base import (
     Side,
     TimeInForce,
 )
+from connectors.common.units import BadNumber, parse_decimal
 from connectors.emulation.accounts import sim_mid
 from connectors.grvt.emulator.state import GrvtState, Market, Order, User, valid_client_id
 from connectors.grvt.emulator.wire import (
@@ -62,13 +63,14 @@ Push = Callable[[User, str, Market, dict[str, Any]], None]
 
 
 def decimal_field(value: Any, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    """A request's decimal string, bounded (``connectors.common.units``)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
         raise GrvtErr(1003, f"{name} must be a decimal string")
     try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        raise GrvtErr(1003, f"{name} is not a decimal") from None
-    if not d.is_finite() or d < 0 or len(str(value)) > 40:
+        d = parse_decimal(value, name)
+    except BadNumber as exc:
+        raise GrvtErr(1003, str(exc)) from None
+    if d < 0:
         raise GrvtErr(1003, f"{name} must be a non-negative decimal")
     return d
 

@@ -64,8 +64,8 @@ EMULATOR_NOTES = """\
 - Cancel-on-disconnect: countdown_time ms; 0..1000 ends the countdown, up to 300000 re-arms
   it, more is 6000; when it runs out every live order of the sub-account is cancelled with
   CLIENT_CANCEL_ON_DISCONNECT_TRIGGERED. Checked on every sim step.
-- Histories (order_history, fill_history): newest first, limit (default 500, max 1000),
-  an opaque `next` cursor while more is left ("" at the end).
+- Histories (order_history, fill_history): the last 100000 per account, newest first,
+  limit (default 500, max 1000), an opaque `next` cursor while more is left ("" at the end).
 - A liquidation (harness liquidate) is pushed on v1.fill with is_liquidation true,
   client_order_id "0" and order_id "0x00", and kept in fill_history.
 - Fees: the sim's maker/taker fees; fee_rate in the fill is that rate.

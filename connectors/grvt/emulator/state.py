@@ -22,6 +22,8 @@ from eth_utils import to_checksum_address
 from connectors.base import ZERO, Instrument, Side
 from connectors.grvt.emulator.wire import WIRE_QUOTE, GrvtErr
 
+HISTORY_SIZE = 100_000
+"""Finished orders and fills kept per account (the oldest are forgotten)."""
 DEFAULT_MIN_NOTIONAL = Decimal("20.0")
 """The ``min_notional`` of the int-form instruments unless given (the api-spec's
 example value; recorded BTC has 100 at a BTC price the sim does not use)."""
@@ -98,6 +100,7 @@ class Order:
     cancel_reason: str | None = None
     history_seq: int = 0
     """Position in the order history (0 while live)."""
+    nonce_key: tuple[str, int] = ("", 0)
 
     @property
     def live(self) -> bool:
@@ -183,8 +186,8 @@ class GrvtState:
         self.by_sim_id: dict[tuple[str, str], Order] = {}
         self.nonces: dict[tuple[str, int], tuple[str, str]] = {}
         """(signer, nonce) -> (payload digest, order id)."""
-        self.fills: dict[str, list[FillRecord]] = {}
-        self.history: dict[str, list[Order]] = {}
+        self.fills: dict[str, deque[FillRecord]] = {}
+        self.history: dict[str, deque[Order]] = {}
         """account -> finished orders in the order they finished."""
         self._next_order = 1
         self._next_seq = 0
@@ -252,9 +255,10 @@ class GrvtState:
         self.by_cid.setdefault((account, o.client_order_id), []).append(o)
         self.by_sim_id[(account, sim_id)] = o
         self.nonces[nonce_key] = (digest, o.order_id)
+        o.nonce_key = nonce_key
 
     def forget(self, o: Order) -> None:
-        """The venue keeps no record of ``o`` (an order it dropped)."""
+        """The venue keeps no record of ``o`` (an order it dropped, or one too old)."""
         account = o.user.account
         self.orders.pop(o.order_id, None)
         same = self.by_cid.get((account, o.client_order_id), [])
@@ -264,14 +268,16 @@ class GrvtState:
             self.by_cid.pop((account, o.client_order_id), None)
         if self.by_sim_id.get((account, o.sim_id)) is o:
             del self.by_sim_id[(account, o.sim_id)]
-        for key, (_, oid) in list(self.nonces.items()):
-            if oid == o.order_id:
-                del self.nonces[key]
+        if self.nonces.get(o.nonce_key, ("", ""))[1] == o.order_id:
+            del self.nonces[o.nonce_key]
 
     def finished(self, o: Order) -> None:
         if o.history_seq == 0:
             o.history_seq = self.next_seq()
-            self.history.setdefault(o.user.account, []).append(o)
+            history = self.history.setdefault(o.user.account, deque())
+            history.append(o)
+            if len(history) > HISTORY_SIZE:
+                self.forget(history.popleft())
 
     def live_with_cid(self, user: User, cid: str) -> list[Order]:
         return [o for o in self.by_cid.get((user.account, cid), ()) if o.live]
@@ -300,7 +306,7 @@ class GrvtState:
 
     def add_fill(self, user: User, wire: str, event_ns: int, rest: dict[str, Any]) -> None:
         record = FillRecord(self.next_seq(), wire, event_ns, rest)
-        self.fills.setdefault(user.account, []).append(record)
+        self.fills.setdefault(user.account, deque(maxlen=HISTORY_SIZE)).append(record)
 
     def fill_page(self, user: User, body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:
         """One page of ``fill_history``: newest first from ``end_time`` (or the cursor)
@@ -311,7 +317,7 @@ class GrvtState:
         below = seq_of(body.get("cursor"))
         chosen = [
             f
-            for f in reversed(self.fills.get(user.account, []))
+            for f in reversed(self.fills.get(user.account, ()))
             if f.wire in wires
             and (below is None or f.seq < below)
             and (lo is None or f.event_ns >= lo)
@@ -329,7 +335,7 @@ class GrvtState:
         below = seq_of(body.get("cursor"))
         chosen = [
             o
-            for o in reversed(self.history.get(user.account, []))
+            for o in reversed(self.history.get(user.account, ()))
             if id(o.market) in chosen_markets
             and (below is None or o.history_seq < below)
             and (lo is None or o.update_ns >= lo)

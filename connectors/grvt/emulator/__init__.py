@@ -55,7 +55,8 @@ EMULATOR_NOTES = """\
 - Injected HTTP faults answer with the error envelope: 429 -> code 1006 (+ Retry-After);
   5xx -> 1002. lose_next_answer("place") books the order, then loses the answer.
 - WS sequence numbers: one gateway counter per stream + selector (shared by every
-  subscriber, kept across resubscribes); the ack carries first_sequence_number (the next)
+  subscriber, kept across resubscribes; public feeds start at the recorded 1061213,
+  private ones at 0); the ack carries first_sequence_number (the next)
   and latest_sequence_number (the last sent) as strings; snapshots (book, mini, the
   last trades, positions) are 0/0; v1.book.s and v1.mini.s pushes are all snapshots.
   A skipped number (fault) moves the counter for everybody.

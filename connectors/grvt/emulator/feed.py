@@ -47,8 +47,9 @@ log = logging.getLogger("connectors.grvt.emulator")
 
 PRIVATE = ("v1.order", "v1.state", "v1.fill", "v1.position", "v1.cancel")
 PUBLIC = ("v1.book.s", "v1.book.d", "v1.mini.s", "v1.mini.d", "v1.trade")
-SNAPSHOT_STREAMS = ("v1.book.s", "v1.mini.s")
-"""Every push of these is a full snapshot (sequence number 0)."""
+PUBLIC_START = 1_061_213
+"""Where a public feed's counter starts: the recorded ``latest_sequence_number`` (a
+gateway that has been up a while; private feeds were recorded near 0)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -110,20 +111,23 @@ class GrvtFeed:
             self.sockets.send(conn, text)
         return len(conns)
 
-    def publish(self, ch: str, feed: dict[str, Any], *, only: Any = None, skip: int = 0) -> int:
+    def publish(self, ch: str, feed: dict[str, Any], *, skip: int = 0) -> int:
         """One delta on ``ch``: the gateway's counter moves once (plus ``skip``), every
         subscriber gets the same frame."""
         if not self.hub.has(ch):
             return 0
         stream, _, selector = ch.partition(":")
-        prev = self.counters.get(ch, 0) + skip
+        prev = self.latest(ch) + skip
         self.counters[ch] = seq = prev + 1
         return self.hub.publish(
             ch,
             lambda: orjson.dumps(frame(stream, selector, seq, prev, feed)).decode(),
             self.sockets.send,
-            only=only,
         )
+
+    def latest(self, ch: str) -> int:
+        """The last number the gateway sent on ``ch``."""
+        return self.counters.get(ch, PUBLIC_START if ch.partition(":")[0] in PUBLIC else 0)
 
     def snapshot(self, conn: Conn, sub: Sub, feed: dict[str, Any]) -> None:
         self.send(conn, frame(sub.stream, sub.selector, 0, 0, feed))
@@ -273,7 +277,7 @@ class GrvtFeed:
     def ack(
         self, conn: Conn, rid: Any, stream: str, method: str, added: list[Sub], gone: list[str]
     ) -> None:
-        latest = [self.counters.get(channel(s.stream, s.selector), 0) for s in added]
+        latest = [self.latest(channel(s.stream, s.selector)) for s in added]
         body = {
             "stream": stream,
             "subs": [s.selector for s in added],

@@ -110,6 +110,15 @@ class GrvtDialect(VenueDialect):
         ones with ``private``): malformed-frame tests."""
         return self.feed.send_raw(text, private=private)
 
+    def cancel_unheard(self, api_key: str, wire_symbol: str) -> int:
+        """Drop every socket, then cancel the account's live orders on ``wire_symbol``
+        (as another session or the venue could): nobody hears the cancels. Returns
+        how many were cancelled."""
+        self.sockets.abort_all()
+        m = self.state.markets[wire_symbol]
+        user = self.state.users[api_key]
+        return self.exchange.cancel_all(user, [m], "CLIENT_BULK_CANCEL")
+
     def orders_of(self, account: str, *, live: bool = True) -> list[dict[str, Any]]:
         return [
             order_json(o, "rest")

@@ -78,6 +78,11 @@ class GrvtRig(VenueRig):
     def drop_stream_on_next_fill(self, conn: Connector) -> None:
         self.harness.faults.close_sockets_on_next_fill()
 
+    async def cancel_behind_our_back(self, conn: Connector, symbol: str) -> None:
+        dialect = self.harness.dialect
+        api_key = self.creds.api_key
+        self.call(lambda: dialect.cancel_unheard(api_key, symbol))  # type: ignore[attr-defined]
+
     def drop_next_order(self) -> None:
         self.harness.faults.drop_next_order(self.creds.api_key)
 

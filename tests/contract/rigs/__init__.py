@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from tests.contract.rig import VenueRig
 from tests.contract.rigs.backpack import BackpackRig
+from tests.contract.rigs.grvt import GrvtRig
 from tests.contract.rigs.sim import SimRig
 
 RIGS: dict[str, Callable[[], VenueRig]] = {
     "sim": SimRig,
     "backpack": BackpackRig,
+    "grvt": GrvtRig,
 }

@@ -235,13 +235,12 @@ class BackpackConnector:
                 code=ErrorCode.BAD_ANSWER,
                 outcome_unknown=True,
             )
+        # The answer as the venue gave it ("New" -> open, with its order id). The core
+        # does not take it as proof the order rests: a venue can take an order and never
+        # report it again; until the stream's orderAccepted (or a fill, or the core's
+        # lookup by client id) shows it, the core keeps asking.
         status = wire.STATUS.get(str(resp.get("status")), OrderStatus.PENDING)
-        if status.is_terminal:
-            return OrderAck(request.client_id, str(resp["id"]), status)
-        # "New" says the request arrived, not that the order rests: a venue can take
-        # an order and never report it again. The stream's orderAccepted (or the
-        # core's lookup by client id) confirms it.
-        return OrderAck(request.client_id, None, OrderStatus.PENDING)
+        return OrderAck(request.client_id, str(resp["id"]), status)
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
         cid = self._venue_cid(client_id)

@@ -64,8 +64,8 @@ async def test_place_open_fill_cancel(
     size = inst.min_size
     req = OrderRequest("mmtest1-1", SYMBOL, Side.BUY, size, price=price, post_only=True)
     ack = await conn.place(req)
-    # "New" with an id is not taken as proof the order rests: the stream confirms it
-    assert ack.status is OrderStatus.PENDING and ack.venue_order_id is None
+    # the answer as the venue gave it: "New" with the order's id
+    assert ack.status is OrderStatus.OPEN and ack.venue_order_id
     (listed,) = [o for o in await conn.open_orders(SYMBOL) if o.client_id == "mmtest1-1"]
     assert (listed.price, listed.size, listed.side) == (price, size, Side.BUY)
     await until(

@@ -476,9 +476,9 @@ async def test_place_answers(venue) -> None:
     req = OrderRequest(
         "mmab12c-1", "USDT_USDC", Side.SELL, D("20"), price=D("1.0077"), post_only=True
     )
-    # a resting order's "New" says the request arrived: the stream (or a lookup) confirms
-    # that it rests, so a venue that takes an order and never reports it is caught
-    assert await conn.place(req) == OrderAck("mmab12c-1", None, OrderStatus.PENDING)
+    # the answer as recorded: "New" with the order's id (the core still waits for the
+    # stream, or looks the order up, before it believes the order rests)
+    assert await conn.place(req) == OrderAck("mmab12c-1", "59669287267", OrderStatus.OPEN)
     mkt = OrderRequest("mmab12c-2", "ETH_USDC", Side.BUY, D("0.001"), type=OrderType.MARKET)
     assert await conn.place(mkt) == OrderAck("mmab12c-2", "4227701917", OrderStatus.FILLED)
 

@@ -258,7 +258,7 @@ async def test_connector_calls(server: tuple[Server, str]) -> None:
             post_only=True,
         )
         ack = await c.place(req)
-        assert ack == type(ack)("mmab12c-3", None, OrderStatus.PENDING)  # the stream confirms
+        assert ack == type(ack)("mmab12c-3", "4228978331", OrderStatus.OPEN)
         sent = srv.seen[-1][2]
         assert sent["quantity"] == "0.10" and sent["postOnly"] is True
         assert c.client_ids.from_venue(sent["clientId"]) == "mmab12c-3"

@@ -346,12 +346,6 @@ class GrvtRest:
                     idempotent=idempotent,
                     what=endpoint,
                 )
-            except RateLimited as exc:
-                if exc.venue_code == str(MAX_OPEN_ORDERS):
-                    raise VenueError(
-                        str(exc), code=ErrorCode.TOO_MANY_ORDERS, venue_code=exc.venue_code
-                    ) from None
-                raise
             except VenueError as exc:
                 if exc.code == ErrorCode.AUTH and attempt == 0:
                     log.info("%s: %s: session refused; logging in again", self.venue, endpoint)

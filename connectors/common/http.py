@@ -145,29 +145,10 @@ class HttpClient:
         if session is not None:
             await session.close()
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        data: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool | None = None,
-        what: str | None = None,
-    ) -> Any:
-        """Send one request; returns the decoded body (``answer`` for the headers too)."""
-        return (
-            await self.answer(
-                method,
-                path,
-                params=params,
-                data=data,
-                headers=headers,
-                idempotent=idempotent,
-                what=what,
-            )
-        ).payload
+    async def request(self, method: str, path: str, **kw: Any) -> Any:
+        """Send one request; returns the decoded body (``answer`` takes the same
+        arguments and returns the headers too)."""
+        return (await self.answer(method, path, **kw)).payload
 
     async def answer(
         self,

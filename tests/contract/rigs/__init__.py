@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.contract.rig import VenueRig
+from tests.contract.rigs.lighter import LighterRig
 from tests.contract.rigs.sim import SimRig
 
 RIGS: dict[str, Callable[[], VenueRig]] = {
+    "lighter": LighterRig,
     "sim": SimRig,
 }

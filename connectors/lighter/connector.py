@@ -133,6 +133,7 @@ class LighterConnector:
             self._on_ws_state,
             token=self.auth_token,
             on_auth_error=self._on_auth_error,
+            on_frame=self._count_frames,
             backoff_base_s=ws_backoff_base_s,
             backoff_cap_s=ws_backoff_cap_s,
             rng=rng or random.Random(),
@@ -702,8 +703,11 @@ class LighterConnector:
             self._orders_snapshot = False  # the next connection's snapshot says again
         self._events.push(ConnectionChanged(self.name, state, detail))
 
-    def _on_message(self, msg: dict[str, Any]) -> None:
+    def _count_frames(self) -> None:
         self.stats.frames = self.ws.frames
+        self.stats.bad_frames = self.ws.bad_frames
+
+    def _on_message(self, msg: dict[str, Any]) -> None:
         kind = str(msg.get("type", ""))
         stage, _, channel_kind = kind.partition("/")
         if stage not in ("subscribed", "update"):
@@ -723,7 +727,6 @@ class LighterConnector:
             self._on_positions(msg)
         else:
             self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
-        self.stats.bad_frames = self.ws.bad_frames
 
     def _channel_market(self, msg: dict[str, Any]) -> wire.Market | None:
         parts = str(msg.get("channel", "")).split(":")
@@ -840,7 +843,6 @@ class LighterConnector:
 
     def _bad_item(self, what: str, exc: Exception, item: Any) -> None:
         self.ws.bad_frames += 1
-        self.stats.bad_frames = self.ws.bad_frames
         ident = item.get("order_index") or item.get("trade_id") if isinstance(item, dict) else None
         log.warning("%s: unreadable %s skipped (%r): %s", self.name, what, exc, ident)
 

@@ -81,6 +81,7 @@ class LighterWs(ReconnectingWs):
         *,
         token: TokenSource | None = None,
         on_auth_error: Callable[[], None] | None = None,
+        on_frame: Callable[[], None] | None = None,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         rng: random.Random | None = None,
@@ -102,6 +103,8 @@ class LighterWs(ReconnectingWs):
         self._on_message = on_message
         self._token = token
         self._on_auth_error = on_auth_error
+        self._on_frame = on_frame
+        """Called after every frame, good or bad (the owner's counters follow ours)."""
         self.greeting_timeout_s = greeting_timeout_s
         self.keepalive_s = keepalive_s
         self.channels: dict[str, bool] = {}
@@ -188,6 +191,13 @@ class LighterWs(ReconnectingWs):
 
     def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push."""
+        try:
+            return self._handle(ws, raw)
+        finally:
+            if self._on_frame is not None:
+                self._on_frame()
+
+    def _handle(self, ws: Any, raw: str | bytes) -> bool:
         self.frames += 1
         try:
             msg = parse_message(raw)

@@ -60,7 +60,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
         idle_timeout_s: float = 120.0,
         min_scheduled_cancel_ms: int = 300_000,
         apply_delay_ms: int = 5,
-        lost_answer_delay_ms: int = 1000,
+        lost_answer_delay_ms: int = 2000,
         active_page_size: int = 50,
         seed: int = 1,
     ) -> None:
@@ -370,7 +370,7 @@ def lighter_emulator(
     idle_timeout_s: float = 120.0,
     min_scheduled_cancel_ms: int = 300_000,
     apply_delay_ms: int = 5,
-    lost_answer_delay_ms: int = 1000,
+    lost_answer_delay_ms: int = 2000,
     active_page_size: int = 50,
     start_ms: int | None = None,
 ) -> EmulatorHarness:

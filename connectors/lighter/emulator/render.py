@@ -9,7 +9,7 @@ import hashlib
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import ZERO, Side, Trade
+from connectors.base import ZERO, Liquidity, Side, Trade
 from connectors.emulation.accounts import sim_mid
 from connectors.lighter.emulator import wire as w
 from connectors.lighter.emulator.state import (
@@ -365,11 +365,25 @@ class Render:
                 ids[side] = (oid, 0, CROWD_ACCOUNT if crowd else TAKER_ACCOUNT)
         taker = by_side.get(trade.side)
         tx_hash = self._last_tx_hash.get(taker.order.order_index, "") if taker else ""
-        return self._trade_common(
+        out = self._trade_common(
             m, "trade", trade.price, trade.size, ids[Side.BUY], ids[Side.SELL], taker_buys, tx_hash
-        ) | {
-            "timestamp": trade.ts_ms,
-            "transaction_time": trade.ts_ms * 1000,
+        )
+        for role, s in (("taker", taker), ("maker", by_side.get(maker_side))):
+            out |= self._before(m, role, s)
+        return out | {"timestamp": trade.ts_ms, "transaction_time": trade.ts_ms * 1000}
+
+    def _before(self, m: Market, role: str, s: Stash | None) -> dict[str, Any]:
+        """The side's position before the trade (recorded in ``recentTrades``): signed
+        size, its entry value, the margin fraction in 1e-4 (500 = 5 %)."""
+        size, quote = ZERO, ZERO
+        if s is not None:
+            size = s.size_before
+            p = s.account.positions.get(m.market_id)
+            quote = abs(size) * (p.entry_price if p is not None else ZERO)
+        return {
+            f"{role}_position_size_before": m.size(size),
+            f"{role}_entry_quote_before": w.fmt(quote, 6),
+            f"{role}_initial_margin_fraction_before": 500,
         }
 
     def _liquidation_json(
@@ -381,10 +395,11 @@ class Render:
         fund = (CROWD_IDS + 2 * self._trade_seq, 0, INSURANCE_FUND)
         buy, sell = (ours, fund) if side is Side.BUY else (fund, ours)
         maker_is_ask = side is Side.BUY  # we take: the fund's order rested
-        return self._trade_common(m, "liquidation", price, size, buy, sell, maker_is_ask, "") | {
-            "timestamp": ts_ms,
-            "transaction_time": ts_ms * 1000,
-        }
+        out = self._trade_common(m, "liquidation", price, size, buy, sell, maker_is_ask, "")
+        before = acct.pos_size.get(m.market_id, ZERO)
+        ours_before = Stash(acct, None, side, Liquidity.TAKER, before)  # type: ignore[arg-type]
+        out |= self._before(m, "taker", ours_before) | self._before(m, "maker", None)
+        return out | {"timestamp": ts_ms, "transaction_time": ts_ms * 1000}
 
     def _trade_common(
         self,

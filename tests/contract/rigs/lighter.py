@@ -21,11 +21,13 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.base import Connector, Side
-from connectors.emulation.harness import DEFAULT_ASSETS, EmulatorHarness, default_world
+from connectors.emulation.harness import DEFAULT_ASSETS, EmulatorHarness
 from connectors.lighter.connector import LighterConnector
 from connectors.lighter.emulator import TX_ROUTE, LighterKey, lighter_emulator
 from connectors.lighter.keys import LighterKeys
+from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
+from connectors.sim.world import SimWorld, VenueSpec
 from mmtui.emulate import new_lighter_key
 from tests.contract.rig import ACCOUNT, VenueRig
 
@@ -36,10 +38,11 @@ OUR_KEY = 3
 FOREIGN_KEY = 4
 FOREIGN_CLIENT_INDEX = 123_456_789
 MARKETS = {"BTC": 1, "ETH": 0}
-STILL = tuple(dataclasses.replace(a, volatility=0.0) for a in DEFAULT_ASSETS)
-"""A market that does not move by itself: the emulator answers over sockets and steps
-every 100 ms, so a quote one tick inside the book must still be the touch when a test
-takes it (the in-process sim takes it before the next step)."""
+STILL = [dataclasses.replace(a, volatility=0.0) for a in DEFAULT_ASSETS]
+"""A market that does not move by itself (no volatility, no basis drift, no takers): the
+emulator answers over sockets while the sim steps every 100 ms, so a quote one tick inside
+the book must still be the touch when a test takes it (the in-process sim takes it before
+the next step)."""
 
 
 class LighterRig(VenueRig):
@@ -47,7 +50,9 @@ class LighterRig(VenueRig):
     symbol = "BTC"
     other_symbol = "ETH"
 
-    def __init__(self) -> None:
+    def __init__(self, **emulator_options: Any) -> None:
+        self.emulator_options = emulator_options
+        """More ``lighter_emulator`` arguments (tests of Lighter's own behaviour)."""
         self.sim_symbols = {"BTC": "BTC-PERP", "ETH": "ETH-PERP"}
         self.harness: EmulatorHarness | None = None
         self._keys: dict[int, str] = {}
@@ -68,8 +73,11 @@ class LighterRig(VenueRig):
             emulator_keys.append(
                 LighterKey(ACCOUNT_INDEX, index, public.removeprefix("0x"), ACCOUNT)
             )
-        world = default_world("lighter", flow=FlowParams(taker_rate=0.0), seed=5, assets=STILL)
-        return lighter_emulator(emulator_keys, world=world).start()
+        venue = VenueSpec(
+            "lighter", flow=FlowParams(taker_rate=0.0), basis=BasisDynamics(sigma=0.0)
+        )
+        world = SimWorld(STILL, [venue], seed=5)
+        return lighter_emulator(emulator_keys, world=world, **self.emulator_options).start()
 
     async def stop(self) -> None:
         for conn in self._connectors:

@@ -27,7 +27,8 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from mmtui.commands import COMMANDS, bindings
 from mmtui.config import Config
 from mmtui.core.engine import Engine, EngineError
-from mmtui.core.runner import StrategyRunner, StrategyState
+from mmtui.core.readmodel import StrategyView
+from mmtui.core.runner import StrategyState
 from mmtui.core.summary import FlattenReport, RunSummary
 from mmtui.launcher import LaunchScreen
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
@@ -63,7 +64,8 @@ class EngineCommands(Provider):
             )
             for c in COMMANDS
         ]
-        for name in app.engine.strategies:
+        view = app.engine.view
+        for name in view.strategy_names():
             out += [
                 (f"Start strategy {name}", partial(app.strategy_command, "start", name), ""),
                 (f"Pause strategy {name}", partial(app.strategy_command, "pause", name), ""),
@@ -72,7 +74,7 @@ class EngineCommands(Provider):
                 (f"Cancel orders of strategy {name}", partial(app.cancel_scope, None, name), ""),
                 (f"Flatten strategy {name}", partial(app.confirm_flatten, None, name), ""),
             ]
-        for venue in app.engine.connectors:
+        for venue in view.venue_names():
             out += [
                 (f"Cancel orders on venue {venue}", partial(app.cancel_scope, venue, None), ""),
                 (f"Flatten venue {venue}", partial(app.confirm_flatten, venue, None), ""),
@@ -123,13 +125,14 @@ class MMApp(App[RunSummary | None]):
     # -- layout ---------------------------------------------------------------
 
     def markets(self) -> list[tuple[str, str]]:
+        view = self.engine.view
         seen: list[tuple[str, str]] = []
-        for runner in self.engine.strategies.values():
-            for market in runner.markets:
+        for strategy in view.strategies():
+            for market in strategy.markets:
                 if market not in seen:
                     seen.append(market)
         if not seen:
-            seen = sorted({(v, s) for v, s in self.engine.instruments})[:1]
+            seen = list(view.markets()[:1])
         return seen
 
     async def on_mount(self) -> None:
@@ -148,11 +151,14 @@ class MMApp(App[RunSummary | None]):
 
     # -- selection ------------------------------------------------------------
 
-    def selected_runner(self) -> StrategyRunner | None:
+    def selected_strategy(self) -> StrategyView | None:
+        view = self.engine.view
         key = self.main.query_one(StrategiesTable).selected_key()
-        if key is not None and key in self.engine.strategies:
-            return self.engine.strategies[key]
-        return next(iter(self.engine.strategies.values()), None)
+        chosen = view.strategy(key) if key is not None else None
+        if chosen is not None:
+            return chosen
+        names = view.strategy_names()
+        return view.strategy(names[0]) if names else None
 
     def focused_venue(self) -> str | None:
         focused = self.focused
@@ -164,8 +170,10 @@ class MMApp(App[RunSummary | None]):
         engine = self.engine
         try:
             if verb == "start":
-                runner = engine.runner(name)
-                if runner.state is StrategyState.PAUSED:
+                current = engine.view.strategy(name)
+                if current is None:
+                    raise EngineError(f"no strategy named {name!r}")
+                if current.state is StrategyState.PAUSED:
                     engine.resume_strategy(name)
                 else:
                     self.run_worker(engine.start_strategy(name), exit_on_error=False)
@@ -182,23 +190,23 @@ class MMApp(App[RunSummary | None]):
         self.render_panes()
 
     def _selected_name(self) -> str | None:
-        runner = self.selected_runner()
-        if runner is None:
+        selected = self.selected_strategy()
+        if selected is None:
             self.notify("no strategy selected", severity="warning")
             return None
-        return runner.name
+        return selected.name
 
     def action_start_strategy(self) -> None:
         if (name := self._selected_name()) is not None:
             self.strategy_command("start", name)
 
     def action_pause_strategy(self) -> None:
-        runner = self.selected_runner()
-        if runner is None:
+        chosen = self.selected_strategy()
+        if chosen is None:
             self.notify("no strategy selected", severity="warning")
             return
-        verb = "resume" if runner.state in (StrategyState.PAUSED, StrategyState.HALTED) else "pause"
-        self.strategy_command(verb, runner.name)
+        verb = "resume" if chosen.state in (StrategyState.PAUSED, StrategyState.HALTED) else "pause"
+        self.strategy_command(verb, chosen.name)
 
     def action_stop_strategy(self) -> None:
         if (name := self._selected_name()) is not None:
@@ -321,7 +329,7 @@ class MainScreen(Screen[None]):
     def __init__(self, owner: MMApp) -> None:
         super().__init__()
         self.owner = owner
-        self.engine = owner.engine
+        self.view = owner.engine.view
         self.renders = 0
 
     def compose(self) -> ComposeResult:
@@ -363,23 +371,25 @@ class MainScreen(Screen[None]):
     def render_panes(self) -> None:
         """Render what is visible; hidden panes cost nothing."""
         self.renders += 1
-        engine = self.engine
+        view = self.view
         narrow = self.size.width < NARROW_WIDTH
         for table in self.query(KeyedTable):
             table.set_narrow(narrow)  # no-op unless the width class changed
-        self.query_one(StatusBar).render_engine(engine)
+        self.query_one(StatusBar).render_header(view.header())
         for ladder in self.query(BookLadder):
             if ladder.region.height > 0:
-                ladder.render_engine(engine)
-        self.query_one(StrategiesTable).render_engine(engine)
+                ladder.render_view(view)
+        self.query_one(StrategiesTable).render_strategies(view.strategies())
         self.query_one(LogTail).render_buffer()
         active = self.query_one(TabbedContent).active
         if active == "tab-positions":
-            self.query_one(PositionsTable).render_engine(engine)
+            self.query_one(PositionsTable).render_positions(view.positions())
         elif active == "tab-orders":
-            self.query_one(OrdersTable).render_engine(engine)
+            self.query_one(OrdersTable).render_orders(view.orders())
         elif active == "tab-telemetry":
-            self.query_one(TelemetryPane).render_runner(self.owner.selected_runner())
+            selected = self.owner.selected_strategy()
+            telemetry = view.telemetry(selected.name) if selected is not None else None
+            self.query_one(TelemetryPane).render_telemetry(telemetry)
         elif active == "tab-log":
             self.query_one(LogPane).render_buffer()
 

@@ -29,6 +29,7 @@ from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
 from mmtui.commands import COMMANDS
+from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.risk import RiskLimits
 from strategies.registry import STRATEGY_KINDS
 
@@ -288,6 +289,29 @@ class UiConfig(_Model):
         return self
 
 
+class OrderChecksConfig(_Model):
+    """How the core settles orders a venue has not (``mmtui.core.inflight``)."""
+
+    lookup_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="a pending order with no word from the venue is looked up after this",
+    )
+    lost_after_lookups: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="lookups in a row that find nothing before an order ends LOST",
+    )
+    reconcile_interval_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="our orders and fills checked against the venue's lists this often",
+    )
+
+
 class Config(_Model):
     mode: Literal["sim", "live"] = "sim"
     sim: SimConfig = Field(default_factory=SimConfig)
@@ -298,6 +322,14 @@ class Config(_Model):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
+    inventory_at_start: InventoryPolicy = Field(
+        default=InventoryPolicy.START_FLAT,
+        description=(
+            "where a strategy's journaled inventory and the account disagree at start: "
+            "start_flat, or adopt_account"
+        ),
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:

@@ -64,7 +64,7 @@ class LaunchScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         kinds = sorted(STRATEGY_KINDS)
-        venues = sorted(self.engine.connectors)
+        venues = sorted(self.engine.view.venue_names())
         with Vertical(id="dialog", classes="launcher"):
             yield Label(Text("Launch a strategy", style="bold"))
             with Horizontal(classes="launch-row"):
@@ -98,14 +98,14 @@ class LaunchScreen(ModalScreen[str | None]):
         self.query_one("#name", Input).value = self._free_name()
 
     def _symbols(self, venue: str) -> list[tuple[str, str]]:
-        return [(s, s) for v, s in sorted(self.engine.instruments) if v == venue]
+        return [(s, s) for v, s in self.engine.view.markets() if v == venue]
 
     def _free_name(self) -> str:
         kind = str(self.query_one("#kind", Select).value)
         symbol = str(self.query_one("#symbol", Select).value).split("-")[0].lower()
         base = f"{kind.split('_')[0]}_{symbol}"
         name, i = base, 2
-        while name in self.engine.strategies:
+        while name in self.engine.view.strategy_names():
             name, i = f"{base}_{i}", i + 1
         return name
 
@@ -131,7 +131,7 @@ class LaunchScreen(ModalScreen[str | None]):
         if not _NAME_RE.match(name):
             self._status(Text(f"name {name!r}: use 1-40 letters, digits, _ . -", style="red"))
             return None
-        if name in self.engine.strategies:
+        if name in self.engine.view.strategy_names():
             self._status(Text(f"name {name!r} is taken", style="red"))
             return None
         try:

@@ -20,6 +20,7 @@ from connectors.sim.world import SimWorld
 from mmtui.config import Config, SimVenueConfig
 from mmtui.core.clock import Clock, SimClock, WallClock, pace
 from mmtui.core.engine import Engine
+from mmtui.core.inflight import InflightPolicy
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
@@ -204,6 +205,12 @@ def build_session(
         rate_limiters=limiters,
         run_prefix=run_prefix,
         mode=config.mode,
+        reconcile_interval_s=config.orders.reconcile_interval_s,
+        inflight=InflightPolicy(
+            grace_s=config.orders.lookup_after_s,
+            misses_to_lost=config.orders.lost_after_lookups,
+        ),
+        inventory_policy=config.inventory_at_start,
     )
     return Session(
         config=config,

@@ -305,7 +305,7 @@ class GeometricGrid(Strategy):
             self.ctx.log.debug(
                 "grid order %s (%s) rejected: %s", order.client_id, order.tag, order.reason
             )
-        elif order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED) and (
+        elif order.status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.LOST) and (
             not order.cancel_requested and parse_tag(order.tag) is not None
         ):
             self.ctx.telemetry.count("lost_orders")  # re-placed by the next reconcile

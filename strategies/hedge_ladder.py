@@ -371,7 +371,7 @@ class HedgeLadder(Strategy):
                 lot.tp_retry_ms = now + self._backoff_ms(lot.tp_failures)
             elif lot is not None and status is OrderStatus.OPEN:
                 lot.tp_failures = 0
-            if status is OrderStatus.CANCELLED and not order.cancel_requested:
+            if status in (OrderStatus.CANCELLED, OrderStatus.LOST) and not order.cancel_requested:
                 tel.count("tp_lost")  # not ours: placed again on the next cycle
         elif tag in HEDGE_TAGS and status.is_terminal:
             if order.filled < order.size:

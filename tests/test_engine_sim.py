@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal as D
+from typing import ClassVar
+
+import pytest
 
 from connectors.base import OrderStatus, Side
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyState
 from mmtui.session import Session
-from strategies.base import Strategy
+from strategies.base import OrderView, Strategy
 
 from .conftest import sim_config
 
@@ -313,3 +316,76 @@ async def test_amend_is_declined_where_the_venue_cannot_modify(session: Session)
     assert not engine.request_amend(order, order.price - 10)  # type: ignore[arg-type, operator]
     assert not order.amending and order.amends == 0
     assert engine.summary().orders_amended == 0
+
+
+class _OverSize(Strategy):
+    """Places one order far outside the risk limits and notes when it hears back."""
+
+    kind = "oversize_test"
+    placing: ClassVar[bool] = False
+    heard: ClassVar[list[tuple[OrderStatus, bool]]] = []
+
+    def on_tick(self, now_ms: int) -> None:
+        if type(self).heard or self.placing:
+            return
+        type(self).placing = True
+        try:
+            self.ctx.place(self.venue, self.symbol, Side.BUY, D("10"), D("1000"))
+        finally:
+            type(self).placing = False
+
+    def on_order(self, order: OrderView) -> None:
+        type(self).heard.append((order.status, type(self).placing))
+
+
+async def test_a_risk_reject_reaches_the_strategy_on_the_next_loop_turn(
+    session: Session, monkeypatch
+) -> None:
+    from strategies import registry
+
+    monkeypatch.setitem(registry.STRATEGY_KINDS, "oversize_test", _OverSize)
+    monkeypatch.setattr(_OverSize, "heard", [])
+    engine = session.engine
+    engine.add_strategy("big", "oversize_test", "sim", "BTC-PERP", {"tick_interval_ms": 100})
+    await engine.start_strategy("big")
+    await session.run_for(1)
+    # told exactly once, and never from inside its own place() call
+    assert _OverSize.heard == [(OrderStatus.REJECTED, False)]
+
+
+async def _trade_until_holding(session: Session, name: str = "as_btc") -> D:
+    runner = session.engine.runner(name)
+    for _ in range(240):
+        await session.run_for(1)
+        if runner.position("sim", "BTC-PERP").size != 0:
+            break
+    held = runner.position("sim", "BTC-PERP").size
+    assert held != 0
+    return held
+
+
+@pytest.mark.parametrize("policy", ["start_flat", "adopt_account"])
+async def test_a_fresh_sim_account_starts_its_strategies_flat(
+    make_session: Callable[..., Session], policy: str
+) -> None:
+    """Quit holding a position, start again on a new sim (the journal remembers the
+    inventory, the new account holds nothing): the strategy starts flat, like its
+    account, and the disagreement is shown and logged with its size."""
+    cfg = sim_config(journal={"enabled": True}, inventory_at_start=policy)
+    first = make_session(cfg)
+    await first.start()
+    held = await _trade_until_holding(first)
+    await first.stop()  # cancels the orders; the position stays on that (old) venue
+    second = make_session(cfg)  # a fresh world: the account is flat
+    await second.start()
+    try:
+        runner = second.engine.runner("as_btc")
+        assert runner.position("sim", "BTC-PERP").size == 0
+        assert second.engine.positions.get(("sim", "BTC-PERP")).size == 0
+        (mismatch,) = second.engine.reconciler.inventory_mismatches
+        assert (mismatch.account, mismatch.claimed) == (0, held)
+        notes = [d for _, kind, d in second.engine.events if kind == "inventory_mismatch"]
+        assert notes and f"differ by {-held}" in notes[0]
+        assert second.engine.view.header().attention[0].startswith("inventory sim BTC-PERP")
+    finally:
+        await second.stop()

@@ -2,9 +2,14 @@
 
 Every request runs as a task the gateway owns; a failure is logged with the
 order it concerns and turned into an order state, never lost. Cancels take
-priority over new orders in the rate limiter. A request that met a 429 is
-retried with the same client id once the limiter's back-off has passed, so a
-retry can never create a second order.
+priority over new orders in the rate limiter.
+
+A place is resent (same client id) only when the venue certainly did not take
+it: a 429, or a connection that was never made. When its answer was lost — a
+timeout or 5xx after sending, a connection dropped mid-answer (``VenueError.
+outcome_unknown``) — it is never resent, whatever the venue does with repeated
+client ids: the order stays pending with an unknown outcome and the core looks
+it up by client id (``mmtui.core.inflight``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ log = logging.getLogger("mmtui.gateway")
 
 AckHandler = Callable[[Order, OrderAck], None]
 CancelHandler = Callable[[Order, bool, str], None]
+UnknownHandler = Callable[[Order, str], None]
 
 
 class VenueGateway:
@@ -39,6 +45,7 @@ class VenueGateway:
         *,
         on_ack: AckHandler,
         on_cancel_result: CancelHandler,
+        on_unknown: UnknownHandler | None = None,
         max_retries: int = 5,
         retry_delay_s: float = 0.5,
     ) -> None:
@@ -46,6 +53,7 @@ class VenueGateway:
         self.limiter = limiter
         self._on_ack = on_ack
         self._on_cancel_result = on_cancel_result
+        self._on_unknown = on_unknown
         self.max_retries = max_retries
         self.retry_delay_s = retry_delay_s
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -78,9 +86,17 @@ class VenueGateway:
         return not pending
 
     async def call(
-        self, key: str, priority: Priority, fn: Callable[[], Coroutine[Any, Any, Any]]
+        self,
+        key: str,
+        priority: Priority,
+        fn: Callable[[], Coroutine[Any, Any, Any]],
+        *,
+        resend_unknown: bool = True,
     ) -> Any:
-        """One venue call with rate limiting and retry of rate-limit/transient errors."""
+        """One venue call with rate limiting and retry of rate-limit/transient errors.
+
+        With ``resend_unknown=False`` a failure whose outcome is unknown (the venue
+        may have done it) is raised at once instead of retried."""
         attempt = 0
         while True:
             if self.limiter is not None:
@@ -91,7 +107,7 @@ class VenueGateway:
                 delay = exc.retry_after if exc.retry_after is not None else self.retry_delay_s
                 error: VenueError = exc
             except VenueError as exc:
-                if not exc.retryable:
+                if not exc.retryable or (exc.outcome_unknown and not resend_unknown):
                     raise
                 error = exc
                 delay = self.retry_delay_s * (2**attempt)
@@ -125,8 +141,16 @@ class VenueGateway:
     async def _place(self, order: Order) -> None:
         request = order.request()
         try:
-            ack = await self.call("place", Priority.PLACE, lambda: self.connector.place(request))
+            ack = await self.call(
+                "place",
+                Priority.PLACE,
+                lambda: self.connector.place(request),
+                resend_unknown=False,
+            )
         except VenueError as exc:
+            if exc.outcome_unknown:
+                self._unknown(order, f"answer lost ({exc.code}): {exc}")
+                return
             if exc.code == DUPLICATE_CLIENT_ID:
                 # Our ids are unique per run: the venue already holds this very order
                 # (an earlier attempt landed and its answer was lost). It is placed.
@@ -136,10 +160,25 @@ class VenueGateway:
                 ack = OrderAck(
                     order.client_id, None, OrderStatus.REJECTED, f"{exc.code or 'venue'}: {exc}"
                 )
-        except Exception as exc:  # a broken connector must not leave the order pending forever
+        except Exception as exc:
+            # A connector bug: the request may or may not have gone out. The order
+            # is looked up like any lost answer (and ends LOST if the venue has none).
             log.exception("%s: place %s raised", self.name, order.client_id)
-            ack = OrderAck(order.client_id, None, OrderStatus.REJECTED, f"connector error: {exc!r}")
+            self._unknown(order, f"connector error: {exc!r}")
+            return
         self._on_ack(order, ack)
+
+    def _unknown(self, order: Order, reason: str) -> None:
+        log.warning(
+            "%s: place %s: outcome unknown (%s); looking it up, not resending",
+            self.name,
+            order.client_id,
+            reason,
+        )
+        if self._on_unknown is not None:
+            self._on_unknown(order, reason)
+        else:
+            self._on_ack(order, OrderAck(order.client_id, None, OrderStatus.PENDING, reason))
 
     async def _cancel(self, order: Order) -> None:
         try:

@@ -12,7 +12,12 @@ Schema (all tables carry ``run_id``; one ``runs`` row per ``start()``)::
 
     runs(id, run_id, started_ms, ended_ms)
     orders(id, run_id, ts_ms, client_id, venue, symbol, side, order_type, price, size,
-           filled, status, reason, strategy, venue_order_id, post_only, reduce_only)
+           filled, status, reason, strategy, venue_order_id, post_only, reduce_only,
+           tag, venue_client_id)
+
+``orders.venue_client_id`` is the client id in the venue's wire form as sent: at
+a restart it is the proof that a resting order the venue lists is ours (an id
+alone proves nothing where the venue's id space is shared with other tools).
     fills(id, run_id, ts_ms, client_id, venue, symbol, side, price, size, fee,
           liquidity, trade_id, strategy)
     events(id, run_id, ts_ms, kind, detail)
@@ -31,10 +36,11 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeGuard
 
 log = logging.getLogger("mmtui.journal")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_BATCH = 2000  # rows per transaction; the writer commits at least this often
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock
 _BUSY_RETRIES = 3
@@ -64,7 +70,8 @@ CREATE TABLE IF NOT EXISTS orders (
     venue_order_id TEXT,
     post_only INTEGER NOT NULL,
     reduce_only INTEGER NOT NULL,
-    tag TEXT NOT NULL DEFAULT ''
+    tag TEXT NOT NULL DEFAULT '',
+    venue_client_id TEXT
 );
 CREATE TABLE IF NOT EXISTS fills (
     id INTEGER PRIMARY KEY,
@@ -90,6 +97,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS runs_run_id ON runs(run_id);
 CREATE INDEX IF NOT EXISTS orders_run_client ON orders(run_id, client_id);
+CREATE INDEX IF NOT EXISTS orders_venue_wire ON orders(venue, venue_client_id);
 CREATE INDEX IF NOT EXISTS fills_run ON fills(run_id);
 CREATE INDEX IF NOT EXISTS fills_trade ON fills(venue, trade_id);
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
@@ -114,6 +122,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "post_only",
         "reduce_only",
         "tag",
+        "venue_client_id",
     ),
     "fills": (
         "run_id",
@@ -256,6 +265,8 @@ class Journal:
             )
         if version == 1:  # v2 added the strategy's order tag (for rebuild on restart)
             conn.execute("ALTER TABLE orders ADD COLUMN tag TEXT NOT NULL DEFAULT ''")
+        if 1 <= version <= 2:  # v3: the client id as sent on the wire (proof of ownership)
+            conn.execute("ALTER TABLE orders ADD COLUMN venue_client_id TEXT")
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         seen = conn.execute("SELECT COUNT(*) FROM runs WHERE run_id = ?", (self.run_id,))
@@ -361,6 +372,7 @@ class Journal:
         post_only: bool,
         reduce_only: bool,
         tag: str = "",
+        venue_client_id: str | None = None,
     ) -> None:
         """Queue one order state change (the journal is an event log: one row per change)."""
         self._enqueue(
@@ -383,6 +395,7 @@ class Journal:
                 int(bool(post_only)),
                 int(bool(reduce_only)),
                 tag,
+                venue_client_id,
             ),
         )
 
@@ -566,6 +579,27 @@ class Journal:
                 )
         return out
 
+    def sent_orders(self, venue: str, venue_client_ids: list[str]) -> dict[str, dict[str, object]]:
+        """Wire client id -> the last journaled row of the order we sent on ``venue``
+        with that id, in any run (blocking: use a thread). An id we never sent is
+        absent: an order carrying it is not ours."""
+        out: dict[str, dict[str, object]] = {}
+        for start in range(0, len(venue_client_ids), 500):
+            chunk = venue_client_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._query(
+                "SELECT * FROM orders WHERE venue = ? AND venue_client_id IN "
+                f"({marks}) ORDER BY id",
+                (venue, *chunk),
+            ):
+                for col in _DECIMALS["orders"]:
+                    if row[col] is not None:
+                        row[col] = Decimal(str(row[col]))
+                for col in _BOOLS["orders"]:
+                    row[col] = bool(row[col])
+                out[str(row["venue_client_id"])] = row
+        return out
+
     def strategy_fills(self, strategy: str) -> list[dict[str, object]]:
         """Every fill journaled for ``strategy`` in any run, oldest first (blocking)."""
         rows = self._query("SELECT * FROM fills WHERE strategy = ? ORDER BY id", (strategy,))
@@ -602,3 +636,9 @@ class Journal:
             return [dict(row) for row in conn.execute(sql, params)]
         finally:
             conn.close()
+
+
+def writable(journal: Journal | None) -> TypeGuard[Journal]:
+    """A journal to write to: late rows after shutdown are logged, not journaled
+    (the journal is closed by then)."""
+    return journal is not None and journal.running

@@ -7,9 +7,12 @@ State machine::
 
     pending -> open -> partially_filled -> filled
        |         |            |
-       +---------+------------+--> cancelled / rejected / expired
+       +---------+------------+--> cancelled / rejected / expired / lost
 
-Filled quantity comes only from fills, never from a terminal status.
+``lost``: the venue never reported the order and, asked by client id, does not
+know it (dropped without a report, or a place whose answer was lost and which
+never landed). Filled quantity comes only from fills, never from a terminal
+status; a late fill of a lost or cancelled order still counts.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.CANCELLED,
             OrderStatus.REJECTED,
             OrderStatus.EXPIRED,
+            OrderStatus.LOST,
         }
     ),
     OrderStatus.OPEN: frozenset(
@@ -55,6 +59,7 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.FILLED,
             OrderStatus.CANCELLED,
             OrderStatus.EXPIRED,
+            OrderStatus.LOST,
         }
     ),
     OrderStatus.PARTIALLY_FILLED: frozenset(
@@ -63,6 +68,7 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.FILLED,
             OrderStatus.CANCELLED,
             OrderStatus.EXPIRED,
+            OrderStatus.LOST,
         }
     ),
 }
@@ -101,6 +107,21 @@ class Order:
     amends: int = 0
     tag: str = ""
     fill_ids: set[str] = field(default_factory=set)
+    venue_client_id: str | None = None
+    """Our client id in the venue's wire form, as sent: the proof the order is ours."""
+    reported: bool = False
+    """The venue has said something about this order (an ack with its id, an
+    update, a fill, a lookup): it is not a phantom."""
+    outcome_unknown: bool = False
+    """The place request's answer was lost: the order may or may not be live."""
+    lookup_misses: int = 0
+    """Lookups by client id in a row that found nothing at the venue."""
+    checked_ms: int = 0
+    """When the core last looked this order up (0: never)."""
+    cancel_requested_ms: int = 0
+    cancel_sends: int = 0
+    amend_check_ms: int = 0
+    """When to verify an acknowledged modify took effect (0: nothing to verify)."""
 
     @property
     def remaining(self) -> Decimal:
@@ -138,6 +159,8 @@ class OrderCounters:
     fills: int = 0
     cancel_requests: int = 0
     amended: int = 0
+    lost: int = 0
+    unknown_outcomes: int = 0
 
 
 class OrderManager:
@@ -315,6 +338,8 @@ class OrderManager:
             c.rejected += 1
         elif status is OrderStatus.EXPIRED:
             c.expired += 1
+        elif status is OrderStatus.LOST:
+            c.lost += 1
 
     def reject(self, order: Order, reason: str, now_ms: int) -> bool:
         return self._transition(order, OrderStatus.REJECTED, now_ms, reason)
@@ -322,10 +347,24 @@ class OrderManager:
     def mark_sent(self, order: Order) -> None:
         self.counters.placed += 1
 
-    def mark_cancel_requested(self, order: Order) -> None:
+    def mark_cancel_requested(self, order: Order, now_ms: int = 0) -> None:
         if not order.cancel_requested:
             order.cancel_requested = True
+            order.cancel_requested_ms = now_ms
             self.counters.cancel_requests += 1
+
+    def mark_outcome_unknown(self, order: Order, reason: str, now_ms: int) -> None:
+        """The place's answer was lost: the order stays pending until a lookup by
+        client id tells whether it landed (never resent: that could double it)."""
+        if not order.outcome_unknown:
+            order.outcome_unknown = True
+            self.counters.unknown_outcomes += 1
+        order.reason = reason
+        order.updated_ms = now_ms
+
+    def mark_lost(self, order: Order, reason: str, now_ms: int) -> bool:
+        """The venue does not know the order: it ends as LOST (never a phantom)."""
+        return self._transition(order, OrderStatus.LOST, now_ms, reason)
 
     def apply_ack(self, ack: OrderAck, now_ms: int) -> Order | None:
         order = self._orders.get(ack.client_id)
@@ -333,6 +372,7 @@ class OrderManager:
             return None
         if ack.venue_order_id:
             self._remember_venue_id(order, ack.venue_order_id)
+            order.reported = True
         if ack.status is OrderStatus.OPEN and order.status is not OrderStatus.PENDING:
             return order  # a fill or update already moved it on
         self._transition(order, ack.status, now_ms, ack.reason)
@@ -342,6 +382,8 @@ class OrderManager:
         order = self._resolve(update.venue, update.client_id, update.venue_order_id)
         if order is None:
             return None
+        order.reported = True
+        order.lookup_misses = 0
         if update.venue_order_id:
             self._remember_venue_id(order, update.venue_order_id)
         status = update.status
@@ -378,6 +420,9 @@ class OrderManager:
             return None  # duplicate delivery
         if fill.trade_id:
             order.fill_ids.add(fill.trade_id)
+        order.reported = True
+        if fill.venue_order_id and order.venue_order_id is None:
+            self._remember_venue_id(order, fill.venue_order_id)
         order.filled += fill.size
         order.notional_filled += fill.price * fill.size
         order.fees += fill.fee
@@ -406,18 +451,37 @@ class OrderManager:
         order.venue_order_id = venue_order_id
         self._by_venue_id[(order.venue, venue_order_id)] = order.client_id
 
-    def _resolve(
+    def resolve(
         self, venue: str, client_id: str | None, venue_order_id: str | None
     ) -> Order | None:
-        if client_id is not None:
-            order = self._orders.get(client_id)
-            if order is not None:
-                return order
+        """Our order a venue report is about: by the venue's order id first (unique
+        at the venue), then by client id, never across venues."""
         if venue_order_id is not None:
             cid = self._by_venue_id.get((venue, venue_order_id))
             if cid is not None:
                 return self._orders.get(cid)
+        if client_id is not None:
+            order = self._orders.get(client_id)
+            if order is not None and order.venue == venue:
+                if (
+                    venue_order_id is not None
+                    and order.venue_order_id is not None
+                    and order.venue_order_id != venue_order_id
+                ):
+                    # another venue order carrying our client id (a venue that booked a
+                    # duplicate): it is not this order
+                    log.warning(
+                        "%s: order %s reported for our client id %s, which is venue order %s",
+                        venue,
+                        venue_order_id,
+                        client_id,
+                        order.venue_order_id,
+                    )
+                    return None
+                return order
         return None
+
+    _resolve = resolve
 
     def prune(self, keep_terminal: int = 10_000) -> int:
         """Forget the oldest terminal orders beyond ``keep_terminal`` (bounded memory)."""

@@ -1,5 +1,9 @@
 """One running strategy: its lifecycle state, its tick loop, and the context
-(``strategies.base.StrategyContext``) the core offers it."""
+(``strategies.base.StrategyContext``) the core offers it.
+
+A runner sees the core only through ``StrategyHost``: the few reads and order
+intents a strategy needs, nothing of the engine's internals.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import asyncio
 import enum
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from connectors.base import Fill, Instrument, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
@@ -16,8 +20,58 @@ from mmtui.core.positions import PositionState
 from strategies.base import OrderView, Strategy, StrategyParams
 from strategies.telemetry import Telemetry
 
-if TYPE_CHECKING:
-    from mmtui.core.engine import Engine
+
+class StrategyHost(Protocol):
+    """What the core offers a strategy runner (the engine gives each runner one)."""
+
+    def now_ms(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def instrument(self, venue: str, symbol: str) -> Instrument:
+        """Raises ``EngineError`` for a market the engine does not know."""
+
+    def instruments(self, venue: str) -> list[Instrument]:
+        """Every instrument the venue lists, by symbol."""
+
+    def book(self, venue: str, symbol: str) -> OrderBook | None: ...
+
+    def strategy_position(self, strategy: str, venue: str, symbol: str) -> PositionState:
+        """The strategy's own position (from its own fills)."""
+
+    def account_position(self, venue: str, symbol: str) -> Decimal:
+        """The account's signed size on the venue (every strategy's fills)."""
+
+    def order(self, client_id: str) -> Order | None: ...
+
+    def live_orders(
+        self, strategy: str, venue: str | None = None, symbol: str | None = None
+    ) -> list[Order]: ...
+
+    def submit(
+        self,
+        *,
+        venue: str,
+        symbol: str,
+        side: Side,
+        size: Decimal,
+        price: Decimal | None,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        post_only: bool,
+        reduce_only: bool,
+        strategy: str,
+        tag: str,
+    ) -> Order:
+        """Risk-check and send; returns at once (PENDING, or REJECTED with the reason)."""
+
+    def cancel(self, order: Order) -> bool:
+        """Ask the venue to cancel; False if the order is not live."""
+
+    def amend(self, order: Order, price: Decimal, size: Decimal | None) -> bool:
+        """Move a resting order in one venue request; False (nothing sent) if it cannot."""
+
+    def note_event(self, kind: str, detail: str) -> None: ...
 
 
 class StrategyState(enum.Enum):
@@ -32,14 +86,14 @@ class StrategyRunner:
 
     def __init__(
         self,
-        engine: Engine,
+        host: StrategyHost,
         name: str,
         strategy_cls: type[Strategy],
         venue: str,
         symbol: str,
         params: StrategyParams,
     ) -> None:
-        self.engine = engine
+        self.host = host
         self.name = name
         self.kind = strategy_cls.kind
         self.venue = venue
@@ -64,25 +118,25 @@ class StrategyRunner:
         return self.state is StrategyState.RUNNING
 
     def now_ms(self) -> int:
-        return self.engine.clock.now_ms()
+        return self.host.now_ms()
 
     def instrument(self, venue: str, symbol: str) -> Instrument:
-        return self.engine.instrument(venue, symbol)
+        return self.host.instrument(venue, symbol)
 
     def instruments(self, venue: str) -> list[Instrument]:
-        return [inst for (v, _), inst in sorted(self.engine.instruments.items()) if v == venue]
+        return self.host.instruments(venue)
 
     def book(self, venue: str, symbol: str) -> OrderBook | None:
-        return self.engine.book(venue, symbol)
+        return self.host.book(venue, symbol)
 
     def position(self, venue: str, symbol: str) -> PositionState:
-        return self.engine.strategy_positions.get((self.name, venue, symbol))
+        return self.host.strategy_position(self.name, venue, symbol)
 
     def account_position(self, venue: str, symbol: str) -> Decimal:
-        return self.engine.positions.get((venue, symbol)).size
+        return self.host.account_position(venue, symbol)
 
     def orders(self, venue: str | None = None, symbol: str | None = None) -> list[OrderView]:
-        return list(self.engine.orders.live(venue=venue, symbol=symbol, strategy=self.name))
+        return list(self.host.live_orders(self.name, venue, symbol))
 
     def place(
         self,
@@ -102,7 +156,7 @@ class StrategyRunner:
             raise RuntimeError(
                 f"strategy {self.name} is {self.state.value}: it may not place orders"
             )
-        return self.engine.submit_order(
+        return self.host.submit(
             venue=venue,
             symbol=symbol,
             side=side,
@@ -117,21 +171,21 @@ class StrategyRunner:
         )
 
     def cancel(self, client_id: str) -> bool:
-        order = self.engine.orders.get(client_id)
+        order = self.host.order(client_id)
         if order is None or order.strategy != self.name:
             return False
-        return self.engine.request_cancel(order)
+        return self.host.cancel(order)
 
     def amend(self, client_id: str, price: Decimal, size: Decimal | None = None) -> bool:
-        order = self.engine.orders.get(client_id)
+        order = self.host.order(client_id)
         if order is None or order.strategy != self.name or self.state is not StrategyState.RUNNING:
             return False
-        return self.engine.request_amend(order, price, size)
+        return self.host.amend(order, price, size)
 
     def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int:
         count = 0
-        for order in self.engine.orders.live(venue=venue, symbol=symbol, strategy=self.name):
-            count += self.engine.request_cancel(order)
+        for order in self.host.live_orders(self.name, venue, symbol):
+            count += self.host.cancel(order)
         return count
 
     # -- lifecycle ------------------------------------------------------------
@@ -188,7 +242,7 @@ class StrategyRunner:
         self.reason = reason
         self.cancel_all()
         self._guard("on_pause", self.strategy.on_pause)  # a halt is a pause it did not ask for
-        self.engine.note_event("strategy_halted", f"{self.name}: {reason}")
+        self.host.note_event("strategy_halted", f"{self.name}: {reason}")
 
     # -- event delivery (called by the engine) --------------------------------
 
@@ -206,13 +260,13 @@ class StrategyRunner:
 
     async def _tick_loop(self) -> None:
         interval = self.params.tick_interval_ms / 1000
-        clock = self.engine.clock
+        host = self.host
         while True:
-            await clock.sleep(interval)
+            await host.sleep(interval)
             if self.state is not StrategyState.RUNNING:
                 continue
             self.ticks += 1
-            self._guard("on_tick", self.strategy.on_tick, clock.now_ms())
+            self._guard("on_tick", self.strategy.on_tick, host.now_ms())
 
     def _guard(self, what: str, fn: object, *args: object) -> None:
         """Run a strategy callback; count, log and surface every error."""

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from connectors.base import Side
-from mmtui.core.engine import Engine
+from mmtui.core.readmodel import BookView, OurLevel, ReadModel
 
 Ours = dict[tuple[Side, Decimal], Decimal]
 
@@ -30,44 +30,36 @@ class BookLadder(Static, can_focus=True):
     def levels_per_side(self) -> int:
         return max(2, (self.size.height - 4) // 2)
 
-    def render_engine(self, engine: Engine) -> None:
-        book = engine.book(self.venue, self.symbol)
-        ours = our_orders(engine, self.venue, self.symbol)
+    def render_view(self, view: ReadModel) -> None:
+        ours = our_orders(view.our_levels(self.venue, self.symbol))
         levels = self.levels_per_side()
         state = (
-            None if book is None else (book.seq, book.synced, book.resync_reason),
+            view.book_stamp(self.venue, self.symbol),
             levels,
             tuple(sorted((s.value, p, q) for (s, p), q in ours.items())),
         )
         if state == self._drawn:
             return
         self._drawn = state
-        self.update(ladder(engine, self.venue, self.symbol, levels, ours))
+        self.update(ladder(view.book(self.venue, self.symbol, levels), ours))
 
 
-def our_orders(engine: Engine, venue: str, symbol: str) -> Ours:
-    ours: Ours = {}
-    for order in engine.orders.live(venue=venue, symbol=symbol):
-        if order.price is not None:
-            key = (order.side, order.price)
-            ours[key] = ours.get(key, Decimal(0)) + order.remaining
-    return ours
+def our_orders(levels: tuple[OurLevel, ...]) -> Ours:
+    return {(level.side, level.price): level.size for level in levels}
 
 
-def ladder(engine: Engine, venue: str, symbol: str, levels: int, ours: Ours | None = None) -> Text:
-    book = engine.book(venue, symbol)
+def ladder(book: BookView | None, ours: Ours) -> Text:
     if book is None:
         return Text("not subscribed", style="dim")
-    if not book.is_valid():
+    if not book.valid:
         return Text(f"book not valid: {book.resync_reason}", style="yellow")
-    ours = our_orders(engine, venue, symbol) if ours is None else ours
     rows: list[tuple[str, str, str, str]] = []  # (ours, price, size, price style)
-    for price, size in reversed(book.asks(levels)):
+    for price, size in reversed(book.asks):
         mine = ours.get((Side.SELL, price))
         rows.append((f"{mine}" if mine else "", f"{price}", f"{size}", "red"))
     mid_row = len(rows)
-    rows.append(("", f"{book.mid()}", f"spr {book.spread()}", "bold"))
-    for price, size in book.bids(levels):
+    rows.append(("", f"{book.mid}", f"spr {book.spread}", "bold"))
+    for price, size in book.bids:
         mine = ours.get((Side.BUY, price))
         rows.append((f"{mine}" if mine else "", f"{price}", f"{size}", "green"))
     w0 = max(4, *(len(r[0]) for r in rows))

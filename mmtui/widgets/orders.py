@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from connectors.base import Side
-from mmtui.core.engine import Engine
+from mmtui.core.readmodel import OrderRow
 from mmtui.widgets.keyed_table import Cell, KeyedTable
 
 
@@ -24,9 +24,9 @@ class OrdersTable(KeyedTable):
     )
     NARROW = ("strategy", "side", "price", "size", "filled", "status", "flags")
 
-    def render_engine(self, engine: Engine) -> None:
+    def render_orders(self, orders: tuple[OrderRow, ...]) -> None:
         rows: dict[str, list[Cell]] = {}
-        for order in engine.orders.live():
+        for order in orders:
             flags = "".join(
                 f
                 for f, on in (

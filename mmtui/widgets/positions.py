@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from mmtui.core.engine import Engine
+from mmtui.core.readmodel import PositionRow
 from mmtui.widgets.keyed_table import Cell, KeyedTable
 
 
@@ -27,25 +27,22 @@ class PositionsTable(KeyedTable):
     )
     NARROW = ("venue", "symbol", "size", "entry", "upnl", "rpnl")
 
-    def render_engine(self, engine: Engine) -> None:
+    def render_positions(self, positions: tuple[PositionRow, ...]) -> None:
         rows: dict[str, list[Cell]] = {}
         net: dict[str, Decimal] = {}
-        for key, state in engine.positions.items():
-            venue, symbol = key  # type: ignore[misc]
-            if state.size == 0 and state.fills == 0:
+        for p in positions:
+            if p.size == 0 and p.fills == 0:
                 continue
-            mark = engine.mark(venue, symbol)
-            inst = engine.instrument(venue, symbol)
-            net[inst.base] = net.get(inst.base, Decimal(0)) + state.size
-            rows[f"{venue}/{symbol}"] = [
-                venue,
-                symbol,
-                Text(f"{state.size:+}", style="bold" if state.size else "dim"),
-                f"{state.entry_price:.2f}" if state.size else "-",
-                f"{mark:.2f}" if mark is not None else "-",
-                _pnl(state.unrealized_pnl(mark)),
-                _pnl(state.realized_pnl - state.fees),
-                f"{state.notional(mark):.0f}",
+            net[p.base] = net.get(p.base, Decimal(0)) + p.size
+            rows[f"{p.venue}/{p.symbol}"] = [
+                p.venue,
+                p.symbol,
+                Text(f"{p.size:+}", style="bold" if p.size else "dim"),
+                f"{p.entry_price:.2f}" if p.size else "-",
+                f"{p.mark:.2f}" if p.mark is not None else "-",
+                _pnl(p.unrealized_pnl),
+                _pnl(p.realized_pnl - p.fees),
+                f"{p.notional:.0f}",
             ]
         for base, size in sorted(net.items()):
             rows[f"net/{base}"] = [

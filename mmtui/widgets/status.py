@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from connectors.base import ConnectionState
-from mmtui.core.engine import Engine
+from mmtui.core.readmodel import HeaderView
 from mmtui.core.risk import RiskState
 
 _CONN_STYLE = {
@@ -26,31 +26,34 @@ _RISK_STYLE = {
 
 
 class StatusBar(Static):
-    """One line at the top; rendered from the engine on the UI timer."""
+    """One line at the top; rendered from the engine's header view on the UI timer."""
 
-    def render_engine(self, engine: Engine) -> None:
-        self.update(status_text(engine))
+    def render_header(self, header: HeaderView) -> None:
+        self.update(status_text(header))
 
 
-def status_text(engine: Engine) -> Text:
+def status_text(header: HeaderView) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    if engine.mode == "live":
+    if header.mode == "live":
         text.append(" LIVE ", style="bold white on red")
     else:
         text.append(" SIM ", style="bold black on cyan")
-    for name, status in engine.venues.items():
-        glyph, style = _CONN_STYLE.get(status.state, ("?", "red"))
-        latency = engine.connectors[name].stats.latency_ms
-        text.append(f"  {name} ", style="bold")
+    for venue in header.venues:
+        glyph, style = _CONN_STYLE.get(venue.state, ("?", "red"))
+        latency = venue.latency_ms
+        text.append(f"  {venue.name} ", style="bold")
         text.append(glyph, style=style)
         if latency is not None:
             text.append(f" {latency:.0f}ms", style="dim")
-    state = engine.risk.state
+    state = header.risk_state
     text.append("  risk ", style="dim")
     text.append(f" {state.value} ", style=_RISK_STYLE[state])
-    pnl = engine.session_pnl()
+    pnl = header.session_pnl
     text.append("  PnL ", style="dim")
     text.append(f"{pnl:+.2f}", style="green" if pnl >= 0 else "red")
-    clock = time.strftime("%H:%M:%S", time.gmtime(engine.clock.now_ms() / 1000))
+    clock = time.strftime("%H:%M:%S", time.gmtime(header.now_ms / 1000))
     text.append(f"  {clock}Z", style="dim")
+    if header.attention:
+        more = f" (+{len(header.attention) - 1})" if len(header.attention) > 1 else ""
+        text.append(f"  ! {header.attention[0]}{more}", style="bold yellow")
     return text

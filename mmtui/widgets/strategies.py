@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from mmtui.core.engine import Engine
+from mmtui.core.readmodel import StrategyView
 from mmtui.core.runner import StrategyState
 from mmtui.widgets.keyed_table import Cell, KeyedTable
 
@@ -29,21 +29,18 @@ class StrategiesTable(KeyedTable):
         ("note", "note"),
     )
 
-    def render_engine(self, engine: Engine) -> None:
+    def render_strategies(self, strategies: tuple[StrategyView, ...]) -> None:
         rows: dict[str, list[Cell]] = {}
-        for name, runner in engine.strategies.items():
-            pos = runner.position(runner.venue, runner.symbol)
-            pnl = pos.net_pnl(engine.mark(runner.venue, runner.symbol))
-            note = runner.reason or str(runner.telemetry.values.get("state", ""))
-            rows[name] = [
-                name,
-                Text(runner.state.value, style=_STATE_STYLE[runner.state]),
-                f"{pos.size:+}",
-                Text(f"{pnl:+.2f}", style="green" if pnl >= 0 else "red"),
-                str(pos.fills),
-                str(len(runner.orders())),
-                f"{runner.symbol}@{runner.venue}",
-                runner.kind,
-                note,
+        for s in strategies:
+            rows[s.name] = [
+                s.name,
+                Text(s.state.value, style=_STATE_STYLE[s.state]),
+                f"{s.position:+}",
+                Text(f"{s.pnl:+.2f}", style="green" if s.pnl >= 0 else "red"),
+                str(s.fills),
+                str(s.live_orders),
+                f"{s.symbol}@{s.venue}",
+                s.kind,
+                s.note,
             ]
         self.sync(rows)

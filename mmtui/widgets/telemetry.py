@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from mmtui.core.runner import StrategyRunner
+from mmtui.core.readmodel import TelemetryView
 
 SERIES = (
     ("mid", "mid"),
@@ -37,26 +37,24 @@ class TelemetryPane(VerticalScroll):
                 yield Label("-", id=f"spark-value-{key}", classes="spark-value")
                 yield Sparkline([], id=f"spark-{key}", summary_function=max)
 
-    def render_runner(self, runner: StrategyRunner | None) -> None:
+    def render_telemetry(self, tel: TelemetryView | None) -> None:
         values = self.query_one("#telemetry-values", Static)
-        if runner is None:
+        if tel is None:
             values.update("no strategy selected")
             return
-        tel = runner.telemetry
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="dim")
         grid.add_column(justify="right")
         grid.add_column(style="dim")
         grid.add_column(justify="right")
-        items = [(k, v) for k, v in tel.snapshot().items() if k not in dict(SERIES)]
-        items.insert(0, ("strategy", runner.name))
+        items = [(k, v) for k, v in tel.items() if k not in dict(SERIES)]
+        items.insert(0, ("strategy", tel.strategy))
         for i in range(0, len(items), 2):
             row = [items[i][0], _fmt(items[i][1])]
             row += [items[i + 1][0], _fmt(items[i + 1][1])] if i + 1 < len(items) else ["", ""]
             grid.add_row(*row)
         values.update(grid)
         for key, _ in SERIES:
-            points = tel.series.get(key)
             spark = self.query_one(f"#spark-{key}", Sparkline)
-            spark.data = [p[1] for p in points] if points else []
-            self.query_one(f"#spark-value-{key}", Label).update(_fmt(tel.values.get(key)))
+            spark.data = list(tel.points(key))
+            self.query_one(f"#spark-value-{key}", Label).update(_fmt(tel.value(key)))

@@ -77,6 +77,11 @@ class VenueRig(abc.ABC):
         fill is only in the venue's history."""
 
     @abc.abstractmethod
+    async def cancel_behind_our_back(self, conn: Connector, symbol: str) -> None:
+        """The venue cancels our resting orders on ``symbol`` while our streams are
+        down, so the cancel updates never reach us; the streams then come back."""
+
+    @abc.abstractmethod
     def drop_next_order(self) -> None:
         """The next order is answered as accepted but never booked nor reported."""
 

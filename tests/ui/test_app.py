@@ -231,3 +231,55 @@ async def test_command_palette_pauses_a_strategy_by_name(
             assert runner.state is StrategyState.PAUSED
     finally:
         await session.stop()
+
+
+async def test_a_second_console_on_a_fresh_sim_starts_the_strategy_flat(
+    make_session: Callable[..., Session],
+) -> None:
+    """As a new user: run the console, quit holding a position, run it again with the
+    same state (journal): the new sim account is flat and so is the strategy — and
+    the console says the journal and the account disagreed."""
+    config = sim_config(journal={"enabled": True})
+    first = make_session(config)
+    await first.start()
+    app = MMApp(first, LogBuffer())
+    runner = first.engine.runner("as_btc")
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(240):
+            await _wait(pilot, first, 1)
+            if runner.position("sim", "BTC-PERP").size != 0:
+                break
+        held = runner.position("sim", "BTC-PERP").size
+        assert held != 0
+        await pilot.press("q")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if not app.is_running:
+                break
+    await first.stop()
+    second = make_session(config)  # same journal file, a new sim venue
+    await second.start()
+    app = MMApp(second, LogBuffer())
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await _wait(pilot, second, 1)
+            app.main.render_panes()
+            await pilot.pause()
+            lines = _text_lines(app.export_screenshot())
+            row = next(line for line in lines if "as_btc" in line)
+            assert "+0 " in row, row
+            (header,) = [line for line in lines if "inventory sim BTC-PERP" in line]
+            assert f"account 0, journal {held}" in header, header
+    finally:
+        await second.stop()
+
+
+def _text_lines(svg: str) -> list[str]:
+    """The text rows of a Textual SVG screenshot, in order."""
+    import html
+    import re
+
+    rows: dict[str, list[str]] = {}
+    for y, text in re.findall(r'<text[^>]*\by="([\d.]+)"[^>]*>([^<]*)</text>', svg):
+        rows.setdefault(y, []).append(html.unescape(text).replace("\xa0", " "))
+    return ["".join(parts) for _, parts in sorted(rows.items(), key=lambda kv: float(kv[0]))]

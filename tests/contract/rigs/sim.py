@@ -60,6 +60,12 @@ class SimRig(VenueRig):
         conn.reconnect_after_s = 0.3
         conn.drop_stream_on_next_fill = True
 
+    async def cancel_behind_our_back(self, conn: Connector, symbol: str) -> None:
+        assert isinstance(conn, SimConnector)
+        conn.drop_stream()
+        self.venue.cancel_all(ACCOUNT, self.sim_symbols[symbol])
+        asyncio.get_running_loop().call_later(0.3, conn.restore_stream)
+
     def drop_next_order(self) -> None:
         self.venue.drop_next[ACCOUNT] = self.venue.drop_next.get(ACCOUNT, 0) + 1
 

@@ -1,0 +1,301 @@
+"""Getting out: cancel and wait, flatten (a strategy, a venue, or all), the kill
+switch, and the shutdown's cancel-everything-and-verify step."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from connectors.base import (
+    ZERO,
+    OpenOrder,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    TimeInForce,
+)
+from mmtui.core.clock import Clock
+from mmtui.core.gateway import VenueGateway
+from mmtui.core.markets import Markets
+from mmtui.core.order_path import OrderPath
+from mmtui.core.orders import Order, OrderManager
+from mmtui.core.ownership import this_runs
+from mmtui.core.positions import PositionBook
+from mmtui.core.ratelimit import Priority
+from mmtui.core.risk import RiskEngine, RiskState
+from mmtui.core.summary import FlattenLine, FlattenReport, VenuePosition
+
+if TYPE_CHECKING:
+    from mmtui.core.runner import StrategyRunner
+
+log = logging.getLogger("mmtui.engine")
+
+
+class Flattener:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        markets: Markets,
+        order_path: OrderPath,
+        orders: OrderManager,
+        strategy_positions: PositionBook,
+        risk: RiskEngine,
+        strategies: Mapping[str, StrategyRunner],
+        runner: Callable[[str], StrategyRunner],
+        note_event: Callable[[str, str], None],
+    ) -> None:
+        self._clock = clock
+        self._markets = markets
+        self._path = order_path
+        self._gateways = order_path.gateways
+        self._orders = orders
+        self._strategy_positions = strategy_positions
+        self._risk = risk
+        self._strategies = strategies
+        self._runner = runner
+        self._note_event = note_event
+
+    async def wait_terminal(self, orders: Iterable[Order], timeout: float) -> list[Order]:
+        """Wait until every order is terminal; returns those still live at the timeout."""
+        live = [o for o in orders if o.is_live]
+        futures = [self._path.terminal(order) for order in live]
+        if futures:
+            await asyncio.wait(futures, timeout=timeout)
+        return [o for o in live if o.is_live]
+
+    async def cancel_orders(
+        self,
+        *,
+        venue: str | None = None,
+        symbol: str | None = None,
+        strategy: str | None = None,
+        timeout: float = 5.0,
+    ) -> list[Order]:
+        """Cancel our live orders in scope and wait; returns the ones still live."""
+        targets = list(self._orders.live(venue=venue, symbol=symbol, strategy=strategy))
+        for order in targets:
+            self._path.request_cancel(order)
+        return await self.wait_terminal(targets, timeout)
+
+    async def flatten(
+        self,
+        *,
+        venue: str | None = None,
+        strategy: str | None = None,
+        attempts: int = 3,
+        timeout: float = 5.0,
+    ) -> FlattenReport:
+        """Cancel, close with reduce-only market orders, re-read the venue, report."""
+        scope = f"strategy {strategy}" if strategy else f"venue {venue}" if venue else "all"
+        report = FlattenReport(action=f"flatten {scope}")
+        self._note_event("flatten", f"{scope}: started")
+        for runner in self._runners_in_scope(venue, strategy):
+            if runner.running:
+                runner.pause(f"paused for flatten ({scope})")
+        if venue is not None:
+            venues = [venue]
+        elif strategy is not None:
+            venues = sorted({v for v, _ in self._runner(strategy).markets})
+        else:
+            venues = sorted(self._markets.connectors)
+        for name in venues:
+            report.lines.append(await self._flatten_venue(name, strategy, attempts, timeout))
+        self._note_event("flatten", f"{scope}: {report.headline()}")
+        return report
+
+    async def kill_switch(self) -> FlattenReport:
+        """Halt risk, pause every strategy, cancel everything, flatten every venue."""
+        self._risk.set_state(RiskState.HALTED, "kill switch")
+        self._note_event("kill_switch", "engaged")
+        for runner in self._strategies.values():
+            if runner.running:
+                runner.pause("kill switch")
+        report = await self.flatten()
+        report.action = "kill switch"
+        return report
+
+    def _runners_in_scope(self, venue: str | None, strategy: str | None) -> list[StrategyRunner]:
+        if strategy is not None:
+            return [self._runner(strategy)]
+        return [
+            r
+            for r in self._strategies.values()
+            if venue is None or any(v == venue for v, _ in r.markets)
+        ]
+
+    async def _flatten_venue(
+        self, venue: str, strategy: str | None, attempts: int, timeout: float
+    ) -> FlattenLine:
+        if venue not in self._markets.connectors:
+            return FlattenLine(venue, False, "unknown venue")
+        gateway = self._gateways[venue]
+        leftover = await self.cancel_orders(venue=venue, strategy=strategy, timeout=timeout)
+        if leftover:
+            return FlattenLine(venue, False, f"{len(leftover)} orders could not be cancelled")
+        residual: list[VenuePosition] = []
+        all_closing: list[Order] = []
+        for _attempt in range(attempts):
+            targets = await self._flatten_targets(venue, strategy, gateway)
+            if targets is None:
+                return FlattenLine(venue, False, "could not read positions from the venue")
+            if not targets:
+                break
+            closing = []
+            for symbol, size in targets:
+                inst = self._markets.instrument(venue, symbol)
+                qty = inst.round_size(abs(size))
+                if qty <= 0:
+                    continue
+                closing.append(
+                    self._path.submit_order(
+                        venue=venue,
+                        symbol=symbol,
+                        side=Side.closing(size),
+                        size=qty,
+                        price=None,
+                        order_type=OrderType.MARKET,
+                        time_in_force=TimeInForce.IOC,
+                        reduce_only=True,
+                        strategy=strategy,
+                        tag="flatten",
+                        bypass_risk=True,
+                    )
+                )
+            all_closing.extend(closing)
+            await self.wait_terminal(closing, timeout)
+        targets = await self._flatten_targets(venue, strategy, gateway)
+        if targets is None:
+            return FlattenLine(venue, False, "could not read positions from the venue")
+        residual = [VenuePosition(venue, s, size) for s, size in targets]
+        if not residual:
+            if strategy is None:
+                self._close_strategy_books(venue, all_closing)
+            return FlattenLine(venue, True, "flat")
+        detail = ", ".join(f"{p.symbol} {p.size}" for p in residual)
+        log.error("FLATTEN FAILED on %s: still open %s", venue, detail)
+        return FlattenLine(venue, False, f"NOT FLAT after {attempts} attempts: {detail}")
+
+    def _close_strategy_books(self, venue: str, closing: list[Order]) -> None:
+        """The venue is flat, so every strategy's inventory there is too: close each
+        strategy's book at the flatten's average price (the mark when nothing traded)."""
+        for key, state in self._strategy_positions.items():
+            name, v, symbol = key  # type: ignore[misc]
+            if v != venue or state.size == 0:
+                continue
+            filled = [o for o in closing if o.symbol == symbol and o.filled > 0]
+            qty = sum((o.filled for o in filled), ZERO)
+            price = (
+                sum((o.notional_filled for o in filled), ZERO) / qty
+                if qty
+                else self._markets.mark(venue, symbol) or state.entry_price
+            )
+            size = abs(state.size)
+            state.apply_fill(Side.closing(state.size), price, size, ZERO)
+            log.info(
+                "%s: %s %s inventory %s closed by the venue flatten @ %s",
+                venue,
+                name,
+                symbol,
+                size,
+                price,
+            )
+
+    async def _flatten_targets(
+        self, venue: str, strategy: str | None, gateway: VenueGateway
+    ) -> list[tuple[str, Decimal]] | None:
+        """What is left to close: the venue's positions (or the strategy's own)."""
+        try:
+            positions = await gateway.call(
+                "positions", Priority.CANCEL, self._markets.connectors[venue].positions
+            )
+        except Exception:
+            log.exception("%s: reading positions for flatten failed", venue)
+            return None
+        venue_sizes = {p.symbol: p.size for p in positions if p.size != 0}
+        self._markets.status[venue].venue_positions.update({p.symbol: p for p in positions})
+        if strategy is None:
+            return sorted(venue_sizes.items())
+        out = []
+        for key, state in self._strategy_positions.items():
+            name, v, symbol = key  # type: ignore[misc]
+            if name == strategy and v == venue and state.size != 0:
+                account = venue_sizes.get(symbol, ZERO)
+                # Never close more than the account holds on that side.
+                if account == 0 or (account > 0) != (state.size > 0):
+                    continue
+                size = state.size if abs(state.size) <= abs(account) else account
+                out.append((symbol, size))
+        return out
+
+    async def cancel_everything(self, why: str) -> FlattenReport:
+        """Cancel our orders on every venue and wait, cancel any order of ours the venue
+        still lists (one a lost answer or a dropped update left behind), then list what
+        is still open (the shutdown's last step). Orders we cannot prove are ours —
+        other tools' on the same account — are never touched."""
+        report = FlattenReport(action=why)
+        for name, conn in self._markets.connectors.items():
+            leftover = await self.cancel_orders(venue=name, timeout=5.0)
+            gateway = self._gateways[name]
+            await gateway.drain(5.0)
+            try:
+                for o in await self._ours_listed(name):
+                    await gateway.call(
+                        "cancel",
+                        Priority.CANCEL,
+                        lambda o=o, conn=conn: conn.cancel(o.symbol, o.client_id or ""),
+                    )
+                remaining = await self._ours_listed(name)
+            except Exception as exc:
+                log.exception("%s: final cancel check failed", name)
+                report.lines.append(FlattenLine(name, False, f"could not verify: {exc!r}"))
+                continue
+            for order in leftover:
+                if not any(o.client_id == order.client_id for o in remaining):
+                    before = order.status
+                    self._orders.apply_update(
+                        OrderUpdate(
+                            name,
+                            order.symbol,
+                            order.client_id,
+                            None,
+                            OrderStatus.CANCELLED,
+                            reason="cancelled at shutdown",
+                        ),
+                        self._clock.now_ms(),
+                    )
+                    if order.status is not before:
+                        self._path.order_changed(order)
+            ok = not remaining
+            report.open_orders_left += len(remaining)
+            if remaining:
+                log.error(
+                    "%s: our orders still open after %s: %s",
+                    name,
+                    why,
+                    ", ".join(
+                        f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in remaining
+                    ),
+                )
+            report.lines.append(
+                FlattenLine(
+                    name, ok, "0 open orders" if ok else f"{len(remaining)} orders still open"
+                )
+            )
+        return report
+
+    async def _ours_listed(self, venue: str) -> list[OpenOrder]:
+        """The venue's open orders that are provably this run's (what we sent)."""
+        conn = self._markets.connectors[venue]
+        listed = await self._gateways[venue].call("open_orders", Priority.CANCEL, conn.open_orders)
+        ours = []
+        for o in listed:
+            order = this_runs(self._orders, venue, o)
+            if order is not None:
+                ours.append(replace(o, client_id=order.client_id))
+        return ours

@@ -93,6 +93,9 @@ INACTIVE_PAGES = 20
 TX_TTL_MS = 600_000
 """A transaction the sequencer has not executed by its ``ExpiredAt`` (the signer sets
 now + 10 min) never will be."""
+LOOKUP_PATIENCE_S = 3.0
+"""How long a lookup waits for our own queued create to execute before it says it cannot
+tell (a Standard account's orders execute in ~200-300 ms: NautilusTrader's tier table)."""
 
 
 def _now_ms() -> int:
@@ -156,8 +159,9 @@ class LighterConnector:
         self._auth_retry: asyncio.Task[None] | None = None
         self._live: dict[int, set[str]] = {}
         """Client order index -> the exchange order indexes the stream shows live."""
-        self._in_flight: dict[int, int] = {}
-        """Client order index -> when we sent its create (ms), until the stream shows it."""
+        self._in_flight: dict[int, tuple[int, int | None]] = {}
+        """Client order index -> (when we sent its create in ms, its nonce), until the
+        stream shows the order."""
         self._order_markets: set[int] = set()
         """Markets where the account's order stream showed orders (ours or not)."""
         self._orders_snapshot = False
@@ -323,17 +327,23 @@ class LighterConnector:
         started = time.perf_counter()
         self._order_markets.add(m.market_id)
         self._remember_sent(index)
-        await self.tx.create_order(
-            market=m.market_id,
-            client_index=index,
-            base_amount=size,
-            price=price,
-            is_ask=request.side is Side.SELL,
-            order_type=order_type,
-            time_in_force=tif,
-            reduce_only=request.reduce_only,
-            order_expiry=expiry,
-        )
+        try:
+            await self.tx.create_order(
+                market=m.market_id,
+                client_index=index,
+                base_amount=size,
+                price=price,
+                is_ask=request.side is Side.SELL,
+                order_type=order_type,
+                time_in_force=tif,
+                reduce_only=request.reduce_only,
+                order_expiry=expiry,
+                on_nonce=lambda nonce: self._remember_sent(index, nonce),
+            )
+        except VenueError as exc:
+            if not exc.outcome_unknown:
+                self._in_flight.pop(index, None)  # refused: nothing is on its way
+            raise
         self._latency(started)
         if self.tx.volume_quota_remaining is not None:
             self.stats.extra["volume_quota_remaining"] = self.tx.volume_quota_remaining
@@ -350,7 +360,7 @@ class LighterConnector:
         live = sorted(self._live.get(index, ()))
         if not live:
             sent = self._in_flight.get(index)
-            if sent is not None and _now_ms() - sent < TX_TTL_MS:
+            if sent is not None and _now_ms() - sent[0] < TX_TTL_MS:
                 await self.tx.cancel_order(market=m.market_id, index=index)
                 return True
             found = await self.lookup_order(symbol, client_id)
@@ -411,8 +421,31 @@ class LighterConnector:
         return out
 
     async def lookup_order(self, symbol: str, client_id: str) -> VenueOrder | None:
+        """The venue's lists by client index. Not in them while our create of it may still
+        be queued at the sequencer: wait for its nonce to execute (``LOOKUP_PATIENCE_S``)
+        and look again, or raise: the venue cannot tell yet."""
         m = self._market(symbol)
         index = self._client_index(client_id)
+        found = await self._find(m, index)
+        if found is None and index in self._in_flight:
+            if await self._queued(index):
+                raise VenueError(
+                    f"{self.name}: {client_id} was sent and is not executed yet: "
+                    "the venue cannot tell",
+                    code=ErrorCode.VENUE,
+                    retryable=True,
+                )
+            found = await self._find(m, index)
+        if found is None:
+            return None
+        try:
+            return wire.venue_order(self.name, m.symbol, found, self._decode(found))
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise VenueError(
+                f"{self.name}: order {index} unreadable: {exc!r}", code=ErrorCode.BAD_ANSWER
+            ) from None
+
+    async def _find(self, m: wire.Market, index: int) -> dict[str, Any] | None:
         found = await self._by_client_index(m, index)
         if found is None:
             found = self._pick(o for o in await self._active_orders(m) if self._is(o, m, index))
@@ -428,14 +461,7 @@ class LighterConnector:
                 if found is not None:
                     break
         self._latency_from_rest()
-        if found is None:
-            return None
-        try:
-            return wire.venue_order(self.name, m.symbol, found, self._decode(found))
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            raise VenueError(
-                f"{self.name}: order {index} unreadable: {exc!r}", code=ErrorCode.BAD_ANSWER
-            ) from None
+        return found
 
     async def fills_since(self, since_ms: int, symbol: str | None = None) -> list[Fill]:
         """``trades`` of the account, newest first, page after page until the trades are
@@ -645,12 +671,29 @@ class LighterConnector:
         index = wire.client_index(o)
         return self._decode_index(index) if index is not None else None
 
-    def _remember_sent(self, index: int) -> None:
+    def _remember_sent(self, index: int, nonce: int | None = None) -> None:
         now = _now_ms()
         if len(self._in_flight) > 1000:
-            for old in [i for i, t in self._in_flight.items() if now - t >= TX_TTL_MS]:
+            for old in [i for i, (t, _) in self._in_flight.items() if now - t >= TX_TTL_MS]:
                 del self._in_flight[old]
-        self._in_flight[index] = now
+        self._in_flight[index] = (now, nonce)
+
+    async def _queued(self, index: int) -> bool:
+        """Whether our create of ``index`` may still be waiting for the sequencer: sent
+        within its ``ExpiredAt`` and its nonce not executed after ``LOOKUP_PATIENCE_S``."""
+        sent = self._in_flight.get(index)
+        if sent is None or _now_ms() - sent[0] >= TX_TTL_MS:
+            return False
+        nonce = sent[1]
+        if nonce is None:
+            return False  # never signed: never sent
+        loop = asyncio.get_running_loop()
+        end = loop.time() + LOOKUP_PATIENCE_S
+        while not await self.tx.executed(nonce):
+            if loop.time() >= end:
+                return True
+            await asyncio.sleep(0.1)
+        return False
 
     def _latency(self, started: float) -> None:
         self.stats.latency_ms = (time.perf_counter() - started) * 1000

@@ -161,7 +161,10 @@ class LighterTx:
         time_in_force: int,
         reduce_only: bool,
         order_expiry: int,
+        on_nonce: Callable[[int], None] | None = None,
     ) -> TxResult:
+        """``on_nonce`` hears the nonce the order is signed with before it is sent."""
+
         def sign(nonce: int, key: int) -> Signed:
             return self.client.sign_create_order(
                 market,
@@ -178,7 +181,8 @@ class LighterTx:
                 api_key_index=key,
             )
 
-        return await self._send(f"create order {client_index} on market {market}", sign)
+        what = f"create order {client_index} on market {market}"
+        return await self._send(what, sign, on_nonce)
 
     async def cancel_order(self, *, market: int, index: int) -> TxResult:
         def sign(nonce: int, key: int) -> Signed:
@@ -228,7 +232,29 @@ class LighterTx:
 
     # -- the nonce protocol ----------------------------------------------------------
 
-    async def _send(self, what: str, sign: Callable[[int, int], Signed]) -> TxResult:
+    async def executed(self, nonce: int) -> bool:
+        """Whether the venue has executed our key's tx ``nonce`` (``nextNonce`` is past it)."""
+        if self.client is None:
+            raise VenueError(
+                f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
+            )
+        try:
+            resp = await asyncio.wait_for(
+                self.client.tx_api.next_nonce(
+                    account_index=self.keys.account_index, api_key_index=self.keys.api_key_index
+                ),
+                self.timeout_s,
+            )
+        except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
+            raise self._read_error("nextNonce", exc) from None
+        return int(resp.nonce) > nonce
+
+    async def _send(
+        self,
+        what: str,
+        sign: Callable[[int, int], Signed],
+        on_nonce: Callable[[int], None] | None = None,
+    ) -> TxResult:
         if self.client is None:
             raise VenueError(
                 f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
@@ -241,6 +267,8 @@ class LighterTx:
                     _, nonce = await asyncio.wait_for(nm.async_next_nonce(key), self.timeout_s)
                 except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
                     raise self._read_error("nextNonce", exc) from None
+                if on_nonce is not None:
+                    on_nonce(nonce)
                 # The Go signer takes ~4 ms and releases the GIL: sign off the loop.
                 tx_type, tx_info, _hash, err = await asyncio.to_thread(sign, nonce, key)
                 if err is not None:

@@ -119,6 +119,18 @@ class LighterRig(VenueRig):
     def drop_stream_on_next_fill(self, conn: Connector) -> None:
         self._harness.faults.close_sockets_on_next_fill()
 
+    async def cancel_behind_our_back(self, conn: Connector, symbol: str) -> None:
+        """Every socket drops and, in the same turn of the venue's loop, our orders on
+        ``symbol`` are cancelled: the updates go to nobody; the connector reconnects."""
+        h = self._harness
+        sim = self.sim_symbols[symbol]
+
+        def act() -> None:
+            h.dialect.sockets.abort_all()
+            h.venue.cancel_all(ACCOUNT, sim)
+
+        self.call(act)
+
     def drop_next_order(self) -> None:
         self._harness.faults.drop_next_order(self._api_key)
 

@@ -226,9 +226,14 @@ def _amount(o: dict[str, Any], key: str) -> Decimal:
     return optional_decimal(o.get(key), key, ZERO)
 
 
+def _reason(o: dict[str, Any]) -> str:
+    """A ``canceled-*`` status names why the order ended: the core's reason."""
+    raw = str(o.get("status", ""))
+    return raw if raw.startswith("canceled-") else ""
+
+
 def order_update(venue: str, symbol: str, o: dict[str, Any], client_id: str | None) -> OrderUpdate:
     status = order_status(o)
-    raw_status = str(o.get("status", ""))
     return OrderUpdate(
         venue=venue,
         symbol=symbol,
@@ -237,7 +242,7 @@ def order_update(venue: str, symbol: str, o: dict[str, Any], client_id: str | No
         status=status,
         filled_size=_amount(o, "filled_base_amount"),
         remaining_size=_amount(o, "remaining_base_amount") if status.is_live else None,
-        reason=raw_status if raw_status.startswith("canceled-") else "",
+        reason=_reason(o),
         ts_ms=epoch_ms(o.get("updated_at") or o.get("timestamp"), "ms"),
     )
 
@@ -260,20 +265,18 @@ def open_order(venue: str, symbol: str, o: dict[str, Any], client_id: str | None
 
 
 def venue_order(venue: str, symbol: str, o: dict[str, Any], client_id: str | None) -> VenueOrder:
-    status = order_status(o)
-    raw_status = str(o.get("status", ""))
     price = optional_decimal(o.get("price"), "price")
     return VenueOrder(
         venue=venue,
         symbol=symbol,
         client_id=client_id,
         venue_order_id=order_index(o),
-        status=status,
+        status=order_status(o),
         side=order_side(o),
         price=price if price else None,
         size=parse_decimal(o["initial_base_amount"], "initial_base_amount"),
         filled_size=_amount(o, "filled_base_amount"),
-        reason=raw_status if raw_status.startswith("canceled") else "",
+        reason=_reason(o),
     )
 
 

@@ -367,36 +367,24 @@ def lighter_emulator(
     step_ms: int = 100,
     speed: float = 1.0,
     ping_interval_s: float = 60.0,
-    idle_timeout_s: float = 120.0,
-    min_scheduled_cancel_ms: int = 300_000,
-    apply_delay_ms: int = 5,
-    lost_answer_delay_ms: int = 2000,
-    active_page_size: int = 50,
     start_ms: int | None = None,
+    **options: Any,
 ) -> EmulatorHarness:
     """An (unstarted) harness serving Lighter's dialect; use it as a context manager.
 
+    ``options`` go to ``LighterDialect`` (``idle_timeout_s``, ``min_scheduled_cancel_ms``,
+    ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``).
     ``harness.accounts`` maps ``"account_index:api_key_index"`` to the sim account, so
     ``harness.faults.reject_next_order("4242:3")`` works; the place route for
     ``harness.faults.lose_next_answer`` is ``"sendTx"``. The dialect
-    (``harness.dialect``, a ``LighterDialect``) adds ``expire_tokens()``,
-    ``set_nonce(a, k, v)``, ``fail_next_txs(...)``, ``push_raw(text)``,
-    ``announce_shutdown(ms)``, ``stats`` and read helpers; call them through
-    ``harness.call(lambda: ...)``."""
+    (``harness.dialect``) adds ``expire_tokens()``, ``set_nonce(a, k, v)``,
+    ``fail_next_txs(...)``, ``push_raw(text)``, ``announce_shutdown(ms)``, ``stats`` and
+    read helpers; call them through ``harness.call(lambda: ...)``."""
     if not keys:
         raise ValueError("lighter emulator: at least one key is needed")
     world = world or default_world("lighter", flow=flow)
     accounts = {f"{k.account_index}:{k.api_key_index}": k.account for k in keys}
-    dialect = partial(
-        LighterDialect,
-        keys=tuple(keys),
-        idle_timeout_s=idle_timeout_s,
-        min_scheduled_cancel_ms=min_scheduled_cancel_ms,
-        apply_delay_ms=apply_delay_ms,
-        lost_answer_delay_ms=lost_answer_delay_ms,
-        active_page_size=active_page_size,
-        seed=world.seed,
-    )
+    dialect = partial(LighterDialect, keys=tuple(keys), seed=world.seed, **options)
     venue = "lighter" if "lighter" in world.venues else None
     return EmulatorHarness(
         dialect,

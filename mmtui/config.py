@@ -216,8 +216,9 @@ class GrvtVenueConfig(_Model):
         description="YAML with api_key/trading_account_id/private_key (mode 0600); "
         "else GRVT_API_KEY, GRVT_TRADING_ACCOUNT_ID, GRVT_PRIVATE_KEY",
     )
+    # GRVT turns a countdown of 1000 ms or less off (api-spec cancel_on_disconnect)
     dead_man_switch_s: float | None = Field(
-        default=None, gt=0, le=300, description="cancel-on-disconnect countdown"
+        default=None, gt=1, le=300, description="cancel-on-disconnect countdown"
     )
     rate_limit: RateLimitConfig | None = Field(
         # ccxt's GRVT budget (spec §3.6): create/cancel 5 units of 10 ms (20/s), open

@@ -3,233 +3,74 @@
 Point it at loopback with ``rest_url="http://127.0.0.1:PORT"`` and
 ``ws_url="ws://127.0.0.1:PORT/"``; nothing else changes.
 
-* Book: subscribe ``depth.<sym>``, buffer deltas, fetch ``GET /api/v1/depth``
-  (``lastUpdateId`` = L), replay the buffer; each delta is applied with
-  ``prev_seq = U - 1, seq = u``, so stale deltas (``u <= seq``) are ignored and
-  a gap (``U > seq + 1``) or a crossed book invalidates it -> REST resync.
-  A dropped socket invalidates every book until the resync after reconnect.
-* Orders: Decimal -> decimal strings on the instrument grid; ``clientId`` is a
-  uint32 packed from the core's string id (see ``clientids``).
+* Books: ``depth.<sym>`` deltas bridged to a REST snapshot (``depth.DepthSync``),
+  kept in the shared ``BookSet`` (one paced resync task per symbol).
+* Orders: Decimal -> decimal strings on the grid; ``clientId`` is a uint32 packed
+  from the core's id (``connectors.common.clientids``). The uint32 space has no
+  mark only we use, so the connector never decides that an order is ours by its
+  form: it lists every order with the raw id the venue gave (``venue_client_id``)
+  and decodes it to a core id only for a run prefix it knows. ``cancel_all``
+  cancels only orders this connector placed.
+* Recovery is the core's: ``lookup_order`` (resting order, else the order
+  history), ``fills_since`` (the fill history, every page) and ``open_orders``.
+  The connector runs no reconcile loop of its own.
 * Events (``OrderUpdate``, ``Fill``, ``Position``, ``Trade``, ``BookChanged``,
-  ``ConnectionChanged``) are queued and flushed with ``call_soon``, never
-  inside a call the core made; book changes coalesce per flush.
+  ``ConnectionChanged``) are queued and flushed with ``call_soon``, never inside a
+  call the core made; book changes coalesce per flush.
+
+Where each behaviour comes from: ``docs/venues/backpack.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from collections import OrderedDict
+from decimal import Decimal
 from typing import Any
 
+from connectors.backpack import wire
+from connectors.backpack.depth import Delta, DepthSync, Snapshot
 from connectors.backpack.keys import BackpackKeys
-from connectors.backpack.rest import BackpackRest
+from connectors.backpack.rest import PAGE_LIMIT, BackpackRest
 from connectors.backpack.signing import DEFAULT_WINDOW_MS
 from connectors.backpack.ws import BackpackWs, Frame
 from connectors.base import (
-    DUPLICATE_CLIENT_ID,
     Balance,
     ConnectionChanged,
     ConnectionState,
     ConnectorStats,
+    ErrorCode,
     EventSink,
     Fill,
     Instrument,
-    Liquidity,
     OpenOrder,
     OrderAck,
     OrderRequest,
     OrderStatus,
-    OrderType,
-    OrderUpdate,
     Position,
     Side,
-    TimeInForce,
     Trade,
     VenueError,
+    VenueOrder,
 )
-from connectors.book import Level, OrderBook
+from connectors.book import OrderBook
+from connectors.common.books import BookSet
 from connectors.common.clientids import ClientIdError, ClientIdMap
 from connectors.common.delivery import EventQueue
+from connectors.common.units import BadNumber, parse_decimal
 
 log = logging.getLogger("connectors.backpack")
 
 ORDER_STREAM = "account.orderUpdate"
 POSITION_STREAM = "account.positionUpdate"
-
-_STATUS: dict[str, OrderStatus] = {
-    "New": OrderStatus.OPEN,
-    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
-    "Filled": OrderStatus.FILLED,
-    "Cancelled": OrderStatus.CANCELLED,
-    "Expired": OrderStatus.EXPIRED,
-    "TriggerPending": OrderStatus.PENDING,
-    "TriggerFailed": OrderStatus.REJECTED,
-}
-_EVENT_STATUS: dict[str, OrderStatus] = {
-    "orderAccepted": OrderStatus.OPEN,
-    "orderCancelled": OrderStatus.CANCELLED,
-    "orderExpired": OrderStatus.EXPIRED,
-    "triggerFailed": OrderStatus.REJECTED,
-}
-_SIDE = {"Bid": Side.BUY, "Ask": Side.SELL}
-_NOT_FOUND = frozenset({"RESOURCE_NOT_FOUND", "http_404"})
-
-
-# -- pure helpers (tested directly) ------------------------------------------------
-
-
-def us_to_ms(value: Any) -> int:
-    """Backpack µs timestamps (int or string) -> ms; 0 when absent/unreadable."""
-    try:
-        return int(value) // 1000
-    except (TypeError, ValueError):
-        return 0
-
-
-def to_units(text: Any, unit: Decimal) -> int:
-    """A decimal string on the ``unit`` grid -> integer units; ValueError if off-grid."""
-    try:
-        q = Decimal(str(text)) / unit
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {text!r}") from None
-    n = int(q)
-    if q != n:
-        raise ValueError(f"{text} is not a multiple of {unit}")
-    return n
-
-
-def levels(raw: Iterable[Any], inst: Instrument) -> list[Level]:
-    out: list[Level] = []
-    for entry in raw:
-        px, qty = entry[0], entry[1]
-        out.append((to_units(px, inst.tick_size), to_units(qty, inst.step_size)))
-    return out
-
-
-def decimal_string(value: Decimal, unit: Decimal, what: str) -> str:
-    """``value`` as a plain decimal string with ``unit``'s exponent; it must be on the grid."""
-    if value % unit != 0:
-        raise VenueError(f"{what} {value} is not a multiple of {unit}", code=f"invalid_{what}")
-    exp = unit.normalize().as_tuple().exponent
-    q = value.quantize(Decimal(1).scaleb(min(int(exp), 0)))
-    return format(q, "f")
-
-
-def build_order_payload(request: OrderRequest, inst: Instrument, client_id: int) -> dict[str, Any]:
-    """The ``POST /api/v1/order`` body: decimal strings on the grid, real JSON booleans.
-
-    Booleans are only sent when true (``postOnly``/``reduceOnly``); the signer
-    renders them lowercase. ``timeInForce`` goes with limit orders only.
-    """
-    if request.size <= 0:
-        raise VenueError(f"size {request.size} must be positive", code="invalid_quantity")
-    if request.size < inst.min_size:
-        raise VenueError(
-            f"size {request.size} below the minimum {inst.min_size}", code="invalid_quantity"
-        )
-    body: dict[str, Any] = {
-        "symbol": inst.symbol,
-        "side": "Bid" if request.side is Side.BUY else "Ask",
-        "orderType": "Limit" if request.type is OrderType.LIMIT else "Market",
-        "quantity": decimal_string(request.size, inst.step_size, "quantity"),
-        "clientId": client_id,
-    }
-    if request.type is OrderType.LIMIT:
-        if request.price is None or request.price <= 0:
-            raise VenueError("a limit order needs a positive price", code="invalid_price")
-        body["price"] = decimal_string(request.price, inst.tick_size, "price")
-        body["timeInForce"] = {
-            TimeInForce.GTC: "GTC",
-            TimeInForce.IOC: "IOC",
-            TimeInForce.FOK: "FOK",
-        }[request.time_in_force]
-        if request.post_only:
-            if request.time_in_force is not TimeInForce.GTC:
-                raise VenueError("post-only needs GTC", code="invalid_order")
-            body["postOnly"] = True
-    if request.reduce_only:
-        body["reduceOnly"] = True
-    return body
-
-
-def instrument_from_market(venue: str, m: dict[str, Any]) -> Instrument:
-    f = m["filters"]
-    qty = f["quantity"]
-    step = Decimal(str(qty["stepSize"]))
-    return Instrument(
-        venue=venue,
-        symbol=m["symbol"],
-        base=m.get("baseSymbol") or m["symbol"].split("_")[0],
-        quote=m.get("quoteSymbol") or "USDC",
-        tick_size=Decimal(str(f["price"]["tickSize"])),
-        step_size=step,
-        min_size=Decimal(str(qty.get("minQuantity") or step)),
-        contract_type="perp" if str(m.get("marketType", "")).upper() == "PERP" else "spot",
-    )
-
-
-class DepthSync:
-    """U/u continuity for one symbol's book: buffer before the snapshot, then apply.
-
-    Results of ``on_delta``: ``APPLIED``, ``BUFFERED`` (no snapshot yet: fetch one)
-    or ``GAP`` (book invalidated: fetch a snapshot).
-    """
-
-    APPLIED = "applied"
-    BUFFERED = "buffered"
-    GAP = "gap"
-
-    def __init__(self, book: OrderBook, max_buffer: int = 5000) -> None:
-        self.book = book
-        self.max_buffer = max_buffer
-        self.buffer: list[tuple[int, int, list[Level], list[Level], int]] = []
-        self.dropped = 0
-
-    def on_delta(
-        self, first: int, last: int, bids: list[Level], asks: list[Level], ts_ms: int
-    ) -> str:
-        if not self.book.synced:
-            self._buffer((first, last, bids, asks, ts_ms))
-            return self.BUFFERED
-        if self.book.apply_delta(bids, asks, prev_seq=first - 1, seq=last, ts_ms=ts_ms):
-            return self.APPLIED
-        # gap or crossed: keep this delta, it may follow the next snapshot
-        self.buffer.clear()
-        self._buffer((first, last, bids, asks, ts_ms))
-        return self.GAP
-
-    def on_snapshot(
-        self, bids: list[Level], asks: list[Level], last_update_id: int, ts_ms: int
-    ) -> bool:
-        """Apply the snapshot and replay buffered deltas; False if still not in sync."""
-        self.book.apply_snapshot(bids, asks, last_update_id, ts_ms)
-        if not self.book.synced:
-            return False
-        pending = [d for d in self.buffer if d[1] > last_update_id]
-        for i, (first, last, b, a, ts) in enumerate(pending):
-            if not self.book.apply_delta(b, a, prev_seq=first - 1, seq=last, ts_ms=ts):
-                self.buffer = pending[i:]
-                return False
-        self.buffer.clear()
-        return True
-
-    def reset(self, reason: str) -> None:
-        self.book.invalidate(reason)
-        self.buffer.clear()
-
-    def _buffer(self, delta: tuple[int, int, list[Level], list[Level], int]) -> None:
-        self.buffer.append(delta)
-        if len(self.buffer) > self.max_buffer:
-            del self.buffer[0]
-            self.dropped += 1
-
-
-# -- the connector ------------------------------------------------------------------
+LOOKUP_MARGIN_MS = 300_000
+"""How far before we sent an order the order history is read back when looking it
+up (covers clock skew between us and the venue)."""
+SENT_MEMORY = 200_000
 
 
 class BackpackConnector:
@@ -251,6 +92,7 @@ class BackpackConnector:
         ws_backoff_base_s: float = 0.5,
         ws_backoff_cap_s: float = 30.0,
         ws_ping_interval_s: float | None = 20.0,
+        lookup_max_pages: int = 20,
     ) -> None:
         self.name = name
         self.stats = ConnectorStats()
@@ -259,7 +101,7 @@ class BackpackConnector:
         self.connect_timeout_s = connect_timeout_s
         self.depth_stream = depth_stream
         self.trades = trades
-        self._rng = rng or random.Random()
+        self.lookup_max_pages = lookup_max_pages
         self.rest = BackpackRest(
             rest_url,
             keys,
@@ -276,18 +118,29 @@ class BackpackConnector:
             window_ms=window_ms,
             backoff_base_s=ws_backoff_base_s,
             backoff_cap_s=ws_backoff_cap_s,
-            rng=self._rng,
+            rng=rng or random.Random(),
             ping_interval_s=ws_ping_interval_s,
             ping_timeout_s=ws_ping_interval_s,
+            clock_ms=self.rest.now_ms,
             venue=name,
+            stats=self.stats,
         )
-        self._events = EventQueue(name, lambda: int(time.time() * 1000))
+        self._events = EventQueue(name, self.rest.now_ms)
+        self.books = BookSet(
+            name,
+            refetch=self._refetch,
+            on_change=self._events.book_changed,
+            is_connected=self.ws.connected.is_set,
+            stats=self.stats,
+            min_gap_s=0.5,
+            settle_s=2.0,
+        )
+        self._depth: dict[str, DepthSync] = {}
         self._state = ConnectionState.DISCONNECTED
         self._instruments: dict[str, Instrument] = {}
-        self._books: dict[str, OrderBook] = {}
-        self._depth: dict[str, DepthSync] = {}
-        self._resync_tasks: dict[str, asyncio.Task[None]] = {}
-        self._closing = False
+        self._sent: OrderedDict[int, int] = OrderedDict()
+        """Venue client ids this connector placed -> local ms when sent (the proof an
+        order is ours for ``cancel_all``, and where a lookup's history read may stop)."""
 
     # -- protocol ---------------------------------------------------------------------
 
@@ -297,8 +150,11 @@ class BackpackConnector:
 
     async def connect(self, sink: EventSink) -> None:
         self._events.sink = sink
-        self._closing = False
         await self.rest.start()
+        try:
+            await self.rest.sync_time()
+        except VenueError as exc:
+            log.warning("%s: no venue time (%s); signing with the local clock", self.name, exc)
         try:
             await self.instruments()
         except VenueError:
@@ -314,18 +170,12 @@ class BackpackConnector:
             await self.close()
             raise VenueError(
                 f"{self.name}: websocket did not connect in {self.connect_timeout_s}s ({detail})",
-                code="ws_connect",
+                code=ErrorCode.WS_CONNECT,
                 retryable=True,
             ) from None
 
     async def close(self) -> None:
-        self._closing = True
-        for task in list(self._resync_tasks.values()):
-            task.cancel()
-        for task in list(self._resync_tasks.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._resync_tasks.clear()
+        await self.books.close()
         await self.ws.close()
         await self.rest.close()
         self._state = ConnectionState.CLOSED
@@ -337,11 +187,12 @@ class BackpackConnector:
             found: dict[str, Instrument] = {}
             for m in markets if isinstance(markets, list) else []:
                 try:
-                    inst = instrument_from_market(self.name, m)
+                    inst = wire.instrument_from_market(self.name, m)
                 except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                    log.warning("%s: market skipped (%r): %s", self.name, exc, m.get("symbol"))
+                    log.warning("%s: market skipped (%r): %.80s", self.name, exc, m)
                     continue
-                found[inst.symbol] = inst
+                if inst is not None:
+                    found[inst.symbol] = inst
             self._instruments = found
         return self._instruments
 
@@ -352,12 +203,12 @@ class BackpackConnector:
         for symbol in symbols:
             inst = insts.get(symbol)
             if inst is None:
-                raise VenueError(f"{self.name}: unknown symbol {symbol!r}", code="unknown_symbol")
-            if symbol in self._books:
+                raise VenueError(
+                    f"{self.name}: unknown symbol {symbol!r}", code=ErrorCode.UNKNOWN_SYMBOL
+                )
+            if symbol in self.books:
                 continue
-            book = OrderBook(symbol, inst.tick_size, inst.step_size)
-            self._books[symbol] = book
-            self._depth[symbol] = DepthSync(book)
+            self._depth[symbol] = DepthSync(self.books.add(inst))
             streams.append(self._depth_name(symbol))
             if self.trades:
                 streams.append(f"trade.{symbol}")
@@ -365,60 +216,52 @@ class BackpackConnector:
         if streams:
             await self.ws.subscribe(streams)  # deltas buffer from here on
         for symbol in fresh:
-            self._resync(symbol)
+            self.books.watch(symbol, refetch_now=True)
 
     def book(self, symbol: str) -> OrderBook | None:
-        return self._books.get(symbol)
+        return self.books.get(symbol)
 
     async def place(self, request: OrderRequest) -> OrderAck:
         inst = self._instrument(request.symbol)
-        try:
-            cid = self.client_ids.to_venue(request.client_id)
-        except ClientIdError as exc:
-            raise VenueError(str(exc), code="invalid_client_id") from None
-        body = build_order_payload(request, inst, cid)
-        try:
-            resp = await self.rest.signed("POST", "/api/v1/order", body=body)
-        except VenueError as exc:
-            if "duplicate client" in str(exc).lower():
-                raise VenueError(str(exc), code=DUPLICATE_CLIENT_ID) from None
-            raise
+        cid = self._venue_cid(request.client_id)
+        body = wire.build_order_payload(request, inst, cid)
+        self._remember_sent(cid)
+        resp = await self.rest.signed("POST", "/api/v1/order", body=body)
         self._latency()
-        if not isinstance(resp, dict):
-            raise VenueError(f"{self.name}: unexpected place answer {resp!r}", code="bad_answer")
-        status = _STATUS.get(str(resp.get("status")), OrderStatus.OPEN)
-        oid = resp.get("id")
-        return OrderAck(request.client_id, str(oid) if oid is not None else None, status)
+        if not isinstance(resp, dict) or resp.get("id") is None:
+            # the venue took the request: whether an order exists is not known
+            raise VenueError(
+                f"{self.name}: unreadable place answer {str(resp)[:200]!r}",
+                code=ErrorCode.BAD_ANSWER,
+                outcome_unknown=True,
+            )
+        # The answer as the venue gave it ("New" -> open, with its order id). The core
+        # does not take it as proof the order rests: a venue can take an order and never
+        # report it again; until the stream's orderAccepted (or a fill, or the core's
+        # lookup by client id) shows it, the core keeps asking.
+        status = wire.STATUS.get(str(resp.get("status")), OrderStatus.PENDING)
+        return OrderAck(request.client_id, str(resp["id"]), status)
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
-        try:
-            cid = self.client_ids.to_venue(client_id)
-        except ClientIdError as exc:
-            raise VenueError(str(exc), code="invalid_client_id") from None
-        return await self._cancel_one(symbol, {"symbol": symbol, "clientId": cid})
+        cid = self._venue_cid(client_id)
+        return await self._cancel_one({"symbol": symbol, "clientId": cid})
 
     async def cancel_all(
         self, symbol: str | None = None, client_id_prefix: str | None = None
     ) -> int:
-        if client_id_prefix is None:
-            if symbol is not None:
-                symbols = [symbol]
-            else:
-                symbols = sorted({o.symbol for o in await self.open_orders()})
-            count = 0
-            for sym in symbols:
-                resp = await self.rest.signed("DELETE", "/api/v1/orders", body={"symbol": sym})
-                if isinstance(resp, list):
-                    count += len(resp)
-                    for o in resp:
-                        self._queue_order_object(o)
-            return count
+        """Cancel the orders this connector placed (on ``symbol``, whose core id starts
+        with the prefix, when given), one by one by order id. Never the venue's
+        cancel-all: it would take other tools' orders on the account with it."""
         count = 0
         for o in await self.open_orders(symbol):
-            if o.client_id and o.client_id.startswith(client_id_prefix):
-                body = {"symbol": o.symbol, "orderId": o.venue_order_id}
-                if await self._cancel_one(o.symbol, body):
-                    count += 1
+            if o.venue_client_id is None or int(o.venue_client_id) not in self._sent:
+                continue
+            if client_id_prefix is not None and not (o.client_id or "").startswith(
+                client_id_prefix
+            ):
+                continue
+            if await self._cancel_one({"symbol": o.symbol, "orderId": o.venue_order_id}):
+                count += 1
         return count
 
     async def open_orders(self, symbol: str | None = None) -> list[OpenOrder]:
@@ -427,130 +270,202 @@ class BackpackConnector:
         )
         self._latency()
         out: list[OpenOrder] = []
-        for o in resp if isinstance(resp, list) else []:
+        for o in self._items(resp, "/api/v1/orders"):
             try:
-                if o.get("price") is None:
-                    continue  # trigger/market orders: not resting quotes
-                qty = Decimal(str(o["quantity"]))
-                done = Decimal(str(o.get("executedQuantity") or "0"))
-                out.append(
-                    OpenOrder(
-                        venue=self.name,
-                        symbol=o["symbol"],
-                        client_id=self.client_ids.from_venue(o.get("clientId")),
-                        venue_order_id=str(o["id"]),
-                        side=_SIDE[o["side"]],
-                        price=Decimal(str(o["price"])),
-                        size=qty,
-                        remaining_size=qty - done,
-                        post_only=bool(o.get("postOnly")),
-                        reduce_only=bool(o.get("reduceOnly")),
-                    )
+                listed = wire.open_order(self.name, o, self._core_id)
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                log.error("%s: open order unreadable (%r): %.200s", self.name, exc, o)
+                continue
+            if listed is not None:
+                out.append(listed)
+        return out
+
+    async def lookup_order(self, symbol: str, client_id: str) -> VenueOrder | None:
+        cid = self._venue_cid(client_id)
+        try:
+            resp = await self.rest.signed(
+                "GET", "/api/v1/order", params={"symbol": symbol, "clientId": cid}
+            )
+        except VenueError as exc:
+            if exc.code != ErrorCode.NOT_FOUND:
+                raise
+        else:
+            return self._looked_up(resp, client_id)
+        # not resting: the order history (newest first) is the only place left
+        sent = self._sent.get(cid)
+        horizon = None if sent is None else sent + self.rest.offset_ms - LOOKUP_MARGIN_MS
+        offset = 0
+        for _ in range(self.lookup_max_pages):
+            params = {"symbol": symbol, "limit": PAGE_LIMIT, "offset": offset}
+            answer = await self.rest.answer(
+                "GET",
+                "/wapi/v1/history/orders",
+                params=params | {"sortDirection": "Desc"},
+                signed=True,
+            )
+            batch = self._items(answer.payload, "/wapi/v1/history/orders")
+            for o in batch:
+                if wire.raw_client_id(o.get("clientId")) == str(cid):
+                    return self._looked_up(o, client_id)
+            offset += len(batch)
+            if len(batch) < PAGE_LIMIT:
+                return None  # the whole history read: the venue does not know the id
+            oldest = wire.iso_ms(batch[-1].get("createdAt"))
+            if horizon is not None and 0 < oldest < horizon:
+                return None  # read back to before we sent it
+        raise VenueError(
+            f"{self.name}: {client_id} not found in {self.lookup_max_pages} pages of history",
+            code=ErrorCode.UNKNOWN_OUTCOME,
+            retryable=True,
+        )
+
+    async def fills_since(self, since_ms: int, symbol: str | None = None) -> list[Fill]:
+        params: dict[str, Any] = {"from": max(0, since_ms), "sortDirection": "Asc"}
+        if symbol is not None:
+            params["symbol"] = symbol
+        items, _ = await self.rest.pages("/wapi/v1/history/fills", params)
+        self._latency()
+        fills: dict[str, Fill] = {}
+        for f in items:
+            try:
+                fill = wire.parse_fill(
+                    wire.HISTORY_FILL, self.name, f, self._core_id, self._instruments.get
                 )
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                log.warning("%s: open order skipped (%r): id=%s", self.name, exc, o.get("id"))
-        return out
+                self.stats.extra["bad_history_fills"] = (
+                    self.stats.extra.get("bad_history_fills", 0) + 1
+                )
+                log.error("%s: fill history item unreadable (%r): %.200s", self.name, exc, f)
+                continue
+            fills.setdefault(fill.trade_id, fill)  # pages may overlap: once each
+        return sorted(fills.values(), key=lambda f: f.ts_ms)
+
+    def venue_client_id(self, client_id: str) -> str:
+        return str(self._venue_cid(client_id))
 
     async def positions(self) -> list[Position]:
         resp = await self.rest.signed("GET", "/api/v1/position")
         self._latency()
+        now = self.rest.now_ms()
         out: list[Position] = []
-        now = int(time.time() * 1000)
-        for p in resp if isinstance(resp, list) else []:
+        for p in self._items(resp, "/api/v1/position"):
             try:
-                size = Decimal(str(p["netQuantity"]))
-                if size == 0:
-                    continue
-                out.append(
-                    Position(
-                        venue=self.name,
-                        symbol=p["symbol"],
-                        size=size,
-                        entry_price=Decimal(str(p.get("entryPrice") or "0")),
-                        unrealized_pnl=Decimal(str(p.get("pnlUnrealized") or "0")),
-                        realized_pnl=Decimal(str(p.get("pnlRealized") or "0")),
-                        ts_ms=now,
-                    )
-                )
+                pos = wire.position_from_rest(self.name, p, now)
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                log.warning("%s: position skipped (%r): %s", self.name, exc, p.get("symbol"))
+                raise VenueError(
+                    f"{self.name}: position unreadable ({exc!r}): {str(p)[:200]}",
+                    code=ErrorCode.BAD_ANSWER,
+                ) from None
+            if pos.size != 0:
+                out.append(pos)
         return out
 
     async def balances(self) -> list[Balance]:
         resp = await self.rest.signed("GET", "/api/v1/capital")
         self._latency()
         out: list[Balance] = []
-        for asset, b in (resp or {}).items() if isinstance(resp, dict) else []:
+        for asset, b in resp.items() if isinstance(resp, dict) else []:
             try:
-                available = Decimal(str(b.get("available") or "0"))
+                available = wire.opt_dec(b.get("available"), "available")
                 total = (
                     available
-                    + Decimal(str(b.get("locked") or "0"))
-                    + Decimal(str(b.get("staked") or "0"))
+                    + wire.opt_dec(b.get("locked"), "locked")
+                    + wire.opt_dec(b.get("staked"), "staked")
                 )
             except (AttributeError, ValueError, ArithmeticError) as exc:
                 log.warning("%s: balance %s skipped (%r)", self.name, asset, exc)
                 continue
-            out.append(Balance(self.name, asset, total, available))
+            out.append(Balance(self.name, str(asset), total, available))
         return out
 
     async def collateral(self) -> dict[str, Decimal]:
         """Margin summary: the numeric top-level fields of ``/api/v1/capital/collateral``."""
         resp = await self.rest.signed("GET", "/api/v1/capital/collateral")
         out: dict[str, Decimal] = {}
-        for key, value in (resp or {}).items() if isinstance(resp, dict) else []:
+        for key, value in resp.items() if isinstance(resp, dict) else []:
             if isinstance(value, str | int) and not isinstance(value, bool):
-                with contextlib.suppress(ArithmeticError, ValueError):
-                    out[key] = Decimal(str(value))
+                try:
+                    out[key] = parse_decimal(value, key)
+                except BadNumber:
+                    continue
         return out
 
-    # -- internals: requests ---------------------------------------------------------
+    # -- internals: ids and requests -----------------------------------------------------
+
+    def _venue_cid(self, client_id: str) -> int:
+        """A core id, or a raw venue id as the venue listed it, as the uint32 to send."""
+        if client_id.isdigit():
+            n = int(client_id)
+            if n < 2**32:
+                return n
+        try:
+            return self.client_ids.to_venue(client_id)
+        except ClientIdError as exc:
+            raise VenueError(str(exc), code=ErrorCode.INVALID_CLIENT_ID) from None
+
+    def _core_id(self, raw: str | None) -> str | None:
+        """A raw venue client id -> our core id when it carries a run prefix we know;
+        otherwise the raw id itself (another tool's, or an earlier run's: the core
+        proves ownership against its journal, never by the form)."""
+        if raw is None:
+            return None
+        decoded = self.client_ids.from_venue(int(raw))
+        if decoded is None or decoded.startswith("mm~"):
+            return raw
+        return decoded
+
+    def _remember_sent(self, cid: int) -> None:
+        self._sent[cid] = int(time.time() * 1000)
+        self._sent.move_to_end(cid)
+        while len(self._sent) > SENT_MEMORY:
+            self._sent.popitem(last=False)
 
     def _instrument(self, symbol: str) -> Instrument:
         inst = self._instruments.get(symbol)
         if inst is None:
-            raise VenueError(f"{self.name}: unknown symbol {symbol!r}", code="unknown_symbol")
+            raise VenueError(
+                f"{self.name}: unknown symbol {symbol!r}", code=ErrorCode.UNKNOWN_SYMBOL
+            )
         return inst
 
     def _latency(self) -> None:
         self.stats.latency_ms = self.rest.latency_ms
 
-    async def _cancel_one(self, symbol: str, body: dict[str, Any]) -> bool:
+    def _items(self, resp: Any, what: str) -> list[dict[str, Any]]:
+        if not isinstance(resp, list):
+            raise VenueError(
+                f"{self.name}: {what} answered {type(resp).__name__}, not a list",
+                code=ErrorCode.BAD_ANSWER,
+            )
+        return [o for o in resp if isinstance(o, dict)]
+
+    def _looked_up(self, o: Any, client_id: str) -> VenueOrder:
         try:
-            resp = await self.rest.signed("DELETE", "/api/v1/order", body=body)
+            found = wire.venue_order(self.name, o, self._core_id)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise VenueError(
+                f"{self.name}: order unreadable ({exc!r}): {str(o)[:200]}",
+                code=ErrorCode.BAD_ANSWER,
+            ) from None
+        return dataclasses.replace(found, client_id=client_id)
+
+    async def _cancel_one(self, body: dict[str, Any]) -> bool:
+        try:
+            answer = await self.rest.answer("DELETE", "/api/v1/order", body=body, signed=True)
         except VenueError as exc:
-            if exc.code in _NOT_FOUND:
+            if exc.code == ErrorCode.NOT_FOUND:
                 return False
             raise
         self._latency()
-        if isinstance(resp, dict):
-            self._queue_order_object(resp)
-        return True
-
-    def _queue_order_object(self, o: Any) -> None:
-        """A REST order object (cancel answers) as an OrderUpdate; the WS event may repeat it."""
-        if not isinstance(o, dict):
-            return
-        status = _STATUS.get(str(o.get("status")))
-        if status is None or not status.is_terminal:
-            return
+        if answer.status == 202 or not isinstance(answer.payload, dict):
+            return True  # "accepted but not yet executed": the stream reports the outcome
         try:
-            qty = Decimal(str(o.get("quantity") or "0"))
-            done = Decimal(str(o.get("executedQuantity") or "0"))
-        except ArithmeticError:
-            return
-        self._events.push(
-            OrderUpdate(
-                venue=self.name,
-                symbol=str(o.get("symbol", "")),
-                client_id=self.client_ids.from_venue(o.get("clientId")),
-                venue_order_id=str(o["id"]) if o.get("id") is not None else None,
-                status=status,
-                filled_size=done,
-                remaining_size=qty - done if qty else None,
-                ts_ms=int(time.time() * 1000),
-            )
-        )
+            update = wire.order_update(self.name, answer.payload, self._core_id, self.rest.now_ms())
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            return True
+        if update.status.is_terminal:
+            self._events.push(update)  # the stream may repeat it
+        return update.status is OrderStatus.CANCELLED
 
     # -- internals: books ---------------------------------------------------------------
 
@@ -559,51 +474,29 @@ class BackpackConnector:
             return f"depth.{symbol}"
         return f"depth.{self.depth_stream}.{symbol}"  # e.g. "200ms"
 
-    def _resync(self, symbol: str) -> None:
-        if self._closing:
-            return
-        task = self._resync_tasks.get(symbol)
-        if task is not None and not task.done():
-            return
-        self._resync_tasks[symbol] = asyncio.get_running_loop().create_task(
-            self._resync_loop(symbol), name=f"{self.name} resync {symbol}"
-        )
-
-    async def _resync_loop(self, symbol: str) -> None:
-        attempt = 0
-        sync = self._depth[symbol]
+    async def _refetch(self, symbol: str) -> None:
+        """The BookSet's hook: a REST snapshot, bridged to the buffered deltas."""
         inst = self._instruments[symbol]
-        while not self._closing and not sync.book.synced:
-            if attempt:
-                await asyncio.sleep(min(5.0, 0.1 * 2 ** min(attempt, 10)))
-            attempt += 1
-            if not self.ws.connected.is_set():
-                continue  # the snapshot is useless without the deltas that follow it
-            try:
-                snap = await self.rest.public("/api/v1/depth", {"symbol": symbol, "limit": 1000})
-                bids = levels(snap["bids"], inst)
-                asks = levels(snap["asks"], inst)
-                last_id = int(snap["lastUpdateId"])
-                ts = us_to_ms(snap.get("timestamp")) or int(time.time() * 1000)
-            except VenueError as exc:
-                log.warning("%s %s: depth snapshot failed: %s", self.name, symbol, exc)
-                continue
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                self.stats.bad_frames += 1
-                log.warning("%s %s: bad depth snapshot: %r", self.name, symbol, exc)
-                continue
-            if sync.on_snapshot(bids, asks, last_id, ts):
-                log.info("%s %s: book synced at update id %d", self.name, symbol, sync.book.seq)
-            else:
-                log.info(
-                    "%s %s: snapshot %d not in sync (%s); retrying",
-                    self.name,
-                    symbol,
-                    last_id,
-                    sync.book.resync_reason,
-                )
-            self._events.book_changed(symbol)
-        self._resync_tasks.pop(symbol, None)
+        snap = await self.rest.public("/api/v1/depth", {"symbol": symbol, "limit": 1000})
+        if not isinstance(snap, dict):
+            raise ValueError(f"depth snapshot is {type(snap).__name__}")
+        bids, skipped_b = wire.book_levels(snap["bids"], inst)
+        asks, skipped_a = wire.book_levels(snap["asks"], inst)
+        self._off_grid(symbol, skipped_b + skipped_a)
+        last_id = wire.update_id(snap["lastUpdateId"])
+        ts = wire.us_ms(snap.get("timestamp")) or self.rest.now_ms()
+        if self._depth[symbol].on_snapshot(Snapshot(bids, asks, last_id, ts)):
+            log.info("%s %s: book synced at update id %d", self.name, symbol, last_id)
+        self.books.changed(symbol)
+
+    def _off_grid(self, symbol: str, skipped: int) -> None:
+        if skipped:
+            self.stats.extra["off_grid_levels"] = (
+                self.stats.extra.get("off_grid_levels", 0) + skipped
+            )
+            log.warning(
+                "%s %s: %d level(s) off the tick/step grid left out", self.name, symbol, skipped
+            )
 
     # -- internals: stream frames ------------------------------------------------------
 
@@ -614,33 +507,28 @@ class BackpackConnector:
                 self._events.push(ConnectionChanged(self.name, state, detail))
             return
         self._state = state
-        if state is not ConnectionState.CONNECTED:
-            for symbol, sync in self._depth.items():
-                if sync.book.synced:
-                    sync.reset(f"websocket {state.value}")
-                    self._events.book_changed(symbol)
+        if state is ConnectionState.CONNECTED:
+            self.books.watch_all(refetch_now=True)
         else:
-            for symbol in self._depth:
-                self._resync(symbol)
+            for sync in self._depth.values():
+                sync.buffer.clear()
+                sync.pending = None
+            self.books.invalidate_all(f"websocket {state.value}")
         self._events.push(ConnectionChanged(self.name, state, detail))
 
     def _on_frame(self, frame: Frame) -> None:
         """One push from the socket; raising KeyError/ValueError counts it as bad."""
-        self.stats.frames = self.ws.frames
         stream, data = frame.stream, frame.data
         if stream.startswith("depth."):
             self._on_depth(data)
         elif stream.startswith(ORDER_STREAM):
             self._on_order_update(data)
         elif stream.startswith(POSITION_STREAM):
-            self._on_position(data)
+            self._events.push(wire.position_from_update(self.name, data))
         elif stream.startswith("trade."):
             self._on_trade(data)
-        elif stream.startswith("bookTicker."):
-            pass  # the depth book is authoritative; the ticker adds nothing we use
-        else:
+        else:  # bookTicker, ticker, balanceUpdate, ...: nothing we use
             self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
-        self.stats.bad_frames = self.ws.bad_frames
 
     def _on_depth(self, d: dict[str, Any]) -> None:
         symbol = d["s"]
@@ -649,104 +537,48 @@ class BackpackConnector:
             return
         inst = self._instruments[symbol]
         try:
-            first, last = int(d["U"]), int(d["u"])
-            bids = levels(d.get("b") or (), inst)
-            asks = levels(d.get("a") or (), inst)
-        except (KeyError, TypeError, ValueError, IndexError, ArithmeticError) as exc:
+            first, last = wire.update_id(d["U"]), wire.update_id(d["u"])
+            bids, skipped_b = wire.book_levels(d.get("b") or (), inst)
+            asks, skipped_a = wire.book_levels(d.get("a") or (), inst)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             # a delta we cannot read leaves a hole in the book: resync rather than guess
-            self.ws.bad_frames += 1
-            log.warning("%s %s: unreadable depth delta (%r); resync", self.name, symbol, exc)
             sync.reset(f"unreadable delta: {exc}")
-            self.stats.resyncs += 1
-            self._events.book_changed(symbol)
-            self._resync(symbol)
-            return
-        ts = us_to_ms(d.get("T") or d.get("E")) or int(time.time() * 1000)
-        result = sync.on_delta(first, last, bids, asks, ts)
-        if result is DepthSync.APPLIED:
-            self._events.book_changed(symbol)
-        elif result is DepthSync.GAP:
-            self.stats.resyncs += 1
-            log.warning("%s %s: book resync (%s)", self.name, symbol, sync.book.resync_reason)
-            self._events.book_changed(symbol)
-            self._resync(symbol)
-        else:
-            self._resync(symbol)
+            self.books.resync(symbol, f"unreadable delta: {exc}")
+            raise
+        self._off_grid(symbol, skipped_b + skipped_a)
+        ts = wire.us_ms(d.get("T")) or wire.us_ms(d.get("E")) or self.rest.now_ms()
+        result = sync.on_delta(Delta(first, last, bids, asks, ts))
+        if result == DepthSync.APPLIED:
+            self.books.changed(symbol)
+        elif result == DepthSync.GAP:
+            self.books.resync(symbol, sync.book.resync_reason or "gap")
 
     def _on_trade(self, d: dict[str, Any]) -> None:
-        # buyer is maker -> the taker sold
-        side = Side.SELL if d.get("m") else Side.BUY
+        side = Side.SELL if d.get("m") is True else Side.BUY  # buyer is maker: taker sold
         self._events.push(
             Trade(
                 self.name,
-                d["s"],
+                str(d["s"]),
                 side,
-                Decimal(str(d["p"])),
-                Decimal(str(d["q"])),
-                us_to_ms(d.get("T") or d.get("E")),
+                wire.dec(d["p"], "price"),
+                wire.dec(d["q"], "size"),
+                wire.us_ms(d.get("T")) or wire.us_ms(d.get("E")),
             )
         )
 
     def _on_order_update(self, d: dict[str, Any]) -> None:
-        event = d.get("e")
-        symbol = d["s"]
-        client_id = self.client_ids.from_venue(d.get("c"))
-        oid = str(d["i"]) if d.get("i") is not None else None
-        ts = us_to_ms(d.get("E") or d.get("T"))
-        filled = Decimal(str(d["z"])) if d.get("z") is not None else None
-        qty = Decimal(str(d["q"])) if d.get("q") is not None else None
-        remaining = qty - filled if qty is not None and filled is not None else None
-        if event == "orderFill":
-            fill = Fill(
-                venue=self.name,
-                symbol=symbol,
-                client_id=client_id,
-                venue_order_id=oid,
-                side=_SIDE[d["S"]],
-                price=Decimal(str(d["L"])),
-                size=Decimal(str(d["l"])),
-                fee=Decimal(str(d.get("n") or "0")),
-                liquidity=Liquidity.MAKER if d.get("m") else Liquidity.TAKER,
-                trade_id=str(d["t"]),
-                ts_ms=ts,
+        if d.get("e") == "orderFill":
+            # first: a fill is never lost to an update we cannot read
+            self._events.push(
+                wire.parse_fill(
+                    wire.STREAM_FILL, self.name, d, self._core_id, self._instruments.get
+                )
             )
-            self._events.push(fill)
-        status = _STATUS.get(str(d.get("X"))) or _EVENT_STATUS.get(str(event))
-        if status is None:
-            if event not in ("orderModified", "triggerPlaced"):
-                self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
-            return
-        if event == "orderExpired" and status is not OrderStatus.EXPIRED:
-            status = OrderStatus.EXPIRED
-        elif event == "orderCancelled" and not status.is_terminal:
-            status = OrderStatus.CANCELLED
-        self._events.push(
-            OrderUpdate(
-                venue=self.name,
-                symbol=symbol,
-                client_id=client_id,
-                venue_order_id=oid,
-                status=status,
-                filled_size=filled,
-                remaining_size=remaining,
-                reason=str(d.get("R") or ""),
-                ts_ms=ts,
-            )
-        )
-
-    def _on_position(self, d: dict[str, Any]) -> None:
-        # the snapshot pushed on subscribe has no "e"; updates carry positionOpened/...
-        self._events.push(
-            Position(
-                venue=self.name,
-                symbol=d["s"],
-                size=Decimal(str(d.get("q") or "0")),
-                entry_price=Decimal(str(d.get("B") or "0")),
-                unrealized_pnl=Decimal(str(d.get("P") or "0")),
-                realized_pnl=Decimal(str(d.get("p") or "0")),
-                ts_ms=us_to_ms(d.get("E") or d.get("T")),
-            )
-        )
+        update, known = wire.update_from_stream(self.name, d, self._core_id)
+        if update is not None:
+            self._events.push(update)
+        elif not known:
+            self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
 
 
-__all__ = ["BackpackConnector", "DepthSync", "build_order_payload"]
+__all__ = ["BackpackConnector"]

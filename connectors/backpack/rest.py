@@ -1,11 +1,15 @@
-"""Backpack REST client on aiohttp: public and signed calls, errors mapped.
-
-* 429 -> ``RateLimited(retry_after=...)`` (``Retry-After`` header when present)
-* 5xx, timeouts, connection errors -> ``VenueError(retryable=True)``
-* other 4xx -> ``VenueError(code=<Backpack code>)`` (we key on ``code``, never ``message``)
+"""Backpack's REST dialect on the shared ``HttpClient``: signing, the error table,
+the server clock, and the venue's pagination.
 
 Signed ``GET`` requests sign their query parameters; ``POST``/``DELETE`` sign the
-top-level keys of the JSON body (a JSON array = batch, see ``signing``).
+top-level keys of the JSON body (a JSON array = batch, see ``signing``). What went
+wrong maps to an ``ErrorCode`` in ``wire.classify`` (the venue's code is kept in
+``venue_code``); timeouts, 5xx and Retry-After are ``HttpClient``'s.
+
+The signing clock follows the venue's (``GET /api/v1/time``, as Hummingbot's time
+synchronizer does): the offset is measured at start and again every
+``time_sync_s``, so a drifting local clock does not push requests out of the
+5 s window.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import aiohttp
 import orjson
 
 from connectors.backpack.keys import BackpackKeys
@@ -26,18 +29,23 @@ from connectors.backpack.signing import (
     auth_headers,
     render_value,
 )
-from connectors.base import RateLimited, VenueError
+from connectors.backpack.wire import classify
+from connectors.base import ErrorCode, VenueError
+from connectors.common.http import Answer, HttpClient
 
 log = logging.getLogger("connectors.backpack.rest")
-
-"""(method, path) -> the instruction a signed request carries (spec §1.2)."""
 
 Params = Mapping[str, Any]
 Body = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
+MAX_OFFSET_MS = 3_600_000
+"""A venue clock further off than this is taken for a bad answer, not for the time."""
+PAGE_LIMIT = 1000
+"""The history endpoints' largest page (``limit``: default 100, maximum 1000)."""
+
 
 class BackpackRest:
-    """One aiohttp session to one Backpack REST base URL (must be created in a loop)."""
+    """Backpack's REST API on one ``HttpClient`` (create it inside the event loop)."""
 
     def __init__(
         self,
@@ -49,40 +57,78 @@ class BackpackRest:
         broker_id: str | None = None,
         clock_ms: Callable[[], int] | None = None,
         venue: str = "backpack",
+        time_sync_s: float = 300.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self.keys = keys
         self.window_ms = window_ms
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.broker_id = broker_id
         self.venue = venue
-        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
-        self._session: aiohttp.ClientSession | None = None
-        self.latency_ms: float | None = None
-        """Exponentially weighted round-trip time of successful calls."""
-        self.requests = 0
-        self.errors = 0
+        self.http = HttpClient(base_url, venue=venue, timeout_s=timeout_s, classify=classify)
+        self._local_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.time_sync_s = time_sync_s
+        self.offset_ms = 0
+        """Venue clock minus local clock, as last measured."""
+        self._synced_at: float | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return self.http.latency_ms
 
     async def start(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+        await self.http.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.http.close()
+
+    def now_ms(self) -> int:
+        """The venue's clock as best known (the signing timestamp)."""
+        return self._local_ms() + self.offset_ms
+
+    async def sync_time(self) -> None:
+        """Measure the venue clock's offset (``GET /api/v1/time``: bare integer ms)."""
+        before = self._local_ms()
+        server = await self.http.request("GET", "/api/v1/time")
+        after = self._local_ms()
+        try:
+            if isinstance(server, bool) or not isinstance(server, int | str):
+                raise ValueError
+            server_ms = int(server)
+        except ValueError:
+            raise VenueError(
+                f"{self.venue}: unexpected time answer {server!r}", code=ErrorCode.BAD_ANSWER
+            ) from None
+        offset = server_ms - (before + after) // 2
+        self._synced_at = time.monotonic()
+        if abs(offset) > MAX_OFFSET_MS:
+            log.error(
+                "%s: venue time %d is %d ms off ours; not used", self.venue, server_ms, offset
+            )
+            return
+        self.offset_ms = offset
+        if abs(self.offset_ms) > 1000:
+            log.warning("%s: local clock is %d ms off the venue's", self.venue, -self.offset_ms)
+
+    async def _keep_time(self) -> None:
+        synced = self._synced_at
+        if synced is not None and time.monotonic() - synced < self.time_sync_s:
+            return
+        try:
+            await self.sync_time()
+        except VenueError as exc:
+            log.warning("%s: time sync failed (%s); signing with the last offset", self.venue, exc)
+            self._synced_at = time.monotonic()
 
     # -- calls -----------------------------------------------------------------
 
     async def public(self, path: str, params: Params | None = None) -> Any:
-        return await self.request("GET", path, params=params)
+        return (await self.answer("GET", path, params=params)).payload
 
     async def signed(
         self, method: str, path: str, params: Params | None = None, body: Body | None = None
     ) -> Any:
-        return await self.request(method, path, params=params, body=body, signed=True)
+        return (await self.answer(method, path, params=params, body=body, signed=True)).payload
 
-    async def request(
+    async def answer(
         self,
         method: str,
         path: str,
@@ -90,7 +136,8 @@ class BackpackRest:
         params: Params | None = None,
         body: Body | None = None,
         signed: bool = False,
-    ) -> Any:
+    ) -> Answer:
+        """One request; the whole answer (status and headers too)."""
         method = method.upper()
         query = {k: render_value(v) for k, v in (params or {}).items() if v is not None}
         headers: dict[str, str] = {}
@@ -104,56 +151,63 @@ class BackpackRest:
             headers["Content-Type"] = "application/json"
         if signed:
             if self.keys is None:
-                raise VenueError(f"{self.venue}: {method} {path} needs API keys", code="no_keys")
+                raise VenueError(
+                    f"{self.venue}: {method} {path} needs API keys", code=ErrorCode.NO_KEYS
+                )
             instruction = INSTRUCTIONS.get((method, path))
             if instruction is None:
                 raise ValueError(f"no Backpack instruction for {method} {path}")
+            await self._keep_time()
             headers.update(
                 auth_headers(
                     self.keys,
                     instruction,
                     body if body is not None else query,
-                    self._clock_ms(),
+                    self.now_ms(),
                     self.window_ms,
                 )
             )
             if self.broker_id:
                 headers["X-Broker-Id"] = self.broker_id
-        if self._session is None:
-            await self.start()
-        assert self._session is not None
-        url = self.base_url + path
-        started = time.perf_counter()
-        self.requests += 1
-        try:
-            async with self._session.request(
-                method, url, params=query or None, data=data, headers=headers
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-        except TimeoutError:
-            self.errors += 1
-            log.warning("%s: %s %s timed out", self.venue, method, path)
-            raise VenueError(
-                f"{self.venue}: {method} {path} timed out", code="timeout", retryable=True
-            ) from None
-        except aiohttp.ClientError as exc:
-            self.errors += 1
-            log.warning("%s: %s %s failed: %s", self.venue, method, path, type(exc).__name__)
-            raise VenueError(
-                f"{self.venue}: {method} {path}: {type(exc).__name__}: {exc}",
-                code="network",
-                retryable=True,
-            ) from None
-        elapsed = (time.perf_counter() - started) * 1000
-        if 200 <= status < 300:
-            self.latency_ms = (
-                elapsed if self.latency_ms is None else 0.8 * self.latency_ms + 0.2 * elapsed
-            )
-            return _decode(raw)
-        self.errors += 1
-        raise _error(self.venue, method, path, status, raw, retry_after)
+        return await self.http.answer(
+            method, path, params=query or None, data=data, headers=headers or None
+        )
+
+    async def pages(
+        self, path: str, params: Params, *, max_pages: int | None = None
+    ) -> tuple[list[Any], bool]:
+        """Every item of a signed history endpoint, page by page (``limit``/``offset``;
+        the venue's ``X-Total`` header says how many there are). Returns the items and
+        whether the end was reached (False when ``max_pages`` ran out first)."""
+        items: list[Any] = []
+        offset = 0
+        page = 0
+        while max_pages is None or page < max_pages:
+            page += 1
+            query = dict(params) | {"limit": PAGE_LIMIT, "offset": offset}
+            answer = await self.answer("GET", path, params=query, signed=True)
+            batch = answer.payload
+            if not isinstance(batch, list):
+                raise VenueError(
+                    f"{self.venue}: {path} answered {type(batch).__name__}, not a list",
+                    code=ErrorCode.BAD_ANSWER,
+                )
+            items.extend(batch)
+            offset += len(batch)
+            total = _header_int(answer.headers, "X-Total")
+            if len(batch) < PAGE_LIMIT or (total is not None and offset >= total):
+                return items, True
+        return items, False
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 def _json_default(value: Any) -> Any:
@@ -162,39 +216,4 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def _decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")  # e.g. /api/v1/ping -> "pong"
-
-
-def _error(
-    venue: str, method: str, path: str, status: int, raw: bytes, retry_after: str | None
-) -> VenueError:
-    code, message = "", raw[:200].decode("utf-8", "replace")
-    try:
-        payload = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        payload = None
-    if isinstance(payload, dict):
-        code = str(payload.get("code") or "")
-        message = str(payload.get("message") or message)
-    text = f"{venue}: {method} {path} -> HTTP {status} {code}: {message}".rstrip(": ")
-    if status == 429 or code == "TOO_MANY_REQUESTS":
-        delay: float | None = None
-        if retry_after:
-            try:
-                delay = max(0.0, float(retry_after))
-            except ValueError:
-                delay = None
-        log.warning("%s (retry after %s)", text, delay)
-        return RateLimited(text, retry_after=delay)
-    retryable = status >= 500
-    log.log(logging.WARNING if retryable else logging.INFO, "%s", text)
-    return VenueError(text, code=code or f"http_{status}", retryable=retryable)
-
-
-__all__ = ["INSTRUCTIONS", "BackpackRest"]
+__all__ = ["INSTRUCTIONS", "PAGE_LIMIT", "BackpackRest"]

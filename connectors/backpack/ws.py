@@ -3,11 +3,12 @@
 One socket carries public streams (``depth.<sym>``, ``bookTicker.<sym>``,
 ``trade.<sym>``) and, with keys, the signed private streams
 (``account.orderUpdate``, ``account.positionUpdate``). Every server push is
-``{"stream": name, "data": {...}}``; anything else that is not an error frame
-is counted as bad and skipped. No subscription ack exists, so we never wait for
-one. On a drop the client reconnects with capped exponential backoff and
-jitter, then subscribes to everything again; the owner hears about every state
-change (and must resync its books: deltas were missed).
+``{"stream": name, "data": {...}}``; an error is ``{"id": null, "error": {...}}``
+and an acknowledgement ``{"id": n, "result": null}`` (recorded in Hummingbot's
+fixtures; the docs promise none, so we never wait for one). Anything else is
+counted as a bad frame and skipped. On a drop the client reconnects with capped
+exponential backoff and jitter, then subscribes to everything again; the owner
+hears about every state change (and must resync its books: deltas were missed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import orjson
 
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
-from connectors.base import ConnectionState
+from connectors.base import ConnectionState, ConnectorStats
 from connectors.common.wsclient import ReconnectingWs, StateHandler
 
 log = logging.getLogger("connectors.backpack.ws")
@@ -40,6 +41,8 @@ class Frame:
     stream: str
     data: dict[str, Any]
     error: dict[str, Any] | None = None
+    ack: bool = False
+    """``{"id": n, "result": ...}``: the server acknowledged a command."""
 
 
 def parse_frame(raw: str | bytes) -> Frame:
@@ -53,6 +56,8 @@ def parse_frame(raw: str | bytes) -> Frame:
     if "error" in msg:
         err = msg["error"]
         return Frame("", {}, err if isinstance(err, dict) else {"message": str(err)})
+    if "stream" not in msg and "result" in msg and "id" in msg:
+        return Frame("", {}, ack=True)
     stream = msg.get("stream")
     data = msg.get("data")
     if not isinstance(stream, str) or not stream:
@@ -82,6 +87,7 @@ class BackpackWs(ReconnectingWs):
         ping_timeout_s: float | None = 20.0,
         clock_ms: Callable[[], int] | None = None,
         venue: str = "backpack",
+        stats: ConnectorStats | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -99,6 +105,8 @@ class BackpackWs(ReconnectingWs):
         self.window_ms = window_ms
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.streams: set[str] = set()
+        self.stats = stats or ConnectorStats()
+        self.acks = 0
 
     async def subscribe(self, streams: Iterable[str]) -> None:
         new = [s for s in streams if s not in self.streams]
@@ -134,12 +142,16 @@ class BackpackWs(ReconnectingWs):
     def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push."""
         self.frames += 1
+        self.stats.frames += 1
         try:
             frame = parse_frame(raw)
         except FrameError as exc:
-            self.bad_frames += 1
+            self._bad()
             log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
             return False
+        if frame.ack:
+            self.acks += 1
+            return True
         if frame.error is not None:
             # The server refused something we sent (a stream name, or a private
             # subscribe's signature/key): say so loudly; the console shows the detail.
@@ -151,7 +163,11 @@ class BackpackWs(ReconnectingWs):
         try:
             self._on_frame(frame)
         except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            self.bad_frames += 1
+            self._bad()
             log.warning("%s ws: %s frame skipped: %r", self.venue, frame.stream, exc)
             return False
         return True
+
+    def _bad(self) -> None:
+        self.bad_frames += 1
+        self.stats.bad_frames += 1

@@ -8,7 +8,8 @@ wrong to a ``VenueError`` the core can act on:
 * timeout, or the connection lost after sending -> ``TIMEOUT`` / ``NETWORK``,
   retryable, ``outcome_unknown`` unless the request is idempotent;
 * HTTP 429 -> ``RateLimited`` with the ``Retry-After`` header (seconds or an
-  HTTP date) when present;
+  HTTP date) when present — unless the dialect's ``classify`` names another
+  refusal for it (a cap on open orders is not a rate limit);
 * HTTP 5xx -> ``SERVER_ERROR``, retryable, ``outcome_unknown`` unless idempotent;
 * anything else the venue refuses -> the dialect's ``classify`` hook maps the
   body to an ``ErrorCode`` (it keeps the venue's own code in ``venue_code``).
@@ -249,7 +250,11 @@ class HttpClient:
         label = f"HTTP {status}" + (f" {refusal.venue_code}" if refusal.venue_code else "")
         text = f"{self.venue}: {what} -> {label}: {refusal.message}".rstrip(": ")
         self.last_error = text
-        if status == 429 or refusal.rate_limited or refusal.code == ErrorCode.RATE_LIMITED:
+        if refusal.rate_limited or refusal.code == ErrorCode.RATE_LIMITED or (
+            status == 429 and refusal.code in (ErrorCode.VENUE, ErrorCode.SERVER_ERROR)
+        ):
+            # a 429 the dialect classified as something else (GRVT's 2090: too many
+            # open orders) is that refusal: waiting would not help
             delay = retry_after_s(headers.get("Retry-After"))
             log.warning("%s (retry after %s s)", text, delay)
             return RateLimited(text, retry_after=delay, venue_code=refusal.venue_code)

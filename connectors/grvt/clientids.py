@@ -65,10 +65,10 @@ def from_venue(value: object) -> str | None:
     """The core's client id for a venue ``client_order_id`` (string or int)."""
     if value is None or isinstance(value, bool):
         return None
-    try:
-        n = int(str(value))
-    except ValueError:
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 20:  # a uint64 has at most 20 digits
         return None
+    n = int(text)
     if not 0 <= n <= _U64:
         return None
     if n < TOP:

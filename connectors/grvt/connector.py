@@ -1,28 +1,35 @@
 """``GrvtConnector``: the real GRVT connector.
 
-REST goes through grvt-pysdk's ``GrvtRawAsync`` (``rest.GrvtRest``); orders are
-signed with the SDK's EIP-712 signer; two WebSockets (``ws.GrvtWs``) carry
-market data (``v1.book.d`` snapshot + deltas, ``v1.trade``) and, with the
-session cookie on the upgrade, our ``v1.order`` / ``v1.fill`` / ``v1.position``.
+REST runs on the shared ``HttpClient`` (``rest.GrvtRest``) and answers are read
+by our own tolerant parsing (``parse``); orders are built with grvt-pysdk's
+types and signed with its EIP-712 message builder (``signing.OrderSigner``); two
+WebSockets (``ws.GrvtWs``) carry market data (``v1.book.d`` snapshot + deltas,
+``v1.trade``) and, with the session cookie on the upgrade, our ``v1.order`` /
+``v1.fill`` / ``v1.position``. Sources for every behaviour: docs/venues/grvt.md.
 
 Point it at loopback with ``GrvtUrls.single("http://127.0.0.1:PORT",
 "ws://127.0.0.1:PORT/ws")``; nothing else changes.
 
-* Book: ``book.d`` sequence numbers: the snapshot is 0, each delta names its
-  ``prev_sequence_number``; a gap (or a crossed book) invalidates the book and we
-  unsubscribe/subscribe for a fresh snapshot. A dropped market socket
-  invalidates every book until the snapshot that follows the reconnect.
-* Orders: Decimal -> decimal strings (checked on the tick/step grid), signed
-  once per client id: a retry resends the very same signed order, which the
-  venue de-duplicates by nonce + payload. ``create_order`` answers PENDING; the
-  outcome (OPEN, or REJECTED/FAIL_POST_ONLY for a post-only that would cross)
-  comes on ``v1.order`` and reaches the core as an ``OrderUpdate``.
-* Reconcile: after every reconnect and every ``reconcile_interval_s`` the
-  connector asks REST about orders still PENDING, fills since the start it has
-  not seen, and positions (the engine reconciles open orders itself).
-* Dead-man's switch: with ``dead_man_switch_s`` the connector keeps GRVT's
-  cancel-on-disconnect countdown armed (refreshing it every third of the
-  period), so the venue cancels our orders if this process dies.
+* Book (``v1.book.d``): the snapshot comes with sequence number 0; deltas carry
+  the gateway's running number (the subscribe ack announces the first one). The
+  first delta after a snapshot is taken as it comes; from then on each delta's
+  ``prev_sequence_number`` must be the last number seen (a repeat is ignored); a
+  gap, a crossed book or an unreadable frame resyncs the book through the shared
+  ``BookSet`` (one paced resubscribe per symbol).
+* Orders: Decimal -> decimal strings on the tick/step grid, limit orders checked
+  against ``min_notional``, signed once per client id (a resend after a refusal
+  that left nothing behind is the very same signed order, which GRVT would drop
+  as a duplicate of nonce + payload). ``create_order`` answers PENDING; the
+  outcome comes on ``v1.order``. A place whose answer is lost, timed out or 5xx
+  has an unknown outcome: the core looks the order up, the connector never
+  resends it by itself.
+* The core owns reconcile: it asks ``fills_since`` / ``open_orders`` /
+  ``lookup_order`` / ``positions`` after reconnects; the connector keeps no loop
+  of its own for that.
+* Dead-man's switch: with ``dead_man_switch_s`` (above 1 s: GRVT turns a
+  countdown of 1000 ms or less off) the connector keeps GRVT's
+  cancel-on-disconnect countdown armed (refreshing it every third of the period),
+  so the venue cancels our orders if this process dies.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import contextlib
 import logging
 import random
 import time
-from decimal import Decimal, InvalidOperation
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import eth_keys.backends
@@ -44,107 +51,51 @@ from connectors.base import (
     ConnectionChanged,
     ConnectionState,
     ConnectorStats,
+    ErrorCode,
     EventSink,
     Fill,
     Instrument,
-    Liquidity,
     OpenOrder,
     OrderAck,
     OrderRequest,
     OrderStatus,
     OrderType,
-    OrderUpdate,
     Position,
     Side,
     TimeInForce,
-    Trade,
     VenueError,
+    VenueOrder,
 )
-from connectors.book import Level, OrderBook
+from connectors.book import OrderBook
+from connectors.common.books import BookSet
 from connectors.common.delivery import EventQueue
-from connectors.common.seen import SeenIds
-from connectors.grvt import clientids
+from connectors.common.units import decimal_string
+from connectors.grvt import clientids, parse
 from connectors.grvt.keys import GrvtKeys
-from connectors.grvt.rest import NOT_FOUND, GrvtRest, GrvtUrls
+from connectors.grvt.parse import SigningAsset, Unreadable
+from connectors.grvt.rest import GrvtRest, GrvtUrls
 from connectors.grvt.signing import OrderSigner, chain_id, new_nonce, sign
 from connectors.grvt.ws import Frame, GrvtWs
 
 log = logging.getLogger("connectors.grvt")
 
 BOOK_STREAM = "v1.book.d"
+BOOK_SNAPSHOT_STREAM = "v1.book.s"
 TRADE_STREAM = "v1.trade"
 ORDER_STREAM = "v1.order"
 FILL_STREAM = "v1.fill"
 POSITION_STREAM = "v1.position"
-FILL_OVERLAP_MS = 5_000
-"""The REST fill catch-up re-reads this much before the newest fill (ids dedupe)."""
+PAGE_LIMIT = 1000
+"""GRVT's largest page (``limit``: default 500, max 1000)."""
+MAX_PAGES = 1000
+MIN_DEAD_MAN_S = 1.0
+"""GRVT rounds a countdown of 0..1000 ms to 0: the switch would be off."""
 
 _TIF = {
     TimeInForce.GTC: t.TimeInForce.GOOD_TILL_TIME,
     TimeInForce.IOC: t.TimeInForce.IMMEDIATE_OR_CANCEL,
     TimeInForce.FOK: t.TimeInForce.FILL_OR_KILL,
 }
-_STATUS = {
-    "PENDING": OrderStatus.PENDING,
-    "OPEN": OrderStatus.OPEN,
-    "FILLED": OrderStatus.FILLED,
-    "CANCELLED": OrderStatus.CANCELLED,
-    "REJECTED": OrderStatus.REJECTED,
-}
-
-
-# -- pure helpers (tested directly) ------------------------------------------------
-
-
-def ns_to_ms(value: Any) -> int:
-    try:
-        return int(value) // 1_000_000
-    except (TypeError, ValueError):
-        return 0
-
-
-def to_units(text: Any, unit: Decimal) -> int:
-    """A decimal string on the ``unit`` grid -> integer units; ValueError if off-grid."""
-    try:
-        q = Decimal(str(text)) / unit
-    except InvalidOperation:
-        raise ValueError(f"not a decimal: {text!r}") from None
-    n = int(q)
-    if q != n:
-        raise ValueError(f"{text} is not a multiple of {unit}")
-    return n
-
-
-def levels(raw: Any, inst: Instrument) -> list[Level]:
-    return [
-        (to_units(lv["price"], inst.tick_size), to_units(lv["size"], inst.step_size))
-        for lv in raw or ()
-    ]
-
-
-def decimal_string(value: Decimal, unit: Decimal, what: str) -> str:
-    if value % unit != 0:
-        raise VenueError(f"{what} {value} is not a multiple of {unit}", code=f"invalid_{what}")
-    return format(value.normalize(), "f")
-
-
-def instrument_from_sdk(venue: str, i: t.Instrument) -> Instrument:
-    """GRVT's instrument -> the core's: tick = tick_size; step and minimum = min_size
-    (``base_decimals`` is the signing scale, not the quoting step)."""
-    tick = Decimal(i.tick_size)
-    step = Decimal(i.min_size)
-    if tick <= 0 or step <= 0:
-        raise ValueError(f"{i.instrument}: tick_size {i.tick_size} / min_size {i.min_size}")
-    return Instrument(
-        venue=venue,
-        symbol=i.instrument,
-        base=i.base,
-        quote=i.quote,
-        tick_size=tick,
-        step_size=step,
-        min_size=step,
-        contract_type="perp" if i.kind is t.Kind.PERPETUAL else i.kind.value.lower(),
-    )
 
 
 def build_order(
@@ -156,12 +107,13 @@ def build_order(
     expiration_ns: int,
     nonce: int,
 ) -> t.Order:
-    """The unsigned ``Order`` for a request (one leg; validated on the grid)."""
+    """The unsigned ``Order`` for a request (one leg; checked on the grid and, for a
+    limit order, against the instrument's minimum notional)."""
     if request.size <= 0 or request.size < inst.min_size:
         raise VenueError(
-            f"size {request.size} below the minimum {inst.min_size}", code="invalid_quantity"
+            f"size {request.size} below the minimum {inst.min_size}", code=ErrorCode.INVALID_SIZE
         )
-    size = decimal_string(request.size, inst.step_size, "quantity")
+    size = decimal_string(request.size, inst.step_size, "size")
     is_market = request.type is OrderType.MARKET
     if is_market:
         price = "0"
@@ -171,14 +123,19 @@ def build_order(
             else t.TimeInForce.IMMEDIATE_OR_CANCEL
         )
         if request.post_only:
-            raise VenueError("a market order cannot be post-only", code="invalid_order")
+            raise VenueError("a market order cannot be post-only", code=ErrorCode.INVALID_ORDER)
     else:
         if request.price is None or request.price <= 0:
-            raise VenueError("a limit order needs a positive price", code="invalid_price")
+            raise VenueError("a limit order needs a positive price", code=ErrorCode.INVALID_PRICE)
         price = decimal_string(request.price, inst.tick_size, "price")
         tif = _TIF[request.time_in_force]
         if request.post_only and request.time_in_force is not TimeInForce.GTC:
-            raise VenueError("post-only needs GTC (good till time)", code="invalid_order")
+            raise VenueError("post-only needs GTC (good till time)", code=ErrorCode.INVALID_ORDER)
+        if request.price * request.size < inst.min_notional:
+            raise VenueError(
+                f"notional {request.price * request.size} below the minimum {inst.min_notional}",
+                code=ErrorCode.MIN_NOTIONAL,
+            )
     return t.Order(
         sub_account_id=sub_account_id,
         time_in_force=tif,
@@ -205,84 +162,10 @@ def fast_signing_backend() -> bool:
     return type(eth_keys.backends.get_backend()).__name__ == "CoinCurveECCBackend"
 
 
-def _first(values: Any, default: str = "0") -> str:
-    if isinstance(values, list) and values:
-        return str(values[0])
-    return default
-
-
-def order_update(venue: str, o: dict[str, Any]) -> OrderUpdate | None:
-    """A GRVT order object (feed or REST) as an ``OrderUpdate``; None while PENDING."""
-    state = o.get("state") or {}
-    status = _STATUS.get(str(state.get("status")))
-    if status is None:
-        raise ValueError(f"unknown order status {state.get('status')!r}")
-    if status is OrderStatus.PENDING:
-        return None
-    traded = Decimal(_first(state.get("traded_size")))
-    book = Decimal(_first(state.get("book_size")))
-    if status is OrderStatus.OPEN and traded > 0:
-        status = OrderStatus.PARTIALLY_FILLED
-    reason = str(state.get("reject_reason") or "")
-    if reason == "UNSPECIFIED":
-        reason = ""
-    legs = o.get("legs") or [{}]
-    return OrderUpdate(
-        venue=venue,
-        symbol=str(legs[0].get("instrument", "")),
-        client_id=clientids.from_venue((o.get("metadata") or {}).get("client_order_id")),
-        venue_order_id=str(o["order_id"]) if o.get("order_id") not in (None, "0x00") else None,
-        status=status,
-        filled_size=traded,
-        remaining_size=book,
-        reason=reason,
-        ts_ms=ns_to_ms(state.get("update_time")),
-    )
-
-
-def fill_event(venue: str, f: dict[str, Any]) -> Fill:
-    return Fill(
-        venue=venue,
-        symbol=str(f["instrument"]),
-        client_id=clientids.from_venue(f.get("client_order_id")),
-        venue_order_id=str(f["order_id"]) if f.get("order_id") else None,
-        side=Side.BUY if f["is_buyer"] else Side.SELL,
-        price=Decimal(str(f["price"])),
-        size=Decimal(str(f["size"])),
-        fee=Decimal(str(f.get("fee") or "0")),
-        liquidity=Liquidity.TAKER if f.get("is_taker") else Liquidity.MAKER,
-        trade_id=str(f["trade_id"]),
-        ts_ms=ns_to_ms(f.get("event_time")),
-    )
-
-
-def position_event(venue: str, p: dict[str, Any]) -> Position:
-    return Position(
-        venue=venue,
-        symbol=str(p["instrument"]),
-        size=Decimal(str(p["size"])),
-        entry_price=Decimal(str(p.get("entry_price") or "0")),
-        unrealized_pnl=Decimal(str(p.get("unrealized_pnl") or "0")),
-        realized_pnl=Decimal(str(p.get("realized_pnl") or "0")),
-        ts_ms=ns_to_ms(p.get("event_time")),
-    )
-
-
-def _asdict(obj: Any) -> Any:
-    """An SDK dataclass as the JSON-like dict the feeds carry (enums as values)."""
-    import dataclasses
-    import enum
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _asdict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, list):
-        return [_asdict(x) for x in obj]
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    return obj
-
-
-# -- the connector ------------------------------------------------------------------
+def _result(answer: Any, endpoint: str, venue: str, *, place: bool = False) -> Any:
+    if not isinstance(answer, Mapping) or "result" not in answer:
+        raise parse.answer_error(venue, endpoint, Unreadable("result", "missing"), place=place)
+    return answer["result"]
 
 
 class GrvtConnector:
@@ -297,7 +180,6 @@ class GrvtConnector:
         book_rate_ms: int = 100,
         trades: bool = True,
         order_ttl_s: float = 24 * 3600,
-        reconcile_interval_s: float = 10.0,
         rest_timeout_s: float = 10.0,
         connect_timeout_s: float = 10.0,
         sign_in_thread: bool | None = None,
@@ -306,7 +188,13 @@ class GrvtConnector:
         ws_backoff_base_s: float = 0.5,
         ws_backoff_cap_s: float = 30.0,
         ws_ping_interval_s: float | None = 20.0,
+        lookup_window_s: float = 3 * 24 * 3600,
     ) -> None:
+        if dead_man_switch_s is not None and 0 < dead_man_switch_s <= MIN_DEAD_MAN_S:
+            raise ValueError(
+                f"GRVT dead_man_switch_s must be above {MIN_DEAD_MAN_S} s "
+                f"(a countdown of 1000 ms or less turns it off), got {dead_man_switch_s}"
+            )
         self.name = name
         self.stats = ConnectorStats()
         self.keys = keys
@@ -316,15 +204,15 @@ class GrvtConnector:
         self.book_rate_ms = book_rate_ms
         self.trades = trades
         self.order_ttl_s = order_ttl_s
-        self.reconcile_interval_s = reconcile_interval_s
         self.connect_timeout_s = connect_timeout_s
+        self.lookup_window_s = lookup_window_s
         self.sign_in_thread = (
             (not fast_signing_backend()) if sign_in_thread is None else sign_in_thread
         )
         self.sdk_signer = sdk_signer
         self._signer = OrderSigner(keys.private_key, chain_id(env)) if keys is not None else None
         self._rng = rng or random.Random()
-        self.rest = GrvtRest(urls, keys, env=env, venue=name, timeout_s=rest_timeout_s)
+        self.rest = GrvtRest(urls, keys, venue=name, timeout_s=rest_timeout_s)
         ws_args: dict[str, Any] = {
             "backoff_base_s": ws_backoff_base_s,
             "backoff_cap_s": ws_backoff_cap_s,
@@ -350,22 +238,23 @@ class GrvtConnector:
                 **ws_args,
             )
         self._events = EventQueue(name, lambda: int(time.time() * 1000))
+        self.books = BookSet(
+            name,
+            refetch=self._refetch_book,
+            on_change=self._events.book_changed,
+            is_connected=self.market_ws.connected.is_set,
+            stats=self.stats,
+        )
         self._state = ConnectionState.DISCONNECTED
         self._ws_states: dict[str, ConnectionState] = {}
         self._instruments: dict[str, Instrument] = {}
-        self._sdk_instruments: dict[str, t.Instrument] = {}
-        self._books: dict[str, OrderBook] = {}
-        self._resync_tasks: dict[str, asyncio.Task[None]] = {}
+        self._assets: dict[str, SigningAsset] = {}
+        self._first_delta: set[str] = set()
+        """Symbols whose last snapshot has not been followed by a delta yet."""
         self._background: set[asyncio.Task[Any]] = set()
         self._signed: dict[str, t.Order] = {}
-        """client id -> the signed order, until the venue answered (a retry resends it,
-        so an attempt that landed unseen is de-duplicated by nonce, never placed twice)."""
-        self._pending: dict[str, str] = {}
-        """client ids the venue acknowledged as PENDING with no outcome seen yet -> symbol."""
-        self._seen_trades = SeenIds()
-        self._fills_watermark_ms = 0
-        """Newest fill time delivered: the REST catch-up reads from a little before it."""
-        self._started_ns = 0
+        """client id -> the signed order until the venue took or refused it: sending it
+        again is the very same payload and nonce (GRVT ignores such a duplicate)."""
         self._closing = False
         self.dead_man_arms = 0
         self.signing_ms: float | None = None
@@ -379,7 +268,6 @@ class GrvtConnector:
     async def connect(self, sink: EventSink) -> None:
         self._events.sink = sink
         self._closing = False
-        self._started_ns = time.time_ns()
         await self.rest.start()
         try:
             await self.instruments()
@@ -405,26 +293,24 @@ class GrvtConnector:
             await self.close()
             raise VenueError(
                 f"{self.name}: websocket did not connect in {self.connect_timeout_s}s ({detail})",
-                code="ws_connect",
+                code=ErrorCode.WS_CONNECT,
                 retryable=True,
             ) from None
-        if self.keys is not None:
-            self._spawn(self._reconcile_loop(), "reconcile")
-            if self.dead_man_switch_s:
-                await self._arm_dead_man()
-                self._spawn(self._dead_man_loop(), "dead-man switch")
+        if self.keys is not None and self.dead_man_switch_s:
+            await self._arm_dead_man()
+            self._spawn(self._dead_man_loop(), "dead-man switch")
 
     async def close(self) -> None:
         self._closing = True
-        tasks = list(self._resync_tasks.values()) + list(self._background)
+        tasks = list(self._background)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._resync_tasks.clear()
         self._background.clear()
-        if self.dead_man_switch_s and self.rest.raw is not None and self.keys is not None:
+        await self.books.close()
+        if self.dead_man_switch_s and self.keys is not None and self.rest.session_fresh():
             # our orders were cancelled by the shutdown: disarm the countdown
             with contextlib.suppress(VenueError):
                 await self._cancel_on_disconnect(0)
@@ -437,21 +323,31 @@ class GrvtConnector:
 
     async def instruments(self) -> dict[str, Instrument]:
         if not self._instruments:
-            req = t.ApiGetFilteredInstrumentsRequest(
-                kind=[t.Kind.PERPETUAL], is_active=True, limit=1000
-            )
-            result = await self.rest.call(
-                "instruments", lambda raw: raw.get_filtered_instruments_v1(req), auth=False
-            )
+            body = {"kind": ["PERPETUAL"], "is_active": True, "limit": PAGE_LIMIT}
+            answer = await self.rest.public("instruments", body)
+            try:
+                entries = parse.items(_result(answer, "instruments", self.name), "result")
+            except Unreadable as exc:
+                raise parse.answer_error(self.name, "instruments", exc) from None
             found: dict[str, Instrument] = {}
-            for i in result or []:
+            for entry in entries:
                 try:
-                    inst = instrument_from_sdk(self.name, i)
-                except (ValueError, ArithmeticError, AttributeError) as exc:
-                    log.warning("%s: instrument %s skipped: %r", self.name, i.instrument, exc)
+                    inst, asset = parse.instrument(self.name, entry)
+                except Unreadable as exc:
+                    self.stats.extra["bad_instruments"] = (
+                        self.stats.extra.get("bad_instruments", 0) + 1
+                    )
+                    log.warning("%s: instruments: entry skipped: %s", self.name, exc)
+                    continue
+                if inst.contract_type != "perp":
                     continue
                 found[inst.symbol] = inst
-                self._sdk_instruments[inst.symbol] = i
+                self._assets[inst.symbol] = asset
+            if not found:
+                raise VenueError(
+                    f"{self.name}: instruments: no perpetual could be read",
+                    code=ErrorCode.BAD_ANSWER,
+                )
             self._instruments = found
         return self._instruments
 
@@ -460,27 +356,33 @@ class GrvtConnector:
         for symbol in symbols:
             inst = insts.get(symbol)
             if inst is None:
-                raise VenueError(f"{self.name}: unknown symbol {symbol!r}", code="unknown_symbol")
-            if symbol in self._books:
+                raise VenueError(
+                    f"{self.name}: unknown symbol {symbol!r}", code=ErrorCode.UNKNOWN_SYMBOL
+                )
+            if symbol in self.books:
                 continue
-            self._books[symbol] = OrderBook(symbol, inst.tick_size, inst.step_size)
+            self.books.add(inst)
             await self.market_ws.subscribe(BOOK_STREAM, [self._book_selector(symbol)])
             if self.trades:
                 await self.market_ws.subscribe(TRADE_STREAM, [f"{symbol}@50"])
-            self._watch_resync(symbol)
+            self.books.watch(symbol)
 
     def book(self, symbol: str) -> OrderBook | None:
-        return self._books.get(symbol)
+        return self.books.get(symbol)
+
+    def venue_client_id(self, client_id: str) -> str:
+        """Our id as GRVT lists it: the uint64 ``client_order_id`` in decimal."""
+        try:
+            return str(clientids.to_venue(client_id))
+        except clientids.ClientIdError as exc:
+            raise VenueError(str(exc), code=ErrorCode.INVALID_CLIENT_ID) from None
 
     async def place(self, request: OrderRequest) -> OrderAck:
         keys = self._need_keys()
         inst = self._instrument(request.symbol)
         order = self._signed.get(request.client_id)
         if order is None:
-            try:
-                cid = clientids.to_venue(request.client_id)
-            except clientids.ClientIdError as exc:
-                raise VenueError(str(exc), code="invalid_client_id") from None
+            cid = int(self.venue_client_id(request.client_id))
             order = build_order(
                 request,
                 inst,
@@ -493,44 +395,30 @@ class GrvtConnector:
             if len(self._signed) >= 10_000:  # places the gateway gave up on: forget the oldest
                 del self._signed[next(iter(self._signed))]
             self._signed[request.client_id] = order
-        req = t.ApiCreateOrderRequest(order=order)
         try:
-            result = await self.rest.call(
-                "create_order", lambda raw: raw.create_order_v1(req), auth=True
-            )
+            answer = await self.rest.private("create_order", {"order": order}, idempotent=False)
         except VenueError as exc:
-            if not exc.retryable:
+            if not exc.retryable and not exc.outcome_unknown:
                 self._signed.pop(request.client_id, None)
             raise
+        finally:
+            self._latency()
         self._signed.pop(request.client_id, None)
-        self._latency()
-        state = result.state
-        status = (
-            _STATUS.get(state.status.value, OrderStatus.PENDING) if state else OrderStatus.PENDING
-        )
-        reason = state.reject_reason.value if state and status is OrderStatus.REJECTED else ""
-        oid = result.order_id if result.order_id not in (None, "0x00") else None
-        if status is OrderStatus.PENDING:
-            self._pending[request.client_id] = request.symbol
-        return OrderAck(request.client_id, oid, status, reason)
+        try:
+            placed = parse.order(_result(answer, "create_order", self.name, place=True), "result")
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "create_order", exc, place=True) from None
+        if placed.status is OrderStatus.REJECTED:
+            return OrderAck(request.client_id, placed.order_id, placed.status, placed.reason)
+        return OrderAck(request.client_id, placed.order_id, placed.core_status)
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
         keys = self._need_keys()
-        try:
-            cid = clientids.to_venue(client_id)
-        except clientids.ClientIdError as exc:
-            raise VenueError(str(exc), code="invalid_client_id") from None
-        req = t.ApiCancelOrderRequest(
-            sub_account_id=keys.trading_account_id, client_order_id=str(cid)
-        )
-        try:
-            await self.rest.call("cancel_order", lambda raw: raw.cancel_order_v1(req), auth=True)
-        except VenueError as exc:
-            if exc.code == str(NOT_FOUND):
-                return False
-            raise
-        self._latency()
-        return True
+        body = {
+            "sub_account_id": keys.trading_account_id,
+            "client_order_id": self.venue_client_id(client_id),
+        }
+        return await self._cancel(body)
 
     async def cancel_all(
         self, symbol: str | None = None, client_id_prefix: str | None = None
@@ -538,72 +426,88 @@ class GrvtConnector:
         keys = self._need_keys()
         listed = await self.open_orders(symbol)
         if client_id_prefix is None:
-            req = t.ApiCancelAllOrdersRequest(sub_account_id=keys.trading_account_id)
+            body: dict[str, Any] = {"sub_account_id": keys.trading_account_id}
             if symbol is not None:
-                inst = self._instrument(symbol)
-                req.kind = [t.Kind.PERPETUAL]
-                req.base = [inst.base]
-                req.quote = [inst.quote]
-            await self.rest.call(
-                "cancel_all_orders", lambda raw: raw.cancel_all_orders_v1(req), auth=True
-            )
+                body |= self._filter(symbol)
+            await self.rest.private("cancel_all_orders", body, idempotent=False)
             return len(listed)
         count = 0
         for o in listed:
-            mine = o.client_id is not None and o.client_id.startswith(client_id_prefix)
-            if mine and await self.cancel(o.symbol, o.client_id or ""):
+            if o.client_id is None or not o.client_id.startswith(client_id_prefix):
+                continue
+            # by order id: exact even where two live orders share a client id
+            body = {"sub_account_id": keys.trading_account_id, "order_id": o.venue_order_id}
+            if await self._cancel(body):
                 count += 1
         return count
 
     async def open_orders(self, symbol: str | None = None) -> list[OpenOrder]:
         keys = self._need_keys()
-        req = t.ApiOpenOrdersRequest(sub_account_id=keys.trading_account_id)
+        body: dict[str, Any] = {"sub_account_id": keys.trading_account_id}
         if symbol is not None:
-            inst = self._instrument(symbol)
-            req.kind, req.base, req.quote = [t.Kind.PERPETUAL], [inst.base], [inst.quote]
-        result = await self.rest.call("open_orders", lambda raw: raw.open_orders_v1(req), auth=True)
+            body |= self._filter(symbol)
+        answer = await self.rest.private("open_orders", body)
         self._latency()
-        out: list[OpenOrder] = []
-        for o in result or []:
+        try:
+            entries = parse.items(_result(answer, "open_orders", self.name), "result")
+            listed = [parse.order(o, f"result[{i}]") for i, o in enumerate(entries)]
+            return [
+                parse.open_order(self.name, o)
+                for o in listed
+                if symbol is None or o.symbol == symbol
+            ]
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "open_orders", exc) from None
+
+    async def lookup_order(self, symbol: str, client_id: str) -> VenueOrder | None:
+        """``full/v1/order`` by ``client_order_id``; when GRVT does not know the id there
+        (it promises client ids unique among active orders only), the order history of
+        the last ``lookup_window_s`` is searched before answering None."""
+        keys = self._need_keys()
+        wire = self.venue_client_id(client_id)
+        body = {"sub_account_id": keys.trading_account_id, "client_order_id": wire}
+        try:
+            answer = await self.rest.private("order", body)
+        except VenueError as exc:
+            if exc.code != ErrorCode.NOT_FOUND:
+                raise
+            return await self._lookup_history(symbol, wire)
+        try:
+            found = parse.order(_result(answer, "order", self.name), "result")
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "order", exc) from None
+        return parse.venue_order(self.name, found)
+
+    async def fills_since(self, since_ms: int, symbol: str | None = None) -> list[Fill]:
+        """``full/v1/fill_history`` from ``since_ms``, every page (``next`` cursor)."""
+        keys = self._need_keys()
+        body: dict[str, Any] = {
+            "sub_account_id": keys.trading_account_id,
+            "start_time": str(max(0, since_ms) * 1_000_000),
+            "limit": PAGE_LIMIT,
+        }
+        if symbol is not None:
+            body |= self._filter(symbol)
+        fills: dict[tuple[str, Side], Fill] = {}
+        async for i, entry in self._pages("fill_history", body):
             try:
-                leg = o.legs[0]
-                if symbol is not None and leg.instrument != symbol:
-                    continue
-                size = Decimal(leg.size)
-                traded = Decimal(_first(o.state.traded_size)) if o.state else Decimal(0)
-                out.append(
-                    OpenOrder(
-                        venue=self.name,
-                        symbol=leg.instrument,
-                        client_id=clientids.from_venue(o.metadata.client_order_id),
-                        venue_order_id=str(o.order_id),
-                        side=Side.BUY if leg.is_buying_asset else Side.SELL,
-                        price=Decimal(leg.limit_price or "0"),
-                        size=size,
-                        remaining_size=size - traded,
-                        post_only=bool(o.post_only),
-                        reduce_only=bool(o.reduce_only),
-                    )
-                )
-            except (IndexError, AttributeError, ValueError, ArithmeticError) as exc:
-                log.warning("%s: open order skipped (%r): %s", self.name, exc, o.order_id)
-        return out
+                fill = parse.fill(self.name, entry, f"result[{i}]")
+            except Unreadable as exc:
+                raise parse.answer_error(self.name, "fill_history", exc) from None
+            if fill.ts_ms >= since_ms and (symbol is None or fill.symbol == symbol):
+                fills[(fill.trade_id, fill.side)] = fill
+        return sorted(fills.values(), key=lambda f: f.ts_ms)
 
     async def positions(self) -> list[Position]:
         keys = self._need_keys()
-        req = t.ApiPositionsRequest(sub_account_id=keys.trading_account_id)
-        result = await self.rest.call("positions", lambda raw: raw.positions_v1(req), auth=True)
+        answer = await self.rest.private("positions", {"sub_account_id": keys.trading_account_id})
         self._latency()
-        out = []
-        for p in result or []:
-            try:
-                pos = position_event(self.name, _asdict(p))
-            except (KeyError, ValueError, ArithmeticError) as exc:
-                log.warning("%s: position skipped (%r): %s", self.name, exc, p.instrument)
-                continue
-            if pos.size != 0:
-                out.append(pos)
-        return out
+        try:
+            entries = parse.items(_result(answer, "positions", self.name), "result")
+            out = [parse.position(self.name, p, f"result[{i}]") for i, p in enumerate(entries)]
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "positions", exc) from None
+        return [p for p in out if p.size != 0]
 
     async def balances(self) -> list[Balance]:
         summary = await self.account_summary()
@@ -611,70 +515,123 @@ class GrvtConnector:
             return [
                 Balance(
                     self.name,
-                    summary.settle_currency,
-                    Decimal(summary.total_equity),
-                    Decimal(summary.available_balance),
+                    parse.text(summary, "settle_currency", "result"),
+                    parse.number(summary, "total_equity", "result"),
+                    parse.number(summary, "available_balance", "result"),
                 )
             ]
-        except (ValueError, ArithmeticError) as exc:
-            log.warning("%s: account summary unreadable (%r)", self.name, exc)
-            return []
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "account_summary", exc) from None
 
-    async def account_summary(self) -> t.SubAccount:
+    async def account_summary(self) -> Mapping[str, Any]:
         keys = self._need_keys()
-        req = t.ApiSubAccountSummaryRequest(sub_account_id=keys.trading_account_id)
-        return await self.rest.call(
-            "account_summary", lambda raw: raw.sub_account_summary_v1(req), auth=True
+        answer = await self.rest.private(
+            "account_summary", {"sub_account_id": keys.trading_account_id}
         )
-
-    async def fills(self, since_ns: int | None = None, limit: int = 500) -> list[Fill]:
-        """Our fills since ``since_ns`` (default: since connect), oldest first."""
-        keys = self._need_keys()
-        req = t.ApiFillHistoryRequest(
-            sub_account_id=keys.trading_account_id,
-            start_time=str(since_ns if since_ns is not None else self._started_ns),
-            limit=limit,
-        )
-        result = await self.rest.call(
-            "fill_history", lambda raw: raw.fill_history_v1(req), auth=True
-        )
-        out = []
-        for f in result or []:
-            try:
-                out.append(fill_event(self.name, _asdict(f)))
-            except (KeyError, ValueError, ArithmeticError) as exc:
-                log.warning("%s: fill skipped (%r)", self.name, exc)
-        out.sort(key=lambda f: f.ts_ms)
-        return out
+        try:
+            return parse.obj(_result(answer, "account_summary", self.name), "result")
+        except Unreadable as exc:
+            raise parse.answer_error(self.name, "account_summary", exc) from None
 
     # -- internals: requests -------------------------------------------------------
 
     def _need_keys(self) -> GrvtKeys:
         if self.keys is None:
-            raise VenueError(f"{self.name}: trading needs GRVT keys", code="no_keys")
+            raise VenueError(f"{self.name}: trading needs GRVT keys", code=ErrorCode.NO_KEYS)
         return self.keys
 
     def _instrument(self, symbol: str) -> Instrument:
         inst = self._instruments.get(symbol)
         if inst is None:
-            raise VenueError(f"{self.name}: unknown symbol {symbol!r}", code="unknown_symbol")
+            raise VenueError(
+                f"{self.name}: unknown symbol {symbol!r}", code=ErrorCode.UNKNOWN_SYMBOL
+            )
         return inst
+
+    def _filter(self, symbol: str) -> dict[str, Any]:
+        """GRVT's instrument filter (kind/base/quote lists) for one symbol."""
+        inst = self._instrument(symbol)
+        return {"kind": ["PERPETUAL"], "base": [inst.base], "quote": [inst.quote]}
 
     def _latency(self) -> None:
         self.stats.latency_ms = self.rest.latency_ms
 
-    def _sign_now(self, order: t.Order, account: Any) -> t.Order:
+    async def _cancel(self, body: Mapping[str, Any]) -> bool:
+        try:
+            await self.rest.private("cancel_order", body, idempotent=False)
+        except VenueError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:
+                return False
+            raise
+        finally:
+            self._latency()
+        return True
+
+    async def _pages(
+        self, endpoint: str, body: Mapping[str, Any]
+    ) -> AsyncIterator[tuple[int, Any]]:
+        """Every entry of a paged history answer, following ``next`` to the end."""
+        cursor = ""
+        cursors: set[str] = set()
+        for _ in range(MAX_PAGES):
+            answer = await self.rest.private(endpoint, dict(body, cursor=cursor))
+            try:
+                entries = parse.items(_result(answer, endpoint, self.name), "result")
+                nxt = answer.get("next") or ""
+                if not isinstance(nxt, str):
+                    raise Unreadable("next", f"{nxt!r} is not a cursor")
+            except Unreadable as exc:
+                raise parse.answer_error(self.name, endpoint, exc) from None
+            for i, entry in enumerate(entries):
+                yield i, entry
+            if not nxt:
+                return
+            if nxt in cursors:
+                raise VenueError(
+                    f"{self.name}: {endpoint}: the next cursor repeats ({nxt[:40]})",
+                    code=ErrorCode.BAD_ANSWER,
+                )
+            cursors.add(nxt)
+            cursor = nxt
+        raise VenueError(
+            f"{self.name}: {endpoint}: more than {MAX_PAGES} pages", code=ErrorCode.BAD_ANSWER
+        )
+
+    async def _lookup_history(self, symbol: str, wire: str) -> VenueOrder | None:
+        keys = self._need_keys()
+        since_ns = time.time_ns() - int(self.lookup_window_s * 1e9)
+        body: dict[str, Any] = {
+            "sub_account_id": keys.trading_account_id,
+            "start_time": str(max(0, since_ns)),
+            "limit": PAGE_LIMIT,
+        }
+        if symbol in self._instruments:
+            body |= self._filter(symbol)
+        async for i, entry in self._pages("order_history", body):
+            try:
+                o = parse.order(entry, f"result[{i}]")
+            except Unreadable as exc:
+                raise parse.answer_error(self.name, "order_history", exc) from None
+            if o.raw_client_id == wire:
+                return parse.venue_order(self.name, o)
+        return None
+
+    def _sign_now(self, order: t.Order) -> t.Order:
         if self.sdk_signer or self._signer is None:
-            return sign(order, self.rest.config, account, self._sdk_instruments)
-        return self._signer.sign(order, self._sdk_instruments)
+            from eth_account import Account
+            from pysdk.grvt_raw_base import GrvtApiConfig
+
+            keys = self._need_keys()
+            config = GrvtApiConfig(self.env, keys.trading_account_id, keys.private_key, None, log)
+            return sign(order, config, Account.from_key(keys.private_key), self._assets)
+        return self._signer.sign(order, self._assets)
 
     async def _sign(self, order: t.Order) -> t.Order:
-        raw = await self.rest.start()
         started = time.perf_counter()
         if self.sign_in_thread:
-            order = await asyncio.to_thread(self._sign_now, order, raw.account)
+            order = await asyncio.to_thread(self._sign_now, order)
         else:
-            order = self._sign_now(order, raw.account)
+            order = self._sign_now(order)
         ms = (time.perf_counter() - started) * 1000
         self.signing_ms = ms if self.signing_ms is None else 0.9 * self.signing_ms + 0.1 * ms
         self.stats.extra["signing_ms"] = round(self.signing_ms, 3)
@@ -686,56 +643,12 @@ class GrvtConnector:
         task.add_done_callback(self._background.discard)
         return task
 
-    # -- internals: reconcile and dead-man switch -------------------------------------
-
-    async def _reconcile_loop(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self.reconcile_interval_s)
-            await self.reconcile()
-
-    async def reconcile(self) -> None:
-        """Ask REST what the streams may have missed: outcomes of PENDING orders,
-        fills since connect, positions."""
-        keys = self.keys
-        if keys is None or self._closing:
-            return
-        try:
-            for client_id in list(self._pending):
-                cid = clientids.to_venue(client_id)
-                req = t.ApiGetOrderRequest(
-                    sub_account_id=keys.trading_account_id, client_order_id=str(cid)
-                )
-                try:
-                    o = await self.rest.call(
-                        "order", lambda raw, r=req: raw.get_order_v1(r), auth=True
-                    )
-                except VenueError as exc:
-                    if exc.code == str(NOT_FOUND):
-                        self._pending.pop(client_id, None)
-                        continue
-                    raise
-                self._on_order(_asdict(o))
-            started_ms = self._started_ns // 1_000_000
-            since_ms = max(started_ms, self._fills_watermark_ms - FILL_OVERLAP_MS)
-            for fill in await self.fills(since_ns=since_ms * 1_000_000):
-                if self._seen_trades.add(fill.trade_id):
-                    self.stats.extra["fills_reconciled"] = (
-                        self.stats.extra.get("fills_reconciled", 0) + 1
-                    )
-                    self._deliver_fill(fill)
-            for pos in await self.positions():
-                self._events.push(pos)
-        except VenueError as exc:
-            log.warning("%s: reconcile failed: %s", self.name, exc)
+    # -- internals: dead-man switch ---------------------------------------------------
 
     async def _cancel_on_disconnect(self, countdown_ms: int) -> None:
         keys = self._need_keys()
-        req = t.ApiCancelOnDisconnectRequest(
-            sub_account_id=keys.trading_account_id, countdown_time=str(countdown_ms)
-        )
-        await self.rest.call(
-            "cancel_on_disconnect", lambda raw: raw.cancel_on_disconnect_v1(req), auth=True
-        )
+        body = {"sub_account_id": keys.trading_account_id, "countdown_time": str(countdown_ms)}
+        await self.rest.private("cancel_on_disconnect", body)
 
     async def _arm_dead_man(self) -> None:
         assert self.dead_man_switch_s
@@ -744,7 +657,7 @@ class GrvtConnector:
 
     async def _dead_man_loop(self) -> None:
         assert self.dead_man_switch_s
-        period = max(0.5, self.dead_man_switch_s / 3)
+        period = max(0.3, self.dead_man_switch_s / 3)
         while not self._closing:
             await asyncio.sleep(period)
             try:
@@ -757,46 +670,25 @@ class GrvtConnector:
     def _book_selector(self, symbol: str) -> str:
         return f"{symbol}@{self.book_rate_ms}"
 
-    def _watch_resync(self, symbol: str) -> None:
-        """Until the book is synced, ask for a fresh snapshot every few seconds."""
-        if self._closing:
-            return
-        task = self._resync_tasks.get(symbol)
-        if task is not None and not task.done():
-            return
-        self._resync_tasks[symbol] = asyncio.get_running_loop().create_task(
-            self._resync_loop(symbol), name=f"{self.name} resync {symbol}"
-        )
+    async def _refetch_book(self, symbol: str) -> None:
+        """BookSet's hook: unsubscribe and subscribe; the snapshot comes as a frame."""
+        await self.market_ws.resubscribe(BOOK_STREAM, self._book_selector(symbol))
 
-    async def _resync_loop(self, symbol: str) -> None:
-        book = self._books[symbol]
-        first = True
-        try:
-            while not self._closing and not book.synced:
-                if not first and self.market_ws.connected.is_set():
-                    log.info("%s %s: no snapshot yet; subscribing again", self.name, symbol)
-                    await self.market_ws.resubscribe(BOOK_STREAM, self._book_selector(symbol))
-                first = False
-                for _ in range(30):
-                    await asyncio.sleep(0.1)
-                    if book.synced or self._closing:
-                        break
-        finally:
-            self._resync_tasks.pop(symbol, None)
-
-    def _resync(self, symbol: str, reason: str) -> None:
-        book = self._books[symbol]
-        if book.synced:
-            book.invalidate(reason)
-        self.stats.resyncs += 1
-        log.warning("%s %s: book resync (%s)", self.name, symbol, reason)
-        self._events.book_changed(symbol)
-        if self.market_ws.connected.is_set():
-            self._spawn(
-                self.market_ws.resubscribe(BOOK_STREAM, self._book_selector(symbol)),
-                f"resubscribe {symbol}",
+    def _check_first(self, frame: Frame) -> None:
+        """Diagnostics only: does the first delta carry the number the subscribe ack
+        announced? (Counted, never acted on: the rule is to take the first delta.)"""
+        acked = self.market_ws.acked.get((frame.stream, frame.selector))
+        if acked is not None and frame.seq != acked[0]:
+            self.stats.extra["first_delta_not_acked"] = (
+                self.stats.extra.get("first_delta_not_acked", 0) + 1
             )
-        self._watch_resync(symbol)
+            log.info(
+                "%s %s: first delta after the snapshot is %d, the ack announced %d",
+                self.name,
+                frame.selector,
+                frame.seq,
+                acked[0],
+            )
 
     # -- internals: stream frames ---------------------------------------------------
 
@@ -807,13 +699,9 @@ class GrvtConnector:
         before = self._ws_states.get(which)
         self._ws_states[which] = state
         if which == "market" and before is ConnectionState.CONNECTED and state is not before:
-            for symbol, book in self._books.items():
-                if book.synced:
-                    book.invalidate(f"market websocket {state.value}")
-                    self._events.book_changed(symbol)
+            self.books.invalidate_all(f"market websocket {state.value}")
         if which == "market" and state is ConnectionState.CONNECTED:
-            for symbol in self._books:
-                self._watch_resync(symbol)
+            self.books.watch_all()  # the resubscribe's snapshots should come by themselves
         needed = ["market"] + (["trade"] if self.trade_ws is not None else [])
         states = [self._ws_states.get(n, ConnectionState.DISCONNECTED) for n in needed]
         if self._closing:
@@ -828,10 +716,7 @@ class GrvtConnector:
             if detail and state is ConnectionState.CONNECTED:
                 self._events.push(ConnectionChanged(self.name, agg, detail))
             return
-        was = self._state
         self._state = agg
-        if agg is ConnectionState.CONNECTED and was is ConnectionState.RECONNECTING:
-            self._spawn(self.reconcile(), "reconcile after reconnect")
         self._events.push(ConnectionChanged(self.name, agg, detail))
 
     def _sync_stats(self) -> None:
@@ -840,19 +725,22 @@ class GrvtConnector:
         self.stats.bad_frames = sum(ws.bad_frames for ws in sockets)
 
     def _on_frame(self, frame: Frame) -> None:
-        """One push; raising KeyError/ValueError counts it as bad."""
+        """One push; raising KeyError/ValueError (``Unreadable``) counts it as bad."""
         stream = frame.stream
         try:
-            if stream == BOOK_STREAM:
+            if stream in (BOOK_STREAM, BOOK_SNAPSHOT_STREAM):
                 self._on_book(frame)
             elif stream == TRADE_STREAM:
-                self._on_trade(frame.feed)
+                if frame.seq != 0:  # 0: the replay of recent trades a subscribe brings
+                    self._events.push(parse.trade(self.name, frame.feed))
             elif stream == ORDER_STREAM:
-                self._on_order(frame.feed)
+                update = parse.order_update(self.name, parse.order(frame.feed, "feed"))
+                if update is not None:
+                    self._events.push(update)
             elif stream == FILL_STREAM:
-                self._on_fill(frame.feed)
+                self._events.push(parse.fill(self.name, frame.feed, "feed"))
             elif stream == POSITION_STREAM:
-                self._events.push(position_event(self.name, frame.feed))
+                self._events.push(parse.position(self.name, frame.feed, "feed"))
             else:
                 self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
         finally:
@@ -860,62 +748,52 @@ class GrvtConnector:
 
     def _on_book(self, frame: Frame) -> None:
         feed = frame.feed
-        symbol = str(feed["instrument"])
-        book = self._books.get(symbol)
+        symbol = str(feed.get("instrument") or frame.selector.partition("@")[0])
+        book = self.books.get(symbol)
         if book is None:
             return
-        inst = self._instruments[symbol]
+        snapshot = frame.seq == 0 or frame.stream == BOOK_SNAPSHOT_STREAM
         try:
-            bids = levels(feed.get("bids"), inst)
-            asks = levels(feed.get("asks"), inst)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            # a delta we cannot read leaves a hole in the book: resync rather than guess
+            bids = parse.book_side(
+                feed.get("bids"), book.tick_size, book.step_size, "feed.bids", snapshot=snapshot
+            )
+            asks = parse.book_side(
+                feed.get("asks"), book.tick_size, book.step_size, "feed.asks", snapshot=snapshot
+            )
+        except Unreadable as exc:
+            # a frame we cannot read leaves a hole in the book: resync rather than guess
             self.market_ws.bad_frames += 1
-            self._resync(symbol, f"unreadable book frame: {exc}")
+            self.books.resync(symbol, f"unreadable book frame: {exc}")
             return
-        ts = ns_to_ms(feed.get("event_time")) or int(time.time() * 1000)
-        if frame.seq == 0:
+        ts = parse.ns_ms(feed, "event_time") or int(time.time() * 1000)
+        if snapshot:
             book.apply_snapshot(bids, asks, 0, ts)
-            if book.synced:
-                log.info("%s %s: book snapshot applied", self.name, symbol)
-            self._events.book_changed(symbol)
+            self._first_delta.add(symbol)
+            if not book.synced:  # a crossed snapshot
+                self.books.resync(symbol, book.resync_reason)
+                return
+            self.books.changed(symbol)
             return
-        prev = frame.prev_seq if frame.prev_seq is not None else frame.seq - 1
         if not book.synced:
             return  # waiting for the snapshot
-        if book.apply_delta(bids, asks, prev_seq=prev, seq=frame.seq, ts_ms=ts):
-            self._events.book_changed(symbol)
-        else:
-            self._resync(symbol, book.resync_reason)
-
-    def _on_trade(self, d: dict[str, Any]) -> None:
-        self._events.push(
-            Trade(
-                self.name,
-                str(d["instrument"]),
-                Side.BUY if d.get("is_taker_buyer") else Side.SELL,
-                Decimal(str(d["price"])),
-                Decimal(str(d["size"])),
-                ns_to_ms(d.get("event_time")),
+        if symbol in self._first_delta:
+            # the first delta after a snapshot carries the gateway's running number
+            self._first_delta.discard(symbol)
+            self._check_first(frame)
+            prev = book.seq
+        elif frame.seq <= book.seq:
+            return  # a repeat (GRVT: duplicates are possible; ignore them)
+        elif frame.prev_seq != book.seq:
+            self.books.resync(
+                symbol, f"sequence gap: expected prev {book.seq}, got {frame.prev_seq}"
             )
-        )
-
-    def _on_order(self, o: dict[str, Any]) -> None:
-        update = order_update(self.name, o)
-        if update is None:
             return
-        if update.client_id is not None:
-            self._pending.pop(update.client_id, None)
-        self._events.push(update)
-
-    def _on_fill(self, f: dict[str, Any]) -> None:
-        fill = fill_event(self.name, f)
-        if self._seen_trades.add(fill.trade_id):  # else a REST reconcile delivered it
-            self._deliver_fill(fill)
-
-    def _deliver_fill(self, fill: Fill) -> None:
-        self._fills_watermark_ms = max(self._fills_watermark_ms, fill.ts_ms)
-        self._events.push(fill)
+        else:
+            prev = frame.prev_seq
+        if book.apply_delta(bids, asks, prev_seq=prev, seq=frame.seq, ts_ms=ts):
+            self.books.changed(symbol)
+        else:
+            self.books.resync(symbol, book.resync_reason)
 
 
-__all__ = ["GrvtConnector", "GrvtUrls", "build_order", "instrument_from_sdk"]
+__all__ = ["GrvtConnector", "GrvtUrls", "build_order"]

@@ -1,21 +1,21 @@
-"""GRVT REST through grvt-pysdk's ``GrvtRawAsync``: session login, error mapping.
+"""GRVT REST on the shared ``HttpClient``: session login, GRVT's error table.
 
-* One ``GrvtRawAsync`` per connector, built inside the running loop (its
-  constructor only creates an aiohttp session and derives the signing account:
-  nothing blocks). Its endpoints are instance attributes, set per instance from
-  our URLs; the SDK's module globals are never touched.
-* Login (``POST {edge}/auth/api_key/login``) is done here, so a refusal is
-  reported with its HTTP status and GRVT code; the cookie and the
-  ``X-Grvt-Account-Id`` header are installed in the SDK's session exactly as its
-  own ``_refresh_cookie`` does. The session is renewed ``renew_margin_s``
-  before the cookie's ``Expires`` and at once after a 401 (code 1000), and the
-  failed call is retried once.
-* Errors: GRVT's envelope ``{code, message, status}`` -> ``VenueError`` with
-  ``code=str(code)``; 1006/HTTP 429 -> ``RateLimited``; 5xx, timeouts,
-  connection errors and undecodable answers -> retryable; 2012 (client order id
-  already live) -> ``DUPLICATE_CLIENT_ID``.
-* The SDK's logger is quiet (WARNING): at INFO it prints the API key and the
-  session cookie.
+* Three hosts (edge: login; trade data: private calls; market data: public
+  calls), one ``HttpClient`` each; every call is a JSON ``POST`` under
+  ``/full/v1/...`` (GRVT api-spec ``trading_api.md`` / ``market_data_api.md``).
+* Login: ``POST {edge}/auth/api_key/login`` with ``{"api_key"}`` and the
+  ``Cookie: rm=true;`` header GRVT's docs and ccxt send; the answer's
+  ``Set-Cookie: gravity=…; Expires=…`` and ``X-Grvt-Account-Id`` header go on
+  every private call (and on the private WebSocket upgrade). The session is
+  renewed ``renew_margin_s`` before the cookie expires and at once after a
+  refusal as unauthenticated (HTTP 401 or code 1000, whether or not the body has
+  a ``status``); the refused call is sent again once.
+* Errors: GRVT's envelope ``{code, message, status}`` (also inside an HTTP 200,
+  as ccxt and the SDK check) -> ``ErrorCode`` by ``classify``, GRVT's code in
+  ``venue_code``. 1006 / HTTP 429 -> ``RateLimited`` with ``Retry-After``; 2090
+  "max open orders" comes with HTTP 429 but is a cap, not a rate: it is
+  ``TOO_MANY_ORDERS``, not retried. Timeouts, connection losses and 5xx of a
+  ``create_order`` have an unknown outcome (``HttpClient``).
 """
 
 from __future__ import annotations
@@ -24,30 +24,110 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
-import dacite
-from pysdk.grvt_raw_async import GrvtRawAsync
-from pysdk.grvt_raw_base import GrvtApiConfig, GrvtCookie, GrvtError
+import orjson
 from pysdk.grvt_raw_env import GrvtEnv
 
-from connectors.base import DUPLICATE_CLIENT_ID, RateLimited, VenueError
+from connectors.base import ErrorCode, RateLimited, VenueError
+from connectors.common.http import HttpClient, Refusal
 from connectors.grvt.keys import GrvtKeys
 
 log = logging.getLogger("connectors.grvt.rest")
 
-SDK_LOGGER = "connectors.grvt.sdk"
 NOT_AUTHENTICATED = 1000
 RATE_LIMITED = 1006
-DUPLICATE = 2012
-NOT_FOUND = 1004
+MAX_OPEN_ORDERS = 2090
 
-R = TypeVar("R")
+# GRVT's error table (api-spec trading_api.md "Error Codes"; ccxt grvt.ts exceptions)
+_CODES: dict[int, str] = {
+    1000: ErrorCode.AUTH,
+    1001: ErrorCode.AUTH,
+    1008: ErrorCode.AUTH,
+    1002: ErrorCode.SERVER_ERROR,
+    1005: ErrorCode.SERVER_ERROR,
+    1009: ErrorCode.SERVER_ERROR,
+    1004: ErrorCode.NOT_FOUND,
+    1006: ErrorCode.RATE_LIMITED,
+    1012: ErrorCode.BAD_KEY,
+    1400: ErrorCode.BAD_KEY,
+    2000: ErrorCode.BAD_KEY,
+    2002: ErrorCode.BAD_KEY,
+    2003: ErrorCode.BAD_KEY,
+    2004: ErrorCode.BAD_KEY,
+    2005: ErrorCode.BAD_KEY,
+    2006: ErrorCode.BAD_KEY,
+    2007: ErrorCode.BAD_KEY,
+    2012: ErrorCode.DUPLICATE_CLIENT_ID,
+    2060: ErrorCode.UNKNOWN_SYMBOL,
+    2061: ErrorCode.UNKNOWN_SYMBOL,
+    3000: ErrorCode.UNKNOWN_SYMBOL,
+    2062: ErrorCode.INVALID_SIZE,
+    2063: ErrorCode.INVALID_SIZE,
+    2065: ErrorCode.INVALID_SIZE,
+    2064: ErrorCode.INVALID_PRICE,
+    7201: ErrorCode.INVALID_PRICE,
+    2066: ErrorCode.MIN_NOTIONAL,
+    2067: ErrorCode.MIN_NOTIONAL,
+    2080: ErrorCode.INSUFFICIENT_MARGIN,
+    2090: ErrorCode.TOO_MANY_ORDERS,
+}
+_INVALID_ORDER = frozenset(
+    {2001, 2008, 2010, 2011, 2020, 2021, 2030, 2031, 2032, 2040, 2041, 2042, 2050, 2051}
+    | {2070, 2081, 2082, 2083, 2084, 2400, 2401, 2402, 7304}
+    | set(range(2110, 2118))
+)
+_SERVER = frozenset({ErrorCode.SERVER_ERROR})
+
+
+def _code_of(payload: Any) -> int | None:
+    if not isinstance(payload, Mapping):
+        return None
+    code = payload.get("code")
+    if isinstance(code, bool):
+        return None
+    try:
+        return int(str(code)) if code not in (None, "", 0, "0") else None
+    except ValueError:
+        return None
+
+
+def classify(status: int, payload: Any, raw: bytes) -> Refusal:
+    """GRVT's error body (``{code, message, status}``) -> an ``ErrorCode``."""
+    code = _code_of(payload)
+    message = raw[:200].decode("utf-8", "replace")
+    if isinstance(payload, Mapping):
+        message = str(payload.get("message") or message)
+    if code is not None:
+        mapped = _CODES.get(code)
+        if mapped is None:
+            mapped = ErrorCode.INVALID_ORDER if code in _INVALID_ORDER else ErrorCode.VENUE
+        return Refusal(
+            mapped,
+            str(code),
+            message,
+            retryable=mapped in _SERVER,
+            rate_limited=mapped == ErrorCode.RATE_LIMITED,
+        )
+    if status in (401, 403):
+        return Refusal(ErrorCode.AUTH, "", message)
+    if status == 404:
+        return Refusal(ErrorCode.NOT_FOUND, "", message)
+    return Refusal(ErrorCode.VENUE, "", message)
+
+
+def body_error(payload: Any) -> Refusal | None:
+    """An error envelope inside an HTTP 200 (ccxt and the SDK both look for ``code``)."""
+    if not isinstance(payload, Mapping) or "result" in payload:
+        return None
+    if _code_of(payload) is None:
+        return None
+    status = payload.get("status")
+    return classify(status if isinstance(status, int) else 200, payload, b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +163,6 @@ class GrvtUrls:
         return [self.edge, self.trade_data, self.market_data, self.trade_ws, self.market_ws]
 
 
-def _sdk_logger() -> logging.Logger:
-    logger = logging.getLogger(SDK_LOGGER)
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)
-    return logger
-
-
 def parse_cookie(header: str | None) -> tuple[str, datetime] | None:
     """(token, expiry as aware UTC) from a ``Set-Cookie: gravity=…; Expires=…`` header."""
     if not header:
@@ -122,51 +195,47 @@ class GrvtRest:
         urls: GrvtUrls,
         keys: GrvtKeys | None,
         *,
-        env: GrvtEnv = GrvtEnv.TESTNET,
         venue: str = "grvt",
         timeout_s: float = 10.0,
         renew_margin_s: float = 300.0,
     ) -> None:
         self.urls = urls
         self.keys = keys
-        self.env = env
         self.venue = venue
-        self.timeout_s = timeout_s
         self.renew_margin_s = renew_margin_s
-        self.raw: GrvtRawAsync | None = None
-        self.config = GrvtApiConfig(
-            env=env,
-            trading_account_id=keys.trading_account_id if keys else None,
-            private_key=keys.private_key if keys else None,
-            api_key=keys.api_key if keys else None,
-            logger=_sdk_logger(),
-        )
+        hooks: dict[str, Any] = {
+            "venue": venue,
+            "timeout_s": timeout_s,
+            "classify": classify,
+            "body_error": body_error,
+            "headers": {"Content-Type": "application/json"},
+        }
+        self.edge = HttpClient(urls.edge, **hooks)
+        self.trades = HttpClient(urls.trade_data, **hooks)
+        self.market = HttpClient(urls.market_data, **hooks)
         self.session_expires: datetime | None = None
         self.account_header: str | None = None
         self.logins = 0
-        self.requests = 0
-        self.errors = 0
-        self.latency_ms: float | None = None
         self._login_lock = asyncio.Lock()
         self._token: str | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
-    async def start(self) -> GrvtRawAsync:
-        if self.raw is None:
-            raw = GrvtRawAsync(self.config)
-            raw.md_rpc = self.urls.market_data.rstrip("/")
-            raw.td_rpc = self.urls.trade_data.rstrip("/")
-            raw.env.edge.rpc_endpoint = self.urls.edge.rstrip("/")
-            raw.env.market_data.ws_endpoint = self.urls.market_ws
-            raw.env.trade_data.ws_endpoint = self.urls.trade_ws
-            self.raw = raw
-        return self.raw
+    @property
+    def latency_ms(self) -> float | None:
+        return self.trades.latency_ms or self.market.latency_ms
+
+    @property
+    def errors(self) -> int:
+        return self.edge.errors + self.trades.errors + self.market.errors
+
+    async def start(self) -> None:
+        for client in (self.edge, self.trades, self.market):
+            await client.start()
 
     async def close(self) -> None:
-        raw, self.raw = self.raw, None
-        if raw is not None:
-            await raw._session.close()
+        for client in (self.edge, self.trades, self.market):
+            await client.close()
         self._token = None
         self.session_expires = None
 
@@ -179,7 +248,7 @@ class GrvtRest:
 
     async def ensure_session(self, *, force: bool = False) -> None:
         if self.keys is None:
-            raise VenueError(f"{self.venue}: this call needs GRVT API keys", code="no_keys")
+            raise VenueError(f"{self.venue}: this call needs GRVT API keys", code=ErrorCode.NO_KEYS)
         if not force and self.session_fresh():
             return
         async with self._login_lock:
@@ -188,7 +257,7 @@ class GrvtRest:
             await self._login()
 
     async def auth_headers(self, *, force: bool = False) -> dict[str, str]:
-        """Cookie + account header for the private WebSocket upgrade."""
+        """Cookie + account header for private calls and the private WebSocket upgrade."""
         await self.ensure_session(force=force)
         headers = {"Cookie": f"gravity={self._token}"}
         if self.account_header:
@@ -199,126 +268,91 @@ class GrvtRest:
         self._token = None
 
     async def _login(self) -> None:
-        raw = await self.start()
         assert self.keys is not None
-        url = self.urls.edge.rstrip("/") + "/auth/api_key/login"
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        body = orjson.dumps({"api_key": self.keys.api_key})
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as s,
-                s.post(url, json={"api_key": self.keys.api_key}) as resp,
-            ):
-                body = await resp.read()
-                status = resp.status
-                set_cookie = resp.headers.get("Set-Cookie")
-                account = resp.headers.get("X-Grvt-Account-Id")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise VenueError(
-                f"{self.venue}: login failed: {type(exc).__name__}: {exc}",
-                code="network",
-                retryable=True,
-            ) from None
-        if status != 200:
-            err = _decode_error(body)
-            code = err.get("code", status)
-            text = (
-                f"{self.venue}: login refused: HTTP {status} code {code}: {err.get('message', '')}"
+            answer = await self.edge.answer(
+                "POST",
+                "/auth/api_key/login",
+                data=body,
+                headers={"Cookie": "rm=true;"},
+                idempotent=True,
+                what="login",
             )
+        except RateLimited:
+            raise
+        except VenueError as exc:
+            text = f"{self.venue}: login refused: {exc}"
             log.error("%s", text)
-            if status == 429 or code == RATE_LIMITED:
-                raise RateLimited(text)
-            raise VenueError(text, code=str(code), retryable=status >= 500)
-        parsed = parse_cookie(set_cookie)
+            raise VenueError(
+                text,
+                code=exc.code,
+                retryable=exc.retryable,
+                venue_code=exc.venue_code,
+            ) from None
+        headers = {k.lower(): v for k, v in answer.headers.items()}
+        parsed = parse_cookie(headers.get("set-cookie")) or self._cookie_from_jar()
         if parsed is None:
             raise VenueError(
                 f"{self.venue}: login answered without a readable gravity cookie",
-                code="login",
+                code=ErrorCode.AUTH,
             )
-        token, expires = parsed
-        self._token = token
-        self.session_expires = expires
-        self.account_header = account
+        self._token, self.session_expires = parsed
+        self.account_header = headers.get("x-grvt-account-id")
         self.logins += 1
-        # Install the session in the SDK the way its own _refresh_cookie does.
-        raw._cookie = GrvtCookie(gravity=token, expires=expires, grvt_account_id=account)
-        raw._session.cookie_jar.update_cookies({"gravity": token})
-        if account:
-            raw._session.headers.update({"X-Grvt-Account-Id": account})
         log.info(
-            "%s: logged in (session %d, expires %s)", self.venue, self.logins, expires.isoformat()
+            "%s: logged in (session %d, expires %s)",
+            self.venue,
+            self.logins,
+            self.session_expires.isoformat(),
         )
+
+    def _cookie_from_jar(self) -> tuple[str, datetime] | None:
+        """The ``gravity`` cookie aiohttp kept (when several Set-Cookie headers came)."""
+        session = self.edge.session
+        if session is None:
+            return None
+        for morsel in session.cookie_jar:
+            if morsel.key == "gravity":
+                return parse_cookie(morsel.OutputString())
+        return None
 
     # -- calls ----------------------------------------------------------------
 
-    async def call(
-        self, name: str, fn: Callable[[GrvtRawAsync], Awaitable[Any]], *, auth: bool
+    async def public(self, endpoint: str, body: Mapping[str, Any]) -> Any:
+        """A market-data call; returns the whole answer (``result`` and ``next``)."""
+        return await self.market.request(
+            "POST",
+            f"/full/v1/{endpoint}",
+            data=orjson.dumps(body),
+            idempotent=True,
+            what=endpoint,
+        )
+
+    async def private(
+        self, endpoint: str, body: Mapping[str, Any], *, idempotent: bool = True
     ) -> Any:
-        """Run one SDK call; returns the response's ``result``."""
-        raw = await self.start()
+        """A trade-data call with the session; a refusal as unauthenticated logs in
+        again and sends it once more (the venue took nothing)."""
+        data = orjson.dumps(body)
         for attempt in (0, 1):
-            if auth:
-                await self.ensure_session()
-            started = time.perf_counter()
-            self.requests += 1
+            headers = await self.auth_headers()
             try:
-                resp = await asyncio.wait_for(fn(raw), self.timeout_s)
-            except TimeoutError:
-                self.errors += 1
-                raise VenueError(
-                    f"{self.venue}: {name} timed out", code="timeout", retryable=True
-                ) from None
-            except aiohttp.ClientError as exc:
-                self.errors += 1
-                log.warning("%s: %s failed: %s", self.venue, name, type(exc).__name__)
-                raise VenueError(
-                    f"{self.venue}: {name}: {type(exc).__name__}: {exc}",
-                    code="network",
-                    retryable=True,
-                ) from None
-            except (dacite.DaciteError, ValueError, TypeError, KeyError) as exc:
-                # e.g. a 5xx page that is not JSON: the SDK hands dacite an empty dict
-                self.errors += 1
-                log.warning("%s: %s: unreadable answer (%r)", self.venue, name, exc)
-                raise VenueError(
-                    f"{self.venue}: {name}: unreadable answer ({type(exc).__name__})",
-                    code="bad_answer",
-                    retryable=True,
-                ) from None
-            if isinstance(resp, GrvtError):
-                self.errors += 1
-                if auth and resp.code == NOT_AUTHENTICATED and attempt == 0:
-                    log.info("%s: %s: session refused (1000); logging in again", self.venue, name)
+                return await self.trades.request(
+                    "POST",
+                    f"/full/v1/{endpoint}",
+                    data=data,
+                    headers=headers,
+                    idempotent=idempotent,
+                    what=endpoint,
+                )
+            except VenueError as exc:
+                if exc.code == ErrorCode.AUTH and attempt == 0:
+                    log.info("%s: %s: session refused; logging in again", self.venue, endpoint)
                     self.invalidate_session()
                     continue
-                raise _venue_error(self.venue, name, resp)
-            elapsed = (time.perf_counter() - started) * 1000
-            self.latency_ms = (
-                elapsed if self.latency_ms is None else 0.8 * self.latency_ms + 0.2 * elapsed
-            )
-            return resp.result
+                raise
         raise AssertionError("unreachable")
 
 
-def _decode_error(body: bytes) -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads(body) if body else {}
-    except ValueError:
-        return {"message": body[:200].decode("utf-8", "replace")}
-    return data if isinstance(data, dict) else {}
-
-
-def _venue_error(venue: str, name: str, err: GrvtError) -> VenueError:
-    text = f"{venue}: {name} -> HTTP {err.status} code {err.code}: {err.message}"
-    if err.code == RATE_LIMITED or err.status == 429:
-        log.warning("%s", text)
-        return RateLimited(text)
-    if err.code == DUPLICATE:
-        return VenueError(text, code=DUPLICATE_CLIENT_ID)
-    retryable = err.status >= 500
-    log.log(logging.WARNING if retryable else logging.INFO, "%s", text)
-    return VenueError(text, code=str(err.code), retryable=retryable)
-
-
-__all__ = ["GrvtRest", "GrvtUrls", "parse_cookie"]
+__all__ = ["GrvtRest", "GrvtUrls", "body_error", "classify", "parse_cookie"]

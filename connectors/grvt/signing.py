@@ -11,6 +11,7 @@ the signer.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,9 +55,12 @@ def new_nonce() -> int:
 
 
 def sign(
-    order: t.Order, config: GrvtApiConfig, account: Any, instruments: dict[str, t.Instrument]
+    order: t.Order, config: GrvtApiConfig, account: Any, instruments: Mapping[str, Any]
 ) -> t.Order:
-    """Fill ``order.signature`` (r, s, v, signer) with the SDK's EIP-712 signer."""
+    """Fill ``order.signature`` (r, s, v, signer) with the SDK's EIP-712 signer;
+    ``instruments`` maps each leg's instrument to what the message needs of it
+    (``instrument_hash``, ``base_decimals``: an SDK ``Instrument`` or a
+    ``parse.SigningAsset``)."""
     return sign_order(order, config, account, instruments)
 
 
@@ -87,7 +91,7 @@ class OrderSigner:
         struct = _hash_struct("Order", message, ORDER_TYPES)
         return keccak(b"\x19\x01" + self._domain_separator + struct)
 
-    def sign(self, order: t.Order, instruments: dict[str, t.Instrument]) -> t.Order:
+    def sign(self, order: t.Order, instruments: Mapping[str, Any]) -> t.Order:
         digest = self.digest(build_EIP712_order_message_data(order, instruments))
         if self._key is not None:
             raw = self._key.sign_recoverable(digest, hasher=None)

@@ -8,9 +8,12 @@ fills, positions; the upgrade carries the session cookie and
      "method": "subscribe", "is_full": true}
 
 Server frames: feed pushes ``{stream, selector, sequence_number,
-prev_sequence_number, feed}``, subscribe acks (``subs``), error envelopes
-(``code``/``message``). Anything else, or a push that is not shaped like one, is
-counted as bad and skipped. On a drop the shared loop reconnects with capped
+prev_sequence_number, feed}`` (sequence numbers as strings of digits: snapshots
+are ``0``, deltas run the gateway's counter), subscribe acks (``subs``, with
+``first_sequence_number`` / ``latest_sequence_number`` per selector; flat in the
+legacy form, under ``result`` in the JSON-RPC form GRVT was recorded sending),
+error envelopes (``code``/``message``). Anything else, or a push that is not
+shaped like one, is counted as bad and skipped. On a drop the shared loop reconnects with capped
 exponential backoff and jitter; each attempt asks for fresh headers (a re-login
 when the last upgrade was refused with 401/403) and subscribes to everything
 again; the owner hears about every state change.
@@ -61,16 +64,45 @@ def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
             raise FrameError("feed without stream/selector")
         if not isinstance(feed, dict):
             raise FrameError(f"{stream}: feed is not an object")
-        try:
-            seq = int(msg.get("sequence_number", 0))
-            prev = msg.get("prev_sequence_number")
-            prev_seq = int(prev) if prev is not None else None
-        except (TypeError, ValueError):
-            raise FrameError(f"{stream}: bad sequence number") from None
+        seq = sequence(msg.get("sequence_number", 0), stream)
+        prev = msg.get("prev_sequence_number")
+        prev_seq = sequence(prev, stream) if prev is not None else None
         return Frame(stream, selector, seq, prev_seq, feed)
     if "subs" in msg or "unsubs" in msg or "code" in msg or "result" in msg or "error" in msg:
         return msg
     raise FrameError("neither a feed push nor a control message")
+
+
+def sequence(value: Any, stream: str) -> int:
+    """A sequence number (an integer or a string of at most 20 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return int(value)
+    raise FrameError(f"{stream}: bad sequence number {str(value)[:30]!r}")
+
+
+def ack_sequences(msg: dict[str, Any]) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(stream, selector) -> (first, latest) sequence numbers a subscribe ack announces
+    (either form; entries it does not carry are left out)."""
+    body = msg.get("result") if isinstance(msg.get("result"), dict) else msg
+    stream, subs = body.get("stream"), body.get("subs")
+    firsts, latests = body.get("first_sequence_number"), body.get("latest_sequence_number")
+    out: dict[tuple[str, str], tuple[int, int | None]] = {}
+    if not isinstance(stream, str) or not isinstance(subs, list) or not isinstance(firsts, list):
+        return out
+    for i, selector in enumerate(subs):
+        try:
+            first = sequence(firsts[i], stream)
+            latest = (
+                sequence(latests[i], stream)
+                if isinstance(latests, list) and i < len(latests)
+                else None
+            )
+        except (IndexError, FrameError):
+            continue
+        out[(stream, str(selector))] = (first, latest)
+    return out
 
 
 FrameHandler = Callable[[Frame], None]
@@ -111,6 +143,8 @@ class GrvtWs(ReconnectingWs):
         self._on_bad_frame = on_bad_frame
         self.subs: dict[str, list[str]] = {}
         """stream -> selectors."""
+        self.acked: dict[tuple[str, str], tuple[int, int | None]] = {}
+        """(stream, selector) -> (first, latest) sequence numbers of its last ack."""
         self._request_id = 0
 
     # -- control ------------------------------------------------------------------
@@ -163,6 +197,7 @@ class GrvtWs(ReconnectingWs):
                 log.error("%s: %s", self.name, self.last_error)
                 self._on_state(ConnectionState.CONNECTED, self.last_error)
                 return False
+            self.acked.update(ack_sequences(msg))
             return True  # a subscribe/unsubscribe ack
         try:
             self._on_frame(msg)

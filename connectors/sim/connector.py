@@ -25,7 +25,6 @@ from connectors.base import (
     OpenOrder,
     OrderAck,
     OrderRequest,
-    OrderStatus,
     Position,
     Side,
     VenueError,
@@ -33,7 +32,7 @@ from connectors.base import (
 )
 from connectors.book import OrderBook
 from connectors.common.delivery import EventQueue
-from connectors.sim.venue import DROPPED, LevelChanges, SimVenue
+from connectors.sim.venue import LevelChanges, SimVenue
 
 log = logging.getLogger("connectors.sim")
 
@@ -112,10 +111,6 @@ class SimConnector:
         await self._latency()
         self._require_connected()
         ack = self.venue.submit(self.account, request)
-        if ack.reason == DROPPED:
-            # Taken without a word, like a Lighter tx the venue drops later: the
-            # answer says only that the request arrived.
-            ack = OrderAck(request.client_id, None, OrderStatus.PENDING)
         if self.lose_next_answers > 0:
             self.lose_next_answers -= 1
             raise VenueError(

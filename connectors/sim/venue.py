@@ -278,6 +278,18 @@ class SimVenue:
         self._publish_book(m)
         return True
 
+    def cancel_order(self, account: str, symbol: str, order_id: int) -> bool:
+        """Cancel one of the account's resting orders by the venue's order id (an order
+        a client id no longer reaches: the older of two with one client id)."""
+        meta = self._meta.get(order_id)
+        m = self._markets.get(symbol)
+        if meta is None or meta.account != account or m is None or m.engine.order(order_id) is None:
+            return False
+        m.engine.cancel(order_id)
+        self._finish(order_id, OrderStatus.CANCELLED, "cancelled by user")
+        self._publish_book(m)
+        return True
+
     def cancel_all(
         self, account: str, symbol: str | None = None, client_id_prefix: str | None = None
     ) -> int:

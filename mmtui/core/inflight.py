@@ -7,8 +7,11 @@ NautilusTrader (``live/execution_engine`` in-flight checks) and Hummingbot
 (lost orders after repeated failed status lookups) both resolve these by asking
 the venue; so does this module. An order is due for a lookup when:
 
-* it is pending and the venue has not said a word about it for ``grace_s``
-  (``unknown_grace_s`` when the place's answer was lost);
+* its place request ended ``grace_s`` ago (``unknown_grace_s`` when the answer
+  was lost) and the venue has not reported it since — neither on its stream nor
+  by a fill (an answer "accepted" is not a report: a venue may still drop it). A
+  place still in the gateway (queued by the rate limiter, waiting out a 429) is
+  not looked up: it may not have been sent yet;
 * its cancel was requested ``cancel_grace_s`` ago and it is still live;
 * a modify was acknowledged and is due to be verified;
 * reconcile asked (the venue no longer lists it as open).
@@ -91,9 +94,9 @@ class InflightChecker:
             why = ""
             if order.client_id in self._requested:
                 why = "not listed by the venue"
-            elif order.status is OrderStatus.PENDING and not order.reported:
+            elif not order.reported and order.answered_ms is not None:
                 wait = p.unknown_grace_s if order.outcome_unknown else p.grace_s
-                if now_ms - order.updated_ms >= wait * 1000:
+                if now_ms - order.answered_ms >= wait * 1000:
                     why = "answer lost" if order.outcome_unknown else "no report from the venue"
             elif order.cancel_requested and order.cancel_requested_ms:
                 if now_ms - order.cancel_requested_ms >= p.cancel_grace_s * 1000:

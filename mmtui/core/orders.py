@@ -110,8 +110,13 @@ class Order:
     venue_client_id: str | None = None
     """Our client id in the venue's wire form, as sent: the proof the order is ours."""
     reported: bool = False
-    """The venue has said something about this order (an ack with its id, an
-    update, a fill, a lookup): it is not a phantom."""
+    """The venue has reported the order on its own (a stream update, a fill) or
+    when asked (a lookup): it is not a phantom. A place's answer does not count —
+    Backpack says "New" for an order it may still not book, Lighter says only that
+    the transaction arrived."""
+    answered_ms: int | None = None
+    """When the place request ended (answered, refused, or its answer lost); None
+    while it is still in the gateway (queued, or retried after a 429)."""
     outcome_unknown: bool = False
     """The place request's answer was lost: the order may or may not be live."""
     lookup_misses: int = 0
@@ -363,7 +368,7 @@ class OrderManager:
             order.outcome_unknown = True
             self.counters.unknown_outcomes += 1
         order.reason = reason
-        order.updated_ms = now_ms
+        order.updated_ms = order.answered_ms = now_ms
 
     def mark_lost(self, order: Order, reason: str, now_ms: int) -> bool:
         """The venue does not know the order: it ends as LOST (never a phantom)."""
@@ -373,9 +378,9 @@ class OrderManager:
         order = self._orders.get(ack.client_id)
         if order is None:
             return None
+        order.answered_ms = now_ms
         if ack.venue_order_id:
             self._remember_venue_id(order, ack.venue_order_id)
-            order.reported = True
         if ack.status is OrderStatus.OPEN and order.status is not OrderStatus.PENDING:
             return order  # a fill or update already moved it on
         self._transition(order, ack.status, now_ms, ack.reason)

@@ -100,6 +100,8 @@ class Reconciler:
         listing = await sort_listing(venue, listed, self._orders, self._journal)
         self._note_foreign(venue, listing.foreign)
         on_venue = {order.client_id for _, order in listing.this_run}
+        for _, order in listing.this_run:
+            order.reported = True  # the venue lists it: not a phantom
         now = self._clock.now_ms()
         fixes = 0
         for order in list(self._orders.live(venue=venue)):

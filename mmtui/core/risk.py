@@ -164,6 +164,9 @@ class RiskEngine:
         if sym is not None and sym.max_order_size is not None and o.size > sym.max_order_size:
             return f"max order size: {o.size} > {sym.max_order_size}"
         notional = o.size * ref_price
+        if inst.min_notional > 0 and notional < inst.min_notional and not o.reduce_only:
+            # the venue refuses it (GRVT 2066): do not send what cannot pass
+            return f"min notional: {notional} below the venue's minimum {inst.min_notional}"
         if limits.max_order_notional is not None and notional > limits.max_order_notional:
             return f"max order notional: {notional} > {limits.max_order_notional}"
 

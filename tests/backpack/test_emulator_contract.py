@@ -13,6 +13,7 @@ from connectors.backpack.connector import BackpackConnector
 from connectors.backpack.keys import BackpackKeys
 from connectors.base import (
     ConnectionState,
+    ErrorCode,
     Event,
     Fill,
     OrderRequest,
@@ -63,6 +64,7 @@ async def test_place_open_fill_cancel(
     size = inst.min_size
     req = OrderRequest("mmtest1-1", SYMBOL, Side.BUY, size, price=price, post_only=True)
     ack = await conn.place(req)
+    # the answer as the venue gave it: "New" with the order's id
     assert ack.status is OrderStatus.OPEN and ack.venue_order_id
     (listed,) = [o for o in await conn.open_orders(SYMBOL) if o.client_id == "mmtest1-1"]
     assert (listed.price, listed.size, listed.side) == (price, size, Side.BUY)
@@ -86,7 +88,8 @@ async def test_place_open_fill_cancel(
     )
     with pytest.raises(Exception) as info:
         await conn.place(cross)
-    assert getattr(info.value, "code", "") == "INVALID_ORDER"
+    assert getattr(info.value, "code", "") == ErrorCode.INVALID_ORDER
+    assert getattr(info.value, "venue_code", "") == "INVALID_ORDER"
 
     # an IOC taker buy fills against the book: Fill + final status arrive as events
     taker = OrderRequest(

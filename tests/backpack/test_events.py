@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from connectors.backpack.connector import BackpackConnector, instrument_from_market, us_to_ms
+from connectors.backpack.connector import BackpackConnector
+from connectors.backpack.wire import instrument_from_market, us_ms
 from connectors.backpack.ws import Frame
 from connectors.base import (
     Event,
@@ -49,7 +50,9 @@ FILL = {
 
 def _connector() -> tuple[BackpackConnector, list[Event]]:
     c = BackpackConnector("http://127.0.0.1:9", "ws://127.0.0.1:9/")
-    c._instruments = {"SOL_USDC_PERP": instrument_from_market("backpack", MARKET)}
+    inst = instrument_from_market("backpack", MARKET)
+    assert inst is not None
+    c._instruments = {"SOL_USDC_PERP": inst}
     events: list[Event] = []
     c._events.sink = events.append
     return c, events
@@ -72,8 +75,8 @@ async def test_order_fill_gives_fill_then_update() -> None:
         Decimal("0.04"),
         Decimal("0.0006"),
         Liquidity.MAKER,
-        "2888471",
-        1754939110175,
+        "SOL_USDC_PERP:2888471",  # trade ids count per market
+        1754939110174,  # the engine time T: the fill's time
     )
     assert isinstance(update, OrderUpdate)
     assert update.status is OrderStatus.PARTIALLY_FILLED
@@ -130,11 +133,13 @@ async def test_positions_trades_and_bad_frames() -> None:
     )
     c._on_frame(Frame("ticker.SOL_USDC_PERP", {"e": "ticker"}))
     c._on_frame(Frame("bookTicker.SOL_USDC_PERP", {"e": "bookTicker"}))
-    assert c.stats.extra["unknown_frames"] == 1
+    assert c.stats.extra["unknown_frames"] == 2  # nothing we use: not bad either
     # a frame the handler cannot read is skipped and counted by the socket reader
     assert not c.ws.handle(None, '{"stream":"account.orderUpdate","data":{"e":"orderFill"}}')
     assert not c.ws.handle(None, "{{{")
-    assert c.ws.bad_frames == 2
+    assert c.ws.bad_frames == 2 and c.stats.bad_frames == 2
+    assert c.ws.handle(None, '{"result":null,"id":1}')  # an ack is not a bad frame
+    assert c.stats.bad_frames == 2
     await asyncio.sleep(0)
     p1, p2, trade = events
     assert p1 == Position(
@@ -152,7 +157,7 @@ async def test_positions_trades_and_bad_frames() -> None:
     )
 
 
-def test_us_to_ms() -> None:
-    assert us_to_ms("1754939110175879") == 1754939110175
-    assert us_to_ms(1754939110175879) == 1754939110175
-    assert us_to_ms(None) == 0 and us_to_ms("x") == 0
+def test_us_ms() -> None:
+    assert us_ms("1754939110175879") == 1754939110175
+    assert us_ms(1754939110175879) == 1754939110175
+    assert us_ms(None) == 0 and us_ms("x") == 0

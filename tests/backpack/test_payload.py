@@ -7,14 +7,9 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from connectors.backpack.connector import (
-    build_order_payload,
-    decimal_string,
-    instrument_from_market,
-    to_units,
-)
 from connectors.backpack.signing import signing_string
-from connectors.base import OrderRequest, OrderType, Side, TimeInForce, VenueError
+from connectors.backpack.wire import build_order_payload, instrument_from_market
+from connectors.base import ErrorCode, OrderRequest, OrderType, Side, TimeInForce, VenueError
 
 MARKET = {
     "symbol": "SOL_USDC_PERP",
@@ -27,7 +22,9 @@ MARKET = {
         "quantity": {"minQuantity": "0.01", "maxQuantity": None, "stepSize": "0.01"},
     },
 }
-INST = instrument_from_market("backpack", MARKET)
+_INST = instrument_from_market("backpack", MARKET)
+assert _INST is not None
+INST = _INST
 
 
 def test_instrument_from_market() -> None:
@@ -100,26 +97,15 @@ def test_ioc_reduce_only_and_market() -> None:
 @pytest.mark.parametrize(
     ("size", "price", "code"),
     [
-        (Decimal("0.015"), Decimal("150"), "invalid_quantity"),
-        (Decimal("0.10"), Decimal("150.005"), "invalid_price"),
-        (Decimal("0.001") * 0, Decimal("150"), "invalid_quantity"),
-        (Decimal("0.10"), None, "invalid_price"),
+        (Decimal("0.015"), Decimal("150"), ErrorCode.INVALID_SIZE),
+        (Decimal("0.10"), Decimal("150.005"), ErrorCode.INVALID_PRICE),
+        (Decimal("0.001") * 0, Decimal("150"), ErrorCode.INVALID_SIZE),
+        (Decimal("0.005"), Decimal("150"), ErrorCode.INVALID_SIZE),  # below the minimum
+        (Decimal("0.10"), None, ErrorCode.INVALID_PRICE),
     ],
 )
-def test_off_grid_refused(size: Decimal, price: Decimal | None, code: str) -> None:
+def test_off_grid_refused(size: Decimal, price: Decimal | None, code: ErrorCode) -> None:
     req = OrderRequest("mmab12c-4", "SOL_USDC_PERP", Side.BUY, size, price=price)
     with pytest.raises(VenueError) as info:
         build_order_payload(req, INST, 1)
     assert info.value.code == code
-
-
-def test_decimal_strings() -> None:
-    assert decimal_string(Decimal("1E+1"), Decimal("1"), "q") == "10"
-    assert decimal_string(Decimal("0.5"), Decimal("0.0001"), "q") == "0.5000"
-    assert decimal_string(Decimal("20"), Decimal("10"), "q") == "20"
-    assert to_units("150.25", Decimal("0.01")) == 15025
-    assert to_units("0.000", Decimal("0.01")) == 0
-    with pytest.raises(ValueError):
-        to_units("150.255", Decimal("0.01"))
-    with pytest.raises(ValueError):
-        to_units("abc", Decimal("0.01"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ from connectors.backpack.connector import BackpackConnector
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.rest import INSTRUCTIONS, BackpackRest
 from connectors.backpack.signing import batch_signing_string, signing_string
-from connectors.base import OrderRequest, OrderStatus, RateLimited, Side, VenueError
+from connectors.base import ErrorCode, OrderRequest, OrderStatus, RateLimited, Side, VenueError
 
 from .test_payload import MARKET
 from .test_signing import SECRET
@@ -48,6 +50,8 @@ class Server:
         self.seen: list[tuple[str, str, Any]] = []
         self.fail: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         self.slow = 0.0
+        self.time_asked = 0
+        self.accept_cancels = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         key = f"{request.method} {request.path}"
@@ -60,6 +64,12 @@ class Server:
             return web.json_response([MARKET])
         if request.path == "/api/v1/ping":
             return web.Response(text="pong")
+        if request.path == "/api/v1/time":
+            self.time_asked += 1
+            return web.Response(text=str(int(time.time() * 1000) + 3000))  # venue 3 s ahead
+        if key == "DELETE /api/v1/order" and self.accept_cancels:
+            self.accept_cancels -= 1
+            return web.Response(status=202)  # "accepted but not yet executed" (docs)
         if request.method == "GET":
             params: Any = dict(request.query)
         else:
@@ -127,18 +137,29 @@ class Server:
         return web.json_response({})
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[Server, str]]:
-    srv = Server()
+@contextlib.asynccontextmanager
+async def loopback(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[str]:
+    """An HTTP server on 127.0.0.1 answering every path with ``handle``; yields its URL."""
     app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", srv.handle)
+    app.router.add_route("*", "/{tail:.*}", handle)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield srv, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[Server, str]]:
+    srv = Server()
+    async with loopback(srv.handle) as url:
+        yield srv, url
 
 
 async def test_public_and_signed_calls(server: tuple[Server, str]) -> None:
@@ -160,7 +181,8 @@ async def test_public_and_signed_calls(server: tuple[Server, str]) -> None:
         bad.keys._signing_key = BackpackKeys(SECRET)._signing_key  # type: ignore[union-attr]
         with pytest.raises(VenueError) as info:  # key and signature disagree -> 401
             await bad.signed("GET", "/api/v1/orders")
-        assert info.value.code == "INVALID_SIGNATURE" and not info.value.retryable
+        assert info.value.code == ErrorCode.AUTH and not info.value.retryable
+        assert info.value.venue_code == "INVALID_SIGNATURE"
         await bad.close()
     finally:
         await rest.close()
@@ -181,22 +203,41 @@ async def test_error_mapping(server: tuple[Server, str]) -> None:
         srv.fail["GET /api/v1/capital"] = (503, {"code": "MAINTENANCE", "message": "m"}, {})
         with pytest.raises(VenueError) as e5:
             await rest.signed("GET", "/api/v1/capital")
-        assert e5.value.retryable and e5.value.code == "MAINTENANCE"
-        srv.fail["GET /api/v1/capital"] = (400, {"code": "INVALID_ORDER", "message": "x"}, {})
+        assert e5.value.retryable and e5.value.code == ErrorCode.SERVER_ERROR
+        assert e5.value.venue_code == "MAINTENANCE" and not e5.value.outcome_unknown
+        # Hummingbot's recorded overload answer to a place: the order may exist
+        srv.fail["POST /api/v1/order"] = (
+            503,
+            {"code": "SERVICE_UNAVAILABLE", "message": "Unknown error, please check ..."},
+            {},
+        )
+        with pytest.raises(VenueError) as e503:
+            await rest.signed("POST", "/api/v1/order", body={"symbol": "SOL_USDC_PERP"})
+        assert e503.value.outcome_unknown and e503.value.code == ErrorCode.SERVER_ERROR
+        # a refused duplicate client id is the generic INVALID_ORDER (recorded in ccxt)
+        srv.fail["POST /api/v1/order"] = (
+            400,
+            {"code": "INVALID_ORDER", "message": "Order with client ID already exists: 42"},
+            {},
+        )
+        with pytest.raises(VenueError) as edup:
+            await rest.signed("POST", "/api/v1/order", body={"symbol": "SOL_USDC_PERP"})
+        assert edup.value.code == ErrorCode.INVALID_ORDER and not edup.value.outcome_unknown
+        srv.fail["GET /api/v1/capital"] = (400, {"code": "INVALID_QUANTITY", "message": "x"}, {})
         with pytest.raises(VenueError) as e4:
             await rest.signed("GET", "/api/v1/capital")
-        assert not e4.value.retryable and e4.value.code == "INVALID_ORDER"
+        assert not e4.value.retryable and e4.value.code == ErrorCode.INVALID_SIZE
         del srv.fail["GET /api/v1/capital"]
         srv.slow = 1.0
         with pytest.raises(VenueError) as et:
             await rest.signed("GET", "/api/v1/capital")
-        assert et.value.retryable and et.value.code == "timeout"
+        assert et.value.retryable and et.value.code == ErrorCode.TIMEOUT
     finally:
         await rest.close()
     closed = BackpackRest("http://127.0.0.1:1", KEYS)
     with pytest.raises(VenueError) as en:
         await closed.public("/api/v1/markets")
-    assert en.value.retryable and en.value.code == "network"
+    assert en.value.retryable and en.value.code == ErrorCode.NETWORK
     await closed.close()
     with pytest.raises(VenueError, match="needs API keys"):
         await BackpackRest(url).signed("GET", "/api/v1/capital")
@@ -229,14 +270,19 @@ async def test_connector_calls(server: tuple[Server, str]) -> None:
             {},
         )
         assert not await c.cancel("SOL_USDC_PERP", "mmab12c-3")
+        del srv.fail["DELETE /api/v1/order"]
+        srv.accept_cancels = 1
+        assert await c.cancel("SOL_USDC_PERP", "mmab12c-3")  # 202, no body: taken
         (o,) = await c.open_orders("SOL_USDC_PERP")
         assert (o.client_id, o.side, o.price, o.remaining_size, o.post_only) == (
-            "42",
+            "42",  # another tool's id: reported raw, never claimed
             Side.SELL,
             Decimal("151.00"),
             Decimal("0.75"),
             True,
         )
+        assert o.venue_client_id == "42"
+        assert srv.time_asked == 1 and 2000 < c.rest.offset_ms < 4000  # signs on venue time
         (p,) = await c.positions()
         assert p.size == Decimal("-0.50") and p.entry_price == Decimal("150.10")
         (b,) = await c.balances()
@@ -245,6 +291,6 @@ async def test_connector_calls(server: tuple[Server, str]) -> None:
             await c.place(
                 OrderRequest("weird", "SOL_USDC_PERP", Side.BUY, Decimal("1"), price=Decimal("1"))
             )
-        assert bad.value.code == "invalid_client_id"
+        assert bad.value.code == ErrorCode.INVALID_CLIENT_ID
     finally:
         await c.close()

@@ -31,6 +31,7 @@ class Server:
         self.app.router.add_route("*", "/400", self.bad)
         self.app.router.add_route("*", "/reset", self.reset)
         self.app.router.add_route("*", "/in-body", self.in_body)
+        self.app.router.add_route("*", "/cap", self.cap)
 
     async def ok(self, request: web.Request) -> web.Response:
         self.hits += 1
@@ -54,6 +55,9 @@ class Server:
         assert request.transport is not None
         request.transport.abort()
         return web.Response()
+
+    async def cap(self, request: web.Request) -> web.Response:
+        return web.json_response({"code": 2090, "message": "max open orders"}, status=429)
 
     async def in_body(self, request: web.Request) -> web.Response:
         return web.json_response({"code": 21712, "message": "queued"})
@@ -167,3 +171,21 @@ def test_retry_after_forms() -> None:
     now = time.time()
     assert 9 <= retry_after_s(formatdate(now + 10, usegmt=True), now=now) <= 11  # type: ignore[operator]
     assert retry_after_s("-4") == 0.0
+
+
+async def test_a_429_the_dialect_names_otherwise_is_not_a_rate_limit(server) -> None:
+    def classify(status: int, payload: object, raw: bytes) -> Refusal:
+        if isinstance(payload, dict) and payload.get("code") == 2090:
+            return Refusal(ErrorCode.TOO_MANY_ORDERS, "2090", "max open orders")
+        return Refusal()
+
+    http = HttpClient(server.url, venue="v", classify=classify)
+    try:
+        with pytest.raises(VenueError) as err:
+            await http.request("POST", "/cap")
+        assert not isinstance(err.value, RateLimited)
+        assert err.value.code == ErrorCode.TOO_MANY_ORDERS and not err.value.retryable
+        with pytest.raises(RateLimited):
+            await http.request("POST", "/429")
+    finally:
+        await http.close()

@@ -172,7 +172,9 @@ async def test_a_place_whose_answer_was_lost_is_found_and_never_sent_twice(core:
     core.rig.lose_next_answer()
     order = core.bid()
     await core.resting(order)  # the lookup by client id found it
-    await asyncio.sleep(1.0)  # time for any (wrong) resend to land
+    gateway = core.engine.order_path.gateways[core.venue]
+    await eventually(lambda: gateway.in_flight == 0, what="the place request done")
+    # a resend would have come from that request's retries: there is none
     assert len(core.rig.venue_orders()) == 1
     assert order.outcome_unknown and order.venue_order_id
     assert core.engine.orders.counters.placed == 1

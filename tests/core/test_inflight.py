@@ -71,6 +71,8 @@ def venue_order(o: Order, status: OrderStatus, filled: str = "0") -> VenueOrder:
 async def test_a_pending_order_never_reported_ends_lost_after_repeated_misses() -> None:
     om, _venue, checker, _, _ = rig()
     o = new(om)
+    assert checker.due(60_000) == []  # still in the gateway (queued, or a 429's wait)
+    om.apply_ack(OrderAck(o.client_id, None, OrderStatus.PENDING), 0)  # Lighter: tx arrived
     assert checker.due(4_999) == []  # within the grace
     assert [w for _, w in checker.due(5_000)] == ["no report from the venue"]
     await checker.check(5_000)
@@ -92,10 +94,21 @@ async def test_a_lost_answer_is_looked_up_soon_and_found_live() -> None:
     assert o.status is OrderStatus.OPEN and o.venue_order_id == "9"
 
 
+async def test_an_accepted_order_the_venue_never_reports_is_looked_up() -> None:
+    om, venue, checker, _, _ = rig()
+    o = new(om)
+    om.apply_ack(OrderAck(o.client_id, "9", OrderStatus.OPEN), 0)  # "New", then nothing
+    assert [w for _, w in checker.due(5_000)] == ["no report from the venue"]
+    await checker.check(5_000)
+    await checker.check(7_000)
+    assert o.status is OrderStatus.LOST and venue.asked == [o.client_id] * 2
+
+
 async def test_a_reported_order_is_not_looked_up_unless_reconcile_asks() -> None:
     om, venue, checker, settled, _ = rig()
     o = new(om)
     om.apply_ack(OrderAck(o.client_id, "9", OrderStatus.OPEN), 0)
+    om.apply_update(OrderUpdate("v", "BTC", o.client_id, "9", OrderStatus.OPEN), 1)  # stream
     assert checker.due(60_000) == []
     checker.request_check(o)
     venue.known[o.client_id] = venue_order(o, OrderStatus.CANCELLED)
@@ -108,6 +121,7 @@ async def test_an_acknowledged_cancel_that_did_nothing_is_sent_again_then_report
     om, venue, checker, _, resent = rig()
     o = new(om)
     om.apply_ack(OrderAck(o.client_id, "9", OrderStatus.OPEN), 0)
+    om.apply_update(OrderUpdate("v", "BTC", o.client_id, "9", OrderStatus.OPEN), 1)
     om.mark_cancel_requested(o, 1_000)
     o.cancel_sends = 1
     venue.known[o.client_id] = venue_order(o, OrderStatus.OPEN)
@@ -124,6 +138,7 @@ async def test_an_acknowledged_cancel_that_did_nothing_is_sent_again_then_report
 async def test_lookup_errors_change_nothing() -> None:
     om, venue, checker, _, _ = rig()
     o = new(om)
+    om.apply_ack(OrderAck(o.client_id, None, OrderStatus.PENDING), 0)
     venue.fail = True
     await checker.check(5_000)
     await checker.check(7_000)
@@ -135,6 +150,7 @@ async def test_a_modify_that_did_not_take_is_reverted_to_the_venue() -> None:
     om, venue, checker, _, _ = rig()
     o = new(om)
     om.apply_ack(OrderAck(o.client_id, "9", OrderStatus.OPEN), 0)
+    om.apply_update(OrderUpdate("v", "BTC", o.client_id, "9", OrderStatus.OPEN), 1)
     o.price = D(101)  # we think the modify moved it
     o.amend_check_ms = 3_000
     venue.known[o.client_id] = venue_order(o, OrderStatus.OPEN)  # still at 100

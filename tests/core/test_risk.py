@@ -121,3 +121,18 @@ def test_reduce_only_dust_below_min_size_may_close() -> None:
     assert (risk.check(_order(**dust, position=D("0.003")), NOW) or "").startswith("size")
     nothing_to_reduce = risk.check(_order(**dust, position=D(0), reduce_only=True), NOW)
     assert (nothing_to_reduce or "").startswith("size")
+
+
+def test_below_the_venues_minimum_notional_is_refused_before_it_leaves() -> None:
+    from dataclasses import replace
+
+    inst = replace(INST, min_notional=D(100))  # GRVT's BTC_USDT_Perp, as recorded
+    risk = RiskEngine(_limits())
+    reason = risk.check(_order(instrument=inst, size=D("0.9"), price=D("99.9")), NOW)
+    assert reason is not None and reason.startswith("min notional"), reason
+    assert risk.check(_order(instrument=inst, size=D("1.002"), price=D("99.9")), NOW) is None
+    # a reduce-only close of what is left may be smaller (the venue decides)
+    closing = _order(
+        instrument=inst, size=D("0.5"), side=Side.SELL, reduce_only=True, position=D("0.5")
+    )
+    assert risk.check(closing, NOW) is None

@@ -15,7 +15,8 @@ import pytest
 import websockets
 from nacl.signing import SigningKey
 
-from connectors.backpack.emulator import backpack_emulator
+from connectors.backpack.emulator import BackpackDialect, backpack_emulator
+from connectors.base import Side
 from connectors.emulation import EmulatorHarness
 from connectors.sim.venue import FlowParams
 
@@ -220,7 +221,7 @@ async def test_place_partial_fill_cancel(alice: Client, bob: Client) -> None:
     )
     assert status == 200, order
     assert order["status"] == "New" and order["clientId"] == 1001 and order["side"] == "Bid"
-    assert order["quantity"] == "0.010"
+    assert order["quantity"] == "0.01"  # order objects carry plain decimals (recorded)
     # duplicate live client id
     status, err = await alice.place(
         symbol="BTC_USDC_PERP",
@@ -371,7 +372,9 @@ async def test_injected_429_and_5xx(emu: EmulatorHarness, alice: Client) -> None
             assert (await resp.json())["code"] == "TOO_MANY_REQUESTS"
     emu.faults.http_errors(1, status=503)
     async with alice.session.get(emu.base_url + "/api/v1/markets") as resp:
-        assert resp.status == 503 and (await resp.json())["code"] == "MAINTENANCE"
+        body = await resp.json()
+        # the overload answer Hummingbot's connector recorded (it treats a place as maybe placed)
+        assert resp.status == 503 and body["code"] == "SERVICE_UNAVAILABLE"
     assert len(await alice.public("/api/v1/markets")) == 3
 
 
@@ -547,3 +550,137 @@ async def test_close_sockets_drops_clients(emu: EmulatorHarness) -> None:
         with pytest.raises(websockets.ConnectionClosed):
             while True:
                 await asyncio.wait_for(ws.recv(), 3)
+
+
+# -- the recorded forms, history, and the kit's faults ------------------------------------
+
+
+async def test_history_pages_with_the_venue_headers(emu: EmulatorHarness, alice: Client) -> None:
+    sym = "SOL_USDC_PERP"
+    depth = await alice.public("/api/v1/depth", symbol=sym)
+    px = D(depth["bids"][0][0]) - 1
+    ids = []
+    for i in range(3):
+        status, order = await alice.place(
+            symbol=sym, side="Bid", orderType="Limit", quantity="0.01", price=str(px - i)
+        )
+        assert status == 200
+        ids.append(order["id"])
+        await alice.signed(
+            "DELETE", "/api/v1/order", "orderCancel", {"symbol": sym, "orderId": order["id"]}
+        )
+    params = {"symbol": sym, "limit": 2, "offset": 0}
+    status, newest, headers = await alice.signed(
+        "GET", "/wapi/v1/history/orders", "orderHistoryQueryAll", params
+    )
+    assert status == 200 and [o["id"] for o in newest] == ids[::-1][:2]  # newest first
+    total = int(headers["X-Total"])
+    assert total >= 3 and headers["X-Page-Size"] == "2" and headers["X-Current-Page"] == "1"
+    assert int(headers["X-Page-Count"]) == (total + 1) // 2
+    created = newest[0]["createdAt"]
+    assert isinstance(created, str) and len(created) == 23 and "T" in created  # naive, ms
+    status, oldest, _ = await alice.signed(
+        "GET",
+        "/wapi/v1/history/orders",
+        "orderHistoryQueryAll",
+        params | {"sortDirection": "Asc", "offset": total - 1},
+    )
+    assert [o["id"] for o in oldest] == [ids[-1]]
+
+
+async def test_duplicate_client_ids_refused_unless_the_fault_books_them(
+    emu: EmulatorHarness, alice: Client
+) -> None:
+    sym = "ETH_USDC_PERP"
+    depth = await alice.public("/api/v1/depth", symbol=sym)
+    px = D(depth["bids"][0][0]) - 2
+    order = {"symbol": sym, "side": "Bid", "orderType": "Limit", "quantity": "0.01"}
+    status, first = await alice.place(**order, price=str(px), clientId=4242)
+    assert status == 200
+    status, err = await alice.place(**order, price=str(px - 1), clientId=4242)
+    assert (status, err) == (
+        400,
+        {"code": "INVALID_ORDER", "message": "Order with client ID already exists: 4242"},
+    )
+    emu.faults.book_duplicate_client_ids(ALICE[0])
+    try:
+        status, second = await alice.place(**order, price=str(px - 1), clientId=4242)
+        assert status == 200 and second["id"] != first["id"]
+        status, listed, _ = await alice.signed("GET", "/api/v1/orders", "orderQueryAll")
+        assert sorted(o["id"] for o in listed if o["clientId"] == 4242) == sorted(
+            [first["id"], second["id"]]
+        )
+        # by order id, the older one goes; by client id, the newer
+        status, gone, _ = await alice.signed(
+            "DELETE", "/api/v1/order", "orderCancel", {"symbol": sym, "orderId": first["id"]}
+        )
+        assert status == 200 and gone["id"] == first["id"] and gone["status"] == "Cancelled"
+        status, found, _ = await alice.signed(
+            "GET", "/api/v1/order", "orderQuery", {"symbol": sym, "clientId": 4242}
+        )
+        assert found["id"] == second["id"]
+    finally:
+        emu.faults.book_duplicate_client_ids(ALICE[0], on=False)
+
+
+async def test_a_dropped_order_is_answered_as_accepted_and_then_unknown(
+    emu: EmulatorHarness, alice: Client
+) -> None:
+    sym = "BTC_USDC_PERP"
+    depth = await alice.public("/api/v1/depth", symbol=sym)
+    px = D(depth["bids"][0][0]) - 50
+    emu.faults.drop_next_order(ALICE[0])
+    status, order = await alice.place(
+        symbol=sym, side="Bid", orderType="Limit", quantity="0.001", price=str(px), clientId=777
+    )
+    assert status == 200 and order["status"] == "New" and order["clientId"] == 777
+    status, err, _ = await alice.signed(
+        "GET", "/api/v1/order", "orderQuery", {"symbol": sym, "clientId": 777}
+    )
+    assert status == 404 and err["code"] == "RESOURCE_NOT_FOUND"
+    status, hist, _ = await alice.signed(
+        "GET", "/wapi/v1/history/orders", "orderHistoryQueryAll", {"symbol": sym}
+    )
+    assert all(o["id"] != order["id"] for o in hist)
+
+
+async def test_private_frames_raw_pushes_and_a_liquidation_in_the_recorded_form(
+    emu: EmulatorHarness, alice: Client
+) -> None:
+    async with websockets.connect(emu.ws_url) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "method": "SUBSCRIBE",
+                    "params": ["account.orderUpdate"],
+                    "signature": alice.subscribe_signature(),
+                }
+            )
+        )
+        dialect = emu.dialect
+        assert isinstance(dialect, BackpackDialect)
+        await asyncio.sleep(0.1)
+        assert emu.call(lambda: dialect.push_raw("alice", "{not json")) == 1
+        assert await asyncio.wait_for(ws.recv(), 3) == "{not json"
+        emu.faults.liquidate(ALICE[0], "SOL-PERP", Side.SELL, D("0.01"), D("120"))
+        msg = await recv_until(ws, lambda m: m["data"].get("e") == "orderFill")
+        data = msg["data"]
+        assert "c" not in data and data["O"] == "LIQUIDATION_AUTOCLOSE"
+        assert (data["S"], data["l"], data["L"], data["X"]) == ("Ask", "0.01", "120.00", "Filled")
+        assert isinstance(data["E"], int) and isinstance(data["t"], int)
+    status, fills, _ = await alice.signed(
+        "GET", "/wapi/v1/history/fills", "fillHistoryQueryAll", {"symbol": "SOL_USDC_PERP"}
+    )
+    (liq,) = [f for f in fills if f.get("systemOrderType")]
+    assert "clientId" not in liq and liq["tradeId"] == data["t"] and liq["orderId"] == data["i"]
+    status, _ = await alice.place(
+        symbol="SOL_USDC_PERP", side="Bid", orderType="Market", quantity="0.01", reduceOnly=True
+    )
+    assert status == 200
+
+
+async def test_a_size_below_the_minimum_is_an_invalid_quantity(alice: Client) -> None:
+    status, err = await alice.place(
+        symbol="BTC_USDC_PERP", side="Bid", orderType="Limit", quantity="0.000", price="1000.0"
+    )
+    assert (status, err["code"]) == (400, "INVALID_QUANTITY")

@@ -140,10 +140,13 @@ async def test_a_crossing_post_only_reaches_the_order_manager_as_a_reject(
 
 
 async def test_a_429_burst_still_places_each_order_once(erig: EngineRig) -> None:
+    """429s took nothing: the gateway retries them. The 502 that follows leaves the
+    outcome unknown: that place is never resent; looked up, the venue does not know
+    it (the injected 502 came before the venue): it ends LOST."""
     engine = erig.engine
     bid, _, tick = erig.touch()
     erig.harness.faults.http_errors(3, status=429, retry_after_s=0.2)
-    erig.harness.faults.http_errors(1, status=502)  # then a 5xx: retried too
+    erig.harness.faults.http_errors(1, status=502)  # then a 5xx: outcome unknown
     orders = [
         engine.submit_order(
             venue=VENUE,
@@ -156,12 +159,12 @@ async def test_a_429_burst_still_places_each_order_once(erig: EngineRig) -> None
         for i in range(3)
     ]
     await until(
-        lambda: all(o.status is OrderStatus.OPEN for o in orders),
+        lambda: sorted(o.status.value for o in orders) == ["lost", "open", "open"],
         timeout=15,
-        what=str([(o.status, o.reason) for o in orders]),
+        what=lambda: str([(o.status, o.reason) for o in orders]),
     )
     cids = [o["metadata"]["client_order_id"] for o in erig.venue_orders()]
-    assert len(cids) == 3 and len(set(cids)) == 3
+    assert len(cids) == 2 and len(set(cids)) == 2
     assert erig.harness.call(lambda: sum(f.remaining for f in erig.harness.fault_state.http)) == 0
     report = await erig.session.stop()
     assert report.ok, report

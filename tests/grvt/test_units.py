@@ -21,8 +21,8 @@ from connectors.base import (
     TimeInForce,
     VenueError,
 )
-from connectors.grvt import clientids
-from connectors.grvt.connector import build_order, order_update
+from connectors.grvt import clientids, parse
+from connectors.grvt.connector import build_order
 from connectors.grvt.emulator import cookie_expiry
 from connectors.grvt.keys import GrvtKeyError, GrvtKeys, keys_from_env, keys_from_file
 from connectors.grvt.rest import parse_cookie
@@ -178,9 +178,9 @@ def test_the_fast_signer_gives_the_sdk_signature_for_any_order() -> None:
 def test_the_emulator_check_recovers_the_signer_only_under_the_right_chain() -> None:
     config = GrvtApiConfig(GrvtEnv.TESTNET, SUB, KEY, "k", None)
     order = sign(_order(), config, Account.from_key(KEY), {"BTC_USDT_Perp": SDK_BTC})
-    from connectors.grvt.connector import _asdict
+    import orjson
 
-    wire = _asdict(order)
+    wire = orjson.loads(orjson.dumps(order))  # the JSON the connector sends
     wire["legs"][0]["size"] = "0.010000000"  # other spellings of the same number
     message = order_message(wire, [("0x030501", 9)])
     sig = order.signature
@@ -191,7 +191,7 @@ def test_the_emulator_check_recovers_the_signer_only_under_the_right_chain() -> 
 
 def test_orders_are_built_on_the_grid_with_decimal_strings() -> None:
     order = _order()
-    assert order.legs[0].size == "0.01" and order.legs[0].limit_price == "65000.1"
+    assert order.legs[0].size == "0.010" and order.legs[0].limit_price == "65000.1"
     assert order.time_in_force is t.TimeInForce.GOOD_TILL_TIME and order.post_only
     market = build_order(
         OrderRequest(
@@ -221,26 +221,47 @@ def test_orders_are_built_on_the_grid_with_decimal_strings() -> None:
         )
     with pytest.raises(VenueError, match="post-only needs GTC"):
         _order(time_in_force=TimeInForce.IOC)
+    # below the instrument's minimum notional: refused before it is signed
+    with_min = Instrument(
+        "grvt",
+        "BTC_USDT_Perp",
+        "BTC",
+        "USDT",
+        Decimal("0.1"),
+        Decimal("0.001"),
+        Decimal("0.001"),
+        min_notional=Decimal("100"),
+    )
+    small = OrderRequest("c", "BTC_USDT_Perp", Side.BUY, Decimal("0.001"), price=Decimal("90000.0"))
+    with pytest.raises(VenueError) as info:
+        build_order(small, with_min, SUB, 1, expiration_ns=1, nonce=1)
+    assert info.value.code == "min_notional"
+    tiny = OrderRequest("c", "BTC_USDT_Perp", Side.BUY, Decimal("0.0001"), price=Decimal("1"))
+    with pytest.raises(VenueError) as info:
+        build_order(tiny, BTC, SUB, 1, expiration_ns=1, nonce=1)
+    assert info.value.code == "invalid_size"  # below the minimum size: one code for sizes
 
 
 def test_order_objects_map_to_core_updates() -> None:
     base = {
         "order_id": "0x01",
-        "legs": [{"instrument": "BTC_USDT_Perp"}],
+        "legs": [{"instrument": "BTC_USDT_Perp", "size": "0.01", "is_buying_asset": True}],
         "metadata": {"client_order_id": str(clientids.to_venue("mmabcde-3"))},
     }
     state = {"book_size": ["0.01"], "traded_size": ["0"], "update_time": "5000000"}
-    assert order_update("grvt", base | {"state": state | {"status": "PENDING"}}) is None
-    rej = order_update(
-        "grvt", base | {"state": state | {"status": "REJECTED", "reject_reason": "FAIL_POST_ONLY"}}
-    )
-    assert rej is not None and rej.status is OrderStatus.REJECTED
-    assert rej.reason == "FAIL_POST_ONLY" and rej.client_id == "mmabcde-3" and rej.ts_ms == 5
-    part = order_update(
-        "grvt", base | {"state": state | {"status": "OPEN", "traded_size": ["0.004"]}}
-    )
-    assert part is not None and part.status is OrderStatus.PARTIALLY_FILLED
-    assert part.filled_size == Decimal("0.004")
+
+    def update(extra: dict) -> object:
+        return parse.order_update("grvt", parse.order(base | {"state": state | extra}))
+
+    assert update({"status": "PENDING"}) is None
+    rej = update({"status": "REJECTED", "reject_reason": "FAIL_POST_ONLY"})
+    assert rej is not None and rej.status is OrderStatus.REJECTED  # type: ignore[attr-defined]
+    assert rej.reason == "FAIL_POST_ONLY" and rej.client_id == "mmabcde-3" and rej.ts_ms == 5  # type: ignore[attr-defined]
+    part = update({"status": "OPEN", "traded_size": ["0.004"]})
+    assert part is not None and part.status is OrderStatus.PARTIALLY_FILLED  # type: ignore[attr-defined]
+    assert part.filled_size == Decimal("0.004")  # type: ignore[attr-defined]
+    with pytest.raises(parse.Unreadable, match=r"state\.status"):
+        update({"status": "SOMETHING_NEW"})
 
 
 # -- cookies and config -----------------------------------------------------------------

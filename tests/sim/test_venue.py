@@ -148,3 +148,16 @@ def test_seeded_and_correlated_across_venues() -> None:
     var_a = sum((x - mean_a) ** 2 for x in ra)
     var_b = sum((y - mean_b) ** 2 for y in rb)
     assert cov / math.sqrt(var_a * var_b) > 0.8  # ... but move together
+
+
+def test_cancel_by_order_id_reaches_the_older_of_two_orders_with_one_client_id() -> None:
+    _, venue, _ = _venue()
+    venue.duplicate_client_ids.add("me")
+    first = venue.submit("me", _req("dup", Side.BUY, "0.01", "99000"))
+    second = venue.submit("me", _req("dup", Side.BUY, "0.01", "98990"))
+    assert first.venue_order_id and second.venue_order_id
+    assert not venue.cancel_order("other", "BTC-PERP", int(first.venue_order_id))
+    assert venue.cancel_order("me", "BTC-PERP", int(first.venue_order_id))
+    assert not venue.cancel_order("me", "BTC-PERP", int(first.venue_order_id))
+    (left,) = venue.open_orders("me")
+    assert left.venue_order_id == second.venue_order_id

@@ -140,7 +140,6 @@ class VenueGateway:
 
     async def _place(self, order: Order) -> None:
         request = order.request()
-        order.placing = True
         try:
             ack = await self.call(
                 "place",
@@ -167,8 +166,6 @@ class VenueGateway:
             log.exception("%s: place %s raised", self.name, order.client_id)
             self._unknown(order, f"connector error: {exc!r}")
             return
-        finally:
-            order.placing = False
         self._on_ack(order, ack)
 
     def _unknown(self, order: Order, reason: str) -> None:

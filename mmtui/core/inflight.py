@@ -87,8 +87,6 @@ class InflightChecker:
         p = self.policy
         out: list[tuple[Order, str]] = []
         for order in self.orders.live():
-            if order.placing:
-                continue  # our own gateway is still sending it
             if order.checked_ms and now_ms - order.checked_ms < p.recheck_s * 1000:
                 continue
             why = ""

@@ -127,9 +127,6 @@ class Order:
     cancel_sends: int = 0
     amend_check_ms: int = 0
     """When to verify an acknowledged modify took effect (0: nothing to verify)."""
-    placing: bool = False
-    """The gateway is still sending the place (waiting out a 429's Retry-After included):
-    the venue not knowing the order yet says nothing."""
 
     @property
     def remaining(self) -> Decimal:

@@ -1,92 +1,29 @@
-"""Lighter REST reads on aiohttp (orders go through the SDK's SignerClient: ``tx``).
+"""Lighter REST reads on the common ``HttpClient`` (orders go through the SDK: ``tx``).
 
-* Every answer carries ``"code": 200`` on success; anything else is an error.
-* 429 -> ``RateLimited`` (``Retry-After`` when present); 5xx, timeouts and
-  connection errors -> ``VenueError(retryable=True)``; 401/403 ->
-  ``VenueError(code="auth")`` so the caller can mint a fresh auth token.
-* Private reads send the auth token in the ``Authorization`` header.
-* Rate limits are charged by the core's limiter, with Lighter's weights (spec
-  §2.5) in the venue config's default ``rate_limit``.
+* Every answer carries ``"code": 200`` on success; an HTTP 200 with another code is an
+  error too (``codes.body_error``), and error bodies are ``{"code": C, "message": M}``
+  mapped by ``codes.classify``; 429 and ``Retry-After`` are the common layer's.
+* Private reads send the auth token in the ``Authorization`` header (the SDK 1.1.8's
+  ``authorization`` parameter; NautilusTrader sends ``auth=`` in the query, the venue takes
+  both).
+* Lists page with ``next_cursor`` (``accountActiveOrders``, ``accountInactiveOrders``,
+  ``trades``): ``pages`` follows it to the end.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-import aiohttp
-import orjson
-
-from connectors.base import RateLimited, VenueError
+from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.http import HttpClient
+from connectors.lighter import codes, wire
 
 log = logging.getLogger("connectors.lighter.rest")
 
-
-class LighterRest:
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout_s: float = 10.0,
-        venue: str = "lighter",
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.venue = venue
-        self._session: aiohttp.ClientSession | None = None
-        self.latency_ms: float | None = None
-        self.requests = 0
-        self.errors = 0
-
-    async def start(self) -> None:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def get(
-        self, path: str, params: Mapping[str, Any] | None = None, *, auth: str | None = None
-    ) -> dict[str, Any]:
-        if self._session is None:
-            await self.start()
-        assert self._session is not None
-        query = {k: _render(v) for k, v in (params or {}).items() if v is not None}
-        headers = {"Authorization": auth} if auth else None
-        started = time.perf_counter()
-        self.requests += 1
-        try:
-            async with self._session.get(
-                self.base_url + path, params=query or None, headers=headers
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                retry_after = resp.headers.get("Retry-After")
-        except TimeoutError:
-            self.errors += 1
-            raise VenueError(
-                f"{self.venue}: GET {path} timed out", code="timeout", retryable=True
-            ) from None
-        except aiohttp.ClientError as exc:
-            self.errors += 1
-            raise VenueError(
-                f"{self.venue}: GET {path}: {type(exc).__name__}: {exc}",
-                code="network",
-                retryable=True,
-            ) from None
-        payload = _decode(raw)
-        if 200 <= status < 300 and isinstance(payload, dict) and payload.get("code", 200) == 200:
-            elapsed = (time.perf_counter() - started) * 1000
-            self.latency_ms = (
-                elapsed if self.latency_ms is None else 0.8 * self.latency_ms + 0.2 * elapsed
-            )
-            return payload
-        self.errors += 1
-        raise http_error(self.venue, f"GET {path}", status, payload, raw, retry_after)
+TokenSource = Callable[[bool], Awaitable[str]]
+"""``token(fresh)``: the current auth token, a newly minted one when ``fresh``."""
 
 
 def _render(value: Any) -> str:
@@ -97,38 +34,93 @@ def _render(value: Any) -> str:
     return str(value)
 
 
-def _decode(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
+class LighterRest:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: TokenSource | None = None,
+        timeout_s: float = 10.0,
+        venue: str = "lighter",
+    ) -> None:
+        self.venue = venue
+        self._token = token
+        self.http = HttpClient(
+            base_url,
+            venue=venue,
+            timeout_s=timeout_s,
+            classify=codes.classify,
+            body_error=codes.body_error,
+        )
 
+    @property
+    def latency_ms(self) -> float | None:
+        return self.http.latency_ms
 
-def http_error(
-    venue: str, what: str, status: int, payload: Any, raw: bytes, retry_after: str | None
-) -> VenueError:
-    code, message = "", raw[:200].decode("utf-8", "replace")
-    if isinstance(payload, dict):
-        code = str(payload.get("code") or "")
-        message = str(payload.get("message") or message)
-    text = f"{venue}: {what} -> HTTP {status} {code}: {message}"
-    if status == 429:
-        delay: float | None = None
-        if retry_after:
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    async def get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, private: bool = False
+    ) -> dict[str, Any]:
+        """One GET; a private one carries the auth token and, when the venue refuses the
+        token, is sent once more with a fresh one (a refused fresh token is final)."""
+        query = {k: _render(v) for k, v in (params or {}).items() if v is not None}
+        for fresh in (False, True) if private else (False,):
+            headers = None
+            if private:
+                assert self._token is not None, "private reads need a token source"
+                headers = {"Authorization": await self._token(fresh)}
             try:
-                delay = max(0.0, float(retry_after))
-            except ValueError:
-                delay = None
-        log.warning("%s (retry after %s)", text, delay)
-        return RateLimited(text, retry_after=delay)
-    if status in (401, 403):
-        log.warning("%s", text)
-        return VenueError(text, code="auth", retryable=True)
-    retryable = status >= 500
-    log.log(logging.WARNING if retryable else logging.INFO, "%s", text)
-    return VenueError(text, code=code or f"http_{status}", retryable=retryable)
+                payload = await self.http.request(
+                    "GET", path, params=query or None, headers=headers
+                )
+            except VenueError as exc:
+                if not private or exc.code != ErrorCode.AUTH:
+                    raise
+                if fresh:
+                    raise VenueError(
+                        f"{exc} (a fresh token was refused too: check the API key and "
+                        "account index)",
+                        code=ErrorCode.AUTH,
+                        venue_code=exc.venue_code,
+                    ) from None
+                log.info("%s: auth token refused on %s; minting a new one", self.venue, path)
+                continue
+            assert isinstance(payload, dict)  # body_error refuses anything else
+            return payload
+        raise AssertionError("unreachable")
+
+    async def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        key: str,
+        *,
+        private: bool = False,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[list[Any]]:
+        """Each page's ``key`` list, following ``next_cursor`` until the venue gives none.
+        With ``max_pages``, a list that goes on longer raises ``VenueError`` (the caller
+        cannot tell what the rest holds)."""
+        cursor: str | None = None
+        read = 0
+        while True:
+            page = await self.get(path, {**params, "cursor": cursor}, private=private)
+            read += 1
+            yield wire.items(page, key)
+            cursor = wire.next_cursor(page)
+            if cursor is None:
+                return
+            if max_pages is not None and read >= max_pages:
+                raise VenueError(
+                    f"{self.venue}: {path} goes on past {max_pages} pages",
+                    code=ErrorCode.VENUE,
+                    retryable=True,
+                )
 
 
-__all__ = ["LighterRest", "http_error"]
+__all__ = ["LighterRest", "TokenSource"]

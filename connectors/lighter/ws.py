@@ -10,7 +10,10 @@ this is our own. Protocol (spec §2.4):
 * the server sends ``{"type": "ping"}``, we answer ``{"type": "pong"}``; we also
   send our own ``ping`` so the connection never looks idle (the venue drops
   clients silent for 2 minutes);
-* error frames ``{"error": {"code", "message"}}`` are counted and reported.
+* error frames come in two shapes, ``{"error": {"code", "message"}}`` and
+  ``{"type": "error", "code", "message"}`` (both recorded by NautilusTrader's handler
+  tests); codes by Lighter's table (``codes``): 30003 Already Subscribed and 30002 Not
+  Subscribed report no problem, 30009/30010 mean too many messages in flight.
 
 Reconnects use capped exponential backoff with jitter and subscribe to every
 channel again (private ones with a fresh token). The owner is told about every
@@ -30,11 +33,13 @@ import orjson
 from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState
+from connectors.common.errors import ErrorCode
 from connectors.common.wsclient import ReconnectingWs, StateHandler
+from connectors.lighter import codes
 
 log = logging.getLogger("connectors.lighter.ws")
 
-QUIET_ERRORS = frozenset({30006, 30007})
+QUIET_ERRORS = frozenset({codes.WS_ALREADY_SUBSCRIBED, codes.WS_NOT_SUBSCRIBED})
 """Error codes that report no problem: already subscribed / not subscribed."""
 
 MessageHandler = Callable[[dict[str, Any]], None]
@@ -57,6 +62,16 @@ def parse_message(raw: str | bytes) -> dict[str, Any]:
     return msg
 
 
+def error_of(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The error of an error frame in either shape, else None."""
+    err = msg.get("error")
+    if err is not None:
+        return err if isinstance(err, dict) else {"message": str(err)}
+    if msg.get("type") == "error":
+        return {"code": msg.get("code"), "message": msg.get("message")}
+    return None
+
+
 class LighterWs(ReconnectingWs):
     def __init__(
         self,
@@ -66,6 +81,7 @@ class LighterWs(ReconnectingWs):
         *,
         token: TokenSource | None = None,
         on_auth_error: Callable[[], None] | None = None,
+        on_frame: Callable[[], None] | None = None,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         rng: random.Random | None = None,
@@ -87,6 +103,8 @@ class LighterWs(ReconnectingWs):
         self._on_message = on_message
         self._token = token
         self._on_auth_error = on_auth_error
+        self._on_frame = on_frame
+        """Called after every frame, good or bad (the owner's counters follow ours)."""
         self.greeting_timeout_s = greeting_timeout_s
         self.keepalive_s = keepalive_s
         self.channels: dict[str, bool] = {}
@@ -173,6 +191,13 @@ class LighterWs(ReconnectingWs):
 
     def handle(self, ws: Any, raw: str | bytes) -> bool:
         """Parse and dispatch one frame; True if it was a valid push."""
+        try:
+            return self._handle(ws, raw)
+        finally:
+            if self._on_frame is not None:
+                self._on_frame()
+
+    def _handle(self, ws: Any, raw: str | bytes) -> bool:
         self.frames += 1
         try:
             msg = parse_message(raw)
@@ -189,8 +214,9 @@ class LighterWs(ReconnectingWs):
         if kind == "shutdown":
             log.warning("%s ws: server announces shutdown: %s", self.venue, msg)
             return True
-        if "error" in msg:
-            self._error(msg["error"])
+        err = error_of(msg)
+        if err is not None:
+            self._error(err)
             return False
         try:
             self._on_message(msg)
@@ -204,15 +230,21 @@ class LighterWs(ReconnectingWs):
         with contextlib.suppress(WebSocketException, OSError):
             await ws.send('{"type":"pong"}')
 
-    def _error(self, err: Any) -> None:
+    def _error(self, err: dict[str, Any]) -> None:
         self.error_frames += 1
-        code = err.get("code") if isinstance(err, dict) else None
+        code = codes.venue_code(err)
         if code in QUIET_ERRORS:
             log.debug("%s ws: %s", self.venue, err)  # e.g. unsubscribe of a refused channel
             return
         self.last_error = f"server refused: {err}"
-        text = str(err).lower()
-        if self._on_auth_error is not None and ("auth" in text or "token" in text):
+        if code in codes.WS_TOO_MANY_INFLIGHT:
+            log.warning("%s ws: %s (too many messages in flight)", self.venue, self.last_error)
+            return
+        # The venue's code for a refused auth token is not documented: ours (20013, a
+        # guess) or the word in the message
+        text = str(err.get("message") or "").lower()
+        refused_auth = codes.refusal(code).code == ErrorCode.AUTH or "auth" in text
+        if self._on_auth_error is not None and (refused_auth or "token" in text):
             log.warning("%s ws: %s; minting a new token", self.venue, self.last_error)
             self._on_auth_error()
             return

@@ -351,7 +351,7 @@ async def test_an_expired_auth_token_is_renewed(rig: Rig) -> None:
     conn = rig.conn
     minted = conn.stats.extra["auth_tokens"]
     rig.harness.call(lambda: rig.harness.dialect.expire_tokens())
-    assert await conn.open_orders() == []  # 401 -> a new token -> the same read succeeds
+    assert await conn.open_orders(BTC) == []  # 401 -> a new token -> the same read succeeds
     assert conn.stats.extra["auth_tokens"] == minted + 1
 
 

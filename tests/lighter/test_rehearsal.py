@@ -8,6 +8,7 @@ from pathlib import Path
 from mmtui.config import load_config
 from mmtui.emulate import LIGHTER_ACCOUNT_INDEX, start_lighter
 from tests.rehearsal import emulated, trade_until_fills
+from tests.waiting import until
 
 
 async def test_written_config_trades_the_emulator(tmp_path: Path) -> None:
@@ -19,5 +20,9 @@ async def test_written_config_trades_the_emulator(tmp_path: Path) -> None:
         assert summary.fills_by_venue.get("lighter", 0) > 0, summary
         assert report.ok and summary.open_orders_left == 0
         assert harness.call(lambda: harness.venue.open_orders("rehearsal")) == []
-        # the clean close aborted the dead-man's switch
-        assert harness.call(lambda: harness.dialect.schedule(LIGHTER_ACCOUNT_INDEX)) is None
+        # the clean close aborted the dead-man's switch (the venue executes the abort
+        # a moment after it accepted it)
+        await until(
+            lambda: harness.call(lambda: harness.dialect.schedule(LIGHTER_ACCOUNT_INDEX)) is None,
+            what="the schedule aborted",
+        )

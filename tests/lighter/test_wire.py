@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.base import Liquidity, OrderStatus, Side, VenueError
-from connectors.lighter import wire
+from connectors.base import ErrorCode, Liquidity, OrderStatus, Side, VenueError
+from connectors.common.units import BadNumber
+from connectors.lighter import codes, wire
 
 BOOK = {
     "symbol": "ETH",
@@ -21,7 +22,7 @@ BOOK = {
     "supported_size_decimals": 4,
     "supported_price_decimals": 2,
 }
-ETH = wire.market_from_wire(BOOK, None)
+ETH = wire.market_from_wire(BOOK)
 
 
 def test_market_and_instrument() -> None:
@@ -36,12 +37,22 @@ def test_scaling_is_exact() -> None:
     assert wire.base_amount(Decimal("0.1"), ETH) == 1000
     with pytest.raises(VenueError, match="decimals"):
         wire.price_int(Decimal("3500.105"), ETH)
-    with pytest.raises(VenueError, match="range"):
+    with pytest.raises(VenueError, match="range") as err:
         wire.price_int(Decimal("0"), ETH)
+    assert err.value.code == ErrorCode.INVALID_PRICE
 
 
-def test_levels() -> None:
-    assert wire.levels([{"price": "3500.12", "size": "1.2500"}], ETH) == [(350012, 12500)]
+def test_levels_are_bounded() -> None:
+    level = [{"price": "3500.12", "size": "1.2500"}]
+    assert wire.book_levels(level, ETH, snapshot=True) == [(350012, 12500)]
+    assert wire.book_levels(None, ETH, snapshot=True) == []
+    removal = [{"price": "3500.12", "size": "0.0000"}]
+    assert wire.book_levels(removal, ETH, snapshot=False) == [(350012, 0)]
+    for bad in ("1e999990", "NaN", "-1.0000", "9" * 60):
+        with pytest.raises(BadNumber):
+            wire.book_levels([{"price": "3500.12", "size": bad}], ETH, snapshot=False)
+    with pytest.raises(BadNumber):
+        wire.book_levels(removal, ETH, snapshot=True)
 
 
 def test_statuses() -> None:
@@ -53,9 +64,10 @@ def test_statuses() -> None:
     with pytest.raises(ValueError, match="unknown order status"):
         wire.order_status({**base, "status": "weird"})
     update = wire.order_update(
-        "lighter", "ETH", {**base, "status": "canceled-post-only"}, "mmabcde-1", 1
+        "lighter", "ETH", {**base, "status": "canceled-post-only", "updated_at": 5}, "mm-1"
     )
     assert update.reason == "canceled-post-only" and update.remaining_size is None
+    assert update.ts_ms == 5
 
 
 def test_position_sign() -> None:
@@ -96,8 +108,16 @@ def test_account_fills_side_fee_and_self_trade() -> None:
     assert len({f.trade_id for f in both}) == 2
 
 
-def test_error_code() -> None:
+def test_error_codes_by_the_table() -> None:
     text = "HTTP response body: code=21104 message='invalid nonce' additional_properties={}"
-    assert wire.error_code(text) == 21104
-    assert wire.error_code('{"code": 21728, "message": "x"}') == 21728
-    assert wire.error_code("nothing") is None
+    assert codes.venue_code(text) == 21104 and codes.message_of(text) == "invalid nonce"
+    assert codes.venue_code({"code": 21728, "message": "x"}) == 21728
+    assert codes.venue_code("nothing") is None
+    assert codes.refusal(21728).code == ErrorCode.DUPLICATE_CLIENT_ID
+    assert codes.refusal(21706).code == ErrorCode.INVALID_SIZE
+    assert codes.refusal(21739).code == ErrorCode.INSUFFICIENT_MARGIN
+    assert codes.refusal(23000).rate_limited
+    unknown = codes.refusal(29999, "new")
+    assert unknown.code == ErrorCode.VENUE and unknown.venue_code == "29999"
+    # no meaning is read from the message text
+    assert codes.refusal(None, "client order index already exists").code == ErrorCode.VENUE

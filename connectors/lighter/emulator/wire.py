@@ -1,5 +1,10 @@
-"""Pure helpers of the Lighter emulator: number formatting, tx-info structure checks,
-auth-token parsing and the error type. No state, no I/O (tested through the emulator).
+"""Pure helpers of the Lighter emulator: the venue's constants and error table, number
+formatting, tx-info structure checks, auth-token parsing and the refusal type. No state,
+no I/O (tested through the emulator).
+
+Error codes are Lighter's (https://apidocs.lighter.xyz/docs/data-structures-constants-and-errors
+as transcribed in ccxt ``ts/src/lighter.ts``; 21104 and 20001 as NautilusTrader's adapter and
+the SDK see them); the ones marked *guess* have no published code and are ours.
 """
 
 from __future__ import annotations
@@ -91,35 +96,38 @@ TX_KEYS: dict[int, tuple[str, ...]] = {
     ),
 }
 
-# -- error codes (emulator decisions, see EMULATOR_NOTES in emulator.py) -------
+# -- error codes ------------------------------------------------------------------------
 
 CODE_OK = 200
 CODE_INVALID_PARAM = 20001
-CODE_INVALID_AUTH = 20013
-CODE_ACCOUNT_NOT_FOUND = 21100
-CODE_INVALID_TX_INFO = 21101
-CODE_INVALID_SIGNATURE = 21102
-CODE_TX_EXPIRED = 21103
+CODE_INVALID_AUTH = 20013  # guess
+CODE_ACCOUNT_NOT_FOUND = 21100  # guess
+CODE_INVALID_SIGNATURE = 21102  # guess
+CODE_TX_EXPIRED = 21103  # guess
 CODE_INVALID_NONCE = 21104
-CODE_API_KEY_NOT_FOUND = 21109
-CODE_INVALID_TX_TYPE = 21120
-CODE_INVALID_MARKET = 21600
+CODE_API_KEY_NOT_FOUND = 21109  # guess
+CODE_INVALID_TX_INFO = 21501
+CODE_INVALID_TX_TYPE = 21505
+CODE_INVALID_MARKET = 21602
 CODE_INVALID_BASE_AMOUNT = 21701
 CODE_INVALID_PRICE = 21702
-CODE_INVALID_ORDER_TYPE = 21703
-CODE_INVALID_TIME_IN_FORCE = 21704
-CODE_INVALID_ORDER_EXPIRY = 21705
-CODE_INVALID_CANCEL_ALL_TIME = 21706
-CODE_INVALID_CLIENT_ORDER_INDEX = 21707
+CODE_INVALID_IS_ASK = 21703
+CODE_INVALID_ORDER_TYPE = 21704
+CODE_INVALID_TIME_IN_FORCE = 21705
+CODE_INVALID_AMOUNTS = 21706
+"""invalid order base or quote amount: below the market's minimum size or notional"""
+CODE_INVALID_ORDER_EXPIRY = 21711
+CODE_INVALID_CANCEL_ALL_TIF = 21713
+CODE_INVALID_CANCEL_ALL_TIME = 21714
+CODE_INVALID_CLIENT_ORDER_INDEX = 21727
 CODE_DUPLICATE_CLIENT_ORDER_INDEX = 21728
 CODE_TOO_MANY_REQUESTS = 23000
-CODE_SERVER_ERROR = 29500
+CODE_SERVER_ERROR = 29500  # guess
 
-WS_INVALID_JSON = 30001
-WS_INVALID_MESSAGE = 30002
-WS_INVALID_CHANNEL = 30005
-WS_ALREADY_SUBSCRIBED = 30006
-WS_NOT_SUBSCRIBED = 30007
+WS_NOT_SUBSCRIBED = 30002
+WS_ALREADY_SUBSCRIBED = 30003
+WS_NOT_SUPPORTED = 30006
+WS_INVALID_DATA = 30007
 
 
 class LighterError(Exception):
@@ -140,12 +148,6 @@ def bad(code: int, message: str) -> LighterError:
 
 
 # -- numbers ----------------------------------------------------------------------
-
-
-def decimals_of(increment: Decimal) -> int:
-    """Decimal places needed to write ``increment`` (0.01 -> 2, 0.05 -> 2, 1 -> 0)."""
-    exponent = increment.normalize().as_tuple().exponent
-    return max(0, -int(exponent))
 
 
 def fmt(value: Decimal, places: int) -> str:

@@ -23,7 +23,6 @@ Where each behaviour comes from: ``docs/venues/backpack.md``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import random
@@ -62,6 +61,7 @@ from connectors.common.books import BookSet
 from connectors.common.clientids import ClientIdError, ClientIdMap
 from connectors.common.delivery import EventQueue
 from connectors.common.units import BadNumber, parse_decimal
+from connectors.common.wsclient import WsSettings
 
 log = logging.getLogger("connectors.backpack")
 
@@ -116,11 +116,13 @@ class BackpackConnector:
             self._on_frame,
             self._on_ws_state,
             window_ms=window_ms,
-            backoff_base_s=ws_backoff_base_s,
-            backoff_cap_s=ws_backoff_cap_s,
+            settings=WsSettings(
+                backoff_base_s=ws_backoff_base_s,
+                backoff_cap_s=ws_backoff_cap_s,
+                ping_interval_s=ws_ping_interval_s,
+                ping_timeout_s=ws_ping_interval_s,
+            ),
             rng=rng or random.Random(),
-            ping_interval_s=ws_ping_interval_s,
-            ping_timeout_s=ws_ping_interval_s,
             clock_ms=self.rest.now_ms,
             venue=name,
             stats=self.stats,
@@ -162,17 +164,11 @@ class BackpackConnector:
             raise
         if self.keys is not None:
             await self.ws.subscribe([ORDER_STREAM, POSITION_STREAM])
-        self.ws.start()
         try:
-            await asyncio.wait_for(self.ws.connected.wait(), self.connect_timeout_s)
-        except TimeoutError:
-            detail = self.ws.last_error or "no answer"
+            await self.ws.start_and_wait(self.connect_timeout_s)
+        except VenueError:
             await self.close()
-            raise VenueError(
-                f"{self.name}: websocket did not connect in {self.connect_timeout_s}s ({detail})",
-                code=ErrorCode.WS_CONNECT,
-                retryable=True,
-            ) from None
+            raise
 
     async def close(self) -> None:
         await self.books.close()

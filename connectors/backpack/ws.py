@@ -25,7 +25,7 @@ import orjson
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
 from connectors.base import ConnectionState, ConnectorStats
-from connectors.common.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 
 log = logging.getLogger("connectors.backpack.ws")
 
@@ -79,12 +79,8 @@ class BackpackWs(ReconnectingWs):
         on_state: StateHandler,
         *,
         window_ms: int = DEFAULT_WINDOW_MS,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        settings: WsSettings | None = None,
         rng: random.Random | None = None,
-        open_timeout_s: float = 10.0,
-        ping_interval_s: float | None = 20.0,
-        ping_timeout_s: float | None = 20.0,
         clock_ms: Callable[[], int] | None = None,
         venue: str = "backpack",
         stats: ConnectorStats | None = None,
@@ -93,12 +89,8 @@ class BackpackWs(ReconnectingWs):
             url,
             on_state,
             venue=venue,
-            backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s,
+            settings=settings,
             rng=rng,
-            open_timeout_s=open_timeout_s,
-            ping_interval_s=ping_interval_s,
-            ping_timeout_s=ping_timeout_s,
         )
         self.keys = keys
         self._on_frame = on_frame

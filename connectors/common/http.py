@@ -231,8 +231,10 @@ class HttpClient:
         label = f"HTTP {status}" + (f" {refusal.venue_code}" if refusal.venue_code else "")
         text = f"{self.venue}: {what} -> {label}: {refusal.message}".rstrip(": ")
         self.last_error = text
-        if refusal.rate_limited or refusal.code == ErrorCode.RATE_LIMITED or (
-            status == 429 and refusal.code in (ErrorCode.VENUE, ErrorCode.SERVER_ERROR)
+        if (
+            refusal.rate_limited
+            or refusal.code == ErrorCode.RATE_LIMITED
+            or (status == 429 and refusal.code in (ErrorCode.VENUE, ErrorCode.SERVER_ERROR))
         ):
             # a 429 the dialect classified as something else (GRVT's 2090: too many
             # open orders) is that refusal: waiting would not help

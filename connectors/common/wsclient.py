@@ -20,17 +20,30 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import websockets
 from websockets.exceptions import WebSocketException
 
-from connectors.base import ConnectionState
+from connectors.base import ConnectionState, ErrorCode, VenueError
 from connectors.common.backoff import backoff_delay
 
 log = logging.getLogger("connectors.common.wsclient")
 
 StateHandler = Callable[[ConnectionState, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WsSettings:
+    """How the loop connects and reconnects (the same knobs on every venue)."""
+
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
+    open_timeout_s: float = 10.0
+    ping_interval_s: float | None = 20.0
+    """Protocol pings (None: the venue's own keepalive instead)."""
+    ping_timeout_s: float | None = 20.0
 
 
 class ReconnectingWs:
@@ -40,23 +53,20 @@ class ReconnectingWs:
         on_state: StateHandler,
         *,
         venue: str,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        settings: WsSettings | None = None,
         rng: random.Random | None = None,
-        open_timeout_s: float = 10.0,
-        ping_interval_s: float | None = 20.0,
-        ping_timeout_s: float | None = 20.0,
         max_size: int = 2**22,
     ) -> None:
+        settings = settings or WsSettings()
         self.url = url
         self.venue = venue
         self._on_state = on_state
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
+        self.backoff_base_s = settings.backoff_base_s
+        self.backoff_cap_s = settings.backoff_cap_s
         self._rng = rng or random.Random()
-        self.open_timeout_s = open_timeout_s
-        self.ping_interval_s = ping_interval_s
-        self.ping_timeout_s = ping_timeout_s
+        self.open_timeout_s = settings.open_timeout_s
+        self.ping_interval_s = settings.ping_interval_s
+        self.ping_timeout_s = settings.ping_timeout_s
         self.max_size = max_size
         self._ws: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -91,6 +101,21 @@ class ReconnectingWs:
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"{self.venue} ws"
             )
+
+    async def start_and_wait(self, timeout_s: float) -> None:
+        """Start the loop and wait for its first connection; if none comes within
+        ``timeout_s`` the loop is stopped and ``VenueError(WS_CONNECT)`` says why."""
+        self.start()
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout_s)
+        except TimeoutError:
+            detail = self.last_error or "no answer"
+            await self.close()
+            raise VenueError(
+                f"{self.venue}: websocket did not connect in {timeout_s}s ({detail})",
+                code=ErrorCode.WS_CONNECT,
+                retryable=True,
+            ) from None
 
     async def close(self) -> None:
         self._closing = True

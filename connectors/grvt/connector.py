@@ -70,6 +70,7 @@ from connectors.book import OrderBook
 from connectors.common.books import BookSet
 from connectors.common.delivery import EventQueue
 from connectors.common.units import decimal_string
+from connectors.common.wsclient import WsSettings
 from connectors.grvt import clientids, parse
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.parse import SigningAsset, Unreadable
@@ -214,10 +215,13 @@ class GrvtConnector:
         self._rng = rng or random.Random()
         self.rest = GrvtRest(urls, keys, venue=name, timeout_s=rest_timeout_s)
         ws_args: dict[str, Any] = {
-            "backoff_base_s": ws_backoff_base_s,
-            "backoff_cap_s": ws_backoff_cap_s,
+            "settings": WsSettings(
+                backoff_base_s=ws_backoff_base_s,
+                backoff_cap_s=ws_backoff_cap_s,
+                ping_interval_s=ws_ping_interval_s,
+                ping_timeout_s=ws_ping_interval_s,
+            ),
             "rng": self._rng,
-            "ping_interval_s": ws_ping_interval_s,
             "on_bad_frame": self._sync_stats,
         }
         self.market_ws = GrvtWs(
@@ -282,20 +286,14 @@ class GrvtConnector:
             for stream in (ORDER_STREAM, FILL_STREAM, POSITION_STREAM):
                 await self.trade_ws.subscribe(stream, selector)
             sockets.append(self.trade_ws)
-        for ws in sockets:
-            ws.start()
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(ws.connected.wait() for ws in sockets)), self.connect_timeout_s
-            )
-        except TimeoutError:
-            detail = "; ".join(ws.last_error for ws in sockets if ws.last_error) or "no answer"
+        outcomes = await asyncio.gather(
+            *(ws.start_and_wait(self.connect_timeout_s) for ws in sockets),
+            return_exceptions=True,
+        )
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
             await self.close()
-            raise VenueError(
-                f"{self.name}: websocket did not connect in {self.connect_timeout_s}s ({detail})",
-                code=ErrorCode.WS_CONNECT,
-                retryable=True,
-            ) from None
+            raise failed[0]
         if self.keys is not None and self.dead_man_switch_s:
             await self._arm_dead_man()
             self._spawn(self._dead_man_loop(), "dead-man switch")

@@ -32,7 +32,7 @@ import orjson
 from websockets.exceptions import InvalidStatusCode, WebSocketException
 
 from connectors.base import ConnectionState, VenueError
-from connectors.common.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 
 log = logging.getLogger("connectors.grvt.ws")
 
@@ -120,22 +120,15 @@ class GrvtWs(ReconnectingWs):
         headers: HeaderSource | None = None,
         on_bad_frame: Callable[[], None] | None = None,
         name: str = "grvt ws",
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        settings: WsSettings | None = None,
         rng: random.Random | None = None,
-        open_timeout_s: float = 10.0,
-        ping_interval_s: float | None = 20.0,
     ) -> None:
         super().__init__(
             url,
             on_state,
             venue=name,
-            backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s,
+            settings=settings,
             rng=rng,
-            open_timeout_s=open_timeout_s,
-            ping_interval_s=ping_interval_s,
-            ping_timeout_s=ping_interval_s,
         )
         self.name = name
         self._on_frame = on_frame

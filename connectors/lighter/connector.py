@@ -64,6 +64,7 @@ from connectors.common.delivery import EventQueue
 from connectors.common.errors import ErrorCode, VenueError
 from connectors.common.seen import SeenIds
 from connectors.common.units import epoch_ms, optional_decimal
+from connectors.common.wsclient import WsSettings
 from connectors.lighter import wire
 from connectors.lighter.keys import LighterKeys
 from connectors.lighter.rest import LighterRest
@@ -137,8 +138,7 @@ class LighterConnector:
             token=self.auth_token,
             on_auth_error=self._on_auth_error,
             on_frame=self._count_frames,
-            backoff_base_s=ws_backoff_base_s,
-            backoff_cap_s=ws_backoff_cap_s,
+            settings=WsSettings(backoff_base_s=ws_backoff_base_s, backoff_cap_s=ws_backoff_cap_s),
             rng=rng or random.Random(),
             venue=name,
         )
@@ -197,17 +197,11 @@ class LighterConnector:
             f"account_all_positions/{acct}",
         ):
             await self.ws.subscribe(channel, private=True)
-        self.ws.start()
         try:
-            await asyncio.wait_for(self.ws.connected.wait(), self.connect_timeout_s)
-        except TimeoutError:
-            detail = self.ws.last_error or "no answer"
+            await self.ws.start_and_wait(self.connect_timeout_s)
+        except VenueError:
             await self.close()
-            raise VenueError(
-                f"{self.name}: websocket did not connect in {self.connect_timeout_s}s ({detail})",
-                code=ErrorCode.WS_CONNECT,
-                retryable=True,
-            ) from None
+            raise
         if self.dead_man_switch_s:
             try:
                 await self._arm_dead_man()

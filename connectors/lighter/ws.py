@@ -34,7 +34,7 @@ from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState
 from connectors.common.errors import ErrorCode
-from connectors.common.wsclient import ReconnectingWs, StateHandler
+from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 from connectors.lighter import codes
 
 log = logging.getLogger("connectors.lighter.ws")
@@ -82,10 +82,8 @@ class LighterWs(ReconnectingWs):
         token: TokenSource | None = None,
         on_auth_error: Callable[[], None] | None = None,
         on_frame: Callable[[], None] | None = None,
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        settings: WsSettings | None = None,
         rng: random.Random | None = None,
-        open_timeout_s: float = 10.0,
         greeting_timeout_s: float = 10.0,
         keepalive_s: float = 30.0,
         venue: str = "lighter",
@@ -94,10 +92,8 @@ class LighterWs(ReconnectingWs):
             url,
             on_state,
             venue=venue,
-            backoff_base_s=backoff_base_s,
-            backoff_cap_s=backoff_cap_s,
+            settings=settings,
             rng=rng,
-            open_timeout_s=open_timeout_s,
             max_size=2**23,
         )
         self._on_message = on_message

@@ -18,6 +18,7 @@ from connectors.backpack.signing import signing_string
 from connectors.backpack.ws import BackpackWs, Frame, FrameError, parse_frame
 from connectors.base import ConnectionState
 from connectors.common.backoff import backoff_delay
+from connectors.common.wsclient import WsSettings
 
 from .test_signing import API_KEY, SECRET
 
@@ -105,8 +106,7 @@ async def test_frames_reconnect_and_resubscribe(ws_server: tuple[WsServer, str])
         BackpackKeys(SECRET),
         on_frame,
         lambda s, _d: states.append(s),
-        backoff_base_s=0.01,
-        backoff_cap_s=0.05,
+        settings=WsSettings(backoff_base_s=0.01, backoff_cap_s=0.05),
         rng=random.Random(3),
     )
     await client.subscribe(["depth.SOL_USDC_PERP", "trade.SOL_USDC_PERP", "account.orderUpdate"])

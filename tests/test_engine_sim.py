@@ -387,5 +387,6 @@ async def test_a_fresh_sim_account_starts_its_strategies_flat(
         notes = [d for _, kind, d in second.engine.events if kind == "inventory_mismatch"]
         assert notes and f"differ by {-held}" in notes[0]
         assert second.engine.view.header().attention[0].startswith("inventory sim BTC-PERP")
+        assert any("differ by" in note for note in second.engine.summary().notices)
     finally:
         await second.stop()

@@ -222,10 +222,13 @@ class Engine:
             total += state.net_pnl(self.mark(venue, symbol))
         return total
 
-    def attention(self) -> tuple[str, ...]:
-        """Short notices of what the venues did that an operator should know."""
+    def attention(self, *, detailed: bool = False) -> tuple[str, ...]:
+        """Notices of what the venues did that an operator should know (short for
+        the header; ``detailed`` for the run summary)."""
         out = [
-            f"inventory {m.venue} {m.symbol}: account {m.account}, journal {m.claimed}"
+            m.describe()
+            if detailed
+            else f"inventory {m.venue} {m.symbol}: account {m.account}, journal {m.claimed}"
             for m in self.reconciler.inventory_mismatches
         ]
         foreign = sum(len(v) for v in self.reconciler.foreign_orders.values())
@@ -556,6 +559,8 @@ class Engine:
             orders_placed=c.placed,
             orders_cancelled=c.cancelled,
             orders_amended=c.amended,
+            orders_lost=c.lost,
+            notices=list(self.attention(detailed=True)),
             orders_rejected=c.rejected,
             fills=fills,
             volume=volume,

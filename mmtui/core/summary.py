@@ -72,6 +72,11 @@ class RunSummary:
     shutdown: list[str] = field(default_factory=list)
     orders_amended: int = 0
     """Resting orders moved in place (one venue request instead of cancel + new)."""
+    orders_lost: int = 0
+    """Orders the venue never reported and did not know when asked (ended LOST)."""
+    notices: list[str] = field(default_factory=list)
+    """What the venues did that an operator should know (inventory that disagreed
+    with the account at start, other tools' orders, lost orders, fills not ours)."""
 
     @property
     def net_pnl(self) -> Decimal:
@@ -88,7 +93,8 @@ class RunSummary:
             f"mmtui run {self.run_id} ({self.mode}), {self.duration_s:.1f}s",
             f"  orders placed {self.orders_placed}, cancelled {self.orders_cancelled}, "
             f"rejected {self.orders_rejected}"
-            + (f", amended {self.orders_amended}" if self.orders_amended else ""),
+            + (f", amended {self.orders_amended}" if self.orders_amended else "")
+            + (f", lost {self.orders_lost}" if self.orders_lost else ""),
             f"  fills {self.fills}, volume {self.volume:.2f}",
             f"  PnL realized {self.realized_pnl:.4f}, unrealized {self.unrealized_pnl:.4f}, "
             f"fees {self.fees:.4f}, net {self.net_pnl:.4f}",
@@ -105,6 +111,7 @@ class RunSummary:
             lines.append(f"  net exposure across venues: {exposure or 'none'}")
         lines.append(f"  risk {self.risk_state}; open orders left: {self.open_orders_left}")
         lines.extend(f"  {line}" for line in self.shutdown)
+        lines.extend(f"  ! {note}" for note in self.notices)
         return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ and ``dead_man`` (the scheduled cancel-all).
 * Orders: ``place`` signs and sends a CreateOrder (see ``tx`` for the nonce rules and
   what a lost answer means). ``sendTx`` returns no order index: the ack is PENDING and
   the order's fate arrives on ``account_all_orders``. Our client order index packs the
-  run prefix and counter into 48 bits (``clientids.LIGHTER``); it is what
+  run prefix and counter into 48 bits (``common.clientids.LIGHTER``); it is what
   ``venue_client_id`` and ``OpenOrder.venue_client_id`` show.
 * Private streams ``account_all_orders``, ``account_all_trades``,
   ``account_all_positions`` with an auth token minted by the signer and renewed before it
@@ -140,7 +140,7 @@ class LighterConnector:
             stats=self.stats,
         )
         self.markets = LighterMarkets(name)
-        self.orders = OrderTracker(self.tx.executed)
+        self.orders = OrderTracker(self.tx.executed, _now_ms)
         self.reads = LighterReads(name, self.account, self.rest, self.markets, self.ids, self.stats)
         self.stream = LighterStream(
             name,

@@ -9,7 +9,6 @@ client order index, and the markets where the stream showed orders at all.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
@@ -23,14 +22,13 @@ LOOKUP_PATIENCE_S = 3.0
 tell (a Standard account's orders execute in ~200-300 ms: NautilusTrader's tier table)."""
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class OrderTracker:
-    def __init__(self, executed: Callable[[int], Awaitable[bool]]) -> None:
+    def __init__(
+        self, executed: Callable[[int], Awaitable[bool]], now_ms: Callable[[], int]
+    ) -> None:
         self._executed = executed
         """The signer's ``executed(nonce)``: has the sequencer applied that nonce."""
+        self._now_ms = now_ms
         self.live: dict[int, set[str]] = {}
         """Client order index -> the exchange order indexes the stream shows live."""
         self.in_flight: dict[int, tuple[int, int | None]] = {}
@@ -44,7 +42,7 @@ class OrderTracker:
 
     def sent(self, index: int, nonce: int | None = None) -> None:
         """Our create of ``index`` is on its way (its nonce once it is signed)."""
-        now = _now_ms()
+        now = self._now_ms()
         if len(self.in_flight) > 1000:
             for old in [i for i, (t, _) in self.in_flight.items() if now - t >= TX_TTL_MS]:
                 del self.in_flight[old]
@@ -57,13 +55,13 @@ class OrderTracker:
     def on_its_way(self, index: int) -> bool:
         """Our create of ``index`` was sent within its ``ExpiredAt`` and not seen yet."""
         sent = self.in_flight.get(index)
-        return sent is not None and _now_ms() - sent[0] < TX_TTL_MS
+        return sent is not None and self._now_ms() - sent[0] < TX_TTL_MS
 
     async def queued(self, index: int) -> bool:
         """Whether our create of ``index`` may still be waiting for the sequencer: sent
         within its ``ExpiredAt`` and its nonce not executed after ``LOOKUP_PATIENCE_S``."""
         sent = self.in_flight.get(index)
-        if sent is None or _now_ms() - sent[0] >= TX_TTL_MS:
+        if sent is None or self._now_ms() - sent[0] >= TX_TTL_MS:
             return False
         nonce = sent[1]
         if nonce is None:

@@ -34,10 +34,6 @@ from connectors.lighter.ws import LighterWs
 log = logging.getLogger("connectors.lighter")
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class LighterStream:
     def __init__(
         self,
@@ -109,7 +105,7 @@ class LighterStream:
             self.ws.bad_frames += 1
             self.books.resync(m.symbol, f"unreadable book message: {exc!r}")
             return
-        ts = epoch_ms(msg.get("timestamp"), "ms") or _now_ms()
+        ts = epoch_ms(msg.get("timestamp"), "ms") or int(time.time() * 1000)
         if snapshot:
             book.apply_snapshot(bids, asks, nonce, ts)
             if not book.synced:
@@ -170,7 +166,7 @@ class LighterStream:
                         self.events.push(fill)
 
     def _on_positions(self, msg: dict[str, Any]) -> None:
-        now = _now_ms()
+        now = int(time.time() * 1000)
         for market_id, p in wire.by_market(msg, "positions"):
             m = self.markets.by_id.get(market_id)
             if m is None or not isinstance(p, dict):

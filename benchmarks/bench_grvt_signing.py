@@ -35,7 +35,7 @@ from pysdk.grvt_raw_base import GrvtApiConfig  # noqa: E402
 from pysdk.grvt_raw_env import GrvtEnv  # noqa: E402
 
 from connectors.base import Instrument, OrderRequest, Side  # noqa: E402
-from connectors.grvt.connector import build_order  # noqa: E402
+from connectors.grvt.orders import build_order  # noqa: E402
 from connectors.grvt.signing import OrderSigner, new_nonce, sign  # noqa: E402
 
 N = 2000

@@ -75,6 +75,13 @@ def answer_error(venue: str, endpoint: str, exc: Exception, *, place: bool = Fal
     )
 
 
+def result(answer: Any, endpoint: str, venue: str, *, place: bool = False) -> Any:
+    """An answer's ``result``; an answer without one is ``answer_error``."""
+    if not isinstance(answer, Mapping) or "result" not in answer:
+        raise answer_error(venue, endpoint, Unreadable("result", "missing"), place=place)
+    return answer["result"]
+
+
 # -- fields -------------------------------------------------------------------------
 
 
@@ -441,6 +448,7 @@ __all__ = [
     "order_update",
     "position",
     "raw_client_id",
+    "result",
     "trade",
     "venue_order",
 ]

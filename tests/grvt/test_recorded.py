@@ -154,8 +154,8 @@ async def test_recorded_instruments(rec_conn: Recorded) -> None:
     assert btc.min_notional == D("100.0")  # recorded: min_notional "100.0" (was dropped)
     assert (aave.tick_size, aave.step_size, aave.min_size) == (D("0.01"), D("0.1"), D("0.1"))
     assert aave.min_notional == 0  # absent in the recording
-    assert rec_conn.conn._assets[AAVE].base_decimals == 9  # "9" as a string, recorded
-    assert rec_conn.conn._assets[BTC].instrument_hash == "0x030501"
+    assert rec_conn.conn.reads.assets[AAVE].base_decimals == 9  # "9" as a string, recorded
+    assert rec_conn.conn.reads.assets[BTC].instrument_hash == "0x030501"
 
 
 async def test_spec_instrument_example_and_an_unreadable_entry(rec_conn: Recorded) -> None:

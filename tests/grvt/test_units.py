@@ -22,9 +22,9 @@ from connectors.base import (
     VenueError,
 )
 from connectors.grvt import clientids, parse
-from connectors.grvt.connector import build_order
 from connectors.grvt.emulator import cookie_expiry
 from connectors.grvt.keys import GrvtKeyError, GrvtKeys, keys_from_env, keys_from_file
+from connectors.grvt.orders import build_order
 from connectors.grvt.rest import parse_cookie
 from connectors.grvt.signing import OrderSigner, order_message, recover_signer, sign
 from mmtui.config import ConfigError, load_config

@@ -274,7 +274,7 @@ async def test_order_update_fields(connect: Any) -> None:
     assert update.status is OrderStatus.PARTIALLY_FILLED  # open, 0.0020 filled
     assert (update.filled_size, update.remaining_size) == (D("0.0020"), D("0.0030"))
     assert update.ts_ms == 1777941383900  # updated_at, milliseconds
-    assert conn._live == {42: {"281476929510110"}}
+    assert conn.orders.live == {42: {"281476929510110"}}
 
 
 async def test_account_trade_is_a_fill_with_its_fee_and_raw_client_index(connect: Any) -> None:

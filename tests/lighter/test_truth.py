@@ -22,7 +22,7 @@ from connectors.base import (
     Side,
     VenueError,
 )
-from connectors.lighter import connector as lighter_connector
+from connectors.lighter import reads as lighter_reads
 from connectors.lighter.connector import LighterConnector
 from tests.contract.rigs.lighter import ACCOUNT_INDEX, OUR_KEY, LighterRig
 from tests.waiting import until
@@ -128,7 +128,7 @@ async def test_a_client_index_booked_twice_is_listed_twice_and_cancelled_whole(
     # both sent before either shows up: the connector cannot know; the venue books both
     await asyncio.gather(t.conn.place(t.bid(cid)), t.conn.place(t.bid(cid, 21)))
     await until(lambda: len(t.rig.venue_orders()) == 2, what=lambda: t.rig.venue_orders())
-    await until(lambda: len(t.conn._live.get(int(t.conn.venue_client_id(cid)), ())) == 2)
+    await until(lambda: len(t.conn.orders.live.get(int(t.conn.venue_client_id(cid)), ())) == 2)
     listed = await t.conn.open_orders("BTC")
     assert [o.venue_client_id for o in listed] == [t.conn.venue_client_id(cid)] * 2
     assert len({o.venue_order_id for o in listed}) == 2
@@ -157,7 +157,7 @@ async def test_a_liquidation_is_a_fill_without_client_id_in_stream_and_history(
 
 
 async def test_every_page_is_read(quick: Trading, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lighter_connector, "PAGE", 2)
+    monkeypatch.setattr(lighter_reads, "PAGE", 2)
     t0 = quick.rig.call(lambda: quick.rig.venue.now_ms)
     cids = [quick.cid() for _ in range(3)]
     for n, cid in enumerate(cids):

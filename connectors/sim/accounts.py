@@ -55,12 +55,16 @@ class SimAccounts:
             listener(event)
 
     def fills_since(self, account: str, since_ms: int, symbol: str | None = None) -> list[Fill]:
-        """The account's fills at or after ``since_ms``, oldest first."""
-        return [
-            f
-            for f in self._fills.get(account, ())
-            if f.ts_ms >= since_ms and (symbol is None or f.symbol == symbol)
-        ]
+        """The account's fills at or after ``since_ms``, oldest first. The history is
+        in time order: read back from the newest until ``since_ms`` (cost: the answer)."""
+        recent: list[Fill] = []
+        for f in reversed(self._fills.get(account, ())):
+            if f.ts_ms < since_ms:
+                break
+            if symbol is None or f.symbol == symbol:
+                recent.append(f)
+        recent.reverse()
+        return recent
 
     def position(self, account: str, symbol: str) -> PositionState:
         key = (account, symbol)

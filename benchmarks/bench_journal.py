@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path

@@ -8,10 +8,7 @@ the emulator kit's ``delay`` fault; how long the shutdown takes against
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,8 @@ import yaml
 
 from connectors.emulation.harness import EmulatorHarness
 from mmtui.emulate import ACCOUNT, STARTERS
+
+from .cli_process import start_mmtui
 
 SHUTDOWN_TIMEOUT_S = 2
 
@@ -58,20 +57,10 @@ def freeze_and_stop(
     harness, config = STARTERS[venue](folder, 0)
     try:
         _grid(config)
-        env = dict(os.environ)
-        env.update(
-            MMTUI_LOG_DIR=str(folder / "logs"),
+        proc = start_mmtui(
+            folder,
+            *("--headless", "--json", "--config", str(config)),
             MMTUI_SHUTDOWN_TIMEOUT_S=str(timeout_s),
-            XDG_CONFIG_HOME=str(folder / "cfg"),
-            XDG_STATE_HOME=str(folder / "state"),
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mmtui.cli", "--headless", "--json", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=folder,
         )
         try:
             end = time.monotonic() + 60

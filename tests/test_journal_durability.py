@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 from mmtui.core.journal import BACKLOG_LIMIT, Journal
 from mmtui.session import Session
 
+from .cli_process import start_mmtui
 from .conftest import sim_config
 from .waiting import until
 
@@ -27,20 +26,10 @@ TERMINAL = {"filled", "cancelled", "rejected", "expired", "lost"}
 
 
 def _start(tmp_path: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env.update(
-        MMTUI_LOG_DIR=str(tmp_path / "logs"),
+    return start_mmtui(
+        tmp_path,
+        *("--headless", "--speed", "max", "--json"),
         MMTUI_JOURNAL__PATH=str(tmp_path / "journal.sqlite"),
-        XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mmtui.cli", "--headless", "--speed", "max", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
     )
 
 

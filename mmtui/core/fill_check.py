@@ -42,29 +42,28 @@ def refusal(
     the market as the venue lists it (None: unknown); ``mark``: the market's price
     now (None: no mark)."""
     try:
-        return _refusal(fill, order, instrument, mark, band_pct)
+        return (
+            _unreadable(fill)
+            or _impossible(fill, order, instrument)
+            or _absurd(fill, order, mark, band_pct)
+        )
     except Exception as exc:  # an unreadable fill is an impossible one
         return f"unreadable fill: {exc!r}"
 
 
-def _refusal(
-    fill: Fill,
-    order: Order | None,
-    instrument: Instrument | None,
-    mark: Decimal | None,
-    band_pct: Decimal | None,
-) -> str | None:
+def _unreadable(fill: Fill) -> str | None:
     if not isinstance(fill.side, Side):
         return f"side: {numbers.shown(fill.side)} is not buy or sell"
     if isinstance(fill.ts_ms, bool) or not isinstance(fill.ts_ms, int) or fill.ts_ms < 0:
         return f"time: {numbers.shown(fill.ts_ms)} is not a timestamp"
-    bad = (
+    return (
         numbers.problem("size", fill.size)
         or numbers.problem("price", fill.price)
         or numbers.problem("fee", fill.fee, positive=False)
     )
-    if bad is not None:
-        return bad
+
+
+def _impossible(fill: Fill, order: Order | None, instrument: Instrument | None) -> str | None:
     if instrument is None:
         return f"unknown instrument {numbers.shown(fill.venue)}/{numbers.shown(fill.symbol)}"
     if order is not None and fill.size > order.remaining:
@@ -72,6 +71,12 @@ def _refusal(
             f"size: {fill.size} beyond the order's remaining {order.remaining} "
             f"(order {order.client_id}: size {order.size}, filled {order.filled})"
         )
+    return None
+
+
+def _absurd(
+    fill: Fill, order: Order | None, mark: Decimal | None, band_pct: Decimal | None
+) -> str | None:
     if band_pct is None:
         return None
     reference, what = mark, "the market's mark"

@@ -340,8 +340,8 @@ def test_close_waits_as_long_as_the_writer_makes_progress(
     assert len(j.events()) == 1000
 
 
-def test_refused_fills_are_journaled_as_they_came(journal: Journal) -> None:
-    journal.record_refused_fill(
+def refused_kw(**over: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = dict(
         ts_ms=5,
         venue="sim",
         symbol="BTC-PERP",
@@ -355,9 +355,16 @@ def test_refused_fills_are_journaled_as_they_came(journal: Journal) -> None:
         strategy="as_btc",
         reason="size: -5 must be positive",
     )
+    kw.update(over)
+    return kw
+
+
+def test_refused_fills_are_journaled_as_they_came(journal: Journal) -> None:
+    journal.record_refused_fill(**refused_kw())
     assert journal.flush()
     (row,) = journal.refused_fills()
-    assert row["price"] == "NaN" and row["size"] == "-5" and row["reason"].startswith("size")  # type: ignore[union-attr]
+    assert (row["price"], row["size"]) == ("NaN", "-5")
+    assert row["reason"] == "size: -5 must be positive"
     assert journal.fills() == []
 
 
@@ -372,19 +379,6 @@ def test_a_version_3_journal_gains_the_refused_fills_table(tmp_path: Path) -> No
         conn.execute("PRAGMA user_version = 3")
     j2 = Journal(path, run_id="new")
     j2.start()
-    j2.record_refused_fill(
-        ts_ms=1,
-        venue="sim",
-        symbol="X",
-        side="buy",
-        price="1",
-        size="1",
-        fee="0",
-        trade_id="t",
-        client_id=None,
-        venue_order_id=None,
-        strategy=None,
-        reason="unknown instrument",
-    )
+    j2.record_refused_fill(**refused_kw(client_id=None, reason="unknown instrument"))
     assert j2.close()
     assert len(j2.refused_fills()) == 1 and len(j2.orders("old")) == 1

@@ -36,6 +36,7 @@ from mmtui.config_reader import (
     read_yaml_file,
 )
 from mmtui.core.inventory import InventoryPolicy
+from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
 from strategies.registry import STRATEGY_KINDS
 
@@ -123,6 +124,11 @@ class RateLimitConfig(_Model):
     capacity: float = Field(gt=0, description="request weight allowed per window")
     per_seconds: float = Field(default=60.0, gt=0)
     weights: dict[str, float] = Field(default_factory=dict, description="place, cancel, ...")
+
+    @model_validator(mode="after")
+    def _servable(self) -> RateLimitConfig:
+        RateLimiter(self.capacity, self.per_seconds, weights=self.weights)  # its ValueError
+        return self
 
 
 class SimVenueConfig(_Model):
@@ -346,6 +352,8 @@ class Config(_Model):
     def _cross_checks(self) -> Config:
         if not self.venues:
             raise ValueError("venues: at least one venue is needed")
+        if not self.sim.assets and any(v.type == "sim" for v in self.venues.values()):
+            raise ValueError("sim.assets: a sim venue needs at least one asset")
         if self.mode == "sim":
             # Real venue dialects are allowed in sim mode only on loopback (an emulator).
             live = [
@@ -563,7 +571,15 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dic
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
+    if len(loc) > 2 and loc[0] == "venues" and loc[2] in _VENUE_TYPES:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member: venues.sim.sim.x
     return ".".join(str(p) for p in loc)
+
+
+_VENUE_TYPES = {
+    m.model_fields["type"].default
+    for m in (SimVenueConfig, BackpackVenueConfig, LighterVenueConfig, GrvtVenueConfig)
+}
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -249,16 +249,22 @@ def read_yaml_file(path: Path) -> Any:
         raise ConfigReadError("file not found") from None
     except OSError as exc:
         raise ConfigReadError(f"cannot read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ConfigReadError("is a directory, not a config file")
         if not stat.S_ISREG(mode):
             raise ConfigReadError("is not a regular file")
-        try:
-            data = f.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise ConfigReadError(f"cannot read ({exc.strerror})") from None
+        data = b""
+        while len(data) <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise ConfigReadError(f"cannot read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_FILE_BYTES:
         raise ConfigReadError(f"larger than {MAX_FILE_BYTES // 1024} KiB; not a config file")
     try:

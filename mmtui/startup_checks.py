@@ -21,6 +21,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from connectors.sim.world import SimWorld
 from mmtui.config import Config, ConfigError, SimVenueConfig
 from mmtui.core.journal import SCHEMA_VERSION
 from mmtui.logsetup import ENV_DIR, ENV_LEVEL, LOG_FILE_NAME, resolve_level, resolve_log_dir
@@ -52,6 +53,13 @@ def check_start(config: Config, source: Path) -> None:
         problem = journal_problem(path)
         if problem is not None:
             raise fail("key 'journal.path'", problem)
+
+    sim_specs = config.sim_venue_specs()
+    if sim_specs:
+        try:  # what build_session makes of the sim: cheap, and it connects to nothing
+            SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
+        except (ValueError, ArithmeticError, KeyError) as exc:
+            raise fail("key 'sim'", str(exc)) from None
 
     for name, venue in config.venues.items():
         if isinstance(venue, SimVenueConfig):

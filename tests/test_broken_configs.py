@@ -216,6 +216,13 @@ CASES = [
         "MMTUI_SIM__SPEED: '1e999' is out of range",
         env={"MMTUI_SIM__SPEED": "1e999"},
     ),
+    # -- what a start builds: the sim, the rate limiters --
+    Case("sim-without-assets", "sim:\n  assets: {}\n", "a sim venue needs at least one asset"),
+    Case(
+        "rate-limit-unservable",
+        "venues:\n  sim: {type: sim, rate_limit: {capacity: 10, weights: {place: 11}}}\n",
+        "key 'venues.sim.rate_limit': 'place' has weight 11, above the bucket ceiling 10",
+    ),
     # -- empty and shapeless --
     Case("empty-file", "", "the file has no settings (empty)"),
     Case("only-comments", "# nothing here\n\n# yet\n", "the file has no settings"),
@@ -422,7 +429,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
 
 
 def test_case_ids_are_unique() -> None:
-    assert len({c.id for c in CASES}) == len(CASES) == 78
+    assert len({c.id for c in CASES}) == len(CASES) == 80
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -183,7 +183,7 @@ CASES = [
         "'-1e-999990' is out of range",
     ),
     Case("exponent-tiny", "risk:\n  price_band_pct: 1e-999990\n", "is out of range"),
-    Case("float-overflow", "risk:\n  max_orders_per_second: 1.0e999\n", "out of range"),
+    Case("float-overflow", "risk:\n  max_orders_per_second: 1.0e+999\n", "out of range"),
     Case("float-inf", "sim:\n  speed: .inf\n", "'.inf' is not a finite number"),
     Case("float-nan", "risk:\n  max_orders_per_second: .nan\n", "'.nan' is not a finite number"),
     Case("string-inf-in-float", "sim:\n  speed: 'inf'\n", "key 'sim.speed': not a finite number"),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TypeGuard
 
 from mmtui.core.journal_schema import BOOLS, COLUMNS, DECIMALS, INSERT, describe, prepare
+from mmtui.core.journal_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported
 
 log = logging.getLogger("mmtui.journal")
 

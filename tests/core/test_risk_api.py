@@ -4,6 +4,7 @@ never an exception out of place(), and never blocks the orders after it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
@@ -99,5 +100,53 @@ async def test_a_flatten_order_is_held_to_the_terms_too(
             bypass_risk=True,
         )
         assert order.status is OrderStatus.REJECTED and "size: NaN" in order.reason
+    finally:
+        await s.stop()
+
+
+@pytest.mark.parametrize(
+    ("price", "size", "reason"),
+    [
+        pytest.param(99_000.0, None, "price: 99000.0 is a float", id="float-price"),
+        pytest.param(D("NaN"), None, "price: NaN is not a number", id="nan-price"),
+        pytest.param(None, 0.02, "size: 0.02 is a float", id="float-size"),
+        pytest.param(None, D("Infinity"), "size: Infinity is not finite", id="inf-size"),
+    ],
+)
+async def test_an_amend_with_a_bad_number_is_refused_not_raised(
+    make_session: Callable[..., Session],
+    monkeypatch: pytest.MonkeyPatch,
+    price: Any,
+    size: Any,
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On a venue that modifies orders in place (here the sim, told it can): the
+    amend returns False (the strategy cancels and places instead), nothing is sent
+    and the order keeps its terms."""
+    caplog.set_level(logging.INFO, logger="mmtui.engine")
+    s = make_session(sim_config(strategies=[]))
+    await s.start()
+    try:
+        engine = s.engine
+        await engine.subscribe([(VENUE, SYMBOL)])
+        await s.run_for(2)
+        book = engine.book(VENUE, SYMBOL)
+        assert book is not None and book.best_bid() is not None
+        bid = book.best_bid() - 20 * engine.instrument(VENUE, SYMBOL).tick_size  # type: ignore[operator]
+        order = engine.submit_order(
+            venue=VENUE, symbol=SYMBOL, side=Side.BUY, size=D("0.01"), price=bid
+        )
+        for _ in range(20):
+            await s.run_for(0.1)
+            if order.status is OrderStatus.OPEN:
+                break
+        assert order.status is OrderStatus.OPEN
+        monkeypatch.setattr(engine.order_path, "can_amend", lambda venue: True)
+        new_price = bid if price is None else price
+        assert engine.request_amend(order, new_price, size) is False
+        assert (order.price, order.size, order.amending) == (bid, D("0.01"), False)
+        assert engine.risk.rejections == {reason.split(":")[0]: 1}
+        assert any(reason in r.getMessage() for r in caplog.records), reason
     finally:
         await s.stop()

@@ -256,8 +256,9 @@ class Flattener:
             if task in late:
                 abandon(task)
                 end = self._unverified(name, f"no answer within {timeout:g}s")
-            elif task.exception() is not None:
-                exc = task.exception()
+            elif task.cancelled():
+                end = self._unverified(name, "cancelled")
+            elif (exc := task.exception()) is not None:
                 log.error("%s: %s failed: %r", name, why, exc, exc_info=exc)
                 end = self._unverified(name, f"failed: {exc!r}")
             else:

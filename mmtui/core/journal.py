@@ -1,11 +1,8 @@
 """Orders, fills, refused fills and lifecycle events journaled to SQLite as they happen.
 
 The event loop only validates a row and puts it on a queue; a dedicated writer
-thread drains the queue and commits each batch at once (a batch is whatever
-was queued when the writer woke, so a row is committed within milliseconds),
-one multi-row INSERT per run of rows of one table.
-
-Nothing is lost:
+thread commits whatever was queued when it woke in one transaction (within
+milliseconds), one multi-row INSERT per run of rows of one table. Nothing is lost:
 
 * a producer that can outrun the writer (the sim at ``--speed max``) waits in
   ``keep_up`` while more than ``BACKLOG_LIMIT`` rows are queued: back-pressure,
@@ -14,10 +11,8 @@ Nothing is lost:
   gives up only after ``timeout`` seconds without any; ``stats`` then says how
   many rows are not on disk, and the shutdown reports them as a failure.
 
-A failed write is logged on ``mmtui.journal`` with the row's context and
-counted in ``stats.dropped``; the writer carries on with the next rows.
-
-The schema is in ``mmtui.core.journal_schema``.
+A failed write is logged on ``mmtui.journal`` with the row's context and counted
+in ``stats.dropped``; the writer carries on. The schema: ``journal_schema``.
 """
 
 from __future__ import annotations
@@ -48,7 +43,9 @@ BACKLOG_LIMIT = 2000
 _ROWS_PER_INSERT = 500
 """Rows per INSERT statement: one statement per run of rows of one table, so the
 writer thread takes the GIL once per statement, not once per row (a busy event
-loop holds the GIL for up to 5 ms each time it is asked for it back)."""
+loop holds the GIL for up to 5 ms each time it is asked for it back); fewer where
+the SQLite build allows fewer variables per statement."""
+_VARS = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
 
 Row = tuple[str, tuple[object, ...]]
 
@@ -478,8 +475,9 @@ class Journal:
             start = 0
             while start < len(rows):
                 table = rows[start][0]
+                most = min(_ROWS_PER_INSERT, conn.getlimit(_VARS) // len(COLUMNS[table]))
                 end = start + 1
-                while end < len(rows) and end - start < _ROWS_PER_INSERT and rows[end][0] == table:
+                while end < len(rows) and end - start < most and rows[end][0] == table:
                     end += 1
                 _insert(conn, table, [params for _, params in rows[start:end]])
                 start = end

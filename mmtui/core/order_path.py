@@ -393,22 +393,21 @@ class OrderPath:
         """An impossible fill: journaled as refused with the reason, alerted, never
         applied to orders, positions or strategies."""
         self.refused_fills += 1
-        shown = numbers.shown
-        whose = order.client_id if order is not None else f"client id {shown(fill.client_id)}"
-        side = getattr(fill.side, "value", fill.side)
+        side = _text(getattr(fill.side, "value", fill.side))
+        whose = order.client_id if order is not None else f"client id {_text(fill.client_id)}"
         detail = (
-            f"{shown(fill.venue)} {shown(fill.symbol)} {shown(side)} {shown(fill.size)} @ "
-            f"{shown(fill.price)} ({whose}, trade {shown(fill.trade_id)}): {reason}"
+            f"{_text(fill.venue)} {_text(fill.symbol)} {side} {_text(fill.size)} @ "
+            f"{_text(fill.price)} ({whose}, trade {_text(fill.trade_id)}): {reason}"
         )
         log.error("fill REFUSED, not applied: %s", detail)
         self._note_event("fill_refused", detail)
         if writable(self._journal):
-            ts = fill.ts_ms if isinstance(fill.ts_ms, int) and fill.ts_ms > 0 else now
+            ts = fill.ts_ms if type(fill.ts_ms) is int and fill.ts_ms > 0 else now
             self._journal.record_refused_fill(
                 ts_ms=ts,
-                venue=str(fill.venue),
-                symbol=str(fill.symbol),
-                side=str(side),
+                venue=_text(fill.venue),
+                symbol=_text(fill.symbol),
+                side=side,
                 price=_text(fill.price),
                 size=_text(fill.size),
                 fee=_text(fill.fee),
@@ -495,8 +494,9 @@ class OrderPath:
 
 
 def _text(value: object) -> str:
-    """A refused fill's field as journal text: a string as it came, anything else as
-    its repr, cut to 200 characters (a refused fill is kept, not trusted)."""
+    """A refused fill's field as text for the log and the journal: a string or a
+    Decimal as it reads, anything else as its repr; cut to 200 characters (a refused
+    fill is kept, not trusted)."""
     if isinstance(value, str):
         return value[:200]
     if isinstance(value, Decimal):

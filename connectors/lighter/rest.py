@@ -16,9 +16,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.errors import ErrorCode, RateLimited, VenueError
 from connectors.common.http import HttpClient
 from connectors.lighter import codes, wire
+from connectors.lighter.pacing import Priority, RequestPacer, endpoint_of
 
 log = logging.getLogger("connectors.lighter.rest")
 
@@ -42,9 +43,12 @@ class LighterRest:
         token: TokenSource | None = None,
         timeout_s: float = 10.0,
         venue: str = "lighter",
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.venue = venue
         self._token = token
+        self.pacer = pacer
+        """The tier's request budget: every read waits for its weight (docs: pacing)."""
         self.http = HttpClient(
             base_url,
             venue=venue,
@@ -74,10 +78,16 @@ class LighterRest:
             if private:
                 assert self._token is not None, "private reads need a token source"
                 headers = {"Authorization": await self._token(fresh)}
+            if self.pacer is not None:
+                await self.pacer.request(endpoint_of(path), Priority.QUERY)
             try:
                 payload = await self.http.request(
                     "GET", path, params=query or None, headers=headers
                 )
+            except RateLimited as exc:
+                if self.pacer is not None:
+                    self.pacer.back_off(exc.retry_after)
+                raise
             except VenueError as exc:
                 if not private or exc.code != ErrorCode.AUTH:
                     raise

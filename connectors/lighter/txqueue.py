@@ -104,7 +104,7 @@ class TxRequest:
 
     @property
     def done(self) -> bool:
-        return self.future is None or self.future.done()
+        return self.future is not None and self.future.done()
 
 
 def plan(pending: list[TxRequest], limit: int, allowance: int | None = None) -> list[TxRequest]:
@@ -137,11 +137,10 @@ def plan(pending: list[TxRequest], limit: int, allowance: int | None = None) -> 
         elif req.kind is TxKind.CANCEL:
             pos = barrier
             for i in range(barrier, len(out)):
-                other = out[i]
-                if other.kind is TxKind.CANCEL or (
-                    req.target is not None and other.target == req.target
-                ):
-                    pos = i + 1
+                if req.target is not None and out[i].target == req.target:
+                    pos = i + 1  # never ahead of its own order's create or modify
+            while pos < len(out) and out[pos].kind is TxKind.CANCEL:
+                pos += 1  # behind the cancels already moved up (they commute)
             out.insert(pos, req)
         else:
             out.append(req)

@@ -50,9 +50,13 @@ class LighterRig(VenueRig):
     symbol = "BTC"
     other_symbol = "ETH"
 
-    def __init__(self, **emulator_options: Any) -> None:
+    def __init__(
+        self, *, connector_options: dict[str, Any] | None = None, **emulator_options: Any
+    ) -> None:
         self.emulator_options = emulator_options
         """More ``lighter_emulator`` arguments (tests of Lighter's own behaviour)."""
+        self.connector_options = connector_options or {}
+        """More ``LighterConnector`` arguments (tier, batch_txs, dead_man_switch_s...)."""
         self.sim_symbols = {"BTC": "BTC-PERP", "ETH": "ETH-PERP"}
         self.harness: EmulatorHarness | None = None
         self._keys: dict[int, str] = {}
@@ -92,6 +96,7 @@ class LighterRig(VenueRig):
             h.ws_url,
             LighterKeys(ACCOUNT_INDEX, OUR_KEY, self._keys[OUR_KEY]),
             run_prefixes=(run_prefix,),
+            **self.connector_options,
         )
         self._connectors.append(conn)
         return conn
@@ -139,6 +144,29 @@ class LighterRig(VenueRig):
 
     def book_duplicate_client_ids(self) -> None:
         self._harness.faults.book_duplicate_client_ids(self._api_key)
+
+    def foreign_signer(self, fn: Any) -> Any:
+        """Run ``await fn(client)`` with another program's ``SignerClient`` (the account's
+        other API key), in a thread of its own; its result."""
+        result: dict[str, Any] = {}
+
+        async def run() -> None:
+            import lighter
+
+            client = lighter.SignerClient(
+                url=self._harness.base_url,
+                account_index=ACCOUNT_INDEX,
+                api_private_keys={FOREIGN_KEY: self._keys[FOREIGN_KEY]},
+            )
+            try:
+                result["answer"] = await fn(client)
+            finally:
+                await client.close()
+
+        thread = threading.Thread(target=lambda: asyncio.run(run()), name="foreign tool")
+        thread.start()
+        thread.join(30)
+        return result["answer"]
 
     def place_foreign(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> str:
         """Another program with its own API key of the account sends a post-only limit

@@ -286,6 +286,7 @@ class RequestPacer:
         tier: Tier = STANDARD,
         *,
         window_s: float = WINDOW_S,
+        free_tx_s: float = FREE_TX_EVERY_S,
         time_fn: Callable[[], float] = time.monotonic,
         sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -296,7 +297,9 @@ class RequestPacer:
             if tier.tx_per_window is not None
             else None
         )
-        self.quota = VolumeQuota(time_fn=time_fn) if tier.volume_quota else None
+        self.quota = (
+            VolumeQuota(free_every_s=free_tx_s, time_fn=time_fn) if tier.volume_quota else None
+        )
         self.rate_limited = 0
 
     def _bucket(self, endpoint: str) -> tuple[RollingBudget, float]:

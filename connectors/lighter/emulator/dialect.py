@@ -67,6 +67,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         tier: str | None = None,
         tier_window_s: float = 60.0,
         volume_quota: int = 1_000,
+        free_tx_s: float = 15.0,
         seed: int = 1,
     ) -> None:
         super().__init__(venue, accounts, faults, ping_interval_s=ping_interval_s)
@@ -82,7 +83,13 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         """Shortest OrderExpiry accepted for resting orders (tests may lower it)."""
         self.stats = LighterEmulatorStats()
         self.limits = (
-            TierLimits(tier, self.stats, window_s=tier_window_s, volume_quota=volume_quota)
+            TierLimits(
+                tier,
+                self.stats,
+                window_s=tier_window_s,
+                volume_quota=volume_quota,
+                free_tx_s=free_tx_s,
+            )
             if tier is not None
             else None
         )
@@ -407,7 +414,7 @@ def lighter_emulator(
     ``options`` go to ``LighterDialect`` (``idle_timeout_s``, ``min_scheduled_cancel_ms``,
     ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``,
     ``credit_queued_abort``, ``tier`` ("standard" / "premium": the tier's rate limits and
-    volume quota), ``tier_window_s``, ``volume_quota``).
+    volume quota), ``tier_window_s``, ``volume_quota``, ``free_tx_s``).
     ``harness.accounts`` maps ``"account_index:api_key_index"`` to the sim account, so
     ``harness.faults.reject_next_order("4242:3")`` works; the place route for
     ``harness.faults.lose_next_answer`` is ``"sendTx"``. The dialect

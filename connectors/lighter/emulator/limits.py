@@ -90,6 +90,7 @@ class TierLimits:
         *,
         window_s: float = WINDOW_S,
         volume_quota: int = 1_000,
+        free_tx_s: float = FREE_TX_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if tier not in TIERS:
@@ -98,6 +99,7 @@ class TierLimits:
         self.stats = stats
         self.window_s = window_s
         self.start_quota = volume_quota
+        self.free_tx_s = free_tx_s
         self._clock = clock
         self._rest: dict[str, Window] = {}
         self._tx: dict[str, Window] = {}
@@ -143,12 +145,12 @@ class TierLimits:
             acct.quota = have - n
             return False
         now = self._clock()
-        if n - have <= 1 and now - acct.last_free_tx >= FREE_TX_S:
+        if n - have <= 1 and now - acct.last_free_tx >= self.free_tx_s:
             acct.last_free_tx = now
             acct.quota = Decimal(0)
             return True
         self.stats.quota_refused += 1
-        raise TooMany(max(0.0, acct.last_free_tx + FREE_TX_S - now))
+        raise TooMany(max(0.0, acct.last_free_tx + self.free_tx_s - now))
 
     def traded(self, acct: Account, notional: Decimal) -> None:
         if self.tier == "premium":

@@ -1,0 +1,192 @@
+"""The account tier (connectors/lighter/pacing.py): the published request budget every
+request waits for, the Premium volume quota; and the emulator enforcing both
+(connectors/lighter/emulator/limits.py). Emulator windows are scaled down (60 requests per
+3 s instead of per minute) so a test sees several windows; the ratios are the venue's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connectors.base import OrderRequest, OrderStatus, RateLimited, Side
+from connectors.lighter.connector import LighterConnector
+from connectors.lighter.pacing import PREMIUM, STANDARD, Priority, RequestPacer, RollingBudget
+from tests.contract.rigs.lighter import LighterRig
+from tests.waiting import until
+
+PREFIX = "mmtier"
+WINDOW_S = 3.0
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_a_rolling_minute_grants_sixty_then_one_as_each_expires() -> None:
+    clock = FakeTime()
+    budget = RollingBudget(60, 60.0, time_fn=clock, sleep_fn=clock.sleep)
+    for i in range(60):
+        clock.now = i * 0.5  # sixty in the first 30 s
+        await budget.acquire(1)
+    await budget.acquire(1)  # waits for the first grant to leave the window
+    assert clock.now == pytest.approx(60.0)
+    assert budget.used() == 60
+
+
+async def test_waiting_cancels_are_served_before_waiting_reads() -> None:
+    clock = FakeTime()
+    budget = RollingBudget(2, 10.0, time_fn=clock, sleep_fn=clock.sleep)
+    await budget.acquire(2)
+    order: list[str] = []
+
+    async def take(name: str, priority: int) -> None:
+        await budget.acquire(1, priority)
+        order.append(name)
+
+    read = asyncio.get_running_loop().create_task(take("read", Priority.QUERY))
+    await asyncio.sleep(0)
+    cancel = asyncio.get_running_loop().create_task(take("cancel", Priority.CANCEL))
+    await asyncio.gather(read, cancel)
+    assert order == ["cancel", "read"]
+
+
+def test_the_tiers_published_limits() -> None:
+    # Standard: 60 requests a minute, orders and reads alike; trades (weight 600) 40
+    assert STANDARD.rest_budget / STANDARD.cost("sendTxBatch") == 60
+    assert STANDARD.rest_budget / STANDARD.cost("accountActiveOrders") == 60
+    assert STANDARD.rest_budget / STANDARD.cost("trades") == 40
+    assert STANDARD.tx_per_window is None and not STANDARD.volume_quota
+    # Premium: 24,000 weighted reads, sendTx/sendTxBatch apart (4,000), the volume quota
+    assert PREMIUM.rest_budget / PREMIUM.cost("accountActiveOrders") == 80
+    assert PREMIUM.tx_per_window == 4000 and PREMIUM.volume_quota
+
+
+def test_the_volume_quota_counts_the_free_transaction_and_what_volume_earns() -> None:
+    clock = FakeTime()
+    pacer = RequestPacer(PREMIUM, time_fn=clock)
+    quota = pacer.quota
+    assert quota is not None and quota.allowance() is None  # unknown until the venue says
+    quota.seen(2)
+    assert quota.allowance() == 3  # two, and the free one
+    quota.spent(3)
+    assert quota.remaining == 0 and quota.allowance() == 0
+    clock.now = 15.0
+    assert quota.allowance() == 1  # every 15 s, a free sendTx
+    quota.earned(70.0)  # one per 7 USD traded
+    assert quota.allowance() == 11
+
+
+# -- against the emulator ---------------------------------------------------------------
+
+
+class Account:
+    def __init__(self, rig: LighterRig, conn: LighterConnector) -> None:
+        self.rig, self.conn = rig, conn
+        self.n = 0
+
+    def stat(self, name: str) -> Any:
+        h = self.rig._harness
+        return h.call(lambda: getattr(h.dialect.stats, name))
+
+    def order(self, ticks: int, size: Decimal | None = None) -> OrderRequest:
+        self.n += 1
+        bid, _, tick = self.rig.touch("BTC")
+        return OrderRequest(
+            f"{PREFIX}-{self.n}",
+            "BTC",
+            Side.BUY,
+            size or self.rig.min_size("BTC"),
+            price=bid - ticks * tick,
+            post_only=True,
+        )
+
+
+Make = Callable[..., Awaitable[Account]]
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[Make]:
+    rigs: list[LighterRig] = []
+
+    async def start(pacer: RequestPacer | None, **emu: Any) -> Account:
+        rig = LighterRig(connector_options={"pacer": pacer}, **emu)
+        rigs.append(rig)
+        await rig.start()
+        conn = rig.connector(PREFIX)
+        assert isinstance(conn, LighterConnector)
+        await conn.connect(lambda e: None)
+        return Account(rig, conn)
+
+    try:
+        yield start
+    finally:
+        for rig in rigs:
+            await rig.stop()
+
+
+async def requote_ladder(a: Account, levels: int, seconds: float) -> int:
+    """Cancel and replace a ``levels``-order ladder as fast as the connector lets us for
+    ``seconds``; the requotes done."""
+    live = [a.order(20 + i) for i in range(levels)]
+    await asyncio.gather(*(a.conn.place(r) for r in live))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    requotes = 0
+    while loop.time() < end:
+        new = [a.order(20 + (requotes + 1) % 3 + i) for i in range(levels)]
+        await asyncio.gather(
+            *(a.conn.cancel("BTC", r.client_id) for r in live),
+            *(a.conn.place(r) for r in new),
+        )
+        live = new
+        requotes += 1
+    return requotes
+
+
+async def test_a_paced_standard_account_is_never_refused(make: Make) -> None:
+    """Ten-level requotes as fast as allowed for two windows of a Standard account: one
+    batch each, never a 429 -- and about the whole budget used."""
+    pacer = RequestPacer(STANDARD, window_s=WINDOW_S)
+    a = await make(pacer, tier="standard", tier_window_s=WINDOW_S, apply_delay_ms=0)
+    await until(lambda: a.conn.orders.snapshot, what="the order stream")
+    requests = a.conn.tx.queue.requests
+    requotes = await requote_ladder(a, 10, 2 * WINDOW_S)
+    assert a.stat("rate_limited") == 0 and pacer.rate_limited == 0
+    assert a.conn.tx.queue.requests - requests == requotes + 1  # one request per requote
+    # 60 requests a window, a few of them reads (nonce, instruments, lookups)
+    assert requotes >= 60
+
+
+async def test_an_unpaced_burst_is_refused_by_a_standard_emulator(make: Make) -> None:
+    a = await make(None, tier="standard", tier_window_s=WINDOW_S, apply_delay_ms=0)
+    with pytest.raises(RateLimited):
+        for i in range(70):
+            await a.conn.place(a.order(20 + i % 5))
+    assert a.stat("rate_limited") >= 1
+
+
+async def test_out_of_volume_quota_orders_wait_for_the_free_transaction(make: Make) -> None:
+    pacer = RequestPacer(PREMIUM, free_tx_s=0.5)
+    a = await make(pacer, tier="premium", volume_quota=4, free_tx_s=0.5)
+    assert (await a.conn.place(a.order(20))).status is OrderStatus.PENDING  # 3 left
+    assert pacer.quota is not None and pacer.quota.remaining == 3
+    burst = [a.order(21 + i) for i in range(6)]
+    acks = await asyncio.gather(*(a.conn.place(r) for r in burst))  # 3 + free, then 1/0.5 s
+    assert all(ack.status is OrderStatus.PENDING for ack in acks)
+    assert a.stat("quota_refused") == 0
+    assert pacer.quota.held >= 1
+    await until(lambda: len(a.rig.venue_orders()) == 7, what="all seven rest")
+    # cancels spend no quota: they go at once, quota or not
+    assert await a.conn.cancel("BTC", burst[0].client_id)

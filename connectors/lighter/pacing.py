@@ -46,6 +46,10 @@ QUOTA_PER_USD = 1 / 7
 """Volume quota earned per USD traded (one per 7 USD)."""
 FREE_TX_EVERY_S = 15.0
 DEFAULT_BACKOFF_S = 2.0
+MARGIN = 0.02
+"""A grant counts this share of the window longer than the window (at most 1 s)."""
+CANCEL_RESERVE = 0.05
+"""The share of the budget only cancels may use: 3 of a Standard account's 60 requests."""
 
 WEIGHTS = {
     "sendTx": 6,
@@ -109,20 +113,28 @@ class _Waiter:
 
 
 class RollingBudget:
-    """At most ``capacity`` cost units granted in any ``window_s`` seconds."""
+    """At most ``capacity`` cost units granted in any ``window_s`` seconds; the last
+    ``reserve`` of them only to cancels (a shutdown's cancels and the dead-man's switch's
+    abort are never starved by reads and new orders)."""
 
     def __init__(
         self,
         capacity: float,
         window_s: float = WINDOW_S,
         *,
+        reserve: float = 0.0,
+        margin_s: float | None = None,
         time_fn: Callable[[], float] = time.monotonic,
         sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not (math.isfinite(capacity) and capacity > 0 and window_s > 0):
             raise ValueError(f"a budget needs a positive capacity and window: {capacity}")
         self.capacity = float(capacity)
+        self.reserve = min(max(0.0, reserve), self.capacity / 2)
         self.window_s = window_s
+        self.span_s = window_s + (min(1.0, window_s * MARGIN) if margin_s is None else margin_s)
+        """How long a grant counts: the venue's window and a margin for the time between our
+        grant and the venue counting the request (signing, the network, its own clock)."""
         self._time = time_fn
         self._sleep = sleep_fn
         self._log: deque[tuple[float, float]] = deque()
@@ -139,23 +151,24 @@ class RollingBudget:
         return self._used
 
     def _expire(self, now: float) -> None:
-        edge = now - self.window_s
+        edge = now - self.span_s
         while self._log and self._log[0][0] <= edge:
             _, cost = self._log.popleft()
             self._used -= cost
         if not self._log:
             self._used = 0.0
 
-    def _delay(self, cost: float, now: float) -> float:
+    def _delay(self, cost: float, now: float, priority: int = Priority.CANCEL) -> float:
         """Seconds until ``cost`` fits (<= 0: now)."""
         wait = self._backoff_until - now
-        excess = self._used + cost - self.capacity
+        room = self.capacity if priority <= Priority.CANCEL else self.capacity - self.reserve
+        excess = self._used + cost - room
         if excess > 1e-9:
             freed = 0.0
             for at, c in self._log:
                 freed += c
                 if freed >= excess - 1e-9:
-                    wait = max(wait, at + self.window_s - now)
+                    wait = max(wait, at + self.span_s - now)
                     break
         return wait
 
@@ -163,6 +176,17 @@ class RollingBudget:
         self._log.append((now, cost))
         self._used += cost
         self.granted += 1
+
+    def sent(self, cost: float) -> None:
+        """The newest grant of ``cost`` leaves only now (after signing): it counts from now."""
+        now = self._time()
+        for i in range(len(self._log) - 1, -1, -1):
+            at, c = self._log[i]
+            if c == cost:
+                if now > at:
+                    del self._log[i]
+                    self._log.append((now, c))
+                return
 
     def refund(self, cost: float) -> None:
         """Give back the newest grant of ``cost`` (it was not sent after all)."""
@@ -182,7 +206,7 @@ class RollingBudget:
         cost = min(float(cost), self.capacity)  # a request heavier than the window still goes
         now = self._time()
         self._expire(now)
-        if not self._queue and self._delay(cost, now) <= 1e-9:
+        if not self._queue and self._delay(cost, now, priority) <= 1e-9:
             self._grant(cost, now)
             return
         waiter = _Waiter(int(priority), next(self._seq), cost)
@@ -194,7 +218,7 @@ class RollingBudget:
                 if self._queue[0] is waiter:
                     now = self._time()
                     self._expire(now)
-                    delay = self._delay(cost, now)
+                    delay = self._delay(cost, now, waiter.priority)
                     if delay <= 1e-9:
                         heapq.heappop(self._queue)
                         self._grant(cost, now)
@@ -286,14 +310,29 @@ class RequestPacer:
         tier: Tier = STANDARD,
         *,
         window_s: float = WINDOW_S,
+        margin_s: float | None = None,
         free_tx_s: float = FREE_TX_EVERY_S,
         time_fn: Callable[[], float] = time.monotonic,
         sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.tier = tier
-        self.rest = RollingBudget(tier.rest_budget, window_s, time_fn=time_fn, sleep_fn=sleep_fn)
+        self.rest = RollingBudget(
+            tier.rest_budget,
+            window_s,
+            reserve=tier.rest_budget * CANCEL_RESERVE,
+            margin_s=margin_s,
+            time_fn=time_fn,
+            sleep_fn=sleep_fn,
+        )
         self.tx = (
-            RollingBudget(tier.tx_per_window, window_s, time_fn=time_fn, sleep_fn=sleep_fn)
+            RollingBudget(
+                tier.tx_per_window,
+                window_s,
+                reserve=tier.tx_per_window * CANCEL_RESERVE,
+                margin_s=margin_s,
+                time_fn=time_fn,
+                sleep_fn=sleep_fn,
+            )
             if tier.tx_per_window is not None
             else None
         )
@@ -314,6 +353,11 @@ class RequestPacer:
     def refund(self, endpoint: str) -> None:
         budget, cost = self._bucket(endpoint)
         budget.refund(cost)
+
+    def sent(self, endpoint: str) -> None:
+        """The request granted last for ``endpoint`` leaves now."""
+        budget, cost = self._bucket(endpoint)
+        budget.sent(cost)
 
     def back_off(self, seconds: float | None) -> None:
         """The venue said 429: every request waits."""

@@ -310,6 +310,11 @@ class TxQueue:
                 req.nonce = nonce
                 if req.on_nonce is not None:
                     req.on_nonce(nonce)
+            if self.pacer is not None:
+                endpoint = "sendTx" if len(ok) == 1 else "sendTxBatch"
+                if attempt > 0:  # one more request: it waits for the budget too
+                    await self.pacer.request(endpoint, min(r.priority for r in reqs))
+                self.pacer.sent(endpoint)
             self.requests += 1
             try:
                 resp = await asyncio.wait_for(self._post(ok), self.owner.timeout_s)

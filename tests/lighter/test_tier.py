@@ -36,7 +36,7 @@ class FakeTime:
 
 async def test_a_rolling_minute_grants_sixty_then_one_as_each_expires() -> None:
     clock = FakeTime()
-    budget = RollingBudget(60, 60.0, time_fn=clock, sleep_fn=clock.sleep)
+    budget = RollingBudget(60, 60.0, margin_s=0, time_fn=clock, sleep_fn=clock.sleep)
     for i in range(60):
         clock.now = i * 0.5  # sixty in the first 30 s
         await budget.acquire(1)
@@ -158,7 +158,7 @@ async def requote_ladder(a: Account, levels: int, seconds: float) -> int:
 async def test_a_paced_standard_account_is_never_refused(make: Make) -> None:
     """Ten-level requotes as fast as allowed for two windows of a Standard account: one
     batch each, never a 429 -- and about the whole budget used."""
-    pacer = RequestPacer(STANDARD, window_s=WINDOW_S)
+    pacer = RequestPacer(STANDARD, window_s=WINDOW_S, margin_s=0.5)
     a = await make(pacer, tier="standard", tier_window_s=WINDOW_S, apply_delay_ms=0)
     await until(lambda: a.conn.orders.snapshot, what="the order stream")
     requests = a.conn.tx.queue.requests
@@ -190,3 +190,16 @@ async def test_out_of_volume_quota_orders_wait_for_the_free_transaction(make: Ma
     await until(lambda: len(a.rig.venue_orders()) == 7, what="all seven rest")
     # cancels spend no quota: they go at once, quota or not
     assert await a.conn.cancel("BTC", burst[0].client_id)
+
+
+async def test_the_last_requests_of_a_window_are_kept_for_cancels() -> None:
+    clock = FakeTime()
+    budget = RollingBudget(60, 60.0, reserve=3, margin_s=0, time_fn=clock, sleep_fn=clock.sleep)
+    for _ in range(57):
+        await budget.acquire(1, Priority.PLACE)
+    assert clock.now == 0.0
+    for _ in range(3):  # the reserve: cancels only, at once
+        await budget.acquire(1, Priority.CANCEL)
+    assert clock.now == 0.0
+    await budget.acquire(1, Priority.QUERY)  # a read waits for the window
+    assert clock.now == pytest.approx(60.0)

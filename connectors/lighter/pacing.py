@@ -316,26 +316,19 @@ class RequestPacer:
         sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.tier = tier
-        self.rest = RollingBudget(
-            tier.rest_budget,
-            window_s,
-            reserve=tier.rest_budget * CANCEL_RESERVE,
-            margin_s=margin_s,
-            time_fn=time_fn,
-            sleep_fn=sleep_fn,
-        )
-        self.tx = (
-            RollingBudget(
-                tier.tx_per_window,
+
+        def budget(capacity: int) -> RollingBudget:
+            return RollingBudget(
+                capacity,
                 window_s,
-                reserve=tier.tx_per_window * CANCEL_RESERVE,
+                reserve=capacity * CANCEL_RESERVE,
                 margin_s=margin_s,
                 time_fn=time_fn,
                 sleep_fn=sleep_fn,
             )
-            if tier.tx_per_window is not None
-            else None
-        )
+
+        self.rest = budget(tier.rest_budget)
+        self.tx = budget(tier.tx_per_window) if tier.tx_per_window is not None else None
         self.quota = (
             VolumeQuota(free_every_s=free_tx_s, time_fn=time_fn) if tier.volume_quota else None
         )

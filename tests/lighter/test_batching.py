@@ -5,7 +5,7 @@ batch, a lost batch answer, a caller that gives up -- our connector against the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from connectors.lighter import wire
 from connectors.lighter.connector import LighterConnector
 from connectors.lighter.txqueue import TxKind, TxRequest, plan
 from tests.contract.rigs.lighter import ACCOUNT_INDEX, OUR_KEY, LighterRig
+from tests.lighter.conftest import Connected
 from tests.waiting import until
 
 PREFIX = "mmbatch"
@@ -106,8 +107,7 @@ class Trading:
         )
 
     def stats(self, name: str) -> Any:
-        h = self.rig._harness
-        return h.call(lambda: getattr(h.dialect.stats, name))
+        return self.rig.stat(name)
 
     def nonce_expected(self) -> int:
         h = self.rig._harness
@@ -118,27 +118,13 @@ Make = Callable[..., Awaitable[Trading]]
 
 
 @pytest.fixture
-async def make() -> AsyncIterator[Make]:
-    """``await make(connector_options, **emulator_options)``: a connected connector on its
-    own emulator, stopped after the test."""
-    rigs: list[LighterRig] = []
+def make(connected: Connected) -> Make:
+    """``await make(connector_options, **emulator_options)``."""
 
     async def start(connector_options: dict[str, Any] | None = None, **emu: Any) -> Trading:
-        rig = LighterRig(connector_options=connector_options, **emu)
-        rigs.append(rig)
-        await rig.start()
-        conn = rig.connector(PREFIX)
-        assert isinstance(conn, LighterConnector)
-        await conn.connect(lambda e: None)
-        await conn.subscribe_books(["BTC"])
-        await until(lambda: conn.book("BTC").is_valid(), what="BTC book")  # type: ignore[union-attr]
-        return Trading(rig, conn)
+        return Trading(*await connected(PREFIX, connector_options, books=["BTC"], **emu))
 
-    try:
-        yield start
-    finally:
-        for rig in rigs:
-            await rig.stop()
+    return start
 
 
 @pytest.fixture

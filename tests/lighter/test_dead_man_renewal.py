@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from connectors.base import OrderRequest, OrderStatus, Side
 from connectors.lighter.connector import LighterConnector
 from tests.contract.rigs.lighter import ACCOUNT_INDEX, LighterRig
+from tests.lighter.conftest import Connected
 from tests.waiting import until
 
 PREFIX = "mmswitch"
@@ -29,8 +30,7 @@ class Switch:
         self.n = 0
 
     def stat(self, name: str) -> Any:
-        h = self.rig._harness
-        return h.call(lambda: getattr(h.dialect.stats, name))
+        return self.rig.stat(name)
 
     def schedule(self) -> int | None:
         h = self.rig._harness
@@ -55,26 +55,13 @@ Make = Callable[..., Awaitable[Switch]]
 
 
 @pytest.fixture
-async def make() -> AsyncIterator[Make]:
-    rigs: list[LighterRig] = []
-
+def make(connected: Connected) -> Make:
     async def start(*, before: Callable[[LighterRig], None] | None = None, **emu: Any) -> Switch:
         emu.setdefault("min_scheduled_cancel_ms", 500)
-        rig = LighterRig(connector_options={"dead_man_switch_s": SWITCH_S}, **emu)
-        rigs.append(rig)
-        await rig.start()
-        if before is not None:
-            before(rig)
-        conn = rig.connector(PREFIX)
-        assert isinstance(conn, LighterConnector)
-        await conn.connect(lambda e: None)
-        return Switch(rig, conn)
+        options = {"dead_man_switch_s": SWITCH_S}
+        return Switch(*await connected(PREFIX, options, before=before, **emu))
 
-    try:
-        yield start
-    finally:
-        for rig in rigs:
-            await rig.stop()
+    return start
 
 
 async def test_renewals_are_never_refused_and_never_fire_while_healthy(make: Make) -> None:

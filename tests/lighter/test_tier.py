@@ -6,7 +6,7 @@ request waits for, the Premium volume quota; and the emulator enforcing both
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from connectors.base import OrderRequest, OrderStatus, RateLimited, Side
 from connectors.lighter.connector import LighterConnector
 from connectors.lighter.pacing import PREMIUM, STANDARD, Priority, RequestPacer, RollingBudget
 from tests.contract.rigs.lighter import LighterRig
+from tests.lighter.conftest import Connected
 from tests.waiting import until
 
 PREFIX = "mmtier"
@@ -97,8 +98,7 @@ class Account:
         self.n = 0
 
     def stat(self, name: str) -> Any:
-        h = self.rig._harness
-        return h.call(lambda: getattr(h.dialect.stats, name))
+        return self.rig.stat(name)
 
     def order(self, ticks: int, size: Decimal | None = None) -> OrderRequest:
         self.n += 1
@@ -117,23 +117,11 @@ Make = Callable[..., Awaitable[Account]]
 
 
 @pytest.fixture
-async def make() -> AsyncIterator[Make]:
-    rigs: list[LighterRig] = []
-
+def make(connected: Connected) -> Make:
     async def start(pacer: RequestPacer | None, **emu: Any) -> Account:
-        rig = LighterRig(connector_options={"pacer": pacer}, **emu)
-        rigs.append(rig)
-        await rig.start()
-        conn = rig.connector(PREFIX)
-        assert isinstance(conn, LighterConnector)
-        await conn.connect(lambda e: None)
-        return Account(rig, conn)
+        return Account(*await connected(PREFIX, {"pacer": pacer}, **emu))
 
-    try:
-        yield start
-    finally:
-        for rig in rigs:
-            await rig.stop()
+    return start
 
 
 async def requote_ladder(a: Account, levels: int, seconds: float) -> int:

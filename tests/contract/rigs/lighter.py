@@ -104,6 +104,11 @@ class LighterRig(VenueRig):
     def call(self, fn: Any) -> Any:
         return self._harness.call(fn)
 
+    def stat(self, name: str) -> Any:
+        """One of the emulator's counters (``LighterEmulatorStats``)."""
+        h = self._harness
+        return h.call(lambda: getattr(h.dialect.stats, name))
+
     @property
     def _harness(self) -> EmulatorHarness:
         assert self.harness is not None, "the rig is not started"
@@ -175,34 +180,20 @@ class LighterRig(VenueRig):
         self._foreign += 1
         index = FOREIGN_CLIENT_INDEX + self._foreign
         price_dp, size_dp = self.call(lambda: self._harness.dialect.market_decimals(symbol))
-        result: dict[str, Any] = {}
 
-        async def send() -> None:
-            import lighter
-
-            client = lighter.SignerClient(
-                url=self._harness.base_url,
-                account_index=ACCOUNT_INDEX,
-                api_private_keys={FOREIGN_KEY: self._keys[FOREIGN_KEY]},
+        async def send(client: Any) -> Any:
+            _, resp, err = await client.create_order(
+                MARKETS[symbol],
+                index,
+                int(size.scaleb(size_dp)),
+                int(price.scaleb(price_dp)),
+                side is Side.SELL,
+                client.ORDER_TYPE_LIMIT,
+                client.ORDER_TIME_IN_FORCE_POST_ONLY,
             )
-            try:
-                _, resp, err = await client.create_order(
-                    MARKETS[symbol],
-                    index,
-                    int(size.scaleb(size_dp)),
-                    int(price.scaleb(price_dp)),
-                    side is Side.SELL,
-                    client.ORDER_TYPE_LIMIT,
-                    client.ORDER_TIME_IN_FORCE_POST_ONLY,
-                )
-                result["answer"] = (resp, err)
-            finally:
-                await client.close()
+            return resp, err
 
-        thread = threading.Thread(target=lambda: asyncio.run(send()), name="foreign tool")
-        thread.start()
-        thread.join(30)
-        resp, err = result["answer"]
+        resp, err = self.foreign_signer(send)
         assert err is None and resp.code == 200, (resp, err)
         return str(index)
 

@@ -2,7 +2,7 @@
 
     mmtui [--config FILE]                 the console (embedded sim by default)
     mmtui --headless [--duration S] [--speed X] [--json]
-    mmtui check-config FILE
+    mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
 
 Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
@@ -18,6 +18,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mmtui.config import Config, ConfigError, load_config
 from mmtui.logsetup import setup_logging
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(args_list)
     try:
-        config, source = load_config(args.config)
+        config, source = checked_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -97,6 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_console(config, source, speed=speed)
 
 
+def checked_config(path: str | None) -> tuple[Config, Path]:
+    """The config loaded and put through every check a start runs before connecting:
+    ``check-config`` and a run call this one function, so they give the same verdict."""
+    from mmtui.startup_checks import check_start
+
+    config, source = load_config(path)
+    check_start(config, source)
+    return config, source
+
+
 def check_config(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="mmtui check-config", description="Validate a config file."
@@ -104,7 +115,7 @@ def check_config(argv: Sequence[str]) -> int:
     parser.add_argument("file")
     args = parser.parse_args(list(argv))
     try:
-        config, source = load_config(args.file)
+        config, source = checked_config(args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -22,14 +22,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
 from mmtui.commands import COMMANDS
+from mmtui.config_reader import (
+    ConfigReadError,
+    first_non_finite,
+    numeric_string_problem,
+    parse_yaml,
+    read_yaml_file,
+)
 from mmtui.core.inventory import InventoryPolicy
+from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
 from strategies.registry import STRATEGY_KINDS
 
@@ -59,7 +66,11 @@ class AssetConfig(_Model):
 
     @model_validator(mode="after")
     def _min_on_step(self) -> AssetConfig:
-        if self.min_size % self.step_size != 0:
+        try:
+            off_step = self.min_size % self.step_size != 0
+        except ArithmeticError:  # sizes 1e30 and 1e-30: no step fits
+            off_step = True
+        if off_step:
             raise ValueError(
                 f"min_size {self.min_size} is not a multiple of step_size {self.step_size}"
             )
@@ -113,6 +124,11 @@ class RateLimitConfig(_Model):
     capacity: float = Field(gt=0, description="request weight allowed per window")
     per_seconds: float = Field(default=60.0, gt=0)
     weights: dict[str, float] = Field(default_factory=dict, description="place, cancel, ...")
+
+    @model_validator(mode="after")
+    def _servable(self) -> RateLimitConfig:
+        RateLimiter(self.capacity, self.per_seconds, weights=self.weights)  # its ValueError
+        return self
 
 
 class SimVenueConfig(_Model):
@@ -335,6 +351,8 @@ class Config(_Model):
     def _cross_checks(self) -> Config:
         if not self.venues:
             raise ValueError("venues: at least one venue is needed")
+        if not self.sim.assets and any(v.type == "sim" for v in self.venues.values()):
+            raise ValueError("sim.assets: a sim venue needs at least one asset")
         if self.mode == "sim":
             # Real venue dialects are allowed in sim mode only on loopback (an emulator).
             live = [
@@ -449,20 +467,14 @@ def load_config(
     env = os.environ if env is None else env
     source = find_config(path, env)
     try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config error: {source}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"config error: {source}: cannot read ({exc.strerror})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"config error: {source}:{where}: invalid YAML: {problem}") from None
+        raw = read_yaml_file(source)
+    except ConfigReadError as exc:
+        raise ConfigError(f"config error: {source}: {exc}") from None
     if raw is None:
-        raw = {}
+        raise ConfigError(
+            f"config error: {source}: the file has no settings (empty); "
+            "start from config.example.yaml"
+        )
     if not isinstance(raw, dict):
         raise ConfigError(
             f"config error: {source}: the top level must be a mapping, not {type(raw).__name__}"
@@ -470,7 +482,7 @@ def load_config(
     _refuse_secrets(raw, source, "")
     env_keys = _apply_env(raw, env, source)
     try:
-        return Config.model_validate(raw), source
+        config = Config.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = _dotted(err["loc"])
@@ -478,6 +490,21 @@ def load_config(
         where = f"key '{key}'" + (f" (from {origin})" if origin else "") if key else "top level"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"config error: {source}: {where}: {_clean(err['msg'])}{more}") from None
+    except ArithmeticError as exc:  # a check's arithmetic on numbers far apart
+        raise ConfigError(
+            f"config error: {source}: numbers too far apart to check ({type(exc).__name__})"
+        ) from None
+    roots = [("", config)] + [
+        (f"strategies.{i}.params", STRATEGY_KINDS[s.kind].parse_params(s.params))
+        for i, s in enumerate(config.strategies)
+    ]
+    for prefix, root in roots:
+        where = first_non_finite(root, prefix)
+        if where is None:
+            continue
+        origin = f" (from {env_keys[where]})" if where in env_keys else ""
+        raise ConfigError(f"config error: {source}: key '{where}'{origin}: not a finite number")
+    return config, source
 
 
 def _refuse_secrets(node: Any, source: Path, path: str) -> None:
@@ -507,9 +534,12 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dic
         parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
+        problem = numeric_string_problem(env[var])
+        if problem is not None:
+            raise ConfigError(f"config error: {source}: {var}: {problem}")
         try:
-            value = yaml.safe_load(env[var])
-        except yaml.YAMLError:
+            value = parse_yaml(env[var])
+        except ConfigReadError:
             value = env[var]
         node: Any = raw
         for i, part in enumerate(parts):
@@ -540,7 +570,15 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dic
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
+    if len(loc) > 2 and loc[0] == "venues" and loc[2] in _VENUE_TYPES:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member: venues.sim.sim.x
     return ".".join(str(p) for p in loc)
+
+
+_VENUE_TYPES = {
+    m.model_fields["type"].default
+    for m in (SimVenueConfig, BackpackVenueConfig, LighterVenueConfig, GrvtVenueConfig)
+}
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from connectors.base import Side
+from mmtui.config_reader import ConfigReadError, first_non_finite, parse_yaml
 from mmtui.core.engine import Engine, EngineError
 from strategies.base import PlannedOrder
 from strategies.registry import STRATEGY_KINDS
@@ -134,20 +135,24 @@ class LaunchScreen(ModalScreen[str | None]):
         if name in self.engine.view.strategy_names():
             self._status(Text(f"name {name!r} is taken", style="red"))
             return None
-        try:
-            params = yaml.safe_load(self.query_one("#params", TextArea).text) or {}
-        except yaml.YAMLError as exc:
-            self._status(Text(f"params: invalid YAML: {exc}".splitlines()[0], style="red"))
+        try:  # the config file's limits: duplicate keys, aliases, depth, bounded numbers
+            params = parse_yaml(self.query_one("#params", TextArea).text) or {}
+        except ConfigReadError as exc:
+            self._status(Text(f"params: {exc}", style="red"))
             return None
         if not isinstance(params, dict):
             self._status(Text("params: must be a mapping of name: value", style="red"))
             return None
         try:
-            STRATEGY_KINDS[kind].parse_params(params)
+            parsed = STRATEGY_KINDS[kind].parse_params(params)
         except ValidationError as exc:
             err = exc.errors()[0]
             key = ".".join(str(p) for p in err["loc"])
             self._status(Text(f"params.{key}: {err['msg']}", style="red"))
+            return None
+        key = first_non_finite(parsed, "params")
+        if key is not None:
+            self._status(Text(f"{key}: not a finite number", style="red"))
             return None
         return kind, venue, symbol, name, params
 

@@ -8,6 +8,7 @@ exception text and the stack are replaced by ``***``.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -173,6 +174,42 @@ def _with_redaction(handler: logging.Handler) -> logging.Handler:
     return handler
 
 
+def resolve_level(level: str | None) -> int:
+    """The root level a run uses: ``$MMTUI_LOG_LEVEL``, else ``level``, else INFO;
+    ``ValueError`` naming where a bad one came from."""
+    env_level = os.environ.get(ENV_LEVEL, "").strip()
+    if env_level:
+        return parse_level(env_level, f"log level from ${ENV_LEVEL}")
+    return parse_level(level if level is not None else "INFO")
+
+
+def resolve_log_dir(log_dir: str | Path | None) -> Path:
+    """The log directory a run uses: ``$MMTUI_LOG_DIR``, else ``log_dir``, else the
+    per-user default."""
+    env_dir = os.environ.get(ENV_DIR, "").strip()
+    if env_dir:
+        directory = Path(env_dir)
+    elif log_dir is not None:
+        directory = Path(log_dir)
+    else:
+        directory = default_log_dir()
+    return directory.expanduser()
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file only its owner can read: each file (the first and every one
+    a rollover starts) is created 0600, and an older, wider file is narrowed to 0600."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        except OSError:  # not ours to change: log on, as before
+            pass
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(
     level: str | None = None,
     log_dir: str | Path | None = None,
@@ -186,26 +223,14 @@ def setup_logging(
     ``level`` (default INFO) is the root and console level; ``file_level``
     filters the file further. A second call replaces the handlers of the first.
     """
-    env_level = os.environ.get(ENV_LEVEL, "").strip()
-    if env_level:
-        root_level = parse_level(env_level, f"log level from ${ENV_LEVEL}")
-    else:
-        root_level = parse_level(level if level is not None else "INFO")
+    root_level = resolve_level(level)
     file_threshold = parse_level(file_level, "file log level")
-
-    env_dir = os.environ.get(ENV_DIR, "").strip()
-    if env_dir:
-        directory = Path(env_dir)
-    elif log_dir is not None:
-        directory = Path(log_dir)
-    else:
-        directory = default_log_dir()
-    directory = directory.expanduser()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = resolve_log_dir(log_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / LOG_FILE_NAME
 
     formatter = logging.Formatter(LOG_FORMAT)
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
     )
     file_handler.setLevel(file_threshold)

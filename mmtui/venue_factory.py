@@ -24,12 +24,36 @@ class SessionError(Exception):
 
 
 def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Connector:
+    keys = venue_keys(name, cfg)
     if isinstance(cfg, BackpackVenueConfig):
-        return _backpack(name, cfg, run_prefix)
+        return _backpack(name, cfg, keys, run_prefix)
     if isinstance(cfg, LighterVenueConfig):
-        return _lighter(name, cfg, run_prefix)
+        return _lighter(name, cfg, keys, run_prefix)
+    return _grvt(name, cfg, keys)
+
+
+def venue_keys(name: str, cfg: RemoteVenueConfig) -> Any:
+    """The venue's keys, from its key file or the environment, registered for log
+    redaction; ``SessionError`` (one line naming the venue) if missing or bad.
+    ``check-config`` runs this too, so it refuses what a start would."""
+    if isinstance(cfg, BackpackVenueConfig):
+        from connectors.backpack.keys import BackpackKeyError
+        from connectors.backpack.keys import load_keys as backpack_keys
+
+        env = "BACKPACK_API_KEY / BACKPACK_API_SECRET"
+        return _keys(name, "Backpack", backpack_keys, BackpackKeyError, cfg, env)
+    if isinstance(cfg, LighterVenueConfig):
+        from connectors.lighter.keys import LighterKeyError
+        from connectors.lighter.keys import load_keys as lighter_keys
+
+        env = "LIGHTER_ACCOUNT_INDEX / LIGHTER_API_KEY_INDEX / LIGHTER_API_PRIVATE_KEY"
+        return _keys(name, "Lighter", lighter_keys, LighterKeyError, cfg, env)
     if isinstance(cfg, GrvtVenueConfig):
-        return _grvt(name, cfg)
+        from connectors.grvt.keys import GrvtKeyError
+        from connectors.grvt.keys import load_keys as grvt_keys
+
+        env = "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
+        return _keys(name, "GRVT", grvt_keys, GrvtKeyError, cfg, env)
     raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
 
 
@@ -42,6 +66,10 @@ def _keys(
         keys = load(cfg.key_file)
     except error as exc:
         raise SessionError(f"venue {name}: {exc}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # its text may quote a key: not shown
+        raise SessionError(
+            f"venue {name}: {label} keys could not be read ({type(exc).__name__})"
+        ) from None
     if keys is None:
         raise SessionError(f"venue {name}: no {label} keys: set venues.{name}.key_file or {env}")
     for secret in keys.secret_values():
@@ -49,13 +77,9 @@ def _keys(
     return keys
 
 
-def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector:
+def _backpack(name: str, cfg: BackpackVenueConfig, keys: Any, run_prefix: str) -> Connector:
     from connectors.backpack.connector import BackpackConnector
-    from connectors.backpack.keys import BackpackKeyError, load_keys
 
-    keys = _keys(
-        name, "Backpack", load_keys, BackpackKeyError, cfg, "BACKPACK_API_KEY / BACKPACK_API_SECRET"
-    )
     return BackpackConnector(
         cfg.rest_url,
         cfg.ws_url,
@@ -66,12 +90,9 @@ def _backpack(name: str, cfg: BackpackVenueConfig, run_prefix: str) -> Connector
     )
 
 
-def _lighter(name: str, cfg: LighterVenueConfig, run_prefix: str) -> Connector:
+def _lighter(name: str, cfg: LighterVenueConfig, keys: Any, run_prefix: str) -> Connector:
     from connectors.lighter.connector import LighterConnector
-    from connectors.lighter.keys import LighterKeyError, load_keys
 
-    env = "LIGHTER_ACCOUNT_INDEX / LIGHTER_API_KEY_INDEX / LIGHTER_API_PRIVATE_KEY"
-    keys = _keys(name, "Lighter", load_keys, LighterKeyError, cfg, env)
     return LighterConnector(
         cfg.url,
         cfg.ws_url,
@@ -86,14 +107,11 @@ def _lighter(name: str, cfg: LighterVenueConfig, run_prefix: str) -> Connector:
     )
 
 
-def _grvt(name: str, cfg: GrvtVenueConfig) -> Connector:
+def _grvt(name: str, cfg: GrvtVenueConfig, keys: Any) -> Connector:
     from connectors.grvt.connector import GrvtConnector
-    from connectors.grvt.keys import GrvtKeyError, load_keys
     from connectors.grvt.rest import GrvtUrls
     from connectors.grvt.signing import ENVIRONMENTS
 
-    env_vars = "GRVT_API_KEY / GRVT_TRADING_ACCOUNT_ID / GRVT_PRIVATE_KEY"
-    keys = _keys(name, "GRVT", load_keys, GrvtKeyError, cfg, env_vars)
     env = ENVIRONMENTS[cfg.env]
     if cfg.base_url is not None and cfg.ws_url is not None:
         urls = GrvtUrls.single(cfg.base_url, cfg.ws_url)

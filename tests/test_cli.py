@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ def _run(*args: str, tmp_path: Path, timeout: float = 120) -> subprocess.Complet
         timeout=timeout,
         env=env,
         cwd=tmp_path,
+        umask=0o022,  # the usual one: files mmtui makes private are so by its own doing
     )
 
 
@@ -72,6 +74,8 @@ def test_headless_json_summary(tmp_path: Path) -> None:
     assert summary["orders_placed"] > 0
     assert summary["fills_by_venue"]["sim"] == summary["fills"]
     assert (tmp_path / "journal.sqlite").exists()
+    log_file = tmp_path / "logs" / "mmtui.log"
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
 
 
 def test_console_refuses_a_bad_config_before_opening(tmp_path: Path) -> None:

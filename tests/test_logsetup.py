@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
+import stat
 import sys
 import threading
 import time
@@ -217,6 +219,31 @@ def test_rotates_past_ten_mebibytes(tmp_path: Path) -> None:
     text = read_log(path)
     assert (tmp_path / "mmtui.log.1").stat().st_size == MAX_BYTES - 50
     assert "this line does not fit any more" in text and len(text) < 1000
+
+
+def test_log_files_are_created_owner_only(tmp_path: Path) -> None:
+    """Under the usual umask (022) the log, every file a rollover starts, and an older
+    log left world-readable are 0600; a new log directory is 0700."""
+    old_umask = os.umask(0o022)
+    try:
+        (tmp_path / "old").mkdir()
+        (tmp_path / "old" / "mmtui.log").write_text("an earlier run\n")
+        (tmp_path / "old" / "mmtui.log").chmod(0o644)
+        narrowed = setup_logging("INFO", tmp_path / "old")
+        assert stat.S_IMODE(narrowed.stat().st_mode) == 0o600
+
+        path = setup_logging("INFO", tmp_path / "new")
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        (handler,) = our_file_handlers()
+        log.info("before the rollover")
+        handler.doRollover()
+        log.info("after the rollover")
+        for name in ("mmtui.log", "mmtui.log.1"):
+            assert stat.S_IMODE((path.parent / name).stat().st_mode) == 0o600, name
+        assert "after the rollover" in read_log(path)
+    finally:
+        os.umask(old_umask)
 
 
 def test_idempotent(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from mmtui.widgets.book import BookLadder
 from mmtui.widgets.log import LogPane
 
 from ..conftest import sim_config
+from ..test_broken_configs import ALIAS_BOMB
 
 
 async def _wait(pilot, session: Session, sim_seconds: float) -> None:
@@ -176,6 +177,17 @@ async def test_launch_previews_then_starts_a_quoting_strategy(
             await pilot.press("ctrl+r")
             await pilot.pause()
             assert "gamma" in str(screen.query_one("#launch-status").render())
+            # hostile text is refused by the config file's limits, the console stays up
+            for text, says in (
+                (ALIAS_BOMB, "more than 50000 values"),
+                ("gamma: " + "9" * 5000 + "\n", "a number of 5000 characters"),
+                ("gamma: 0.1\ngamma: 0.2\n", "duplicate key 'gamma'"),
+                ("gamma: inf\n", "params.gamma: not a finite number"),
+            ):
+                params.text = text  # type: ignore[attr-defined]
+                await pilot.press("ctrl+r")
+                await pilot.pause()
+                assert says in str(screen.query_one("#launch-status").render())
             params.text = good  # type: ignore[attr-defined]
             await pilot.press("ctrl+r")
             await pilot.pause()

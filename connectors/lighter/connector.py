@@ -547,7 +547,7 @@ class LighterConnector:
     def _quota_earned(self, fill: Fill) -> None:
         """Premium: the venue adds volume quota for what we trade (docs: volume quota)."""
         if self.pacer is not None and self.pacer.quota is not None:
-            self.pacer.quota.earned(float(fill.price * fill.size))
+            self.pacer.quota.earned(fill.price * fill.size)
             self.tx.queue.wake()
 
     def _count_frames(self) -> None:

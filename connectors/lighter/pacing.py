@@ -34,6 +34,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 WINDOW_S = 60.0
 PREMIUM_WEIGHTED = 24_000
@@ -42,8 +43,8 @@ STANDARD_FLOOR = PREMIUM_WEIGHTED // STANDARD_REQUESTS
 """What one request costs at least on a Standard account: 400 of 24,000."""
 PREMIUM_TX_PER_MINUTE = 4_000
 """sendTx / sendTxBatch per minute of a Premium account with no LIT staked."""
-QUOTA_PER_USD = 1 / 7
-"""Volume quota earned per USD traded (one per 7 USD)."""
+USD_PER_QUOTA = Decimal(7)
+"""Volume quota: one more per 7 USD traded."""
 FREE_TX_EVERY_S = 15.0
 DEFAULT_BACKOFF_S = 2.0
 MARGIN = 0.02
@@ -262,7 +263,7 @@ class VolumeQuota:
         free_every_s: float = FREE_TX_EVERY_S,
         time_fn: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.remaining: float | None = None
+        self.remaining: Decimal | None = None
         """Unknown until the first answer says."""
         self.free_every_s = free_every_s
         self._time = time_fn
@@ -290,15 +291,15 @@ class VolumeQuota:
         if self.remaining < n and self._time() - self._last_free >= self.free_every_s:
             self._last_free = self._time()
             n -= 1
-        self.remaining = max(0.0, self.remaining - n)
+        self.remaining = max(Decimal(0), self.remaining - n)
 
     def seen(self, remaining: int) -> None:
-        self.remaining = float(remaining)
+        self.remaining = Decimal(remaining)
 
-    def earned(self, notional_usd: float) -> None:
+    def earned(self, notional_usd: Decimal) -> None:
         """A fill of ours: the venue adds one quota per 7 USD traded."""
         if self.remaining is not None:
-            self.remaining += notional_usd * QUOTA_PER_USD
+            self.remaining += notional_usd / USD_PER_QUOTA
 
 
 class RequestPacer:

@@ -85,7 +85,7 @@ def test_the_volume_quota_counts_the_free_transaction_and_what_volume_earns() ->
     assert quota.remaining == 0 and quota.allowance() == 0
     clock.now = 15.0
     assert quota.allowance() == 1  # every 15 s, a free sendTx
-    quota.earned(70.0)  # one per 7 USD traded
+    quota.earned(Decimal(70))  # one per 7 USD traded
     assert quota.allowance() == 11
 
 

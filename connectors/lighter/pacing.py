@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import heapq
 import itertools
 import math
 import time
@@ -49,8 +48,12 @@ FREE_TX_EVERY_S = 15.0
 DEFAULT_BACKOFF_S = 2.0
 MARGIN = 0.02
 """A grant counts this share of the window longer than the window (at most 1 s)."""
-CANCEL_RESERVE = 0.05
-"""The share of the budget only cancels may use: 3 of a Standard account's 60 requests."""
+CANCEL_RESERVE = 0.1
+"""The share of the budget only cancels may use (requests that cancel and create nothing,
+and the listing that verifies them): 6 of a Standard account's 60 requests -- a shutdown's
+cancels, its check and the switch's abort never wait for a spent minute."""
+AGE_S = 5.0
+"""A read waiting this long ranks with new orders."""
 
 WEIGHTS = {
     "sendTx": 6,
@@ -101,16 +104,14 @@ TIERS = {t.name: t for t in (STANDARD, PREMIUM)}
 
 
 class _Waiter:
-    __slots__ = ("cost", "priority", "seq", "wakeup")
+    __slots__ = ("cost", "priority", "seq", "since", "wakeup")
 
-    def __init__(self, priority: int, seq: int, cost: float) -> None:
+    def __init__(self, priority: int, seq: int, cost: float, since: float) -> None:
         self.priority = priority
         self.seq = seq
         self.cost = cost
+        self.since = since
         self.wakeup: asyncio.Future[None] | None = None
-
-    def __lt__(self, other: _Waiter) -> bool:
-        return (self.priority, self.seq) < (other.priority, other.seq)
 
 
 class RollingBudget:
@@ -203,6 +204,16 @@ class RollingBudget:
         """Grant nothing before now + ``seconds`` (the venue answered 429)."""
         self._backoff_until = max(self._backoff_until, self._time() + max(0.0, seconds))
 
+    def _rank(self, w: _Waiter, now: float) -> tuple[float, int]:
+        """Cancels first; a read waiting ``AGE_S`` ranks with new orders (a steady stream
+        of requotes never starves the lookups), never with cancels."""
+        if w.priority <= Priority.CANCEL:
+            return (float(w.priority), w.seq)
+        return (max(float(Priority.PLACE), w.priority - (now - w.since) / AGE_S), w.seq)
+
+    def _head(self, now: float) -> _Waiter | None:
+        return min(self._queue, key=lambda w: self._rank(w, now)) if self._queue else None
+
     async def acquire(self, cost: float, priority: int = Priority.QUERY) -> None:
         cost = min(float(cost), self.capacity)  # a request heavier than the window still goes
         now = self._time()
@@ -210,29 +221,30 @@ class RollingBudget:
         if not self._queue and self._delay(cost, now, priority) <= 1e-9:
             self._grant(cost, now)
             return
-        waiter = _Waiter(int(priority), next(self._seq), cost)
-        heapq.heappush(self._queue, waiter)
+        waiter = _Waiter(int(priority), next(self._seq), cost, now)
+        self._queue.append(waiter)
         loop = asyncio.get_running_loop()
-        start = now
         try:
             while True:
-                if self._queue[0] is waiter:
-                    now = self._time()
-                    self._expire(now)
+                now = self._time()
+                self._expire(now)
+                if self._head(now) is waiter:
                     delay = self._delay(cost, now, waiter.priority)
                     if delay <= 1e-9:
-                        heapq.heappop(self._queue)
+                        self._queue.remove(waiter)
                         self._grant(cost, now)
-                        self.waited_s += now - start
+                        self.waited_s += now - waiter.since
                         break
+                    # sleep until it fits; wake earlier when someone ranks ahead now
                     waiter.wakeup = loop.create_future()
-                    sleeper = loop.create_task(self._sleep(max(delay, 0.001)))
+                    sleeper = loop.create_task(self._sleep(max(min(delay, AGE_S), 0.001)))
                     try:
                         await asyncio.wait({sleeper, waiter.wakeup}, return_when="FIRST_COMPLETED")
                     finally:
                         sleeper.cancel()
                         waiter.wakeup = None
                 else:
+                    self._wake_head()
                     waiter.wakeup = loop.create_future()
                     try:
                         await waiter.wakeup
@@ -241,16 +253,14 @@ class RollingBudget:
         except BaseException:
             if waiter in self._queue:
                 self._queue.remove(waiter)
-                heapq.heapify(self._queue)
             self._wake_head()
             raise
         self._wake_head()
 
     def _wake_head(self) -> None:
-        if self._queue:
-            wakeup = self._queue[0].wakeup
-            if wakeup is not None and not wakeup.done():
-                wakeup.set_result(None)
+        head = self._head(self._time())
+        if head is not None and head.wakeup is not None and not head.wakeup.done():
+            head.wakeup.set_result(None)
 
 
 class VolumeQuota:

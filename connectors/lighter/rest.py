@@ -68,7 +68,12 @@ class LighterRest:
         await self.http.close()
 
     async def get(
-        self, path: str, params: Mapping[str, Any] | None = None, *, private: bool = False
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        private: bool = False,
+        priority: int = Priority.QUERY,
     ) -> dict[str, Any]:
         """One GET; a private one carries the auth token and, when the venue refuses the
         token, is sent once more with a fresh one (a refused fresh token is final)."""
@@ -79,7 +84,7 @@ class LighterRest:
                 assert self._token is not None, "private reads need a token source"
                 headers = {"Authorization": await self._token(fresh)}
             if self.pacer is not None:
-                await self.pacer.request(endpoint_of(path), Priority.QUERY)
+                await self.pacer.request(endpoint_of(path), priority)
             try:
                 payload = await self.http.request(
                     "GET", path, params=query or None, headers=headers
@@ -112,6 +117,7 @@ class LighterRest:
         *,
         private: bool = False,
         max_pages: int | None = None,
+        priority: int = Priority.QUERY,
     ) -> AsyncIterator[list[Any]]:
         """Each page's ``key`` list, following ``next_cursor`` until the venue gives none.
         With ``max_pages``, a list that goes on longer raises ``VenueError`` (the caller
@@ -119,7 +125,9 @@ class LighterRest:
         cursor: str | None = None
         read = 0
         while True:
-            page = await self.get(path, {**params, "cursor": cursor}, private=private)
+            page = await self.get(
+                path, {**params, "cursor": cursor}, private=private, priority=priority
+            )
             read += 1
             yield wire.items(page, key)
             cursor = wire.next_cursor(page)

@@ -107,6 +107,13 @@ class TxRequest:
         return self.future is not None and self.future.done()
 
 
+def request_priority(reqs: list[TxRequest]) -> int:
+    """A request that only cancels ranks as a cancel (and may use the budget's reserve);
+    one that also creates or modifies ranks as an order (its cancels still go first in
+    it)."""
+    return max(r.priority for r in reqs)
+
+
 def plan(pending: list[TxRequest], limit: int, allowance: int | None = None) -> list[TxRequest]:
     """The next request's transactions, in send order: at most ``limit``, cancels ahead of
     the creates and modifies before them (not past a cancel-all, nor past a create or
@@ -211,6 +218,19 @@ class TxQueue:
         return quota.allowance() if quota is not None else None
 
     async def _work(self) -> None:
+        try:
+            await self._work_loop()
+        except Exception as exc:  # a bug here must not leave callers waiting forever
+            log.exception("%s: the tx queue failed", self.venue)
+            err = VenueError(
+                f"{self.venue}: the tx queue failed: {exc!r}"[:300],
+                code=ErrorCode.VENUE,
+                retryable=True,
+            )
+            self._fail(self._pending, err)
+            self._pending.clear()
+
+    async def _work_loop(self) -> None:
         while True:
             self._pending = [r for r in self._pending if not r.done]
             if not self._pending:
@@ -221,7 +241,7 @@ class TxQueue:
                 continue
             endpoint = "sendTx" if len(batch) == 1 else "sendTxBatch"
             if self.pacer is not None:
-                await self.pacer.request(endpoint, min(r.priority for r in batch))
+                await self.pacer.request(endpoint, request_priority(batch))
                 batch = plan(self._pending, self.limit, self._allowance())  # more came
                 if not batch:
                     self.pacer.refund(endpoint)
@@ -313,7 +333,7 @@ class TxQueue:
             if self.pacer is not None:
                 endpoint = "sendTx" if len(ok) == 1 else "sendTxBatch"
                 if attempt > 0:  # one more request: it waits for the budget too
-                    await self.pacer.request(endpoint, min(r.priority for r in reqs))
+                    await self.pacer.request(endpoint, request_priority(reqs))
                 self.pacer.sent(endpoint)
             self.requests += 1
             try:

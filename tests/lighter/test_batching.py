@@ -14,7 +14,8 @@ import pytest
 from connectors.base import ErrorCode, OrderRequest, OrderStatus, Side, VenueError
 from connectors.lighter import wire
 from connectors.lighter.connector import LighterConnector
-from connectors.lighter.txqueue import TxKind, TxRequest, plan
+from connectors.lighter.pacing import Priority
+from connectors.lighter.txqueue import TxKind, TxRequest, plan, request_priority
 from tests.contract.rigs.lighter import ACCOUNT_INDEX, OUR_KEY, LighterRig
 from tests.lighter.conftest import Connected
 from tests.waiting import until
@@ -258,3 +259,12 @@ async def test_a_caller_that_gives_up_before_its_tx_left_spends_no_nonce(t: Trad
     assert t.conn.tx.nonce_resyncs == 0
     assert t.nonce_expected() == expected + 1
     await until(lambda: len(t.rig.venue_orders()) == 1)
+
+
+def test_only_a_request_that_just_cancels_ranks_as_a_cancel() -> None:
+    """The budget's reserve is for cancels: a requote's batch (cancels and new orders)
+    ranks as an order, so quoting cannot spend what a shutdown needs."""
+    cancels = [_req(TxKind.CANCEL, 1), _req(TxKind.CANCEL_ALL)]
+    assert request_priority(cancels) == Priority.CANCEL
+    assert request_priority([*cancels, _req(TxKind.CREATE, 2)]) == Priority.PLACE
+    assert request_priority([_req(TxKind.MODIFY, 3)]) == Priority.PLACE

@@ -118,8 +118,10 @@ Make = Callable[..., Awaitable[Account]]
 
 @pytest.fixture
 def make(connected: Connected) -> Make:
-    async def start(pacer: RequestPacer | None, **emu: Any) -> Account:
-        return Account(*await connected(PREFIX, {"pacer": pacer}, **emu))
+    async def start(
+        pacer: RequestPacer | None, options: dict[str, Any] | None = None, **emu: Any
+    ) -> Account:
+        return Account(*await connected(PREFIX, {"pacer": pacer, **(options or {})}, **emu))
 
     return start
 
@@ -153,8 +155,9 @@ async def test_a_paced_standard_account_is_never_refused(make: Make) -> None:
     requotes = await requote_ladder(a, 10, 2 * WINDOW_S)
     assert a.stat("rate_limited") == 0 and pacer.rate_limited == 0
     assert a.conn.tx.queue.requests - requests == requotes + 1  # one request per requote
-    # 60 requests a window, a few of them reads (nonce, instruments, lookups)
-    assert requotes >= 60
+    # 54 requests a window for requotes (6 kept for cancels), a few of them went to reads
+    # (nonce, instruments): about two windows' worth
+    assert requotes >= 90
 
 
 async def test_an_unpaced_burst_is_refused_by_a_standard_emulator(make: Make) -> None:
@@ -191,3 +194,29 @@ async def test_the_last_requests_of_a_window_are_kept_for_cancels() -> None:
     assert clock.now == 0.0
     await budget.acquire(1, Priority.QUERY)  # a read waits for the window
     assert clock.now == pytest.approx(60.0)
+
+
+async def test_a_spent_standard_minute_still_lets_a_shutdown_through(make: Make) -> None:
+    """Quoting spent the minute (as a 500 ms AS tick on a Standard account does in about
+    30 s): the shutdown's cancels, its listing that checks them and the switch's abort
+    still go at once, from the part of the window kept for cancels."""
+    window = 30.0
+    pacer = RequestPacer(STANDARD, window_s=window, margin_s=0.5)
+    a = await make(pacer, {"dead_man_switch_s": 600}, tier="standard", tier_window_s=window)
+    orders = [a.order(20 + i) for i in range(3)]
+    await asyncio.gather(*(a.conn.place(r) for r in orders))
+    await until(lambda: len(a.rig.venue_orders()) == 3, what="three rest")
+    while pacer.rest.used() < pacer.rest.capacity - pacer.rest.reserve:
+        await pacer.request("accountOrders", Priority.PLACE)  # the minute spent
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    oks = await asyncio.wait_for(
+        asyncio.gather(*(a.conn.cancel("BTC", r.client_id) for r in orders)), 5
+    )
+    assert all(oks)
+    await until(lambda: a.rig.venue_orders() == [], what="cancelled")
+    assert await asyncio.wait_for(a.conn.open_orders("BTC"), 5) == []
+    await asyncio.wait_for(a.conn.close(), 5)
+    assert a.conn.dead_man_deadline_ms is None  # the switch's abort went too
+    assert loop.time() - start < 10  # not the rest of the window
+    assert a.stat("rate_limited") == 0

@@ -5,8 +5,9 @@
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
 
-Exit codes: 0 ok, 1 the run ended badly (orders left, flatten failed),
-2 bad input (config, arguments).
+Exit codes: 0 ok, 1 the run ended badly (orders left open or unverified at a venue
+that did not answer, a FAIL line in the shutdown report — a journal that could not
+write every row is one), 2 bad input (config, arguments).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,13 @@ class Session:
             if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
-                        pace(self.clock, self.config.sim.step_ms, self.speed, self._stop_pacer),
+                        pace(
+                            self.clock,
+                            self.config.sim.step_ms,
+                            self.speed,
+                            self._stop_pacer,
+                            self._journal_gate(),
+                        ),
                         name="sim pacer",
                     )
                 )
@@ -83,6 +90,12 @@ class Session:
             if spec.autostart:
                 await self.engine.start_strategy(spec.name)
 
+    def _journal_gate(self) -> Callable[[], Awaitable[None]] | None:
+        """The sim's virtual time waits for the journal's writer (nothing is lost at
+        ``--speed max``): the pacer awaits this after every step."""
+        journal = self.engine.journal
+        return journal.keep_up if journal is not None else None
+
     async def run_for(self, seconds: float) -> None:
         """Let the session run for ``seconds`` of its own clock (sim time in sim mode).
 
@@ -94,10 +107,13 @@ class Session:
         assert isinstance(self.clock, SimClock)
         step = self.config.sim.step_ms
         remaining = round(seconds * 1000)
+        gate = self._journal_gate()
         while remaining > 0:
             await self.clock.advance(min(step, remaining))
             remaining -= step
             await asyncio.sleep(0)
+            if gate is not None:
+                await gate()
 
     async def abandon(self) -> None:
         """Drop the session without the safe shutdown, as a crash would (tests only):
@@ -120,7 +136,13 @@ class Session:
             # Timers (rate limits, latency) must still run while we shut down.
             self._tasks.append(
                 asyncio.get_running_loop().create_task(
-                    pace(self.clock, self.config.sim.step_ms, None, self._stop_pacer),
+                    pace(
+                        self.clock,
+                        self.config.sim.step_ms,
+                        None,
+                        self._stop_pacer,
+                        self._journal_gate(),
+                    ),
                     name="sim pacer (shutdown)",
                 )
             )
@@ -139,6 +161,7 @@ class Session:
         )
         if report is not None:
             summary.shutdown = [str(line) for line in report.lines]
+            summary.orders_unverified = report.orders_unverified
         return summary
 
 

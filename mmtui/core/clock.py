@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
@@ -73,8 +74,17 @@ class SimClock:
         return sum(1 for _, _, f in self._sleepers if not f.done())
 
 
-async def pace(clock: SimClock, step_ms: int, speed: float | None, stop: asyncio.Event) -> None:
-    """Drive a ``SimClock``: ``speed`` x real time, or as fast as possible when None."""
+async def pace(
+    clock: SimClock,
+    step_ms: int,
+    speed: float | None,
+    stop: asyncio.Event,
+    gate: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Drive a ``SimClock``: ``speed`` x real time, or as fast as possible when None.
+
+    ``gate``, awaited after every step, holds virtual time back while a consumer
+    catches up (the journal's writer: back-pressure at ``--speed max``)."""
     if speed is not None and speed <= 0:
         raise ValueError(f"speed must be > 0, got {speed}")
     loop = asyncio.get_running_loop()
@@ -82,6 +92,8 @@ async def pace(clock: SimClock, step_ms: int, speed: float | None, stop: asyncio
     virtual_start = clock.now_ms()
     while not stop.is_set():
         await clock.advance(step_ms)
+        if gate is not None:
+            await gate()
         if speed is None:
             await asyncio.sleep(0)
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -50,14 +50,19 @@ from mmtui.core.readmodel import ReadModel, Snapshot
 from mmtui.core.reconcile import Reconciler
 from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
-from mmtui.core.runner import StrategyRunner, StrategyState
+from mmtui.core.risk_monitor import RiskMonitor
+from mmtui.core.runner import StrategyRunner
 from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, VenuePosition
 from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
 
-__all__ = ["Engine", "EngineError", "VenueStatus"]
+__all__ = ["CLOSE_MARGIN_S", "Engine", "EngineError", "VenueStatus"]
 
 log = logging.getLogger("mmtui.engine")
+
+CLOSE_MARGIN_S = 1.0
+"""How long the shutdown waits for the connections to close after its timeout's
+cancel-and-verify step (a frozen venue's close is abandoned after this)."""
 
 
 class Engine:
@@ -86,7 +91,7 @@ class Engine:
     ) -> None:
         self.clock = clock
         self.mode = mode
-        self.markets = Markets(connectors)
+        self.markets = Markets(connectors, clock.now_ms)
         self.connectors = self.markets.connectors
         self.instruments = self.markets.instruments
         self.venues = self.markets.status
@@ -101,7 +106,6 @@ class Engine:
         self.stopped_ms = 0
         self.running = False
         self._reconcile_interval_s = reconcile_interval_s
-        self._risk_interval_s = risk_interval_s
         self._inflight_interval_s = inflight_interval_s
         self._book_subscribers: dict[tuple[str, str], list[StrategyRunner]] = {}
         self._subscribed: set[tuple[str, str]] = set()
@@ -190,6 +194,18 @@ class Engine:
         self.kill_switch = flattener.kill_switch
         self.reconcile = reconciler.reconcile
         self.settle_earlier_orders = reconciler.settle_earlier_orders
+        self.monitor = RiskMonitor(
+            clock=clock,
+            risk=self.risk,
+            session_pnl=self.session_pnl,
+            strategies=self.strategies,
+            orders=self.orders,
+            request_cancel=path.request_cancel,
+            note_event=self.note_event,
+            interval_s=risk_interval_s,
+        )
+        self.check_risk = self.monitor.check
+        self.halt_trading = self.monitor.halt
         self._host = EngineHost(
             clock=clock,
             markets=self.markets,
@@ -238,6 +254,11 @@ class Engine:
             out.append(f"{self.orders.counters.lost} lost order(s)")
         if self.order_path.foreign_fills:
             out.append(f"{self.order_path.foreign_fills} fill(s) of no order of ours")
+        if self.order_path.refused_fills:
+            out.append(
+                f"{self.order_path.refused_fills} fill(s) refused as impossible"
+                + (" (journal: refused_fills)" if detailed else "")
+            )
         return tuple(out)
 
     def snapshot(self) -> Snapshot:
@@ -279,7 +300,7 @@ class Engine:
         self.note_event("engine_started", f"run {self.run_prefix}, mode {self.mode}")
         await self.reconciler.seed_positions()
         await self.reconciler.collect_earlier_orders()
-        self._spawn_background(self._risk_loop(), "risk monitor")
+        self._spawn_background(self.monitor.run(), "risk monitor", on_death=self.monitor.halt)
         self._spawn_background(
             self.reconciler.run_periodically(self._reconcile_interval_s), "reconcile"
         )
@@ -375,29 +396,30 @@ class Engine:
             self._subscribed.update((venue, s) for s in symbols)
 
     async def shutdown(self, timeout: float = 10.0) -> FlattenReport:
-        """Stop strategies, cancel all our orders everywhere, report what is left."""
+        """Stop strategies, cancel all our orders everywhere, report what is left.
+
+        Bounded against a venue that never answers: cancelling and verifying (every
+        venue at once) gets ``timeout`` seconds, closing the connections at most
+        ``CLOSE_MARGIN_S`` more. Orders no venue confirmed in time are reported
+        unverified, not gone. Then the journal is flushed — it waits as long as its
+        writer makes progress — and rows it could not write fail the report."""
         report = FlattenReport(action="shutdown")
         if not self.running:
             return report
         self.stopped_ms = self.clock.now_ms()
         for runner in self.strategies.values():
             runner.stop("shutdown")
-        try:
-            report = await asyncio.wait_for(self.flattener.cancel_everything("shutdown"), timeout)
-        except TimeoutError:
-            report.lines.append(FlattenLine("*", False, f"shutdown timed out after {timeout}s"))
+        report = await self.flattener.cancel_everything("shutdown", timeout)
         for task in list(self._background):
             task.cancel()
-        for name, conn in self.connectors.items():
-            try:
-                await asyncio.wait_for(conn.close(), 5.0)
-            except Exception:
-                log.exception("closing %s", name)
-            self.venues[name].state = ConnectionState.CLOSED
+        for key, _ in self.positions.items():
+            self.markets.mark(*key)  # type: ignore[misc]  # the last mids, before the books go
+        await self.markets.close_all(CLOSE_MARGIN_S)
         self.running = False
         self.note_event("engine_stopped", report.headline())
         if self.journal is not None:
-            await self.journal.aclose()
+            ok, detail = await self.journal.close_report()
+            report.lines.append(FlattenLine("journal", ok, detail))
         return report
 
     # -- events from connectors -----------------------------------------------
@@ -493,36 +515,25 @@ class Engine:
 
     # -- background loops -----------------------------------------------------
 
-    def _spawn_background(self, coro: Any, what: str) -> None:
+    def _spawn_background(
+        self, coro: Any, what: str, on_death: Callable[[str], None] | None = None
+    ) -> None:
+        """Run ``coro`` as a task the engine owns; ``on_death`` is told why when it
+        ends by itself (an exception, or returning) rather than being cancelled."""
         task = asyncio.get_running_loop().create_task(coro, name=what)
         self._background.add(task)
 
         def done(t: asyncio.Task[Any]) -> None:
             self._background.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error(
-                    "background task %s died: %r", what, t.exception(), exc_info=t.exception()
-                )
+            if t.cancelled():
+                return
+            exc = t.exception()
+            if exc is not None:
+                log.error("background task %s died: %r", what, exc, exc_info=exc)
+            if on_death is not None and self.running:
+                on_death(f"{what} stopped: {exc!r}" if exc is not None else f"{what} ended")
 
         task.add_done_callback(done)
-
-    async def _risk_loop(self) -> None:
-        while True:
-            await self.clock.sleep(self._risk_interval_s)
-            self.check_risk()
-
-    def check_risk(self) -> None:
-        before = self.risk.state
-        if self.risk.update_pnl(self.session_pnl()):
-            self.note_event(
-                "risk", f"{before.value} -> {self.risk.state.value}: {self.risk.reason}"
-            )
-            if self.risk.state is RiskState.HALTED:
-                for runner in self.strategies.values():
-                    if runner.state is StrategyState.RUNNING:
-                        runner.pause(f"risk halted: {self.risk.reason}")
-                for order in list(self.orders.live()):
-                    self.request_cancel(order)
 
     # -- summary --------------------------------------------------------------
 
@@ -547,7 +558,9 @@ class Engine:
             fills += state.fills
             upnl = state.unrealized_pnl(mark)
             unrealized += upnl
-            positions.append(VenuePosition(venue, symbol, state.size, state.entry_price, upnl))
+            positions.append(
+                VenuePosition(venue, symbol, state.size, state.entry_price, upnl, mark)
+            )
         return RunSummary(
             run_id=self.run_prefix,
             mode=self.mode,
@@ -577,4 +590,5 @@ class Engine:
             fills_by_venue=fills_by_venue,
             volume_by_venue=volume_by_venue,
             net_exposure=net_exposure,
+            fills_refused=self.order_path.refused_fills,
         )

@@ -21,7 +21,7 @@ from connectors.base import (
 )
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
-from mmtui.core.markets import Markets
+from mmtui.core.markets import Markets, abandon
 from mmtui.core.order_path import OrderPath
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.ownership import this_runs
@@ -233,61 +233,121 @@ class Flattener:
                 out.append((symbol, size))
         return out
 
-    async def cancel_everything(self, why: str) -> FlattenReport:
+    async def cancel_everything(self, why: str, timeout: float = 10.0) -> FlattenReport:
         """Cancel our orders on every venue and wait, cancel any order of ours the venue
         still lists (one a lost answer or a dropped update left behind), then list what
         is still open (the shutdown's last step). Orders we cannot prove are ours —
-        other tools' on the same account — are never touched."""
+        other tools' on the same account — are never touched.
+
+        Every venue at once, all within ``timeout`` seconds: a venue that has not
+        answered by then (frozen, or its listing failed) leaves its live orders of
+        ours *unverified* — they may rest — counted in ``orders_unverified`` and in
+        ``open_orders_left``, never as gone."""
         report = FlattenReport(action=why)
-        for name, conn in self._markets.connectors.items():
-            leftover = await self.cancel_orders(venue=name, timeout=5.0)
-            gateway = self._gateways[name]
-            await gateway.drain(5.0)
-            try:
-                for o in await self._ours_listed(name):
-                    await gateway.call(
-                        "cancel",
-                        Priority.CANCEL,
-                        lambda o=o, conn=conn: conn.cancel(o.symbol, o.client_id or ""),
-                    )
-                remaining = await self._ours_listed(name)
-            except Exception as exc:
-                log.exception("%s: final cancel check failed", name)
-                report.lines.append(FlattenLine(name, False, f"could not verify: {exc!r}"))
-                continue
-            for order in leftover:
-                if not any(o.client_id == order.client_id for o in remaining):
-                    before = order.status
-                    self._orders.apply_update(
-                        OrderUpdate(
-                            name,
-                            order.symbol,
-                            order.client_id,
-                            None,
-                            OrderStatus.CANCELLED,
-                            reason="cancelled at shutdown",
-                        ),
-                        self._clock.now_ms(),
-                    )
-                    if order.status is not before:
-                        self._path.order_changed(order)
-            ok = not remaining
-            report.open_orders_left += len(remaining)
-            if remaining:
-                log.error(
-                    "%s: our orders still open after %s: %s",
-                    name,
-                    why,
-                    ", ".join(
-                        f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in remaining
-                    ),
-                )
-            report.lines.append(
-                FlattenLine(
-                    name, ok, "0 open orders" if ok else f"{len(remaining)} orders still open"
-                )
-            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        names = list(self._markets.connectors)
+        tasks = [
+            loop.create_task(self._cancel_venue(name, why, deadline), name=f"{why}: {name}")
+            for name in names
+        ]
+        _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
+        for name, task in zip(names, tasks, strict=True):
+            if task in late:
+                abandon(task)
+                end = self._unverified(name, f"no answer within {timeout:g}s")
+            elif task.cancelled():
+                end = self._unverified(name, "cancelled")
+            elif (exc := task.exception()) is not None:
+                log.error("%s: %s failed: %r", name, why, exc, exc_info=exc)
+                end = self._unverified(name, f"failed: {exc!r}")
+            else:
+                end = task.result()
+            line, still_open, unverified = end
+            report.lines.append(line)
+            report.open_orders_left += still_open + unverified
+            report.orders_unverified += unverified
         return report
+
+    def _unverified(self, venue: str, why: str) -> tuple[FlattenLine, int, int]:
+        """Our orders on ``venue`` still live in our books: their state is unknown."""
+        live = list(self._orders.live(venue=venue))
+        if live:
+            log.error(
+                "%s: %s; %d order(s) of ours unverified (may rest): %s",
+                venue,
+                why,
+                len(live),
+                ", ".join(f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in live),
+            )
+        detail = f"could not verify ({why}): {len(live)} order(s) of ours unverified"
+        return FlattenLine(venue, False, detail), 0, len(live)
+
+    async def _cancel_venue(
+        self, name: str, why: str, deadline: float
+    ) -> tuple[FlattenLine, int, int]:
+        """One venue's part of ``cancel_everything``: (line, open, unverified)."""
+        loop = asyncio.get_running_loop()
+
+        def left() -> float:
+            return max(0.0, min(5.0, deadline - loop.time()))
+
+        conn = self._markets.connectors[name]
+        leftover = await self.cancel_orders(venue=name, timeout=left())
+        gateway = self._gateways[name]
+        await gateway.drain(left())
+        try:
+            for o in await self._ours_listed(name):
+                await gateway.call(
+                    "cancel",
+                    Priority.CANCEL,
+                    lambda o=o, conn=conn: conn.cancel(o.symbol, o.client_id or ""),
+                )
+            remaining = await self._ours_listed(name)
+        except Exception as exc:
+            log.exception("%s: final cancel check failed", name)
+            return self._unverified(name, f"final cancel check failed: {exc!r}")
+        for order in leftover:
+            if not any(o.client_id == order.client_id for o in remaining):
+                before = order.status
+                self._orders.apply_update(
+                    OrderUpdate(
+                        name,
+                        order.symbol,
+                        order.client_id,
+                        None,
+                        OrderStatus.CANCELLED,
+                        reason=f"cancelled at {why}",
+                    ),
+                    self._clock.now_ms(),
+                )
+                if order.status is not before:
+                    self._path.order_changed(order)
+        if remaining:
+            log.error(
+                "%s: our orders still open after %s: %s",
+                name,
+                why,
+                ", ".join(
+                    f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in remaining
+                ),
+            )
+        await self._read_positions(name)
+        ok = not remaining
+        detail = "0 open orders" if ok else f"{len(remaining)} orders still open"
+        return FlattenLine(name, ok, detail), len(remaining), 0
+
+    async def _read_positions(self, venue: str) -> None:
+        """The venue's positions as it reports them now (its marks value what is left
+        open in the run summary); a failure only costs that."""
+        try:
+            positions = await self._gateways[venue].call(
+                "positions", Priority.QUERY, self._markets.connectors[venue].positions
+            )
+        except Exception as exc:
+            log.warning("%s: reading positions at the end failed: %r", venue, exc)
+            return
+        self._markets.status[venue].venue_positions.update({p.symbol: p for p in positions})
 
     async def _ours_listed(self, venue: str) -> list[OpenOrder]:
         """The venue's open orders that are provably this run's (what we sent)."""

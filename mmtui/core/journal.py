@@ -1,26 +1,18 @@
-"""Orders, fills and lifecycle events journaled to SQLite as they happen.
+"""Orders, fills, refused fills and lifecycle events journaled to SQLite as they happen.
 
 The event loop only validates a row and puts it on a queue; a dedicated writer
-thread drains the queue and commits each batch at once (a batch is whatever
-was queued when the writer woke, so a row is committed within milliseconds).
-Decimals are stored as TEXT (``str(Decimal)``) and read back identical.
+thread commits whatever was queued when it woke in one transaction (within
+milliseconds), one multi-row INSERT per run of rows of one table. Nothing is lost:
 
-A failed write is logged on ``mmtui.journal`` with the row's context and
-counted in ``stats.dropped``; the writer carries on with the next rows.
+* a producer that can outrun the writer (the sim at ``--speed max``) waits in
+  ``keep_up`` while more than ``BACKLOG_LIMIT`` rows are queued: back-pressure,
+  without blocking the loop;
+* ``close`` waits for every queued row as long as the writer makes progress and
+  gives up only after ``timeout`` seconds without any; ``stats`` then says how
+  many rows are not on disk, and the shutdown reports them as a failure.
 
-Schema (all tables carry ``run_id``; one ``runs`` row per ``start()``)::
-
-    runs(id, run_id, started_ms, ended_ms)
-    orders(id, run_id, ts_ms, client_id, venue, symbol, side, order_type, price, size,
-           filled, status, reason, strategy, venue_order_id, post_only, reduce_only,
-           tag, venue_client_id)
-
-``orders.venue_client_id`` is the client id in the venue's wire form as sent: at
-a restart it is the proof that a resting order the venue lists is ours (an id
-alone proves nothing where the venue's id space is shared with other tools).
-    fills(id, run_id, ts_ms, client_id, venue, symbol, side, price, size, fee,
-          liquidity, trade_id, strategy)
-    events(id, run_id, ts_ms, kind, detail)
+A failed write is logged on ``mmtui.journal`` with the row's context and counted
+in ``stats.dropped``; the writer carries on. The schema: ``journal_schema``.
 """
 
 from __future__ import annotations
@@ -38,120 +30,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeGuard
 
+from mmtui.core.journal_schema import BOOLS, COLUMNS, DECIMALS, INSERT, describe, prepare
+from mmtui.core.journal_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported
+
 log = logging.getLogger("mmtui.journal")
 
-SCHEMA_VERSION = 3
 MAX_BATCH = 2000  # rows per transaction; the writer commits at least this often
 BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock
 _BUSY_RETRIES = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    started_ms INTEGER NOT NULL,
-    ended_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS orders (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    client_id TEXT NOT NULL,
-    venue TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    order_type TEXT NOT NULL,
-    price TEXT,
-    size TEXT NOT NULL,
-    filled TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    strategy TEXT,
-    venue_order_id TEXT,
-    post_only INTEGER NOT NULL,
-    reduce_only INTEGER NOT NULL,
-    tag TEXT NOT NULL DEFAULT '',
-    venue_client_id TEXT
-);
-CREATE TABLE IF NOT EXISTS fills (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    client_id TEXT,
-    venue TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    price TEXT NOT NULL,
-    size TEXT NOT NULL,
-    fee TEXT NOT NULL,
-    liquidity TEXT NOT NULL,
-    trade_id TEXT NOT NULL,
-    strategy TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_run_id ON runs(run_id);
-CREATE INDEX IF NOT EXISTS orders_run_client ON orders(run_id, client_id);
-CREATE INDEX IF NOT EXISTS orders_venue_wire ON orders(venue, venue_client_id);
-CREATE INDEX IF NOT EXISTS fills_run ON fills(run_id);
-CREATE INDEX IF NOT EXISTS fills_trade ON fills(venue, trade_id);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id);
-"""
-
-_COLUMNS: dict[str, tuple[str, ...]] = {
-    "orders": (
-        "run_id",
-        "ts_ms",
-        "client_id",
-        "venue",
-        "symbol",
-        "side",
-        "order_type",
-        "price",
-        "size",
-        "filled",
-        "status",
-        "reason",
-        "strategy",
-        "venue_order_id",
-        "post_only",
-        "reduce_only",
-        "tag",
-        "venue_client_id",
-    ),
-    "fills": (
-        "run_id",
-        "ts_ms",
-        "client_id",
-        "venue",
-        "symbol",
-        "side",
-        "price",
-        "size",
-        "fee",
-        "liquidity",
-        "trade_id",
-        "strategy",
-    ),
-    "events": ("run_id", "ts_ms", "kind", "detail"),
-}
-_INSERT = {
-    table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    for table, cols in _COLUMNS.items()
-}
-_DECIMALS = {"orders": ("price", "size", "filled"), "fills": ("price", "size", "fee"), "events": ()}
-_BOOLS = {"orders": ("post_only", "reduce_only"), "fills": (), "events": ()}
-# Which columns identify a row in an error message.
-_CONTEXT = {
-    "orders": ("client_id", "status", "ts_ms"),
-    "fills": ("trade_id", "client_id", "ts_ms"),
-    "events": ("kind", "ts_ms"),
-}
+BACKLOG_LIMIT = 2000
+"""Rows queued beyond which a producer that can outrun the writer waits (``keep_up``)."""
+_ROWS_PER_INSERT = 500
+"""Rows per INSERT statement: one statement per run of rows of one table, so the
+writer thread takes the GIL once per statement, not once per row (a busy event
+loop holds the GIL for up to 5 ms each time it is asked for it back); fewer where
+the SQLite build allows fewer variables per statement."""
+_VARS = sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER
 
 Row = tuple[str, tuple[object, ...]]
 
@@ -197,11 +91,6 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _describe(table: str, params: tuple[object, ...]) -> str:
-    cols = _COLUMNS[table]
-    return ", ".join(f"{c}={params[cols.index(c)]!r}" for c in _CONTEXT[table])
-
-
 class Journal:
     """An append-only SQLite journal of one run, written off the event loop.
 
@@ -239,7 +128,7 @@ class Journal:
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
             try:
-                self._run_rowid = self._prepare(conn)
+                self._run_rowid = prepare(conn, self.path, self.run_id)
             except BaseException:
                 conn.close()
                 raise
@@ -252,40 +141,12 @@ class Journal:
         # Rows still queued at interpreter exit get written (the thread is a daemon).
         atexit.register(self.close)
 
-    def _prepare(self, conn: sqlite3.Connection) -> int:
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("journal %s: WAL not available, using journal_mode=%s", self.path, mode)
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"journal {self.path} has schema version {version}; this build knows "
-                f"{SCHEMA_VERSION} (use a newer mmtui or another journal file)"
-            )
-        if version == 1:  # v2 added the strategy's order tag (for rebuild on restart)
-            conn.execute("ALTER TABLE orders ADD COLUMN tag TEXT NOT NULL DEFAULT ''")
-        if 1 <= version <= 2:  # v3: the client id as sent on the wire (proof of ownership)
-            conn.execute("ALTER TABLE orders ADD COLUMN venue_client_id TEXT")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        seen = conn.execute("SELECT COUNT(*) FROM runs WHERE run_id = ?", (self.run_id,))
-        if seen.fetchone()[0]:
-            log.warning(
-                "journal %s already has a run %r; its rows will share that run_id",
-                self.path,
-                self.run_id,
-            )
-        cur = conn.execute(
-            "INSERT INTO runs (run_id, started_ms) VALUES (?, ?)", (self.run_id, _now_ms())
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
-
     def close(self, timeout: float = 5.0) -> bool:
-        """Write what is queued, record the run's end, stop the writer (blocking).
+        """Write everything queued, record the run's end, stop the writer (blocking).
 
-        Returns False if the writer did not finish within ``timeout``.
+        Waits as long as the writer makes progress; ``timeout`` is how long it may go
+        without writing a row before the close gives up. Returns False then: the
+        rows still queued are not on disk (``stats.pending``), and this is logged.
         """
         with self._lock:
             if self._state is _State.NEW:
@@ -298,20 +159,39 @@ class Journal:
                 atexit.unregister(self.close)
         if thread is None:
             return True
-        thread.join(timeout)
-        if thread.is_alive():
-            log.error(
-                "journal %s: writer still busy after %.1fs, %d rows pending",
-                self.path,
-                timeout,
-                self.stats.pending,
-            )
-            return False
-        return True
+        done = self._written + self._dropped
+        stalled_since = time.monotonic()
+        while True:
+            thread.join(min(0.1, timeout))
+            if not thread.is_alive():
+                return True
+            now_done = self._written + self._dropped
+            if now_done != done:
+                done, stalled_since = now_done, time.monotonic()
+            elif time.monotonic() - stalled_since >= timeout:
+                break
+        log.error(
+            "journal %s: writer made no progress for %.1fs, %d rows pending (not on disk)",
+            self.path,
+            timeout,
+            self.stats.pending,
+        )
+        return False
 
     async def aclose(self, timeout: float = 5.0) -> bool:
         """``close`` without blocking the event loop."""
         return await asyncio.to_thread(self.close, timeout)
+
+    async def close_report(self, timeout: float = 5.0) -> tuple[bool, str]:
+        """``aclose``, then (every row on disk, one line saying so or what is not)."""
+        await self.aclose(timeout)
+        stats = self.stats
+        lost = stats.pending + stats.dropped
+        if not lost:
+            return True, f"{stats.written} rows on disk"
+        detail = f"{lost} row(s) NOT on disk ({stats.pending} pending, {stats.dropped} dropped)"
+        log.error("journal %s: %s", self.path, detail)
+        return False, detail
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until every row queued before this call is committed (or dropped, see stats).
@@ -340,6 +220,22 @@ class Journal:
     def stats(self) -> JournalStats:
         with self._lock:
             return JournalStats(self._enqueued, self._written, self._dropped)
+
+    @property
+    def backlog(self) -> int:
+        """Rows queued and not yet written or dropped."""
+        return self._enqueued - self._written - self._dropped
+
+    async def keep_up(self, limit: int = BACKLOG_LIMIT, poll_s: float = 0.002) -> None:
+        """Back-pressure: wait, without blocking the loop, while more than ``limit``
+        rows are queued. A producer that can outrun the writer (the sim pacer at
+        ``--speed max``) awaits this between steps, so the queue stays bounded and
+        the writer gets the GIL while the loop waits."""
+        while self._state is _State.RUNNING and self.backlog > limit:
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                return  # a dead writer never catches up: the close reports the loss
+            await asyncio.sleep(poll_s)
 
     # -- recording (non-blocking) ----------------------------------------------
 
@@ -433,6 +329,42 @@ class Journal:
             ),
         )
 
+    def record_refused_fill(
+        self,
+        *,
+        ts_ms: int,
+        venue: str,
+        symbol: str,
+        side: str,
+        price: str,
+        size: str,
+        fee: str,
+        trade_id: str,
+        client_id: str | None,
+        venue_order_id: str | None,
+        strategy: str | None,
+        reason: str,
+    ) -> None:
+        """Queue a fill the core refused as impossible, as it came (numbers as text)."""
+        self._enqueue(
+            "refused_fills",
+            (
+                self.run_id,
+                int(ts_ms),
+                venue,
+                symbol,
+                side,
+                price,
+                size,
+                fee,
+                trade_id,
+                client_id,
+                venue_order_id,
+                strategy,
+                reason,
+            ),
+        )
+
     def record_event(self, *, ts_ms: int, kind: str, detail: str) -> None:
         """Queue a lifecycle / risk / flatten note."""
         self._enqueue("events", (self.run_id, int(ts_ms), kind, detail))
@@ -500,8 +432,8 @@ class Journal:
                         self.path,
                         len(rows),
                         self.run_id,
-                        _describe(*rows[0]),
-                        _describe(*rows[-1]),
+                        describe(*rows[0]),
+                        describe(*rows[-1]),
                         exc,
                     )
                     with self._lock:
@@ -527,7 +459,7 @@ class Journal:
                     self.path,
                     table,
                     self.run_id,
-                    _describe(table, params),
+                    describe(table, params),
                     exc,
                 )
                 with self._lock:
@@ -540,8 +472,15 @@ class Journal:
     def _transaction(conn: sqlite3.Connection, rows: list[Row]) -> None:
         conn.execute("BEGIN")
         try:
-            for table, params in rows:
-                conn.execute(_INSERT[table], params)
+            start = 0
+            while start < len(rows):
+                table = rows[start][0]
+                most = min(_ROWS_PER_INSERT, conn.getlimit(_VARS) // len(COLUMNS[table]))
+                end = start + 1
+                while end < len(rows) and end - start < most and rows[end][0] == table:
+                    end += 1
+                _insert(conn, table, [params for _, params in rows[start:end]])
+                start = end
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -557,6 +496,10 @@ class Journal:
     def fills(self, run_id: str | None = None) -> list[dict[str, object]]:
         """Fill rows of ``run_id`` (default: this journal's run), oldest first."""
         return self._read("fills", run_id)
+
+    def refused_fills(self, run_id: str | None = None) -> list[dict[str, object]]:
+        """Refused fill rows of ``run_id`` (default: this journal's run), oldest first."""
+        return self._read("refused_fills", run_id)
 
     def events(self, run_id: str | None = None) -> list[dict[str, object]]:
         """Event rows of ``run_id`` (default: this journal's run), oldest first."""
@@ -592,10 +535,10 @@ class Journal:
                 f"({marks}) ORDER BY id",
                 (venue, *chunk),
             ):
-                for col in _DECIMALS["orders"]:
+                for col in DECIMALS["orders"]:
                     if row[col] is not None:
                         row[col] = Decimal(str(row[col]))
-                for col in _BOOLS["orders"]:
+                for col in BOOLS["orders"]:
                     row[col] = bool(row[col])
                 out[str(row["venue_client_id"])] = row
         return out
@@ -604,7 +547,7 @@ class Journal:
         """Every fill journaled for ``strategy`` in any run, oldest first (blocking)."""
         rows = self._query("SELECT * FROM fills WHERE strategy = ? ORDER BY id", (strategy,))
         for row in rows:
-            for col in _DECIMALS["fills"]:
+            for col in DECIMALS["fills"]:
                 row[col] = Decimal(str(row[col]))
         return rows
 
@@ -618,10 +561,10 @@ class Journal:
             (self.run_id if run_id is None else run_id,),
         )
         for row in rows:
-            for col in _DECIMALS[table]:
+            for col in DECIMALS[table]:
                 if row[col] is not None:
                     row[col] = Decimal(str(row[col]))
-            for col in _BOOLS[table]:
+            for col in BOOLS[table]:
                 row[col] = bool(row[col])
         return rows
 
@@ -636,6 +579,17 @@ class Journal:
             return [dict(row) for row in conn.execute(sql, params)]
         finally:
             conn.close()
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Rows of one table in one statement (in order: their ids follow the queue)."""
+    if len(rows) == 1:
+        conn.execute(INSERT[table], rows[0])
+        return
+    cols = COLUMNS[table]
+    one = f"({', '.join('?' * len(cols))})"
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([one] * len(rows))}"
+    conn.execute(sql, [value for row in rows for value in row])
 
 
 def writable(journal: Journal | None) -> TypeGuard[Journal]:

@@ -6,10 +6,12 @@ the connectors' order updates and fills. Every change of an order's status goes
 through one hook, ``order_changed``: journal the order, wake whoever waits for
 it to end, hand it to its strategy.
 
-Every fill from any path (the stream, the fill history after a reconnect) passes
-one gate first (``first_sight``): nothing is applied twice. A fill of no order of
-ours — a liquidation, an ADL, a trade another tool made on the account — still
-moves the account's position: it is logged at WARNING, journaled, and shown.
+Every fill from any path (the stream, the fill history after a reconnect) is
+checked (``fill_check``: an impossible fill is refused — journaled as refused,
+alerted, never applied) and passes one gate (``first_sight``): nothing is applied
+twice, and a refused fill counts as seen. A fill of no order of ours — a
+liquidation, an ADL, a trade another tool made on the account — still moves the
+account's position: it is logged at WARNING, journaled, and shown.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from connectors.base import (
     TimeInForce,
     VenueError,
 )
+from mmtui.core import fill_check, numbers
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.journal import Journal, writable
@@ -64,7 +67,7 @@ class OrderPath:
         rate_limiters: Mapping[str, RateLimiter],
         accepting: Callable[[], bool],
         note_event: Callable[[str, str], None] | None = None,
-        first_sight: Callable[[Fill], bool] | None = None,
+        first_sight: Callable[[Fill, bool], bool] | None = None,
         amend_check_s: float = 2.0,
     ) -> None:
         self._clock = clock
@@ -77,7 +80,7 @@ class OrderPath:
         self._strategies = strategies
         self._accepting = accepting
         self._note_event = note_event or (lambda kind, detail: None)
-        self.first_sight: Callable[[Fill], bool] = first_sight or (lambda fill: True)
+        self.first_sight: Callable[[Fill, bool], bool] = first_sight or (lambda fill, ok: True)
         """The one gate every fill passes (``FillRecovery.first_sight``)."""
         self._amend_check_ms = int(amend_check_s * 1000)
         self.gateways = {
@@ -93,6 +96,8 @@ class OrderPath:
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self.foreign_fills = 0
         """Fills of no order of ours that moved the account (liquidations, other tools)."""
+        self.refused_fills = 0
+        """Fills refused as impossible (``fill_check``): journaled, alerted, not applied."""
 
     # -- out: intents ---------------------------------------------------------
 
@@ -112,15 +117,20 @@ class OrderPath:
         tag: str = "",
         bypass_risk: bool = False,
     ) -> Order:
-        """Create, risk-check and send an order. Never blocks: returns the order at once."""
+        """Create, risk-check and send an order. Never blocks: returns the order at once.
+
+        Terms that are not finite Decimals on the grid reject the order (a flatten's
+        too), whatever they are: the order's record keeps what can be kept of them
+        (``numbers.recordable``) and its reason names them as they came."""
         now = self._clock.now_ms()
-        self._markets.instrument(venue, symbol)  # an unknown market creates no order
+        inst = self._markets.instrument(venue, symbol)  # an unknown market creates no order
+        bad_terms = self._risk.terms(inst, size, price)
         order = self._orders.create(
             venue=venue,
             symbol=symbol,
             side=side,
-            size=size,
-            price=price,
+            size=numbers.recordable(size),
+            price=None if price is None else numbers.recordable(price),
             now_ms=now,
             order_type=order_type,
             time_in_force=time_in_force,
@@ -132,6 +142,9 @@ class OrderPath:
         reason: str | None
         if not self._accepting():
             reason = "engine not running"
+        elif bad_terms is not None:
+            reason = bad_terms
+            self._risk.count_rejection(reason)
         elif bypass_risk:
             reason = None
         else:
@@ -214,6 +227,13 @@ class OrderPath:
         ):
             return False
         new_size = order.size if size is None else size
+        bad_terms = self._risk.terms(
+            self._markets.instrument(order.venue, order.symbol), new_size, price
+        )
+        if bad_terms is not None:
+            self._risk.count_rejection(bad_terms)
+            log.info("%s: amend of %s refused by risk: %s", order.venue, order.client_id, bad_terms)
+            return False
         remaining = new_size - order.filled
         if remaining <= 0:
             return False
@@ -310,10 +330,22 @@ class OrderPath:
             self._send_cancel(order)  # a cancel waiting for the venue to know the order
 
     def on_fill(self, fill: Fill) -> None:
-        if not self.first_sight(fill):
+        order = self._orders.resolve(fill.venue, fill.client_id, fill.venue_order_id)
+        refused = fill_check.refusal(
+            fill,
+            order=order,
+            instrument=self._markets.instruments.get((fill.venue, fill.symbol)),
+            mark=self._markets.mark(fill.venue, fill.symbol),
+            band_pct=self._risk.limits.fill_price_band_pct,
+        )
+        # Seen either way (a history re-read must not apply a refused fill later); a
+        # refused fill's timestamp does not move the history's watermark.
+        if not self.first_sight(fill, refused is None):
             return  # delivered before (the stream and the history overlap)
         now = self._clock.now_ms()
-        order = self._orders.resolve(fill.venue, fill.client_id, fill.venue_order_id)
+        if refused is not None:
+            self._refuse(fill, order, refused, now)
+            return
         before = order.status if order is not None else None
         order = self._orders.apply_fill(fill, now)
         if order is None:
@@ -356,6 +388,35 @@ class OrderPath:
             runner.deliver_fill(fill, order)
         if order.status is not before:
             self.order_changed(order)
+
+    def _refuse(self, fill: Fill, order: Order | None, reason: str, now: int) -> None:
+        """An impossible fill: journaled as refused with the reason, alerted, never
+        applied to orders, positions or strategies."""
+        self.refused_fills += 1
+        side = _text(getattr(fill.side, "value", fill.side))
+        whose = order.client_id if order is not None else f"client id {_text(fill.client_id)}"
+        detail = (
+            f"{_text(fill.venue)} {_text(fill.symbol)} {side} {_text(fill.size)} @ "
+            f"{_text(fill.price)} ({whose}, trade {_text(fill.trade_id)}): {reason}"
+        )
+        log.error("fill REFUSED, not applied: %s", detail)
+        self._note_event("fill_refused", detail)
+        if writable(self._journal):
+            ts = fill.ts_ms if type(fill.ts_ms) is int and fill.ts_ms > 0 else now
+            self._journal.record_refused_fill(
+                ts_ms=ts,
+                venue=_text(fill.venue),
+                symbol=_text(fill.symbol),
+                side=side,
+                price=_text(fill.price),
+                size=_text(fill.size),
+                fee=_text(fill.fee),
+                trade_id=_text(fill.trade_id),
+                client_id=None if fill.client_id is None else _text(fill.client_id),
+                venue_order_id=None if fill.venue_order_id is None else _text(fill.venue_order_id),
+                strategy=order.strategy if order is not None else None,
+                reason=reason,
+            )
 
     def _foreign_fill(self, fill: Fill, now: int) -> None:
         """A fill of no order of ours: the account's position moved all the same."""
@@ -430,3 +491,14 @@ class OrderPath:
             tag=order.tag,
             venue_client_id=order.venue_client_id,
         )
+
+
+def _text(value: object) -> str:
+    """A refused fill's field as text for the log and the journal: a string or a
+    Decimal as it reads, anything else as its repr; cut to 200 characters (a refused
+    fill is kept, not trusted)."""
+    if isinstance(value, str):
+        return value[:200]
+    if isinstance(value, Decimal):
+        return str(value)[:200]
+    return numbers.shown(value)

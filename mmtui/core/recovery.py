@@ -31,7 +31,7 @@ History = Callable[[str, int], Awaitable[list[Fill]]]
 
 def fill_key(fill: Fill) -> str:
     """One side of one trade (a self-trade has both sides on our account)."""
-    return f"{fill.trade_id}|{fill.side.value}"
+    return f"{fill.trade_id}|{getattr(fill.side, 'value', fill.side)}"
 
 
 class FillRecovery:
@@ -60,9 +60,11 @@ class FillRecovery:
         self.duplicates = 0
         self.failures = 0
 
-    def first_sight(self, fill: Fill) -> bool:
-        """Every fill from any path passes here first: True the first time it is
-        seen (apply it), False for a repeat (drop it)."""
+    def first_sight(self, fill: Fill, trusted: bool = True) -> bool:
+        """Every fill from any path passes here: True the first time it is seen
+        (apply it, or refuse it), False for a repeat (drop it). An untrusted fill
+        (one the core refuses) is marked seen but its timestamp does not move the
+        watermark the history is read from."""
         seen = self._seen.get(fill.venue)
         if seen is None:
             seen = self._seen[fill.venue] = SeenIds()
@@ -70,7 +72,7 @@ class FillRecovery:
         if not seen.add(fill_key(fill)):
             self.duplicates += 1
             return False
-        if fill.ts_ms > self._watermark.get(fill.venue, 0):
+        if trusted and fill.ts_ms > self._watermark.get(fill.venue, 0):
             self._watermark[fill.venue] = fill.ts_ms
         return True
 

@@ -4,13 +4,19 @@ Risk state:
 - ACTIVE: everything the limits allow.
 - REDUCING: only orders that reduce a position (soft loss limit reached, or
   set by the operator).
-- HALTED: nothing new (session loss limit hit, kill switch, or the operator);
-  flatten orders bypass this check on purpose.
+- HALTED: nothing new (session loss limit hit, a session PnL that is not a
+  number, the risk monitor failing, kill switch, or the operator); flatten
+  orders bypass this check on purpose.
+
+The check never raises: a price or size that is not a finite Decimal on the
+instrument's grid (a float, NaN, an infinity, a string, a negative) is a reason
+like any limit, and so is anything the check itself trips over.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.base import ZERO, Instrument, OrderType, Side
 from connectors.book import OrderBook
+from mmtui.core import numbers
+
+log = logging.getLogger("mmtui.risk")
 
 
 class RiskState(enum.Enum):
@@ -47,6 +56,14 @@ class RiskLimits(BaseModel):
     max_loss: Decimal | None = Field(default=Decimal(1_000), gt=0)
     reduce_at_loss: Decimal | None = Field(default=None, gt=0)
     stale_book_ms: int | None = Field(default=5_000, gt=0)
+    fill_price_band_pct: Decimal | None = Field(
+        default=Decimal(25),
+        gt=0,
+        description=(
+            "a fill priced further than this from the market (the book's mid, else the "
+            "venue's mark, else our order's limit price) is refused as impossible"
+        ),
+    )
     symbols: dict[str, SymbolLimits] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -97,10 +114,16 @@ class RiskEngine:
         return True
 
     def update_pnl(self, session_pnl: Decimal) -> bool:
-        """Apply the loss limits to the session PnL; returns True on a state change."""
+        """Apply the loss limits to the session PnL; returns True on a state change.
+
+        A PnL that is not a finite number halts (fail closed): the limits cannot be
+        enforced on it."""
         limits = self.limits
         if self.state is RiskState.HALTED:
             return False
+        bad = numbers.problem("session PnL", session_pnl, positive=False)
+        if bad is not None:
+            return self.set_state(RiskState.HALTED, f"{bad}: the loss limits cannot be checked")
         if limits.max_loss is not None and session_pnl <= -limits.max_loss:
             return self.set_state(
                 RiskState.HALTED, f"session loss {-session_pnl} reached max_loss {limits.max_loss}"
@@ -119,14 +142,34 @@ class RiskEngine:
     # -- the check ------------------------------------------------------------
 
     def check(self, order: RiskInput, now_ms: int) -> str | None:
-        """None when the order may go; otherwise the reason it may not."""
-        reason = self._check(order, now_ms)
+        """None when the order may go; otherwise the reason it may not. Never raises."""
+        reason = self.terms(order.instrument, order.size, order.price)
+        if reason is None:
+            try:
+                reason = self._check(order, now_ms)
+            except Exception as exc:  # a value the limits trip over: refuse, never raise
+                log.exception("risk check of %s %s failed", order.instrument.venue, order)
+                reason = f"risk check failed: {exc!r}"
         if reason is None:
             self._sent_ms.append(now_ms)
         else:
-            key = reason.split(":", 1)[0]
-            self.rejections[key] = self.rejections.get(key, 0) + 1
+            self.count_rejection(reason)
         return reason
+
+    @staticmethod
+    def terms(inst: Instrument, size: object, price: object) -> str | None:
+        """An order's size and price (None: a market order) as the venue can hold
+        them: finite Decimals, positive, on the step and tick grid. Flatten orders
+        are held to this too."""
+        return numbers.problem("size", size, grid=inst.step_size, grid_name="step") or (
+            None
+            if price is None
+            else numbers.problem("price", price, grid=inst.tick_size, grid_name="tick")
+        )
+
+    def count_rejection(self, reason: str) -> None:
+        key = reason.split(":", 1)[0]
+        self.rejections[key] = self.rejections.get(key, 0) + 1
 
     def _check(self, o: RiskInput, now_ms: int) -> str | None:
         limits = self.limits
@@ -136,17 +179,9 @@ class RiskEngine:
             return f"halted: {self.reason}"
         if self.state is RiskState.REDUCING and not reduces:
             return f"reducing: only position-reducing orders allowed ({self.reason})"
-        if o.size <= 0:
-            return f"size: {o.size} must be positive"
         if o.size < inst.min_size and not (o.reduce_only and reduces):
             # reduce-only dust below the minimum may still close what is left
             return f"size: {o.size} below min size {inst.min_size}"
-        if not inst.is_on_step(o.size):
-            return f"size: {o.size} not a multiple of step {inst.step_size}"
-        if o.price is not None and not inst.is_on_tick(o.price):
-            return f"price: {o.price} not a multiple of tick {inst.tick_size}"
-        if o.price is not None and o.price <= 0:
-            return f"price: {o.price} must be positive"
 
         book = o.book
         mid = book.mid() if book is not None and book.is_valid() else None

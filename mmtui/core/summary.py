@@ -16,6 +16,8 @@ class VenuePosition:
     size: Decimal
     entry_price: Decimal = ZERO
     unrealized_pnl: Decimal = ZERO
+    mark: Decimal | None = None
+    """The price ``unrealized_pnl`` is valued at (``Markets.mark``); None: no mark."""
 
 
 @dataclass(slots=True)
@@ -35,6 +37,9 @@ class FlattenReport:
     action: str
     lines: list[FlattenLine] = field(default_factory=list)
     open_orders_left: int = 0
+    """Orders of ours that may still rest: listed open by a venue, or unverified."""
+    orders_unverified: int = 0
+    """Of those, orders whose state no venue confirmed in time (it did not answer)."""
 
     @property
     def ok(self) -> bool:
@@ -76,7 +81,14 @@ class RunSummary:
     """Orders the venue never reported and did not know when asked (ended LOST)."""
     notices: list[str] = field(default_factory=list)
     """What the venues did that an operator should know (inventory that disagreed
-    with the account at start, other tools' orders, lost orders, fills not ours)."""
+    with the account at start, other tools' orders, lost orders, fills not ours,
+    fills refused as impossible)."""
+    orders_unverified: int = 0
+    """Orders of ours whose state no venue confirmed at shutdown (it did not answer
+    in time): they may rest, and are counted in ``open_orders_left`` too."""
+    fills_refused: int = 0
+    """Fills a venue reported that the core refused as impossible (journaled in
+    ``refused_fills`` with the reason, never applied)."""
 
     @property
     def net_pnl(self) -> Decimal:
@@ -103,13 +115,19 @@ class RunSummary:
             volume = self.volume_by_venue.get(venue, Decimal(0))
             lines.append(f"  {venue}: {count} fills, volume {volume:.2f}")
         for p in self.positions:
-            lines.append(f"  position {p.venue} {p.symbol}: {p.size} @ {p.entry_price:.2f}")
+            line = f"  position {p.venue} {p.symbol}: {p.size} @ {p.entry_price:.2f}"
+            if p.size and p.mark is not None:
+                line += f", mark {p.mark:.2f}, unrealized {p.unrealized_pnl:.4f}"
+            lines.append(line)
         if len(self.fills_by_venue) > 1:
             exposure = ", ".join(
                 f"{base} {size}" for base, size in sorted(self.net_exposure.items())
             )
             lines.append(f"  net exposure across venues: {exposure or 'none'}")
-        lines.append(f"  risk {self.risk_state}; open orders left: {self.open_orders_left}")
+        left = f"open orders left: {self.open_orders_left}"
+        if self.orders_unverified:
+            left += f" ({self.orders_unverified} unverified: the venue did not answer)"
+        lines.append(f"  risk {self.risk_state}; {left}")
         lines.extend(f"  {line}" for line in self.shutdown)
         lines.extend(f"  ! {note}" for note in self.notices)
         return "\n".join(lines)

@@ -314,3 +314,71 @@ def test_creates_parent_directories(tmp_path: Path) -> None:
     j.start()
     j.close()
     assert path.exists()
+
+
+def test_close_waits_as_long_as_the_writer_makes_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow disk: 100 commits of 10 rows, 20 ms each, take ~2 s to drain; close
+    waits for all of them though ``timeout`` (no progress at all) is 0.5 s."""
+    import mmtui.core.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "MAX_BATCH", 10)
+    fast = Journal._transaction
+
+    def slow(conn: sqlite3.Connection, rows: list[Any]) -> None:
+        time.sleep(0.02)
+        fast(conn, rows)
+
+    monkeypatch.setattr(Journal, "_transaction", staticmethod(slow))
+    j = Journal(tmp_path / "j.sqlite", run_id="r-slow-disk")
+    j.start()
+    for i in range(1000):
+        j.record_event(ts_ms=i, kind="k", detail="d")
+    assert j.close(timeout=0.5)
+    assert j.stats.pending == 0 and j.stats.written == 1000
+    assert len(j.events()) == 1000
+
+
+def refused_kw(**over: Any) -> dict[str, Any]:
+    kw: dict[str, Any] = dict(
+        ts_ms=5,
+        venue="sim",
+        symbol="BTC-PERP",
+        side="buy",
+        price="NaN",
+        size="-5",
+        fee="0",
+        trade_id="t-9",
+        client_id="mm-run1-1",
+        venue_order_id=None,
+        strategy="as_btc",
+        reason="size: -5 must be positive",
+    )
+    kw.update(over)
+    return kw
+
+
+def test_refused_fills_are_journaled_as_they_came(journal: Journal) -> None:
+    journal.record_refused_fill(**refused_kw())
+    assert journal.flush()
+    (row,) = journal.refused_fills()
+    assert (row["price"], row["size"]) == ("NaN", "-5")
+    assert row["reason"] == "size: -5 must be positive"
+    assert journal.fills() == []
+
+
+def test_a_version_3_journal_gains_the_refused_fills_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    j = Journal(path, run_id="old")
+    j.start()
+    j.record_order(**order_kw())
+    assert j.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE refused_fills")
+        conn.execute("PRAGMA user_version = 3")
+    j2 = Journal(path, run_id="new")
+    j2.start()
+    j2.record_refused_fill(**refused_kw(client_id=None, reason="unknown instrument"))
+    assert j2.close()
+    assert len(j2.refused_fills()) == 1 and len(j2.orders("old")) == 1

@@ -136,3 +136,51 @@ def test_below_the_venues_minimum_notional_is_refused_before_it_leaves() -> None
         instrument=inst, size=D("0.5"), side=Side.SELL, reduce_only=True, position=D("0.5")
     )
     assert risk.check(closing, NOW) is None
+
+
+BAD_NUMBERS = [
+    pytest.param("size", 0.01, "size: 0.01 is a float, not a Decimal", id="size-float"),
+    pytest.param("size", 1, "size: 1 is an int, not a Decimal", id="size-int"),
+    pytest.param("size", True, "size: True is a bool, not a Decimal", id="size-bool"),
+    pytest.param("size", "0.01", "size: '0.01' is a str, not a Decimal", id="size-str"),
+    pytest.param("size", None, "size: None is a NoneType, not a Decimal", id="size-none"),
+    pytest.param("size", D("NaN"), "size: NaN is not a number", id="size-nan"),
+    pytest.param("size", D("sNaN"), "size: sNaN is not a number", id="size-snan"),
+    pytest.param("size", D("Infinity"), "size: Infinity is not finite", id="size-inf"),
+    pytest.param("size", D("-0.01"), "size: -0.01 must be positive", id="size-negative"),
+    pytest.param("size", D("0"), "size: 0 must be positive", id="size-zero"),
+    pytest.param("size", D("0.0105"), "size: 0.0105 not a multiple of step", id="size-off-grid"),
+    pytest.param("size", D("1e999990"), "size: 1.000E+999990 is out of range", id="size-huge"),
+    pytest.param("price", 99.9, "price: 99.9 is a float, not a Decimal", id="price-float"),
+    pytest.param("price", "99.9", "price: '99.9' is a str, not a Decimal", id="price-str"),
+    pytest.param("price", D("NaN"), "price: NaN is not a number", id="price-nan"),
+    pytest.param("price", D("-Infinity"), "price: -Infinity is not finite", id="price-ninf"),
+    pytest.param("price", D("-99.9"), "price: -99.9 must be positive", id="price-negative"),
+    pytest.param("price", D("99.95"), "price: 99.95 not a multiple of tick", id="price-off-grid"),
+    pytest.param("price", D("1e-999990"), "price: 1E-999990 not a multiple", id="price-tiny"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), BAD_NUMBERS)
+def test_bad_numbers_are_rejected_with_a_reason_never_raised(
+    field: str, value: object, reason: str
+) -> None:
+    risk = RiskEngine(RiskLimits())
+    got = risk.check(_order(**{field: value}), NOW)
+    assert got is not None and got.startswith(reason), got
+    assert risk.rejections == {field: 1}
+    assert risk.check(_order(), NOW) is None  # the next good order passes
+
+
+def test_the_check_never_raises_on_what_it_trips_over() -> None:
+    """A value deeper in the input (a NaN position from a bad venue report) is a
+    reason too, not an exception out of place()."""
+    risk = RiskEngine(RiskLimits())
+    got = risk.check(_order(position=D("NaN")), NOW)
+    assert got is not None and got.startswith("risk check failed"), got
+
+
+def test_a_session_pnl_that_is_not_a_number_halts() -> None:
+    risk = RiskEngine(_limits(max_loss=D(100)))
+    assert risk.update_pnl(D("NaN")) and risk.state is RiskState.HALTED
+    assert "session PnL: NaN is not a number" in risk.reason

@@ -43,6 +43,10 @@ class FakeOrder:
     def is_live(self) -> bool:
         return self.status.is_live
 
+    @property
+    def remaining(self) -> D:
+        return self.size - self.filled
+
 
 class FakeCtx:
     def __init__(self) -> None:
@@ -73,6 +77,9 @@ class FakeCtx:
 
     def book(self, venue: str, symbol: str) -> OrderBook:
         return self.book_
+
+    def orders(self, venue: str | None = None, symbol: str | None = None) -> list[FakeOrder]:
+        return [o for o in self.placed if o.is_live]
 
     def place(
         self,

@@ -16,9 +16,9 @@ from mmtui.config import Config, ConfigError, load_config
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyRunner, StrategyState
 from mmtui.session import Session
+from strategies.external_book import external_touch
 from strategies.perp_market_maker import (
     PerpMarketMakerParams,
-    external_touch,
     ladder_prices,
     match_levels,
     normalized_inventory,

@@ -22,7 +22,6 @@ from strategies.trend_detector import Direction, TrendDetector
 from strategies.trend_ladder import (
     TrendLadder,
     TrendLadderParams,
-    backoff_secs,
     entry_cooldown_secs,
     entry_price,
     passive_limit,
@@ -77,8 +76,6 @@ def test_pacing_slows_as_exits_pile_up() -> None:
     waits = [entry_cooldown_secs(n, p) for n in (0, 1, 2, 4, 8, 12)]
     # idle (clamped to min_wait), <1/6 idle, 1/6 -> base/2, 1/3 -> base, 2/3 -> 2*base (capped)
     assert waits == [10, 10, 50, 100, 150, 150]
-    assert backoff_secs(0, 15, 120) == 0
-    assert [backoff_secs(n, 15, 120) for n in (1, 2, 3, 4, 5)] == [15, 30, 60, 120, 120]
 
 
 def test_prices_one_tick_outside_and_never_crossing() -> None:

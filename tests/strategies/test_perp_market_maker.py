@@ -280,6 +280,31 @@ async def test_ladder_walks_when_mid_moves(make_session: Callable[..., Session])
         await s.stop()
 
 
+async def test_quotes_at_the_touch_follow_the_market_not_themselves(
+    make_session: Callable[..., Session],
+) -> None:
+    """Level 0 one bp from mid is inside the crowd (1.5 bp): its quotes are the touch.
+    A 1 bp move of the market moves the plain book's mid by a quarter of that (half
+    of it is ours); the mid it quotes around is the market's without its own orders,
+    so the ladder re-centres on the new price."""
+    s = make_session(pmm_config({**TIGHT, "max_orders": 1}, takers=False))
+    await s.start()
+    try:
+        runner = s.engine.runner(NAME)
+        await s.run_for(3)
+        book = s.engine.book("sim", SYM)
+        assert book is not None
+        (bid,), (ask,) = _ladder(runner, Side.BUY), _ladder(runner, Side.SELL)
+        assert (book.best_bid(), book.best_ask()) == (bid.price, ask.price)  # we are the touch
+        s.world.market.shock("BTC", 0.0001)  # type: ignore[union-attr]
+        fair = D(str(s.world.market.mid("sim", "BTC")))  # type: ignore[union-attr]
+        await s.run_for(4)  # the median window (2 s) turns over
+        (bid,), (ask,) = _ladder(runner, Side.BUY), _ladder(runner, Side.SELL)
+        assert abs((bid.price + ask.price) / 2 - fair) <= D(1)
+    finally:
+        await s.stop()
+
+
 async def test_stays_within_max_position(make_session: Callable[..., Session]) -> None:
     params = {**TIGHT, "inventory_skew_bps": 1}
     s = make_session(pmm_config(params, volatility=0.6, seed=3))

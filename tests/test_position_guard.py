@@ -83,7 +83,7 @@ async def test_a_mismatch_after_a_reconnect_pauses_until_reconciled(
         await s.stop()
 
 
-async def test_the_operator_may_resume_over_it_and_a_pause_is_theirs(
+async def test_an_operators_pause_is_theirs_and_a_resume_overrides(
     make_session: Callable[..., Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = make_session(sim_config(orders={"reconcile_interval_s": 5}))
@@ -93,15 +93,23 @@ async def test_the_operator_may_resume_over_it_and_a_pause_is_theirs(
         runner = engine.runner("as_btc")
         await s.run_for(7)
         catch_up = await _missed_fill(s, runner, monkeypatch)
-        assert runner.state is StrategyState.PAUSED
-        engine.resume_strategy("as_btc")  # an override: noted, not paused again for it
-        await s.run_for(6)
-        assert runner.state is StrategyState.RUNNING
-        assert any("resumed over" in e for e in _events(s, "position_guard"))
-        engine.pause_strategy("as_btc")  # the operator's pause: the guard will not undo it
+        assert runner.state is StrategyState.PAUSED and "position mismatch" in runner.reason
+        engine.pause_strategy("as_btc")  # the operator's now: the guard will not undo it
+        assert runner.reason == "paused by operator"
         catch_up()
         await s.run_for(6)
         assert engine.guard.mismatches == {}
         assert runner.state is StrategyState.PAUSED and runner.reason == "paused by operator"
+        engine.resume_strategy("as_btc")
+        await s.run_for(2)
+        catch_up = await _missed_fill(s, runner, monkeypatch)  # held again
+        assert runner.state is StrategyState.PAUSED and "position mismatch" in runner.reason
+        engine.resume_strategy("as_btc")  # an override: noted, not paused again for it
+        await s.run_for(6)
+        assert runner.state is StrategyState.RUNNING and engine.guard.mismatches
+        assert any("resumed over" in e for e in _events(s, "position_guard"))
+        catch_up()
+        await s.run_for(6)
+        assert engine.guard.mismatches == {} and runner.state is StrategyState.RUNNING
     finally:
         await s.stop()

@@ -217,6 +217,8 @@ class StrategyRunner:
     def pause(self, reason: str = "paused by operator") -> int:
         """Stop placing and cancel this strategy's orders; returns cancels requested."""
         if self.state is not StrategyState.RUNNING:
+            if self.state is StrategyState.PAUSED:
+                self.reason = reason  # the latest pause says why (the operator's, say)
             return self.cancel_all()
         self.state = StrategyState.PAUSED
         self.reason = reason

@@ -15,12 +15,10 @@ import pytest
 
 from connectors.base import OrderRequest, OrderStatus, Side, TimeInForce, VenueError
 from connectors.grvt.emulator import new_credentials
-from mmtui.config import load_config
-from mmtui.emulate import write_config, write_key_file
 from mmtui.session import Session, build_session
 from strategies import registry
 from strategies.base import Strategy
-from tests.grvt.conftest import ACCOUNT, BTC, OTHER, SIM, start_emulator, until
+from tests.grvt.conftest import ACCOUNT, BTC, OTHER, SIM, session_config, start_emulator, until
 
 VENUE = "grvt"
 
@@ -36,23 +34,7 @@ async def keeper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     monkeypatch.setitem(registry.STRATEGY_KINDS, _ByHand.kind, _ByHand)
     creds = new_credentials()
     harness = await asyncio.to_thread(start_emulator, creds)
-    key_file = write_key_file(
-        tmp_path / "grvt_key.yaml",
-        {
-            "api_key": creds.api_key,
-            "trading_account_id": creds.sub_account_id,
-            "private_key": creds.private_key,
-        },
-    )
-    venue = {
-        "type": "grvt",
-        "env": "testnet",
-        "base_url": harness.base_url,
-        "ws_url": harness.ws_url,
-        "key_file": str(key_file),
-        "dead_man_switch_s": 1.5,
-    }
-    config, _ = load_config(write_config(tmp_path, VENUE, venue, BTC), env={})
+    config = session_config(tmp_path, harness, creds, dead_man_switch_s=1.5)
     config.strategies[0].kind = _ByHand.kind
     config.strategies[0].params = {"on_quit": "keep_exits"}
     session = build_session(config)

@@ -31,7 +31,7 @@ from strategies.avellaneda_stoikov import (
 )
 from strategies.volatility import RealizedVolatility
 
-from ..conftest import sim_config
+from ..conftest import AS_PARAMS, btc_sim_config
 
 INST = Instrument("v", "X-PERP", "X", "USDC", D("0.01"), D("0.001"), D("0.001"))
 
@@ -228,51 +228,12 @@ def test_the_papers_simulation_inventory_against_symmetric() -> None:
 
 SYM = "BTC-PERP"
 # the `mmtui emulate` parameters: quotes +-9.5 USD inside a crowd at +-15 (1.5 bp)
-EMULATE: dict[str, Any] = {
-    "gamma": 0.01,
-    "k": 0.1,
-    "tau": 6,
-    "size": 0.01,
-    "max_position": 0.05,
-    "tick_interval_ms": 500,
-    "requote_ticks": 20,
-}
+EMULATE: dict[str, Any] = dict(AS_PARAMS)
 
 
 def as_config(params: dict[str, Any], *, takers: bool = False, volatility: float = 0.0) -> Any:
-    return sim_config(
-        sim={
-            "seed": 4,
-            "speed": None,
-            "step_ms": 100,
-            "assets": {
-                "BTC": {
-                    "start_price": 100_000,
-                    "tick_size": 0.1,
-                    "step_size": 0.001,
-                    "min_size": 0.001,
-                    "volatility": volatility,
-                }
-            },
-        },
-        venues={
-            "sim": {
-                "type": "sim",
-                "flow": {} if takers else {"taker_rate": 0},
-                "basis": {"sigma": 0},
-            }
-        },
-        risk={"stale_book_ms": None},  # a still book never updates without takers
-        strategies=[
-            {
-                "name": "as",
-                "kind": "avellaneda_stoikov",
-                "venue": "sim",
-                "symbol": SYM,
-                "params": params,
-            }
-        ],
-    )
+    strategy = {"name": "as", "kind": "avellaneda_stoikov", "params": params}
+    return btc_sim_config(strategy, takers=takers, volatility=volatility, seed=4)
 
 
 def quotes(runner: StrategyRunner, side: Side) -> list[Any]:

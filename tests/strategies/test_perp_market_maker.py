@@ -24,7 +24,7 @@ from strategies.perp_market_maker import (
     normalized_inventory,
 )
 
-from ..conftest import sim_config
+from ..conftest import btc_sim_config
 
 INST = Instrument("v", "X-PERP", "X", "USDC", D("0.01"), D("0.001"), D("0.001"))
 SYM = "BTC-PERP"
@@ -152,37 +152,9 @@ def pmm_config(
     journal: bool = False,
     seed: int = 5,
 ) -> Config:
-    flow: dict[str, Any] = {} if takers else {"taker_rate": 0}
-    return sim_config(
-        sim={
-            "seed": seed,
-            "speed": None,
-            "step_ms": 100,
-            "assets": {
-                "BTC": {
-                    "start_price": 100_000,
-                    "tick_size": 0.1,
-                    "step_size": 0.001,
-                    "min_size": 0.001,
-                    "volatility": volatility,
-                }
-            },
-        },
-        venues={
-            "sim": {"type": "sim", "flow": flow, "basis": {"sigma": 0 if not volatility else 2e-4}}
-        },
-        # without takers a still book never updates: the stale-book guard would block quotes
-        risk={} if takers else {"stale_book_ms": None},
-        strategies=[
-            {
-                "name": NAME,
-                "kind": "perp_market_maker",
-                "venue": "sim",
-                "symbol": SYM,
-                "params": params,
-            }
-        ],
-        journal={"enabled": journal},
+    strategy = {"name": NAME, "kind": "perp_market_maker", "params": params}
+    return btc_sim_config(
+        strategy, takers=takers, volatility=volatility, seed=seed, journal=journal
     )
 
 

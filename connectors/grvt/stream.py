@@ -92,14 +92,15 @@ class GrvtStream:
             )
         except Unreadable as exc:
             # a frame we cannot read leaves a hole in the book: resync rather than guess
-            self.market_ws.bad_frames += 1
+            self.market_ws.bad_frame(f"{symbol} unreadable book frame: {exc}")
             self.books.resync(symbol, f"unreadable book frame: {exc}")
             return
         ts = parse.ns_ms(feed, "event_time") or int(time.time() * 1000)
         if snapshot:
             book.apply_snapshot(bids, asks, 0, ts)
             self._first_delta.add(symbol)
-            if not book.synced:  # a crossed snapshot
+            if not book.synced:  # a crossed snapshot: refused
+                self.market_ws.bad_frame(f"{symbol} impossible book snapshot: {book.resync_reason}")
                 self.books.resync(symbol, book.resync_reason)
                 return
             self.books.changed(symbol)

@@ -33,6 +33,7 @@ import orjson
 from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState
+from connectors.common.badframes import UNREADABLE, reason_of
 from connectors.common.errors import ErrorCode
 from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 from connectors.lighter import codes
@@ -60,6 +61,11 @@ def parse_message(raw: str | bytes) -> dict[str, Any]:
     if "error" not in msg and not isinstance(msg.get("type"), str):
         raise FrameError("no message type")
     return msg
+
+
+def _label(msg: dict[str, Any]) -> str:
+    """What a frame says it is, for a log line: its channel, else its type (short)."""
+    return str(msg.get("channel") or msg.get("type") or "frame")[:60] + " frame"
 
 
 def error_of(msg: dict[str, Any]) -> dict[str, Any] | None:
@@ -171,8 +177,7 @@ class LighterWs(ReconnectingWs):
                 try:
                     msg = parse_message(raw)
                 except FrameError as exc:
-                    self.bad_frames += 1
-                    log.debug("%s ws: bad frame before the greeting: %s", self.venue, exc)
+                    self.bad_frame(f"before the greeting: {exc}")
                     continue
                 if msg.get("type") == "connected":
                     return
@@ -198,9 +203,15 @@ class LighterWs(ReconnectingWs):
         try:
             msg = parse_message(raw)
         except FrameError as exc:
-            self.bad_frames += 1
-            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            self.bad_frame(str(exc))
             return False
+        try:
+            return self._dispatch(ws, msg)
+        except UNREADABLE as exc:
+            self.bad_frame(f"{_label(msg)}: {reason_of(exc)}")
+            return False
+
+    def _dispatch(self, ws: Any, msg: dict[str, Any]) -> bool:
         kind = msg.get("type")
         if kind == "ping":
             asyncio.get_running_loop().create_task(self._pong(ws))
@@ -214,12 +225,7 @@ class LighterWs(ReconnectingWs):
         if err is not None:
             self._error(err)
             return False
-        try:
-            self._on_message(msg)
-        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            self.bad_frames += 1
-            log.warning("%s ws: %s frame skipped: %r", self.venue, msg.get("channel"), exc)
-            return False
+        self._on_message(msg)
         return True
 
     async def _pong(self, ws: Any) -> None:

@@ -187,21 +187,20 @@ class LighterVenueConfig(_Model):
         lt=1,
         description="worst price of a market order without a price: touch +/- this fraction",
     )
+    tier: Literal["standard", "premium"] = Field(
+        default="standard",
+        description="the account tier: its published request limits pace every request "
+        "(standard: 60 a minute; premium: 24,000 weighted, 4,000 txs, volume quota)",
+    )
+    batch_txs: bool = Field(
+        default=True,
+        description="send the transactions of one requote as one sendTxBatch (cancels first)",
+    )
     rate_limit: RateLimitConfig | None = Field(
-        # Premium accounts: 24,000 weighted requests per minute (spec §2.5). A standard
-        # account gets 60 requests/min: set {capacity: 60, weights: {}} there.
-        default_factory=lambda: RateLimitConfig(
-            capacity=24_000,
-            per_seconds=60,
-            weights={
-                "place": 6,
-                "cancel": 6,
-                "cancel_all": 6,
-                "modify": 6,
-                "open_orders": 300,
-                "positions": 300,
-            },
-        )
+        # None: the connector paces every request it sends (batches, nonce reads, lookups,
+        # the dead-man's switch) by the tier's published limits (connectors/lighter/
+        # pacing.py); a rate_limit here adds the core's per-call gate on top.
+        default=None
     )
 
     def endpoints(self) -> list[str]:

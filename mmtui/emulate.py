@@ -144,6 +144,7 @@ def write_lighter_files(
     private_key: str,
     *,
     dead_man_switch_s: float | None = 300,
+    tier: str | None = None,
 ) -> Path:
     key_file = write_key_file(
         folder / "lighter_key.yaml",
@@ -161,18 +162,21 @@ def write_lighter_files(
     }
     if dead_man_switch_s is not None:
         venue["dead_man_switch_s"] = dead_man_switch_s
+    if tier is not None:
+        venue["tier"] = tier
     return write_config(folder, "lighter", venue, "BTC")
 
 
 def start_lighter(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
-    """Start the Lighter emulator with a fresh API key and write a matching config."""
+    """Start the Lighter emulator with a fresh API key and write a matching config: a
+    Standard account (the default tier), its request limits enforced as the venue's."""
     from connectors.lighter.emulator import LighterKey, lighter_emulator
 
     private_key, public_key = new_lighter_key()
     key = LighterKey(
         LIGHTER_ACCOUNT_INDEX, LIGHTER_API_KEY_INDEX, public_key.removeprefix("0x"), ACCOUNT
     )
-    harness = lighter_emulator([key], port=port).start()
+    harness = lighter_emulator([key], port=port, tier="standard").start()
     try:
         config_path = write_lighter_files(folder, harness.base_url, harness.ws_url, private_key)
     except OSError:

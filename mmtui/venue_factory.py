@@ -102,6 +102,8 @@ def _lighter(name: str, cfg: LighterVenueConfig, keys: Any, run_prefix: str) -> 
         chain_id=cfg.chain_id,
         dead_man_switch_s=cfg.dead_man_switch_s,
         market_slippage=cfg.market_slippage,
+        tier=cfg.tier,
+        batch_txs=cfg.batch_txs,
     )
 
 

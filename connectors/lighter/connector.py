@@ -20,8 +20,12 @@ and ``dead_man`` (the scheduled cancel-all).
   ``account_all_positions`` with an auth token minted by the signer and renewed before it
   expires (or at once when the venue refuses it).
 * Dead-man's switch: with ``dead_man_switch_s`` set, a scheduled cancel-all is
-  armed at connect and pushed forward every third of that period while the
-  private stream is up; a clean close aborts it after cancelling our orders.
+  armed at connect (one already queued, a crashed run's, is taken over) and renewed every
+  third of that period while the private stream is up -- abort and schedule in one batch,
+  as the venue keeps one queued (``dead_man``); a clean close aborts it.
+* The account tier (``tier``: "standard", "premium"; None: no pacing) sets the request
+  budget every request waits for (``pacing``); transactions issued in the same loop turn
+  leave as one ``sendTxBatch`` (``txqueue``).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ from connectors.lighter.dead_man import DeadManSwitch
 from connectors.lighter.keys import LighterKeys
 from connectors.lighter.markets import LighterMarkets
 from connectors.lighter.order_tracking import OrderTracker
+from connectors.lighter.pacing import TIERS, RequestPacer
 from connectors.lighter.reads import LighterReads
 from connectors.lighter.rest import LighterRest
 from connectors.lighter.stream import LighterStream
@@ -109,6 +114,9 @@ class LighterConnector:
         rng: random.Random | None = None,
         ws_backoff_base_s: float = 0.5,
         ws_backoff_cap_s: float = 30.0,
+        tier: str | None = None,
+        pacer: RequestPacer | None = None,
+        batch_txs: bool = True,
     ) -> None:
         self.name = name
         self.stats = ConnectorStats()
@@ -119,8 +127,22 @@ class LighterConnector:
         self.dead_man_switch_s = dead_man_switch_s
         self.market_slippage = market_slippage
         self.connect_timeout_s = connect_timeout_s
-        self.rest = LighterRest(url, token=self._token, timeout_s=rest_timeout_s, venue=name)
-        self.tx = LighterTx(url, keys, chain_id=chain_id, timeout_s=rest_timeout_s, venue=name)
+        if pacer is None and tier is not None:
+            pacer = RequestPacer(TIERS[tier])
+        self.pacer = pacer
+        """The account tier's request budget (None: requests are not paced)."""
+        self.rest = LighterRest(
+            url, token=self._token, timeout_s=rest_timeout_s, venue=name, pacer=pacer
+        )
+        self.tx = LighterTx(
+            url,
+            keys,
+            chain_id=chain_id,
+            timeout_s=rest_timeout_s,
+            venue=name,
+            pacer=pacer,
+            batch=batch_txs,
+        )
         self.ws = LighterWs(
             ws_url,
             self._on_message,
@@ -153,6 +175,7 @@ class LighterConnector:
             trade_fills=self.reads.trade_fills,
             events=self._events,
             stats=self.stats,
+            on_fill=self._quota_earned,
         )
         self._state = ConnectionState.DISCONNECTED
         self._token_cache: tuple[str, int] | None = None
@@ -307,9 +330,22 @@ class LighterConnector:
                 self.orders.refused(index)  # nothing is on its way
             raise
         self.stats.latency_ms = (time.perf_counter() - started) * 1000
-        if self.tx.volume_quota_remaining is not None:
-            self.stats.extra["volume_quota_remaining"] = self.tx.volume_quota_remaining
+        self._tx_stats()
         return OrderAck(request.client_id, None, OrderStatus.PENDING)
+
+    def _tx_stats(self) -> None:
+        extra = self.stats.extra
+        if self.tx.volume_quota_remaining is not None:
+            extra["volume_quota_remaining"] = self.tx.volume_quota_remaining
+        extra["tx_requests"] = self.tx.queue.requests
+        extra["tx_batches"] = self.tx.queue.batches
+        if self.pacer is not None:
+            extra["paced_wait_s"] = round(
+                self.pacer.rest.waited_s + (self.pacer.tx.waited_s if self.pacer.tx else 0.0), 3
+            )
+            extra["rate_limited"] = self.pacer.rate_limited
+            if self.pacer.quota is not None:
+                extra["quota_held"] = self.pacer.quota.held
 
     async def cancel(self, symbol: str, client_id: str) -> bool:
         """Cancel every live order of ours with this client id (the venue may hold two:
@@ -334,12 +370,26 @@ class LighterConnector:
 
     async def modify(self, symbol: str, client_id: str, size: Decimal, price: Decimal) -> None:
         """Change a resting order's price and *remaining* ``size`` in one transaction
-        (no cancel/replace; the order keeps its indexes, loses its queue place)."""
+        (no cancel/replace; the order keeps its indexes, loses its queue place).
+
+        Lighter's ``BaseAmount`` is the order's new *total* size (docs/venues/lighter.md,
+        "Modify"): we send what it filled so far plus ``size``. A fill racing the modify is
+        not added back: the venue leaves ``size`` less that fill."""
         m = self.markets.market(symbol)
+        index = self.ids.to_index(client_id)
+        filled = self.orders.filled.get(index)
+        if filled is None:
+            found = await self.lookup_order(symbol, client_id)
+            if found is None or found.status.is_terminal:
+                raise VenueError(
+                    f"{self.name}: {client_id} is not live on the venue: nothing to modify",
+                    code=ErrorCode.NOT_FOUND,
+                )
+            filled = found.filled_size
         await self.tx.modify_order(
             market=m.market_id,
-            index=self.ids.to_index(client_id),
-            base_amount=wire.base_amount(size, m),
+            index=index,
+            base_amount=wire.base_amount(filled + size, m),
             price=wire.price_int(price, m),
         )
 
@@ -494,6 +544,12 @@ class LighterConnector:
             self.books.invalidate_all(f"websocket {state.value}")
             self.orders.snapshot = False  # the next connection's snapshot says again
         self._events.push(ConnectionChanged(self.name, state, detail))
+
+    def _quota_earned(self, fill: Fill) -> None:
+        """Premium: the venue adds volume quota for what we trade (docs: volume quota)."""
+        if self.pacer is not None and self.pacer.quota is not None:
+            self.pacer.quota.earned(fill.price * fill.size)
+            self.tx.queue.wake()
 
     def _count_frames(self) -> None:
         self.stats.frames = self.ws.frames

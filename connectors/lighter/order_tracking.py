@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from decimal import Decimal
 
 from connectors.base import OrderStatus, OrderUpdate
 
@@ -34,6 +35,9 @@ class OrderTracker:
         self.in_flight: dict[int, tuple[int, int | None]] = {}
         """Client order index -> (when we sent its create in ms, its nonce), until the
         stream shows the order."""
+        self.filled: dict[int, Decimal] = {}
+        """Client order index -> what its live order filled, as the stream last said (a
+        modify's size is the order's new total: docs/venues/lighter.md)."""
         self.markets: set[int] = set()
         """Markets where the account's order stream showed orders (ours or not)."""
         self.snapshot = False
@@ -88,8 +92,11 @@ class OrderTracker:
                 live.discard(update.venue_order_id)
                 if not live:
                     self.live.pop(index, None)
+                    self.filled.pop(index, None)
             else:
                 self.live.setdefault(index, set()).add(update.venue_order_id)
+                if update.filled_size is not None:
+                    self.filled[index] = update.filled_size
         return update
 
 

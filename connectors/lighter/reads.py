@@ -21,6 +21,7 @@ from connectors.common.units import epoch_ms
 from connectors.lighter import wire
 from connectors.lighter.clientids import ClientIndexes
 from connectors.lighter.markets import LighterMarkets
+from connectors.lighter.pacing import Priority
 from connectors.lighter.rest import LighterRest
 
 log = logging.getLogger("connectors.lighter")
@@ -70,7 +71,9 @@ class LighterReads:
         page; an order that cannot be read is skipped (logged)."""
         out: list[OpenOrder] = []
         for m in markets:
-            for o in await self._active_orders(m):
+            # the listing that finds and verifies cancels (shutdown, flatten, reconcile):
+            # ranked with cancels in the tier's budget
+            for o in await self._active_orders(m, Priority.CANCEL):
                 try:
                     if wire.order_status(o).is_terminal:
                         continue
@@ -155,13 +158,16 @@ class LighterReads:
     def _latency(self) -> None:
         self.stats.latency_ms = self.rest.latency_ms
 
-    async def _active_orders(self, m: wire.Market) -> list[dict[str, Any]]:
+    async def _active_orders(
+        self, m: wire.Market, priority: int = Priority.QUERY
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         async for page in self.rest.pages(
             "/api/v1/accountActiveOrders",
             {"account_index": self.account, "market_id": m.market_id},
             "orders",
             private=True,
+            priority=priority,
         ):
             out.extend(o for o in page if isinstance(o, dict))
         self._latency()

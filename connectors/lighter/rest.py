@@ -16,9 +16,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
-from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.errors import ErrorCode, RateLimited, VenueError
 from connectors.common.http import HttpClient
 from connectors.lighter import codes, wire
+from connectors.lighter.pacing import Priority, RequestPacer, endpoint_of
 
 log = logging.getLogger("connectors.lighter.rest")
 
@@ -42,9 +43,12 @@ class LighterRest:
         token: TokenSource | None = None,
         timeout_s: float = 10.0,
         venue: str = "lighter",
+        pacer: RequestPacer | None = None,
     ) -> None:
         self.venue = venue
         self._token = token
+        self.pacer = pacer
+        """The tier's request budget: every read waits for its weight (docs: pacing)."""
         self.http = HttpClient(
             base_url,
             venue=venue,
@@ -64,7 +68,12 @@ class LighterRest:
         await self.http.close()
 
     async def get(
-        self, path: str, params: Mapping[str, Any] | None = None, *, private: bool = False
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        private: bool = False,
+        priority: int = Priority.QUERY,
     ) -> dict[str, Any]:
         """One GET; a private one carries the auth token and, when the venue refuses the
         token, is sent once more with a fresh one (a refused fresh token is final)."""
@@ -74,10 +83,16 @@ class LighterRest:
             if private:
                 assert self._token is not None, "private reads need a token source"
                 headers = {"Authorization": await self._token(fresh)}
+            if self.pacer is not None:
+                await self.pacer.request(endpoint_of(path), priority)
             try:
                 payload = await self.http.request(
                     "GET", path, params=query or None, headers=headers
                 )
+            except RateLimited as exc:
+                if self.pacer is not None:
+                    self.pacer.back_off(exc.retry_after)
+                raise
             except VenueError as exc:
                 if not private or exc.code != ErrorCode.AUTH:
                     raise
@@ -102,6 +117,7 @@ class LighterRest:
         *,
         private: bool = False,
         max_pages: int | None = None,
+        priority: int = Priority.QUERY,
     ) -> AsyncIterator[list[Any]]:
         """Each page's ``key`` list, following ``next_cursor`` until the venue gives none.
         With ``max_pages``, a list that goes on longer raises ``VenueError`` (the caller
@@ -109,7 +125,9 @@ class LighterRest:
         cursor: str | None = None
         read = 0
         while True:
-            page = await self.get(path, {**params, "cursor": cursor}, private=private)
+            page = await self.get(
+                path, {**params, "cursor": cursor}, private=private, priority=priority
+            )
             read += 1
             yield wire.items(page, key)
             cursor = wire.next_cursor(page)

@@ -49,6 +49,7 @@ class LighterStream:
         trade_fills: Callable[[Any], list[Fill]],
         events: EventQueue,
         stats: ConnectorStats,
+        on_fill: Callable[[Fill], None] | None = None,
     ) -> None:
         self.venue = venue
         self.ws = ws
@@ -59,6 +60,8 @@ class LighterStream:
         self.trade_fills = trade_fills
         self.events = events
         self.stats = stats
+        self.on_fill = on_fill
+        """Hears each new fill of ours (the volume quota it earns)."""
         self.started_ms = 0
         """When this session started: a fill snapshot's older trades are not replayed."""
         self._seen_trades = SeenIds()
@@ -171,6 +174,8 @@ class LighterStream:
                 for fill in fills:
                     if self._seen_trades.add(fill.trade_id):  # a snapshot repeats what we have
                         self.events.push(fill)
+                        if self.on_fill is not None:
+                            self.on_fill(fill)
 
     def _on_positions(self, msg: dict[str, Any]) -> None:
         now = int(time.time() * 1000)

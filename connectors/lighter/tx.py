@@ -1,29 +1,16 @@
 """Signed Lighter transactions through the real lighter-sdk ``SignerClient``.
 
-The SDK signs (``sign_*``: its Go library, in-process, no network when the
-nonce is given; ~4 ms, so in a worker thread) and posts ``send_tx``. We drive its
-*async* nonce manager ourselves so that we always know which nonce a
-transaction carried:
+The SDK signs (``sign_*``: its Go library, in-process, no network when the nonce is given;
+~4 ms, so in a worker thread) and posts (``send_tx`` / ``send_tx_batch``). We drive its
+*async* nonce manager ourselves so that we always know which nonce a transaction carried.
+Every transaction goes through the ``TxQueue`` (``txqueue``): those issued in the same loop
+turn leave as one ``sendTxBatch``, cancels first; the module says what each answer means for
+each transaction (accepted, refused -> nonce given back, invalid nonce -> re-read, 429,
+lost -> settled by ``nextNonce``).
 
-* under the key's lock: ``async_next_nonce`` -> sign -> ``send_tx``;
-* HTTP 200 with ``code == 200``: accepted by the API server (the sequencer executes it
-  later; the order appears on the account streams);
-* HTTP 200 with another code, a local signing error or an HTTP 4xx: refused at the API
-  level -> the nonce is given back (``acknowledge_failure``) and the refusal mapped by
-  ``codes``; an invalid nonce (code 21104, or ``invalid nonce`` in the message as the SDK
-  and Lighter's docs have it) re-reads ``nextNonce`` and the same transaction is signed
-  again once (same client order index: no duplicate order);
-* 429: not taken -> nonce given back, ``RateLimited`` with the venue's ``Retry-After``;
-* 5xx, timeouts, lost connections: the answer is lost. Lighter's nonce is the venue's own
-  record of what it executed ("if the syntax is correct and the order is only later
-  rejected by the Sequencer ... the nonce increases regardless", apidocs.lighter.xyz/docs/
-  trading), so we re-read ``nextNonce``: past our nonce -> the tx was executed (treated as
-  sent); otherwise it may still sit in the sequencer's queue until its ``ExpiredAt`` ->
-  ``VenueError(outcome_unknown=True)``: the core looks the order up, never resends it.
-
-The blocking helpers (``check_client``, the nonce manager's sync methods,
-``sign_*`` with ``nonce=-1``) are never called. ``import lighter`` itself takes
-about two seconds, so ``start()`` imports it in a worker thread.
+The blocking helpers (``check_client``, the nonce manager's sync methods, ``sign_*`` with
+``nonce=-1``) are never called. ``import lighter`` itself takes about two seconds, so
+``start()`` imports it in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,15 +20,22 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from connectors.common.errors import ErrorCode, RateLimited, VenueError
-from connectors.common.http import retry_after_s
 from connectors.lighter import codes
 from connectors.lighter.keys import LighterKeys
+from connectors.lighter.pacing import Priority, RequestPacer
+from connectors.lighter.txqueue import (
+    Signed,
+    TxKind,
+    TxQueue,
+    TxRequest,
+    TxResult,
+    retry_after,
+)
 
 log = logging.getLogger("connectors.lighter.tx")
 
@@ -56,19 +50,6 @@ CANCEL_ALL_ABORT = 2
 NIL_MARKET = 255
 ORDER_EXPIRY_28_DAYS = -1  # the signer turns -1 into now + 28 days
 ORDER_EXPIRY_NONE = 0  # IOC and market orders
-
-
-Signed = tuple[Any, Any, Any, Any]
-"""What ``SignerClient.sign_*`` returns: (tx_type, tx_info, tx_hash, error)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TxResult:
-    tx_hash: str
-    nonce: int
-    confirmed: bool
-    """False when the answer was lost and the venue's nonce showed it was sequenced."""
-    volume_quota_remaining: int | None = None
 
 
 def load_sdk() -> Any:
@@ -88,17 +69,21 @@ class LighterTx:
         chain_id: int | None = None,
         timeout_s: float = 10.0,
         venue: str = "lighter",
+        pacer: RequestPacer | None = None,
+        batch: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.keys = keys
         self.chain_id = chain_id
         self.timeout_s = timeout_s
         self.venue = venue
+        self.pacer = pacer
         self.client: Any = None
         self.sent = 0
         self.nonce_resyncs = 0
         self.unknown_outcomes = 0
         self.volume_quota_remaining: int | None = None
+        self.queue = TxQueue(self, batch=batch, pacer=pacer)
 
     async def start(self) -> None:
         if self.client is not None:
@@ -121,6 +106,7 @@ class LighterTx:
             ) from None
 
     async def close(self) -> None:
+        await self.queue.close()
         if self.client is not None:
             try:
                 await self.client.close()
@@ -128,12 +114,15 @@ class LighterTx:
                 log.warning("%s: closing the signer's HTTP session failed: %r", self.venue, exc)
             self.client = None
 
+    def not_connected(self) -> VenueError:
+        return VenueError(
+            f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
+        )
+
     async def auth_token(self, ttl_s: int) -> tuple[str, int]:
         """A fresh auth token valid for ``ttl_s`` seconds and its expiry (unix s)."""
         if self.client is None:
-            raise VenueError(
-                f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
-            )
+            raise self.not_connected()
         now = int(time.time())
         token, err = await asyncio.to_thread(
             self.client.create_auth_token_with_expiry,
@@ -182,13 +171,13 @@ class LighterTx:
             )
 
         what = f"create order {client_index} on market {market}"
-        return await self._send(what, sign, on_nonce)
+        return await self._run(what, TxKind.CREATE, sign, client_index, on_nonce)
 
     async def cancel_order(self, *, market: int, index: int) -> TxResult:
         def sign(nonce: int, key: int) -> Signed:
             return self.client.sign_cancel_order(market, index, nonce=nonce, api_key_index=key)
 
-        return await self._send(f"cancel {index} on market {market}", sign)
+        return await self._run(f"cancel {index} on market {market}", TxKind.CANCEL, sign, index)
 
     async def cancel_all(self, market: int | None = None) -> TxResult:
         def sign(nonce: int, key: int) -> Signed:
@@ -200,25 +189,43 @@ class LighterTx:
                 api_key_index=key,
             )
 
-        return await self._send(f"cancel all ({'all' if market is None else market})", sign)
+        what = f"cancel all ({'all' if market is None else market})"
+        return await self._run(what, TxKind.CANCEL_ALL, sign)
 
-    async def schedule_cancel_all(self, at_ms: int) -> TxResult:
-        """Arm (or move) the venue's scheduled cancel-all: the dead-man's switch."""
-
+    def _schedule_request(self, at_ms: int) -> TxRequest:
         def sign(nonce: int, key: int) -> Signed:
             return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_SCHEDULED, at_ms, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
-        return await self._send("schedule cancel all", sign)
+        return TxRequest(f"schedule cancel all at {at_ms}", TxKind.CANCEL_ALL, sign)
 
-    async def abort_scheduled_cancel_all(self) -> TxResult:
+    def _abort_request(self) -> TxRequest:
         def sign(nonce: int, key: int) -> Signed:
             return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_ABORT, 0, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
-        return await self._send("abort scheduled cancel all", sign)
+        return TxRequest("abort scheduled cancel all", TxKind.CANCEL_ALL, sign)
+
+    async def schedule_cancel_all(self, at_ms: int) -> TxResult:
+        """Arm the venue's scheduled cancel-all (refused with 21712 while one is queued)."""
+        return await self._submit(self._schedule_request(at_ms))
+
+    async def abort_scheduled_cancel_all(self) -> TxResult:
+        return await self._submit(self._abort_request())
+
+    async def reschedule_cancel_all(
+        self, at_ms: int
+    ) -> tuple[TxResult | BaseException, TxResult | BaseException]:
+        """Abort the queued scheduled cancel-all and schedule a new one, issued together
+        (one batch, abort first: they execute back to back). Each result or error."""
+        if self.client is None:
+            raise self.not_connected()
+        abort, schedule = self._abort_request(), self._schedule_request(at_ms)
+        futures = [self.queue.submit(abort), self.queue.submit(schedule)]
+        done = await asyncio.gather(*futures, return_exceptions=True)
+        return done[0], done[1]
 
     async def modify_order(
         self, *, market: int, index: int, base_amount: int, price: int
@@ -228,16 +235,56 @@ class LighterTx:
                 market, index, base_amount, price, 0, nonce=nonce, api_key_index=key
             )
 
-        return await self._send(f"modify {index} on market {market}", sign)
+        return await self._run(f"modify {index} on market {market}", TxKind.MODIFY, sign, index)
+
+    async def _run(
+        self,
+        what: str,
+        kind: TxKind,
+        sign: Callable[[int, int], Signed],
+        target: int | None = None,
+        on_nonce: Callable[[int], None] | None = None,
+    ) -> TxResult:
+        return await self._submit(TxRequest(what, kind, sign, target, on_nonce))
+
+    async def _submit(self, req: TxRequest) -> TxResult:
+        if self.client is None:
+            raise self.not_connected()
+        return await self.queue.run(req)
 
     # -- the nonce protocol ----------------------------------------------------------
+
+    async def next_nonce(self, key: int) -> int:
+        """The next nonce of ``key`` (read from the venue the first time)."""
+        nm = self.client.nonce_manager
+        if key not in nm.nonce and self.pacer is not None:
+            await self.pacer.request("nextNonce", Priority.PLACE)
+        try:
+            _, nonce = await asyncio.wait_for(nm.async_next_nonce(key), self.timeout_s)
+        except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
+            raise self._read_error("nextNonce", exc) from None
+        return int(nonce)
+
+    async def resync_nonce(self) -> None:
+        """Re-read ``nextNonce``: the next transaction takes it."""
+        if self.client is None:
+            raise self.not_connected()
+        if self.pacer is not None:
+            await self.pacer.request("nextNonce", Priority.PLACE)
+        key = self.keys.api_key_index
+        try:
+            await asyncio.wait_for(
+                self.client.nonce_manager.async_hard_refresh_nonce(key), self.timeout_s
+            )
+        except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
+            raise self._read_error("nextNonce", exc) from None
 
     async def executed(self, nonce: int) -> bool:
         """Whether the venue has executed our key's tx ``nonce`` (``nextNonce`` is past it)."""
         if self.client is None:
-            raise VenueError(
-                f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
-            )
+            raise self.not_connected()
+        if self.pacer is not None:
+            await self.pacer.request("nextNonce", Priority.QUERY)
         try:
             resp = await asyncio.wait_for(
                 self.client.tx_api.next_nonce(
@@ -249,121 +296,7 @@ class LighterTx:
             raise self._read_error("nextNonce", exc) from None
         return int(resp.nonce) > nonce
 
-    async def _send(
-        self,
-        what: str,
-        sign: Callable[[int, int], Signed],
-        on_nonce: Callable[[int], None] | None = None,
-    ) -> TxResult:
-        if self.client is None:
-            raise VenueError(
-                f"{self.venue}: not connected", code=ErrorCode.NOT_CONNECTED, retryable=True
-            )
-        key = self.keys.api_key_index
-        nm = self.client.nonce_manager
-        for attempt in range(2):
-            async with nm.lock(key):
-                try:
-                    _, nonce = await asyncio.wait_for(nm.async_next_nonce(key), self.timeout_s)
-                except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
-                    raise self._read_error("nextNonce", exc) from None
-                if on_nonce is not None:
-                    on_nonce(nonce)
-                # The Go signer takes ~4 ms and releases the GIL: sign off the loop.
-                tx_type, tx_info, _hash, err = await asyncio.to_thread(sign, nonce, key)
-                if err is not None:
-                    nm.acknowledge_failure(key)
-                    raise VenueError(
-                        f"{self.venue}: {what}: the signer refused it: {err}",
-                        code=ErrorCode.INVALID_ORDER,
-                    )
-                try:
-                    resp = await asyncio.wait_for(
-                        self.client.send_tx(tx_type=tx_type, tx_info=tx_info), self.timeout_s
-                    )
-                except Exception as exc:  # ApiException subclasses, aiohttp errors, timeouts
-                    status = getattr(exc, "status", None)
-                    body = str(getattr(exc, "body", "") or "")
-                    if status == 400 and _invalid_nonce(body) and attempt == 0:
-                        self.nonce_resyncs += 1
-                        log.warning("%s: %s: invalid nonce %d; re-reading", self.venue, what, nonce)
-                        await self._resync_nonce(key)
-                        continue
-                    return await self._after_exception(what, key, nonce, exc)
-                code = getattr(resp, "code", None)
-                if code != codes.OK:
-                    nm.acknowledge_failure(key)
-                    raise self._refused(what, code, str(getattr(resp, "message", "") or ""))
-                self.sent += 1
-                quota = getattr(resp, "volume_quota_remaining", None)
-                if isinstance(quota, int):
-                    self.volume_quota_remaining = quota
-                return TxResult(str(getattr(resp, "tx_hash", "")), nonce, True, quota)
-        raise VenueError(
-            f"{self.venue}: {what}: invalid nonce twice",
-            code=ErrorCode.VENUE,
-            retryable=True,
-            venue_code=str(codes.INVALID_NONCE),
-        )
-
-    async def _resync_nonce(self, key: int) -> None:
-        await asyncio.wait_for(
-            self.client.nonce_manager.async_hard_refresh_nonce(key), self.timeout_s
-        )
-
-    async def _after_exception(self, what: str, key: int, nonce: int, exc: Exception) -> TxResult:
-        nm = self.client.nonce_manager
-        status = getattr(exc, "status", None)
-        if isinstance(status, int) and 400 <= status < 500:
-            # the API server answered: refused, nothing was queued
-            nm.acknowledge_failure(key)
-            body = str(getattr(exc, "body", "") or "")
-            if status == 429:
-                raise RateLimited(
-                    f"{self.venue}: {what}: HTTP 429 {body}"[:300],
-                    retry_after=_retry_after(exc),
-                    venue_code=str(codes.venue_code(body) or ""),
-                ) from None
-            raise self._refused(what, codes.venue_code(body), codes.message_of(body), status)
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            # never reached the venue: nothing was sent
-            nm.acknowledge_failure(key)
-            raise VenueError(
-                f"{self.venue}: {what}: {type(exc).__name__}: {exc}"[:300],
-                code=ErrorCode.NETWORK,
-                retryable=True,
-            ) from None
-        # 5xx, timeout or a lost connection: did the sequencer execute our nonce?
-        if isinstance(status, int) and status >= 500:
-            lost, detail = ErrorCode.SERVER_ERROR, f"HTTP {status}"
-        elif isinstance(exc, TimeoutError):
-            lost, detail = ErrorCode.TIMEOUT, "timed out"
-        else:
-            lost, detail = ErrorCode.NETWORK, f"{type(exc).__name__}: {exc}"[:200]
-        try:
-            await self._resync_nonce(key)
-        except Exception as again:
-            log.error(
-                "%s: %s failed (%s) and nextNonce is unreadable (%r): outcome unknown",
-                self.venue,
-                what,
-                detail,
-                again,
-            )
-            nm.nonce.pop(key, None)  # re-read before the next transaction
-            raise self._unknown(what, detail, lost) from None
-        if nm.nonce.get(key, -1) >= nonce:
-            log.warning(
-                "%s: %s: %s but the venue executed nonce %d", self.venue, what, detail, nonce
-            )
-            self.sent += 1
-            return TxResult("", nonce, False)
-        # not executed yet: it may still be queued (until its ExpiredAt) or it was never
-        # taken; the next transaction uses this nonce again, which settles it either way
-        log.warning("%s: %s: %s; nonce %d not executed (yet)", self.venue, what, detail, nonce)
-        raise self._unknown(what, detail, lost)
-
-    def _unknown(self, what: str, detail: str, code: ErrorCode) -> VenueError:
+    def unknown(self, what: str, detail: str, code: ErrorCode) -> VenueError:
         self.unknown_outcomes += 1
         return VenueError(
             f"{self.venue}: {what}: {detail} (outcome unknown)",
@@ -376,7 +309,10 @@ class LighterTx:
         status = getattr(exc, "status", None)
         body = str(getattr(exc, "body", "") or "").strip()
         if status == 429:
-            return RateLimited(f"{self.venue}: {what}: HTTP 429", retry_after=_retry_after(exc))
+            err = RateLimited(f"{self.venue}: {what}: HTTP 429", retry_after=retry_after(exc))
+            if self.pacer is not None:
+                self.pacer.back_off(err.retry_after)
+            return err
         if isinstance(status, int) and 400 <= status < 500:
             r = codes.refusal(codes.venue_code(body), codes.message_of(body), status=status)
             return VenueError(
@@ -390,7 +326,7 @@ class LighterTx:
             retryable=True,
         )
 
-    def _refused(self, what: str, code: int | None, message: str, status: int = 400) -> VenueError:
+    def refused(self, what: str, code: int | None, message: str, status: int = 400) -> VenueError:
         r = codes.refusal(code, message, status=status)
         text = f"{self.venue}: {what} refused: code={code} {message}".strip()[:400]
         log.info("%s", text)
@@ -399,19 +335,4 @@ class LighterTx:
         return VenueError(text, code=r.code, retryable=r.retryable, venue_code=r.venue_code)
 
 
-def _invalid_nonce(body: str) -> bool:
-    """Lighter reports a bad nonce as code 21104, sometimes as code 400 with the text
-    (the SDK's own check is the text)."""
-    return codes.venue_code(body) == codes.INVALID_NONCE or "invalid nonce" in body.lower()
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    try:
-        found = dict(headers)
-    except (TypeError, ValueError):
-        return None
-    for name, value in found.items():
-        if str(name).lower() == "retry-after":
-            return retry_after_s(str(value))
-    return None
+__all__ = ["LighterTx", "TxResult", "load_sdk"]

@@ -2,7 +2,7 @@
 
 The event loop only validates a row and puts it on a queue; a dedicated writer
 thread commits whatever was queued when it woke in one transaction (within
-milliseconds), one multi-row INSERT per run of rows of one table. Nothing is lost:
+milliseconds), one multi-row INSERT per table. Nothing is lost:
 
 * a producer that can outrun the writer (the sim at ``--speed max``) waits in
   ``keep_up`` while more than ``BACKLOG_LIMIT`` rows are queued: back-pressure,
@@ -41,7 +41,7 @@ _BUSY_RETRIES = 3
 BACKLOG_LIMIT = 2000
 """Rows queued beyond which a producer that can outrun the writer waits (``keep_up``)."""
 _ROWS_PER_INSERT = 500
-"""Rows per INSERT statement: one statement per run of rows of one table, so the
+"""Rows per INSERT statement: one statement per table in a batch, so the
 writer thread takes the GIL once per statement, not once per row (a busy event
 loop holds the GIL for up to 5 ms each time it is asked for it back); fewer where
 the SQLite build allows fewer variables per statement."""
@@ -116,6 +116,7 @@ class Journal:
         self._enqueued = 0
         self._written = 0
         self._dropped = 0
+        self._beats = 0  # statements the writer completed: its progress, rows or not
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -145,7 +146,7 @@ class Journal:
         """Write everything queued, record the run's end, stop the writer (blocking).
 
         Waits as long as the writer makes progress; ``timeout`` is how long it may go
-        without writing a row before the close gives up. Returns False then: the
+        without completing a statement before the close gives up. Returns False then: the
         rows still queued are not on disk (``stats.pending``), and this is logged.
         """
         with self._lock:
@@ -159,13 +160,13 @@ class Journal:
                 atexit.unregister(self.close)
         if thread is None:
             return True
-        done = self._written + self._dropped
+        done = (self._written, self._dropped, self._beats)
         stalled_since = time.monotonic()
         while True:
             thread.join(min(0.1, timeout))
             if not thread.is_alive():
                 return True
-            now_done = self._written + self._dropped
+            now_done = (self._written, self._dropped, self._beats)
             if now_done != done:
                 done, stalled_since = now_done, time.monotonic()
             elif time.monotonic() - stalled_since >= timeout:
@@ -468,19 +469,21 @@ class Journal:
                 with self._lock:
                     self._written += 1
 
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    def _transaction(self, conn: sqlite3.Connection, rows: list[Row]) -> None:
+        """The rows in one transaction: one multi-row INSERT per table and chunk
+        (rows of one table keep their order, so their ids follow the queue). Each
+        statement hands the GIL back and forth with a busy event loop, up to 5 ms
+        a time, so the fewer the better; each one counts as progress for ``close``."""
+        by_table: dict[str, list[tuple[object, ...]]] = {}
+        for table, params in rows:
+            by_table.setdefault(table, []).append(params)
         conn.execute("BEGIN")
         try:
-            start = 0
-            while start < len(rows):
-                table = rows[start][0]
-                most = min(_ROWS_PER_INSERT, conn.getlimit(_VARS) // len(COLUMNS[table]))
-                end = start + 1
-                while end < len(rows) and end - start < most and rows[end][0] == table:
-                    end += 1
-                _insert(conn, table, [params for _, params in rows[start:end]])
-                start = end
+            for table, params_list in by_table.items():
+                most = max(1, min(_ROWS_PER_INSERT, conn.getlimit(_VARS) // len(COLUMNS[table])))
+                for start in range(0, len(params_list), most):
+                    _insert(conn, table, params_list[start : start + most])
+                    self._beats += 1
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

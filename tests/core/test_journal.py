@@ -326,11 +326,11 @@ def test_close_waits_as_long_as_the_writer_makes_progress(
     monkeypatch.setattr(journal_module, "MAX_BATCH", 10)
     fast = Journal._transaction
 
-    def slow(conn: sqlite3.Connection, rows: list[Any]) -> None:
+    def slow(self: Journal, conn: sqlite3.Connection, rows: list[Any]) -> None:
         time.sleep(0.02)
-        fast(conn, rows)
+        fast(self, conn, rows)
 
-    monkeypatch.setattr(Journal, "_transaction", staticmethod(slow))
+    monkeypatch.setattr(Journal, "_transaction", slow)
     j = Journal(tmp_path / "j.sqlite", run_id="r-slow-disk")
     j.start()
     for i in range(1000):
@@ -338,6 +338,75 @@ def test_close_waits_as_long_as_the_writer_makes_progress(
     assert j.close(timeout=0.5)
     assert j.stats.pending == 0 and j.stats.written == 1000
     assert len(j.events()) == 1000
+
+
+def test_close_waits_for_a_long_transaction_that_makes_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch queued at once is one transaction; on a busy machine each statement
+    waits for the GIL. The close counts each statement as progress: 100 statements
+    of 20 ms (~2 s) in one transaction, with ``timeout`` 0.5 s, all rows on disk."""
+    import mmtui.core.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "_ROWS_PER_INSERT", 10)
+    fast = journal_module._insert
+
+    def slow(conn: sqlite3.Connection, table: str, rows: list[Any]) -> None:
+        time.sleep(0.02)
+        fast(conn, table, rows)
+
+    monkeypatch.setattr(journal_module, "_insert", slow)
+    j = Journal(tmp_path / "j.sqlite", run_id="r-long-tx")
+    gate = threading.Event()
+    real_run = j._run
+
+    def gated_run() -> None:  # queue every row before the writer's first batch
+        gate.wait()
+        real_run()
+
+    monkeypatch.setattr(j, "_run", gated_run)
+    j.start()
+    for i in range(1000):
+        j.record_event(ts_ms=i, kind="k", detail="d")
+    gate.set()
+    assert j.close(timeout=0.5)
+    assert j.stats.written == 1000 and len(j.events()) == 1000
+
+
+def test_interleaved_tables_take_one_statement_per_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders, fills and events interleaved in one batch: three INSERTs, not one per
+    change of table (each statement costs GIL hand-offs on a busy loop), and each
+    table's rows keep their queue order."""
+    import mmtui.core.journal as journal_module
+
+    statements: list[tuple[str, int]] = []
+    fast = journal_module._insert
+
+    def counting(conn: sqlite3.Connection, table: str, rows: list[Any]) -> None:
+        statements.append((table, len(rows)))
+        fast(conn, table, rows)
+
+    monkeypatch.setattr(journal_module, "_insert", counting)
+    j = Journal(tmp_path / "j.sqlite", run_id="r-mixed")
+    gate = threading.Event()
+    real_run = j._run
+
+    def gated_run() -> None:
+        gate.wait()
+        real_run()
+
+    monkeypatch.setattr(j, "_run", gated_run)
+    j.start()
+    for i in range(100):
+        j.record_event(ts_ms=i, kind="k", detail=f"d{i}")
+        j.record_fill(**fill_kw(trade_id=f"t-{i}"))
+    gate.set()
+    assert j.close()
+    assert sorted(statements) == [("events", 100), ("fills", 100)]
+    assert [e["detail"] for e in j.events()] == [f"d{i}" for i in range(100)]
+    assert [f["trade_id"] for f in j.fills()] == [f"t-{i}" for i in range(100)]
 
 
 def refused_kw(**over: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from lighter.signer_client import SignerClient, create_api_key
 from connectors.emulation import EmulatorHarness
 from connectors.lighter.emulator import LighterKey, lighter_emulator
 from connectors.sim.venue import FlowParams
+from tests.waiting import until
 
 ALICE, ALICE_KEY, ALICE_KEY2 = 4242, 3, 4
 BOB, BOB_KEY = 5151, 2
@@ -369,9 +370,12 @@ async def test_cancel_all_market_scoped_then_all(emu: EmulatorHarness, alice: Sd
     await alice.wait_order(72, lambda o: o["status"] == "canceled")
 
 
-async def test_scheduled_cancel_all_fires_replaces_and_aborts(
+async def test_one_scheduled_cancel_all_is_queued_renewed_by_abort_then_schedule(
     make_emu: Callable[..., EmulatorHarness],
 ) -> None:
+    """Lighter keeps one queued scheduled cancel-all and answers another with 21712
+    (docs/errors); a renewal aborts the queued one, then schedules (the API server counts
+    the accepted abort: the two may go back to back)."""
     emu = make_emu(paused=False, min_scheduled_cancel_ms=200, step_ms=50)
     alice = Sdk(emu, ALICE, {ALICE_KEY: ALICE_PRIV})
     try:
@@ -382,27 +386,61 @@ async def test_scheduled_cancel_all_fires_replaces_and_aborts(
         now = int(time.time() * 1000)
         _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 50)
         assert resp is None and "21714" in err  # closer than min_scheduled_cancel_ms
-        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 300)
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 400)
         assert err is None and resp.code == 200
-        # pushing the dead-man's switch forward replaces the first schedule
-        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 700)
+        # a second one while the first is queued: refused, the first stays
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 900)
+        assert resp is None and "21712" in err
+        assert emu.call(lambda: emu.dialect.stats.schedules_refused) == 1
+        # the renewal: abort, then schedule
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_ABORT, 0)
         assert err is None and resp.code == 200
-        await asyncio.sleep(0.45)
-        assert alice.order(81)["status"] == "open"
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 900)
+        assert err is None and resp.code == 200
+        await until(lambda: emu.call(lambda: emu.dialect.schedule(ALICE)) == (now + 900, None))
         acct = (await alice.accounts.account(by="index", value=str(ALICE))).accounts[0]
-        assert acct.cancel_all_time == now + 700
-        await alice.wait_order(81, lambda o: o["status"] == "canceled", timeout=2)
+        assert acct.cancel_all_time == now + 900
+        await alice.wait_order(81, lambda o: o["status"] == "canceled", timeout=3)
+        assert time.time() * 1000 >= now + 900  # by the new deadline, not the aborted one
+        assert emu.call(lambda: emu.dialect.stats.schedules_fired) == 1
         assert emu.call(lambda: emu.dialect.schedule(ALICE)) is None
-        # abort
+        # an abort alone disarms it
         await alice.post_only(BTC, 82, 10, bid - 200, False)
         await alice.wait_order(82)
         now = int(time.time() * 1000)
-        await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 300)
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 300)
+        assert err is None and resp.code == 200  # the fired one is no longer queued
         _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_ABORT, 0)
         assert err is None and resp.code == 200
-        await asyncio.sleep(0.5)
+        await until(lambda: emu.call(lambda: emu.dialect.schedule(ALICE)) is None)
+        await until(lambda: time.time() * 1000 > now + 500, what="past the aborted deadline")
         assert alice.order(82)["status"] == "open"
         assert emu.call(lambda: emu.dialect.stats.schedules_fired) == 1
+    finally:
+        await alice.close()
+
+
+async def test_a_stricter_venue_refuses_the_schedule_until_the_abort_executed(
+    make_emu: Callable[..., EmulatorHarness],
+) -> None:
+    """``credit_queued_abort=False``: an abort counts once executed (the guess the
+    connector's fallback is tested against)."""
+    emu = make_emu(
+        paused=False, min_scheduled_cancel_ms=200, apply_delay_ms=400, credit_queued_abort=False
+    )
+    alice = Sdk(emu, ALICE, {ALICE_KEY: ALICE_PRIV})
+    try:
+        s = alice.signer
+        now = int(time.time() * 1000)
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 5000)
+        assert err is None and resp.code == 200
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_ABORT, 0)
+        assert err is None and resp.code == 200
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 6000)
+        assert resp is None and "21712" in err  # the abort has not executed yet
+        await until(lambda: emu.call(lambda: emu.dialect.stats.schedules_aborted) == 1)
+        _, resp, err = await s.cancel_all_orders(s.CANCEL_ALL_TIF_SCHEDULED, now + 6000)
+        assert err is None and resp.code == 200
     finally:
         await alice.close()
 

@@ -8,10 +8,12 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from connectors.base import OrderStatus
+from connectors.base import OrderRequest, OrderStatus, Side
+from connectors.lighter.connector import LighterConnector
 from mmtui.config import load_config
 from mmtui.emulate import ACCOUNT, start_lighter
 from mmtui.session import build_session
+from tests.contract.rigs.lighter import ACCOUNT_INDEX, LighterRig
 from tests.waiting import until
 
 
@@ -54,3 +56,43 @@ async def test_as_requotes_by_modify_on_lighter(tmp_path: Path) -> None:
         assert session.summary().open_orders_left == 0
     finally:
         await asyncio.to_thread(harness.stop)
+
+
+async def test_modify_of_a_partly_filled_order_keeps_the_size_asked_remaining() -> None:
+    """``Connector.modify`` takes the *remaining* size; Lighter's ModifyOrder BaseAmount
+    is the order's new *total* (NautilusTrader sends the order's whole quantity and reads
+    ``initial_base_amount`` back: docs/venues/lighter.md). The connector adds what filled."""
+    rig = LighterRig()
+    await rig.start()
+    try:
+        conn = rig.connector("mmamend")
+        assert isinstance(conn, LighterConnector)
+        await conn.connect(lambda e: None)
+        _, ask, tick = rig.touch("BTC")
+        step = rig.min_size("BTC")
+        req = OrderRequest(
+            "mmamend-1", "BTC", Side.SELL, step * 5, price=ask - tick, post_only=True
+        )
+        await conn.place(req)
+        await until(lambda: len(rig.venue_orders()) == 1, what="the order rests")
+        rig.take("BTC", Side.BUY, step * 2, ask - tick)  # 2 of 5 filled, 3 left
+        index = int(conn.venue_client_id("mmamend-1"))
+        await until(lambda: conn.orders.filled.get(index) == step * 2, what="the fill seen")
+        await conn.modify("BTC", "mmamend-1", step * 4, ask + 5 * tick)  # 4 left, please
+
+        def venue_order() -> tuple[Decimal, Decimal, Decimal] | None:
+            o = rig.call(lambda: rig._harness.dialect.order_json(ACCOUNT_INDEX, index))
+            if o is None or Decimal(o["price"]) != ask + 5 * tick:
+                return None
+            return (
+                Decimal(o["initial_base_amount"]),
+                Decimal(o["filled_base_amount"]),
+                Decimal(o["remaining_base_amount"]),
+            )
+
+        await until(lambda: venue_order() is not None, what="the modify executed")
+        assert venue_order() == (step * 6, step * 2, step * 4)
+        (listed,) = await conn.open_orders("BTC")
+        assert listed.remaining_size == step * 4
+    finally:
+        await rig.stop()

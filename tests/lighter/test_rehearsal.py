@@ -20,9 +20,14 @@ async def test_written_config_trades_the_emulator(tmp_path: Path) -> None:
         assert summary.fills_by_venue.get("lighter", 0) > 0, summary
         assert report.ok and summary.open_orders_left == 0
         assert harness.call(lambda: harness.venue.open_orders("rehearsal")) == []
-        # the clean close aborted the dead-man's switch (the venue executes the abort
-        # a moment after it accepted it)
+        # the clean close aborted the dead-man's switch (the venue executes the abort a
+        # moment after it accepted it; the close had it accepted before it returned)
         await until(
             lambda: harness.call(lambda: harness.dialect.schedule(LIGHTER_ACCOUNT_INDEX)) is None,
+            timeout=30,
             what="the schedule aborted",
         )
+        stats = harness.call(lambda: harness.dialect.stats)
+        assert stats.schedules_refused == 0 and stats.schedules_fired == 0
+        assert stats.schedules_aborted == 1
+        assert stats.rate_limited == 0  # a Standard account, paced as the venue counts

@@ -30,6 +30,7 @@ from connectors.emulation.rest import Routes, json_answer
 from connectors.emulation.sockets import SocketSet
 from connectors.lighter.emulator import wire as w
 from connectors.lighter.emulator.feed import Feed
+from connectors.lighter.emulator.limits import TierLimits, TooMany
 from connectors.lighter.emulator.rest import RestApi
 from connectors.lighter.emulator.sequencer import TX_ROUTE, Sequencer
 from connectors.lighter.emulator.state import (
@@ -48,7 +49,7 @@ from connectors.sim.world import SimWorld
 log = logging.getLogger("connectors.lighter.emulator")
 
 
-class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
+class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: CancelAlls too
     def __init__(
         self,
         venue: SimVenue,
@@ -62,6 +63,11 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
         apply_delay_ms: int = 5,
         lost_answer_delay_ms: int = 2000,
         active_page_size: int = 50,
+        credit_queued_abort: bool = True,
+        tier: str | None = None,
+        tier_window_s: float = 60.0,
+        volume_quota: int = 1_000,
+        free_tx_s: float = 15.0,
         seed: int = 1,
     ) -> None:
         super().__init__(venue, accounts, faults, ping_interval_s=ping_interval_s)
@@ -70,9 +76,24 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
         self.apply_delay_ms = max(0, apply_delay_ms)
         self.lost_answer_delay_ms = max(0, lost_answer_delay_ms)
         self.active_page_size = active_page_size
+        self.credit_queued_abort = credit_queued_abort
+        """Whether the API server counts an accepted abort before it executed (a 21712
+        check against what the account will hold): docs/venues/lighter.md."""
         self.min_order_expiry_ms = MIN_ORDER_EXPIRY_MS
         """Shortest OrderExpiry accepted for resting orders (tests may lower it)."""
         self.stats = LighterEmulatorStats()
+        self.limits = (
+            TierLimits(
+                tier,
+                self.stats,
+                window_s=tier_window_s,
+                volume_quota=volume_quota,
+                free_tx_s=free_tx_s,
+            )
+            if tier is not None
+            else None
+        )
+        """The account tier's rate limits and volume quota (None: no limits)."""
         self._rng = random.Random(seed)
         self._markets = build_markets(venue)
         self._by_id = {m.market_id: m for m in self._markets.values()}
@@ -234,14 +255,30 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
             "apikeys": self._apikeys,
         }
         for name, fn in gets.items():
-            r.add_get(f"/api/v1/{name}", self.routes.wrap(fn))
-        r.add_post("/api/v1/sendTx", self.routes.wrap(self._send_tx, name=TX_ROUTE))
-        r.add_post("/api/v1/sendTxBatch", self.routes.wrap(self._send_tx_batch, name="sendTxBatch"))
+            r.add_get(f"/api/v1/{name}", self.routes.wrap(self._limited(name, fn)))
+        for route, fn in ((TX_ROUTE, self._send_tx), ("sendTxBatch", self._send_tx_batch)):
+            wrapped = self.routes.wrap(self._limited(route, fn), name=route)
+            r.add_post(f"/api/v1/{route}", wrapped)
+
+    def _limited(
+        self, route: str, fn: Callable[[web.Request], Any]
+    ) -> Callable[[web.Request], Any]:
+        """``fn`` behind the tier's rate limit (when the emulator has a tier)."""
+
+        def limited(request: web.Request) -> Any:
+            if self.limits is not None:
+                self.limits.admit(route, request.remote or "?")
+            return fn(request)
+
+        return limited
 
     def _render_refusal(self, err: w.LighterError) -> web.StreamResponse:
         if err.status == 401:
             self.stats.auth_refused += 1
-        return json_answer(err.body(), err.status)
+        resp = json_answer(err.body(), err.status)
+        if isinstance(err, TooMany):
+            resp.headers["Retry-After"] = str(err.retry_after_s)
+        return resp
 
     def fault_response(self, fault: HttpFault) -> web.StreamResponse:
         if fault.status == 429:
@@ -347,6 +384,8 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):
         for s in stash:
             s.account.trades.append(tj)
             s.account.volume += trade.size * trade.price
+            if self.limits is not None:
+                self.limits.traded(s.account, trade.size * trade.price)
             self._new_trades.setdefault(s.account.index, []).append((m.market_id, tj))
         self._schedule_flush()
 
@@ -373,7 +412,9 @@ def lighter_emulator(
     """An (unstarted) harness serving Lighter's dialect; use it as a context manager.
 
     ``options`` go to ``LighterDialect`` (``idle_timeout_s``, ``min_scheduled_cancel_ms``,
-    ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``).
+    ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``,
+    ``credit_queued_abort``, ``tier`` ("standard" / "premium": the tier's rate limits and
+    volume quota), ``tier_window_s``, ``volume_quota``, ``free_tx_s``).
     ``harness.accounts`` maps ``"account_index:api_key_index"`` to the sim account, so
     ``harness.faults.reject_next_order("4242:3")`` works; the place route for
     ``harness.faults.lose_next_answer`` is ``"sendTx"``. The dialect

@@ -26,11 +26,12 @@ from aiohttp import web
 from connectors.base import ZERO, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from connectors.emulation.faults import FaultState
 from connectors.lighter.emulator import wire as w
+from connectors.lighter.emulator.limits import TierLimits
+from connectors.lighter.emulator.schedules import CancelAlls
 from connectors.lighter.emulator.state import (
     EXPIRY_SLACK_MS,
     MAX_BATCH,
     MAX_ORDER_EXPIRY_MS,
-    MAX_SCHEDULE_MS,
     Account,
     LighterEmulatorStats,
     Market,
@@ -43,11 +44,15 @@ from connectors.sim.venue import DROPPED, SimVenue
 log = logging.getLogger("connectors.lighter.emulator")
 
 Apply = Callable[[str], None]
+OnAccept = Callable[[], None] | None
+Checked = tuple[Apply, Account, int, int, int, OnAccept, bool]
+"""(apply at the sequencer, account, api key, client index, nonce, what accepting it
+changes at the API server, whether it spends volume quota)."""
 TX_ROUTE = "sendTx"
 """The place route's name for ``FaultInjector.lose_next_answer`` (``sendTxBatch`` too)."""
 
 
-class Sequencer:
+class Sequencer(CancelAlls):
     venue: SimVenue
     faults: FaultState
     stats: LighterEmulatorStats
@@ -62,6 +67,7 @@ class Sequencer:
     _block: int
     _tx_seq: int
     _volume_quota: int
+    limits: TierLimits | None
     _last_tx_hash: dict[int, str]
     _apply_queue: deque[tuple[float, Callable[[], None]]]
     _apply_handle: asyncio.TimerHandle | None
@@ -134,9 +140,11 @@ class Sequencer:
                 raise w.bad(w.CODE_INVALID_PARAM, "invalid param: tx_type") from None
             if raw_info is None:
                 raise w.bad(w.CODE_INVALID_PARAM, "invalid param: tx_info is required")
-            apply, acct, key, coi, nonce = self._check_tx(tx_type, raw_info, {})
+            checked = self._check_tx(tx_type, raw_info, {})
+            acct = checked[1]
+            free = self._spend_quota(acct, [checked])
             delay = self._answer_delay(route)
-            return self._tx_response(self._accept(acct, key, coi, nonce, apply, delay))
+            return self._tx_response(self._accept(*checked, delay), acct, free)
 
         return self._counted(check)
 
@@ -152,19 +160,29 @@ class Sequencer:
                     w.CODE_INVALID_PARAM,
                     f"invalid param: tx_types/tx_infos must have 1..{MAX_BATCH} equal entries",
                 )
-            planned: dict[tuple[int, int], int] = {}
-            checked = []
+            planned: dict[tuple[int, Any], Any] = {}
+            checked: list[Checked] = []
             for tx_type, info in zip(types, infos, strict=True):
                 if isinstance(tx_type, bool) or not isinstance(tx_type, int):
                     raise w.bad(w.CODE_INVALID_PARAM, "invalid param: tx_types must be integers")
-                apply, acct, key, coi, nonce = self._check_tx(tx_type, info, planned)
+                tx = self._check_tx(tx_type, info, planned)
+                _, acct, key, coi, _, _, _ = tx
+                if checked and (acct.index, key) != (checked[0][1].index, checked[0][2]):
+                    # lighter-python examples/send_batch_tx_http.py: "in batch TXs, all TXs
+                    # must come from the same API key" (the code: a guess)
+                    raise w.bad(
+                        w.CODE_INVALID_PARAM, "invalid param: a batch's txs need one API key"
+                    )
                 planned[(acct.index, key)] = planned.get((acct.index, key), 0) + 1
                 if coi:
                     planned[(acct.index, -coi)] = 1
-                checked.append((acct, key, coi, nonce, apply))
+                checked.append(tx)
+            acct = checked[0][1]
+            free = self._spend_quota(acct, checked)
             delay = self._answer_delay(route)
             hashes = [self._accept(*tx, delay) for tx in checked]
-            return self._tx_response(hashes[-1]) | {"tx_hash": hashes}
+            self.stats.batches_accepted += 1
+            return self._tx_response(hashes[-1], acct, free) | {"tx_hash": hashes}
 
         return self._counted(check)
 
@@ -177,24 +195,43 @@ class Sequencer:
             return self.lost_answer_delay_ms
         return self.apply_delay_ms
 
-    def _tx_response(self, tx_hash: str) -> dict[str, Any]:
+    def _spend_quota(self, acct: Account, checked: list[Checked]) -> bool:
+        """The request's volume quota (create, modify: *docs/volume-quota*); True when the
+        free transaction paid for it."""
+        n = sum(1 for tx in checked if tx[6])
+        if self.limits is not None:
+            return self.limits.spend(acct, n)
+        self._volume_quota = max(0, self._volume_quota - n)
+        return False
+
+    def _tx_response(self, tx_hash: str, acct: Account, free: bool) -> dict[str, Any]:
+        quota = self.limits.quota(acct) if self.limits is not None else self._volume_quota
         return {
             "code": w.CODE_OK,
-            "message": '{"ratelimit": "didn\'t use volume quota"}',
+            "message": '{"ratelimit": "didn\'t use volume quota"}' if free else "",
             "tx_hash": tx_hash,
             "predicted_execution_time_ms": int(time.time() * 1000) + self.apply_delay_ms,
-            "volume_quota_remaining": self._volume_quota,
+            "volume_quota_remaining": quota,
         }
 
     def _accept(
-        self, acct: Account, key: int, coi: int, nonce: int, apply: Apply, delay_ms: int
+        self,
+        apply: Apply,
+        acct: Account,
+        key: int,
+        coi: int,
+        nonce: int,
+        on_accept: OnAccept,
+        quota: bool,
+        delay_ms: int,
     ) -> str:
         self._tx_seq += 1
         acct.nonces[key] += 1
         if coi:
             acct.pending_coi[coi] = acct.pending_coi.get(coi, 0) + 1
+        if on_accept is not None:
+            on_accept()
         self.stats.txs_accepted += 1
-        self._volume_quota = max(0, self._volume_quota - 1)
         tx_hash = hashlib.blake2b(
             f"{acct.index}:{key}:{self._tx_seq}:{time.time_ns()}".encode(), digest_size=40
         ).hexdigest()
@@ -208,10 +245,8 @@ class Sequencer:
 
     # -- checks at the API server ----------------------------------------------------------
 
-    def _check_tx(
-        self, tx_type: int, raw: Any, planned: Mapping[tuple[int, int], int]
-    ) -> tuple[Apply, Account, int, int, int]:
-        """Check one tx synchronously: (apply(tx_hash), account, key, client index, nonce)."""
+    def _check_tx(self, tx_type: int, raw: Any, planned: dict[tuple[int, Any], Any]) -> Checked:
+        """Check one tx synchronously (``planned``: what the batch's earlier ones did)."""
         info = w.parse_tx_info(tx_type, raw)
         acct = self._accounts.get(info["AccountIndex"])
         if acct is None:
@@ -227,11 +262,11 @@ class Sequencer:
             raise w.bad(w.CODE_INVALID_NONCE, "invalid nonce")
         if tx_type == w.TX_CREATE_ORDER:
             coi = self._check_create(acct, info, now_ms, planned)
-            return partial(self._apply_create, acct, info), acct, key, coi, nonce
+            return partial(self._apply_create, acct, info), acct, key, coi, nonce, None, True
         if tx_type == w.TX_CANCEL_ORDER:
             m = self._market_of(info)
             index = w.in_range(info, "Index", 0, 2**60, w.CODE_INVALID_TX_INFO)
-            return partial(self._apply_cancel, acct, m, index), acct, key, 0, nonce
+            return partial(self._apply_cancel, acct, m, index), acct, key, 0, nonce, None, False
         if tx_type == w.TX_MODIFY_ORDER:
             m = self._market_of(info)
             index = w.in_range(info, "Index", 0, 2**60, w.CODE_INVALID_TX_INFO)
@@ -243,30 +278,9 @@ class Sequencer:
                     "invalid TriggerPrice: trigger orders are not supported by the emulator",
                 )
             apply = partial(self._apply_modify, acct, m, index, size, price)
-            return apply, acct, key, 0, nonce
-        return self._check_cancel_all(acct, info, now_ms), acct, key, 0, nonce
-
-    def _check_cancel_all(self, acct: Account, info: Mapping[str, Any], now_ms: int) -> Apply:
-        tif = w.in_range(info, "TimeInForce", 0, 2, w.CODE_INVALID_CANCEL_ALL_TIF)
-        market = w.market_filter(info)
-        if market is not None and market not in self._by_id:
-            raise w.bad(w.CODE_INVALID_MARKET, f"invalid market index {market}")
-        at = info["Time"]
-        if tif != w.CANCEL_ALL_SCHEDULED and at != 0:
-            raise w.bad(w.CODE_INVALID_CANCEL_ALL_TIME, "invalid cancel all time: must be 0")
-        if tif == w.CANCEL_ALL_SCHEDULED:
-            if market is not None:  # lighter-go: ErrCancelAllMarketIndexCantBeScheduled
-                raise w.bad(
-                    w.CODE_INVALID_CANCEL_ALL_TIF,
-                    "invalid cancel all time in force: a market's cancel all can't be scheduled",
-                )
-            if not now_ms + self.min_scheduled_cancel_ms <= at <= now_ms + MAX_SCHEDULE_MS:
-                raise w.bad(
-                    w.CODE_INVALID_CANCEL_ALL_TIME,
-                    f"invalid cancel all time: must be {self.min_scheduled_cancel_ms} ms "
-                    "to 15 days ahead",
-                )
-        return partial(self._apply_cancel_all, acct, tif, at, market)
+            return apply, acct, key, 0, nonce, None, True
+        apply, on_accept = self._check_cancel_all(acct, info, now_ms, planned)
+        return apply, acct, key, 0, nonce, on_accept, False
 
     def _market_of(self, info: Mapping[str, Any]) -> Market:
         m = self._by_id.get(info["MarketIndex"])
@@ -302,7 +316,7 @@ class Sequencer:
         acct: Account,
         info: Mapping[str, Any],
         now_ms: int,
-        planned: Mapping[tuple[int, int], int],
+        planned: Mapping[tuple[int, Any], Any],
     ) -> int:
         m = self._market_of(info)
         coi = w.in_range(
@@ -501,6 +515,11 @@ class Sequencer:
     def _apply_modify(
         self, acct: Account, m: Market, index: int, size: Decimal, price: Decimal, tx_hash: str
     ) -> None:
+        """``size`` is the order's new *total* (initial) size; what is left to fill is that
+        less what already filled (NautilusTrader sends the order's whole quantity and reads
+        ``initial_base_amount`` back as it: docs/venues/lighter.md, "Modify"). A new total
+        at or below the filled amount leaves nothing to rest: the order ends cancelled
+        (**guess**)."""
         found = self._find_live(acct, m, index)
         if not found:
             log.info("lighter emulator: modify of unknown order %d (%d): no-op", index, acct.index)
@@ -516,38 +535,11 @@ class Sequencer:
         self._orders_by_sim.pop((acct.sim, o.sim_cid), None)
         o.version += 1
         o.price = price
-        o.initial = o.filled + size
         o.updated_ms = self.venue.now_ms
         self._last_tx_hash[o.order_index] = tx_hash
+        if size <= o.filled:
+            self._finish(o, "canceled")
+            return
+        o.initial = size
         self._mark_order(o)
         self._submit(o, post_only=o.tif == "post-only", ioc=False)
-
-    def _apply_cancel_all(
-        self, acct: Account, tif: int, at: int, market: int | None, tx_hash: str
-    ) -> None:
-        if tif == w.CANCEL_ALL_IMMEDIATE:
-            self._cancel_all(acct, market, None)
-        elif tif == w.CANCEL_ALL_SCHEDULED:
-            acct.schedule = (at, market)
-        else:
-            acct.schedule = None
-
-    def _cancel_all(self, acct: Account, market: int | None, status: str | None) -> int:
-        targets = [o for o in acct.live.values() if market is None or o.market.market_id == market]
-        for o in targets:
-            self._cancel(o, status)
-        return len(targets)
-
-    def _fire_schedules(self) -> None:
-        """Scheduled cancel-alls and order expiries (on sim steps, by the wall clock)."""
-        wall = int(time.time() * 1000)
-        for acct in self._accounts.values():
-            if acct.schedule is not None and acct.schedule[0] <= wall:
-                _, market = acct.schedule
-                acct.schedule = None
-                n = self._cancel_all(acct, market, None)
-                self.stats.schedules_fired += 1
-                log.info("lighter emulator: scheduled cancel-all of %d fired (%d)", acct.index, n)
-            for o in [o for o in acct.live.values() if 0 < o.order_expiry <= wall]:
-                self.stats.orders_expired += 1
-                self._cancel(o, "canceled-expired")

@@ -80,6 +80,14 @@ class LighterEmulatorStats:
     ws_connections: int = 0
     idle_disconnects: int = 0
     schedules_fired: int = 0
+    schedules_armed: int = 0
+    schedules_aborted: int = 0
+    schedules_refused: int = 0
+    """Scheduled cancel-alls answered 21712 (one was queued already)."""
+    batches_accepted: int = 0
+    rate_limited: int = 0
+    """Requests refused by the tier's rate limit (429, 23000)."""
+    quota_refused: int = 0
     orders_expired: int = 0
     liquidations: int = 0
 
@@ -166,6 +174,13 @@ class Account:
     volume: Decimal = ZERO
     schedule: tuple[int, int | None] | None = None
     """(wall-clock ms, market or None) of the scheduled cancel-all."""
+    api_schedule: bool = False
+    """Whether the API server sees a scheduled cancel-all queued (accepted txs counted)."""
+    schedule_txs: int = 0
+    """Scheduled cancel-alls accepted and not executed yet."""
+    quota: Decimal | None = None
+    """Premium volume quota (None until first used)."""
+    last_free_tx: float = float("-inf")
     pos_size: dict[int, Decimal] = field(default_factory=dict)
     positions: dict[int, Position] = field(default_factory=dict)
     update_seq: int = 0

@@ -117,6 +117,8 @@ CODE_INVALID_TIME_IN_FORCE = 21705
 CODE_INVALID_AMOUNTS = 21706
 """invalid order base or quote amount: below the market's minimum size or notional"""
 CODE_INVALID_ORDER_EXPIRY = 21711
+CODE_QUEUED_CANCEL_ALL = 21712
+"""account has a queued cancel all orders request"""
 CODE_INVALID_CANCEL_ALL_TIF = 21713
 CODE_INVALID_CANCEL_ALL_TIME = 21714
 CODE_INVALID_CLIENT_ORDER_INDEX = 21727

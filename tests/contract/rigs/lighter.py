@@ -50,9 +50,13 @@ class LighterRig(VenueRig):
     symbol = "BTC"
     other_symbol = "ETH"
 
-    def __init__(self, **emulator_options: Any) -> None:
+    def __init__(
+        self, *, connector_options: dict[str, Any] | None = None, **emulator_options: Any
+    ) -> None:
         self.emulator_options = emulator_options
         """More ``lighter_emulator`` arguments (tests of Lighter's own behaviour)."""
+        self.connector_options = connector_options or {}
+        """More ``LighterConnector`` arguments (tier, batch_txs, dead_man_switch_s...)."""
         self.sim_symbols = {"BTC": "BTC-PERP", "ETH": "ETH-PERP"}
         self.harness: EmulatorHarness | None = None
         self._keys: dict[int, str] = {}
@@ -92,12 +96,18 @@ class LighterRig(VenueRig):
             h.ws_url,
             LighterKeys(ACCOUNT_INDEX, OUR_KEY, self._keys[OUR_KEY]),
             run_prefixes=(run_prefix,),
+            **self.connector_options,
         )
         self._connectors.append(conn)
         return conn
 
     def call(self, fn: Any) -> Any:
         return self._harness.call(fn)
+
+    def stat(self, name: str) -> Any:
+        """One of the emulator's counters (``LighterEmulatorStats``)."""
+        h = self._harness
+        return h.call(lambda: getattr(h.dialect.stats, name))
 
     @property
     def _harness(self) -> EmulatorHarness:
@@ -140,16 +150,12 @@ class LighterRig(VenueRig):
     def book_duplicate_client_ids(self) -> None:
         self._harness.faults.book_duplicate_client_ids(self._api_key)
 
-    def place_foreign(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> str:
-        """Another program with its own API key of the account sends a post-only limit
-        order through the SDK (in a thread of its own: this is called from the suite's
-        loop, and the venue answers on another)."""
-        self._foreign += 1
-        index = FOREIGN_CLIENT_INDEX + self._foreign
-        price_dp, size_dp = self.call(lambda: self._harness.dialect.market_decimals(symbol))
+    def foreign_signer(self, fn: Any) -> Any:
+        """Run ``await fn(client)`` with another program's ``SignerClient`` (the account's
+        other API key), in a thread of its own; its result."""
         result: dict[str, Any] = {}
 
-        async def send() -> None:
+        async def run() -> None:
             import lighter
 
             client = lighter.SignerClient(
@@ -158,23 +164,36 @@ class LighterRig(VenueRig):
                 api_private_keys={FOREIGN_KEY: self._keys[FOREIGN_KEY]},
             )
             try:
-                _, resp, err = await client.create_order(
-                    MARKETS[symbol],
-                    index,
-                    int(size.scaleb(size_dp)),
-                    int(price.scaleb(price_dp)),
-                    side is Side.SELL,
-                    client.ORDER_TYPE_LIMIT,
-                    client.ORDER_TIME_IN_FORCE_POST_ONLY,
-                )
-                result["answer"] = (resp, err)
+                result["answer"] = await fn(client)
             finally:
                 await client.close()
 
-        thread = threading.Thread(target=lambda: asyncio.run(send()), name="foreign tool")
+        thread = threading.Thread(target=lambda: asyncio.run(run()), name="foreign tool")
         thread.start()
         thread.join(30)
-        resp, err = result["answer"]
+        return result["answer"]
+
+    def place_foreign(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> str:
+        """Another program with its own API key of the account sends a post-only limit
+        order through the SDK (in a thread of its own: this is called from the suite's
+        loop, and the venue answers on another)."""
+        self._foreign += 1
+        index = FOREIGN_CLIENT_INDEX + self._foreign
+        price_dp, size_dp = self.call(lambda: self._harness.dialect.market_decimals(symbol))
+
+        async def send(client: Any) -> Any:
+            _, resp, err = await client.create_order(
+                MARKETS[symbol],
+                index,
+                int(size.scaleb(size_dp)),
+                int(price.scaleb(price_dp)),
+                side is Side.SELL,
+                client.ORDER_TYPE_LIMIT,
+                client.ORDER_TIME_IN_FORCE_POST_ONLY,
+            )
+            return resp, err
+
+        resp, err = self.foreign_signer(send)
         assert err is None and resp.code == 200, (resp, err)
         return str(index)
 

@@ -149,9 +149,7 @@ class BackpackWs(ReconnectingWs):
         if frame.error is not None:
             # The server refused something we sent (a stream name, or a private
             # subscribe's signature/key): say so loudly; the console shows the detail.
-            self.error_frames += 1
-            self.last_error = f"server refused: {frame.error}"
-            log.error("%s ws: %s", self.venue, self.last_error)
+            self.server_error(frame.error)
             self._on_state(ConnectionState.CONNECTED, self.last_error)
             return False
         try:

@@ -52,17 +52,23 @@ def kind_of(reason: str) -> str:
 
 
 class BadFrameLog:
+    """Counts and logs, at a rate limit, one kind of thing a venue keeps sending: bad
+    frames (``what`` = "bad frame skipped"), error frames ("server refused"), book
+    resyncs."""
+
     def __init__(
         self,
         name: str,
         logger: logging.Logger,
         *,
+        what: str = "bad frame skipped",
         burst: int = 5,
         window_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self.log = logger
+        self.what = what
         self.burst = burst
         self.window_s = window_s
         self._clock = clock
@@ -84,9 +90,9 @@ class BadFrameLog:
         *,
         level: int = logging.WARNING,
         exc: BaseException | None = None,
-    ) -> None:
+    ) -> bool:
         """One bad frame: counted; logged (with ``exc``'s traceback when given) unless
-        this window already logged ``burst`` of them."""
+        this window already logged ``burst`` of them. True when it was logged."""
         reason = reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 3] + "..."
         self.count += 1
         self.last_reason = reason
@@ -102,9 +108,10 @@ class BadFrameLog:
         if self._logged < self.burst:
             self._logged += 1
             self.lines += 1
-            self.log.log(level, "%s: bad frame skipped: %s", self.name, reason, exc_info=exc)
-            return
+            self.log.log(level, "%s: %s: %s", self.name, self.what, reason, exc_info=exc)
+            return True
         self._held[kind] = self._held.get(kind, 0) + 1
+        return False
 
     def flush(self) -> None:
         """Log how many bad frames were counted but not logged since the last line."""
@@ -115,9 +122,10 @@ class BadFrameLog:
         kinds = ", ".join(f"{k} x{n}" for k, n in top)
         self.lines += 1
         self.log.warning(
-            "%s: %d more bad frame(s) skipped, not logged one by one (%s); %d in all",
+            "%s: %d more (%s) not logged one by one (%s); %d in all",
             self.name,
             held,
+            self.what,
             kinds,
             self.count,
         )

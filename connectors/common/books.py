@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from connectors.base import ConnectorStats, Instrument
 from connectors.book import OrderBook
-from connectors.common.badframes import UNREADABLE, reason_of
+from connectors.common.badframes import UNREADABLE, BadFrameLog, reason_of
 from connectors.common.errors import VenueError
 
 log = logging.getLogger("connectors.common.books")
@@ -61,6 +61,9 @@ class BookSet:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.venue = venue
+        self._resync_log = BadFrameLog(venue, log, what="book resync")
+        """A book falling out of sync: one line each, at a rate limit (a venue that
+        keeps sending impossible books writes a few lines a window, not one a frame)."""
         self._refetch = refetch
         self._on_change = on_change
         self._is_connected = is_connected
@@ -140,15 +143,12 @@ class BookSet:
         else:
             pace.streak = 0
         self.stats.resyncs += 1
-        # one line when a book falls out of sync; more bad frames while it is out (a
-        # flood) are the socket's to count, not a line each here
-        log.log(
-            logging.WARNING if was_synced else logging.DEBUG,
-            "%s %s: book resync (%s)",
-            self.venue,
-            symbol,
-            reason,
-        )
+        # a line when a book falls out of sync (rate-limited); more bad frames while it
+        # is out (a flood) are the socket's to count, not a line each here
+        if was_synced:
+            self._resync_log.add(f"{symbol} ({reason})")
+        else:
+            log.debug("%s %s: book resync (%s)", self.venue, symbol, reason)
         self.changed(symbol)
         self.watch(symbol, refetch_now=True)
 

@@ -39,6 +39,9 @@ from connectors.common.badframes import BadFrameLog, reason_of
 
 log = logging.getLogger("connectors.common.wsclient")
 
+REFUSAL_CHARS = 300
+"""An error frame's text is cut to this many characters in ``last_error``."""
+
 StateHandler = Callable[[ConnectionState, str], None]
 
 
@@ -84,7 +87,10 @@ class ReconnectingWs:
         self.error_frames = 0
         self.handler_errors = 0
         """Frames whose handler raised (a bug of ours; each also counts as bad)."""
-        self.bad = BadFrameLog(f"{venue} ws", log)
+        label = venue if venue.endswith(" ws") else f"{venue} ws"
+        self.bad = BadFrameLog(label, log)
+        self.refusals = BadFrameLog(label, log, what="server refused")
+        """Error frames: each counted, logged at a rate limit (a flood is a few lines)."""
         self.reconnects = 0
         self.last_error = ""
         self.last_exception: BaseException | None = None
@@ -118,6 +124,14 @@ class ReconnectingWs:
         """Count one frame that could not be used, with its reason (rate-limited log)."""
         self.bad.add(reason, level=level, exc=exc)
         self.on_bad_frame()
+
+    def server_error(self, err: Any, *, level: int = logging.ERROR) -> bool:
+        """Count one error frame (the server refused something): ``last_error`` says
+        what, cut short; logged at a rate limit. True when it was logged."""
+        self.error_frames += 1
+        text = str(err)
+        self.last_error = f"server refused: {text[:REFUSAL_CHARS]}"
+        return self.refusals.add(text, level=level)
 
     def _handle_safely(self, ws: Any, raw: str | bytes) -> bool:
         """``handle``, the last line of defence: whatever it raises is counted and

@@ -190,10 +190,7 @@ class GrvtWs(ReconnectingWs):
             return False
         if isinstance(msg, dict):
             if "code" in msg or "error" in msg:
-                self.error_frames += 1
-                err = msg.get("error", msg)
-                self.last_error = f"server refused: {err}"
-                log.error("%s: %s", self.name, self.last_error)
+                self.server_error(msg.get("error", msg))
                 self._on_state(ConnectionState.CONNECTED, self.last_error)
                 return False
             self.acked.update(ack_sequences(msg))

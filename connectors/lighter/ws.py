@@ -233,22 +233,21 @@ class LighterWs(ReconnectingWs):
             await ws.send('{"type":"pong"}')
 
     def _error(self, err: dict[str, Any]) -> None:
-        self.error_frames += 1
         code = codes.venue_code(err)
         if code in QUIET_ERRORS:
-            log.debug("%s ws: %s", self.venue, err)  # e.g. unsubscribe of a refused channel
+            self.error_frames += 1
+            log.debug("%s ws: %.300s", self.venue, err)  # e.g. unsubscribe of a refused channel
             return
-        self.last_error = f"server refused: {err}"
         if code in codes.WS_TOO_MANY_INFLIGHT:
-            log.warning("%s ws: %s (too many messages in flight)", self.venue, self.last_error)
+            self.server_error(f"{err} (too many messages in flight)", level=logging.WARNING)
             return
         # The venue's code for a refused auth token is not documented: ours (20013, a
         # guess) or the word in the message
         text = str(err.get("message") or "").lower()
         refused_auth = codes.refusal(code).code == ErrorCode.AUTH or "auth" in text
         if self._on_auth_error is not None and (refused_auth or "token" in text):
-            log.warning("%s ws: %s; minting a new token", self.venue, self.last_error)
+            self.server_error(f"{err}; minting a new token", level=logging.WARNING)
             self._on_auth_error()
             return
-        log.error("%s ws: %s", self.venue, self.last_error)
+        self.server_error(err)
         self._on_state(ConnectionState.CONNECTED, self.last_error)

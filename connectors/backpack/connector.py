@@ -185,17 +185,22 @@ class BackpackConnector:
 
     async def _check_key(self) -> None:
         """One cheap signed read (``GET /api/v1/capital``, ``balanceQuery``): a key the
-        venue refuses (401/403: ``UNAUTHORIZED``, ``INVALID_SIGNATURE``; the emulator's
-        "Unknown API key") fails the start here with one line — instead of a run that
-        places nothing for its whole duration."""
+        venue refuses fails the start here with one line — instead of a run that places
+        nothing for its whole duration. Backpack refuses a request it cannot
+        authenticate with ``INVALID_CLIENT_REQUEST`` and "Invalid signature" / "Invalid
+        X-Signature header" / "Request has expired" (its support FAQ, "What are the
+        common errors": support.backpack.exchange/exchange/api-and-developer-docs/faqs),
+        answered with HTTP 401 (a balanceQuery's "401 (Unauthorized) Request has
+        expired", catsats/backpack_exchange issues 4 and 16); the emulator answers
+        401 ``UNAUTHORIZED`` "Unknown API key". Either is a refused key."""
         try:
             await startup_read(
                 self.name, "the key check", lambda: self.rest.signed("GET", "/api/v1/capital")
             )
         except VenueError as exc:
-            if exc.code != ErrorCode.AUTH:
+            if exc.code != ErrorCode.AUTH and not _auth_refusal(exc):
                 raise
-            detail = str(exc).removeprefix(f"{self.name}: ")
+            detail = " ".join(str(exc).removeprefix(f"{self.name}: ").split())[:300]
             raise VenueError(
                 f"{self.name}: the venue refused the API key ({detail}); check key_file",
                 code=ErrorCode.AUTH,
@@ -527,6 +532,16 @@ class BackpackConnector:
     def _on_frame(self, frame: Frame) -> None:
         """One push from the socket (``stream``); raising counts it as bad."""
         self.stream.on_frame(frame)
+
+
+AUTH_WORDS = ("signature", "api key", "expired")
+
+
+def _auth_refusal(exc: VenueError) -> bool:
+    """A refusal of the request's authentication that came without a 401/403 status:
+    Backpack's generic ``INVALID_CLIENT_REQUEST`` naming the signature, key or window."""
+    text = str(exc).lower()
+    return exc.venue_code == "INVALID_CLIENT_REQUEST" and any(w in text for w in AUTH_WORDS)
 
 
 __all__ = ["BackpackConnector"]

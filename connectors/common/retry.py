@@ -48,12 +48,13 @@ async def startup_read(
     what: str,
     call: Callable[[], Awaitable[T]],
     *,
-    retry: StartupRetry = DEFAULT_RETRY,
+    retry: StartupRetry | None = None,
     rng: random.Random | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """``await call()``, again after a transient ``VenueError`` (see the module)."""
+    retry = retry or DEFAULT_RETRY
     rng = rng or random.Random()
     started = clock()
     attempt = 0

@@ -74,7 +74,7 @@ async def test_a_refusal_is_not_retried(
 async def test_a_key_the_venue_does_not_know_fails_the_start_in_one_line(
     harness: EmulatorHarness,
 ) -> None:
-    wrong_key, wrong_secret = new_keypair()
+    _wrong_key, wrong_secret = new_keypair()
     conn = _conn(harness, BackpackKeys(wrong_secret))
     with pytest.raises(VenueError) as failed:
         await conn.connect(lambda _e: None)

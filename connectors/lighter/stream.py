@@ -91,9 +91,9 @@ class LighterStream:
         self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
 
     def _channel_market(self, msg: dict[str, Any]) -> wire.Market | None:
-        parts = str(msg.get("channel", "")).split(":")
-        if len(parts) < 2:
-            raise ValueError(f"channel {msg.get('channel')!r} names no market")
+        parts = str(msg.get("channel", ""))[:80].split(":")
+        if len(parts) < 2 or not parts[1].isascii() or not parts[1].isdigit():
+            raise ValueError(f"channel {str(msg.get('channel'))[:80]!r} names no market")
         return self.markets.by_id.get(int(parts[1]))
 
     def _on_book(self, msg: dict[str, Any], snapshot: bool) -> None:

@@ -149,8 +149,8 @@ class BackpackWs(ReconnectingWs):
         if frame.error is not None:
             # The server refused something we sent (a stream name, or a private
             # subscribe's signature/key): say so loudly; the console shows the detail.
-            self.server_error(frame.error)
-            self._on_state(ConnectionState.CONNECTED, self.last_error)
+            if self.server_error(frame.error):  # the console hears of it as the log does
+                self._on_state(ConnectionState.CONNECTED, self.last_error)
             return False
         try:
             self._on_frame(frame)

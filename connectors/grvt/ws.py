@@ -190,8 +190,8 @@ class GrvtWs(ReconnectingWs):
             return False
         if isinstance(msg, dict):
             if "code" in msg or "error" in msg:
-                self.server_error(msg.get("error", msg))
-                self._on_state(ConnectionState.CONNECTED, self.last_error)
+                if self.server_error(msg.get("error", msg)):  # rate-limited, as the log is
+                    self._on_state(ConnectionState.CONNECTED, self.last_error)
                 return False
             self.acked.update(ack_sequences(msg))
             return True  # a subscribe/unsubscribe ack

@@ -249,5 +249,5 @@ class LighterWs(ReconnectingWs):
             self.server_error(f"{err}; minting a new token", level=logging.WARNING)
             self._on_auth_error()
             return
-        self.server_error(err)
-        self._on_state(ConnectionState.CONNECTED, self.last_error)
+        if self.server_error(err):  # the console hears of it as the log does (rate-limited)
+            self._on_state(ConnectionState.CONNECTED, self.last_error)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.frame_rigs import FIXTURES, FrameRig, backpack_rig, fuzz
+from connectors.base import ConnectionChanged
+from tests.frame_rigs import FIXTURES, FrameRig, backpack_rig, fuzz, settle
 from tests.waiting import until
 
 SEED = 16
@@ -81,3 +82,17 @@ async def test_an_impossible_rest_snapshot_is_refused_and_fetched_again(
     book = conn.book(SOL)
     await until(lambda: book.synced, what="the book in sync on the second snapshot")
     assert book.seq == int(delta["data"]["u"])
+
+
+async def test_a_flood_of_error_frames_is_counted_and_told_a_few_times(rig: FrameRig) -> None:
+    """Each error frame is counted; the log and the console (the venue's status detail)
+    hear of the first few of a window, not of every one."""
+    rig.events.clear()
+    for n in range(1000):
+        rig.feed(json.dumps({"id": None, "error": {"code": 4006, "message": f"Invalid {n}"}}))
+    await settle()
+    assert rig.conn.ws.error_frames == 1000
+    told = [e for e in rig.events if isinstance(e, ConnectionChanged)]
+    assert 1 <= len(told) <= rig.conn.ws.refusals.burst
+    assert "server refused" in told[0].detail and "Invalid 0" in told[0].detail
+    assert await rig.canary()

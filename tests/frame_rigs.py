@@ -13,10 +13,11 @@ the events they carry (the feed is up).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -131,30 +132,14 @@ def backpack_rig() -> FrameRig:
     from connectors.backpack.connector import BackpackConnector
     from connectors.backpack.depth import DepthSync
     from connectors.backpack.keys import BackpackKeys
-    from connectors.base import Instrument
+    from tests.backpack.test_recorded import INSTRUMENTS  # the recorded frames' markets
 
     conn = BackpackConnector(
         "http://127.0.0.1:9",
         "ws://127.0.0.1:9/",
         BackpackKeys("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="),
     )
-
-    def inst(symbol: str, base: str, tick: str, step: str, kind: str = "perp") -> Instrument:
-        d = Decimal
-        return Instrument(
-            "backpack", symbol, base, "USDC", d(tick), d(step), d(step), contract_type=kind
-        )
-
-    conn._instruments = {
-        i.symbol: i
-        for i in (
-            inst("ETH_USDC", "ETH", "0.01", "0.0001", "spot"),
-            inst("ETH_USDC_PERP", "ETH", "0.01", "0.0001"),
-            inst("SOL_USDC", "SOL", "0.01", "0.01", "spot"),
-            inst("SOL_USDC_PERP", "SOL", "0.01", "0.01"),
-            inst("BTC_USDC_PERP", "BTC", "0.1", "0.00001"),
-        )
-    }
+    conn._instruments = dict(INSTRUMENTS)
     conn._state = ConnectionState.CONNECTED  # frames arrive on a live socket
     for symbol in ("SOL_USDC", "BTC_USDC_PERP"):
         conn._depth[symbol] = DepthSync(conn.books.add(conn._instruments[symbol]))
@@ -315,6 +300,28 @@ async def fuzz(rig: FrameRig, seed: int, *, frames: int, seconds: float) -> Fuzz
     return run
 
 
+async def survives_fuzz(
+    rig: FrameRig, seed: int = 16, *, frames: int = 4000, seconds: float = 3.0
+) -> FuzzRun:
+    """The fuzz test of every venue: the feed works before, no mutated frame raises out
+    of the handler, bad ones are counted, and the feed works after."""
+    assert await rig.canary(), "the feed works before the fuzz"
+    run = await fuzz(rig, seed, frames=frames, seconds=seconds)
+    assert run.escaped == [], f"{len(run.escaped)} of {run.fed}: {run.escaped[:3]}"
+    assert run.fed >= 200 and 0 < run.bad <= run.fed, run
+    assert await rig.canary(), "the feed works after the fuzz"
+    return run
+
+
+@contextlib.asynccontextmanager
+async def opened(make: Callable[[], FrameRig]) -> AsyncIterator[FrameRig]:
+    rig = make()
+    try:
+        yield rig
+    finally:
+        await rig.close()
+
+
 RIGS: dict[str, Callable[[], FrameRig]] = {
     "backpack": backpack_rig,
     "lighter": lighter_rig,
@@ -329,5 +336,7 @@ __all__ = [
     "fuzz",
     "grvt_rig",
     "lighter_rig",
+    "opened",
     "settle",
+    "survives_fuzz",
 ]

@@ -13,21 +13,15 @@ from typing import Any
 import pytest
 
 from connectors.base import Fill
-from tests.frame_rigs import FIXTURES, FrameRig, fuzz, grvt_rig, settle
+from tests.frame_rigs import FIXTURES, FrameRig, grvt_rig, opened, settle, survives_fuzz
 
-SEED = 16
-FRAMES = 4000
-SECONDS = 3.0
 BTC = "BTC_USDT_Perp"
 
 
 @pytest.fixture
 async def rig() -> AsyncIterator[FrameRig]:
-    r = grvt_rig()
-    try:
+    async with opened(grvt_rig) as r:
         yield r
-    finally:
-        await r.close()
 
 
 def _recorded() -> dict[str, Any]:
@@ -40,11 +34,7 @@ def _snapshot() -> dict[str, Any]:
 
 
 async def test_mutated_frames_raise_nothing_and_the_feeds_stay_up(rig: FrameRig) -> None:
-    assert await rig.canary()
-    run = await fuzz(rig, SEED, frames=FRAMES, seconds=SECONDS)
-    assert run.escaped == [], f"{len(run.escaped)} of {run.fed}: {run.escaped[:3]}"
-    assert run.fed >= 200 and 0 < run.bad <= run.fed
-    assert await rig.canary(), "a valid book and a fill after the fuzz"
+    await survives_fuzz(rig)
 
 
 @pytest.mark.parametrize(

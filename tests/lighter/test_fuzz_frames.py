@@ -10,28 +10,17 @@ from typing import Any
 
 import pytest
 
-from tests.frame_rigs import FIXTURES, FrameRig, fuzz, lighter_rig, settle
-
-SEED = 16
-FRAMES = 4000
-SECONDS = 3.0
+from tests.frame_rigs import FIXTURES, FrameRig, lighter_rig, opened, settle, survives_fuzz
 
 
 @pytest.fixture
 async def rig() -> AsyncIterator[FrameRig]:
-    r = lighter_rig()
-    try:
+    async with opened(lighter_rig) as r:
         yield r
-    finally:
-        await r.close()
 
 
 async def test_mutated_frames_raise_nothing_and_the_feed_stays_up(rig: FrameRig) -> None:
-    assert await rig.canary()
-    run = await fuzz(rig, SEED, frames=FRAMES, seconds=SECONDS)
-    assert run.escaped == [], f"{len(run.escaped)} of {run.fed}: {run.escaped[:3]}"
-    assert run.fed >= 200 and 0 < run.bad <= run.fed
-    assert await rig.canary(), "a valid book and position after the fuzz"
+    await survives_fuzz(rig)
 
 
 async def test_the_issues_positions_frame_is_counted_as_bad(rig: FrameRig) -> None:

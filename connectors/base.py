@@ -369,6 +369,16 @@ class Connector(Protocol):
 
 
 @runtime_checkable
+class DeadManSwitched(Protocol):
+    """A connector whose venue cancels our orders by a dead-man's switch (optional)."""
+
+    @property
+    def dead_man_armed(self) -> bool | None:
+        """None: no switch configured. True: the venue may still cancel our orders by
+        it (armed, or its disarming at close was not confirmed). False: disarmed."""
+
+
+@runtime_checkable
 class Modifiable(Protocol):
     """A connector whose venue changes a resting order in one request (optional)."""
 

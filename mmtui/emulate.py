@@ -185,6 +185,36 @@ def start_lighter(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     return harness, config_path
 
 
+def write_grvt_files(
+    folder: Path,
+    base_url: str,
+    ws_url: str,
+    creds: Any,
+    *,
+    dead_man_switch_s: float | None = 30,
+) -> Path:
+    """Write the GRVT key file (0600) for ``creds`` (``connectors.grvt.emulator``'s
+    ``Credentials``) and a config that trades ``base_url``; returns the config."""
+    key_file = write_key_file(
+        folder / "grvt_key.yaml",
+        {
+            "api_key": creds.api_key,
+            "trading_account_id": creds.sub_account_id,
+            "private_key": creds.private_key,
+        },
+    )
+    venue: dict[str, Any] = {
+        "type": "grvt",
+        "env": "testnet",
+        "base_url": base_url,
+        "ws_url": ws_url,
+        "key_file": str(key_file.resolve()),
+    }
+    if dead_man_switch_s is not None:
+        venue["dead_man_switch_s"] = dead_man_switch_s
+    return write_config(folder, "grvt", venue, "BTC_USDT_Perp")
+
+
 def start_grvt(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
     """Start the GRVT emulator with fresh credentials it accepts, write the key file
     (0600) and a config that trades it; the caller stops it."""
@@ -198,23 +228,7 @@ def start_grvt(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:
         port=port,
     ).start()
     try:
-        key_file = write_key_file(
-            folder / "grvt_key.yaml",
-            {
-                "api_key": creds.api_key,
-                "trading_account_id": creds.sub_account_id,
-                "private_key": creds.private_key,
-            },
-        )
-        venue = {
-            "type": "grvt",
-            "env": "testnet",
-            "base_url": harness.base_url,
-            "ws_url": harness.ws_url,
-            "key_file": str(key_file.resolve()),
-            "dead_man_switch_s": 30,
-        }
-        config_path = write_config(folder, "grvt", venue, "BTC_USDT_Perp")
+        config_path = write_grvt_files(folder, harness.base_url, harness.ws_url, creds)
     except OSError:
         harness.stop()
         raise

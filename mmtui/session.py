@@ -25,7 +25,7 @@ from mmtui.core.inflight import InflightPolicy
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
-from mmtui.core.summary import FlattenReport, RunSummary
+from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
 from mmtui.venue_factory import SessionError, venue_connector
 
 log = logging.getLogger("mmtui.session")
@@ -160,8 +160,9 @@ class Session:
             open_orders_left=report.open_orders_left if report is not None else None
         )
         if report is not None:
-            summary.shutdown = [str(line) for line in report.lines]
+            summary.shutdown = [str(line) for line in report.lines] + report.notes
             summary.orders_unverified = report.orders_unverified
+            summary.exits_kept = [describe_kept(o) for o in report.kept]
         return summary
 
 

@@ -2,35 +2,46 @@
 
 One post-only bid and one post-only ask around an inventory-adjusted
 reservation price (Avellaneda & Stoikov, "High-frequency trading in a limit
-order book", 2008).
+order book", Quantitative Finance 8(3), 2008).
 
 Units: prices in quote currency; ``q`` is the inventory counted in order sizes
 (position / size), as in the paper where each trade is one unit; ``sigma`` is
 the mid's volatility in price units per sqrt(second), estimated from a
 time-weighted window of mids; ``k`` is the order-arrival decay per unit of
 price (fills at distance delta from mid arrive at rate A * exp(-k * delta));
-``gamma`` is the risk aversion in 1/price.
+``gamma`` is the risk aversion in 1/price; ``T - t`` is in seconds.
 
-Finite (rolling) horizon, with T - t = ``tau`` seconds:
+Finite horizon (section 2.2 of the paper), with T - t in seconds:
     r      = s - q * gamma * sigma^2 * (T - t)
     spread = gamma * sigma^2 * (T - t) + (2 / gamma) * ln(1 + gamma / k)
-Infinite horizon, with omega = 1/2 * gamma^2 * sigma^2 * (q_max + 1)^2:
-    r_ask = s + (1/gamma) * ln(1 + (1 - 2q) * gamma^2 * sigma^2 / (2 omega - gamma^2 q^2 sigma^2))
-    r_bid = s + (1/gamma) * ln(1 + (-1 - 2q) * gamma^2 * sigma^2 / (2 omega - gamma^2 q^2 sigma^2))
+  ``horizon: finite``  -- rolling: T - t is held at ``tau`` (it never runs out);
+  ``horizon: session`` -- the paper's: T is the end of the trading session and
+      T - t counts down to it (spread and skew shrink toward the end); sessions
+      repeat every ``session_secs``, one of them ending at ``session_end_utc``.
+Infinite horizon (section 2.3), with omega = 1/2 * gamma^2 * sigma^2 * (q_max + 1)^2
+(sigma cancels out of the ratio below):
+    r_ask = s + (1/gamma) * ln(1 + (1 - 2q) / ((q_max + 1)^2 - q^2))
+    r_bid = s + (1/gamma) * ln(1 + (-1 - 2q) / ((q_max + 1)^2 - q^2))
     quotes at r_bid - h and r_ask + h with h = (1/gamma) * ln(1 + gamma / k)
+  At q = q_max the paper's reservation bid is -infinity: no bid is quoted (the
+  ask, which reduces, still is). q is clamped to [-q_max, q_max].
+
+The mid is the market's without our own quotes (``strategies.external_book``):
+when our quotes are the touch, the plain book's mid would be half ours.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Instrument, OrderStatus, Side
-from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import (
     OrderView,
     PlannedOrder,
@@ -38,7 +49,12 @@ from strategies.base import (
     StrategyContext,
     StrategyParams,
 )
+from strategies.external_book import external_mid
 from strategies.volatility import RealizedVolatility
+
+MAX_BACKOFF_MS = 10_000  # longest pause of a side's quoting after refusals in a row
+DAY_S = 86_400
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
 class ASParams(StrategyParams):
@@ -47,8 +63,18 @@ class ASParams(StrategyParams):
         default=None, gt=0, description="gamma at |position| = max_position (linear in between)"
     )
     k: float = Field(default=0.1, gt=0, description="order-arrival decay per unit of price")
+    horizon: Literal["finite", "session", "infinite"] = Field(
+        default="finite",
+        description="finite: T - t held at tau; session: T - t counts down to the session "
+        "end; infinite: the paper's infinite horizon (needs max_position)",
+    )
     tau: float = Field(default=6.0, gt=0, description="finite horizon T - t in seconds")
-    horizon: Literal["finite", "infinite"] = "finite"
+    session_secs: float = Field(
+        default=float(DAY_S), ge=1, le=DAY_S, description="session length in seconds (session)"
+    )
+    session_end_utc: str = Field(
+        default="00:00", description="a session ends at this UTC time of day, HH:MM[:SS]"
+    )
     window_secs: float = Field(default=60.0, gt=0, description="volatility window")
     warmup_secs: float = Field(default=5.0, ge=0, description="mids needed before quoting")
     min_spread_abs: Decimal = Field(default=Decimal(0), ge=0, description="floor on total spread")
@@ -59,6 +85,13 @@ class ASParams(StrategyParams):
     )
     requote_ticks: int = Field(default=2, ge=1, description="move needed to replace a quote")
     max_quote_age_secs: float = Field(default=30.0, gt=0, description="replace older quotes")
+
+    @field_validator("session_end_utc")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if _HHMM.match(value) is None:
+            raise ValueError(f"session_end_utc must be HH:MM or HH:MM:SS (UTC), got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> ASParams:
@@ -75,48 +108,85 @@ class ASParams(StrategyParams):
             )
         return self
 
+    @property
+    def session_end_offset_s(self) -> int:
+        """Seconds after midnight UTC of the configured session end."""
+        m = _HHMM.match(self.session_end_utc)
+        assert m is not None  # validated
+        return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+
 
 @dataclass(frozen=True, slots=True)
 class QuoteTarget:
-    """Unrounded quote prices from the model."""
+    """Unrounded quote prices from the model; a side is None where the model has no
+    price (the infinite horizon's bid at q_max is -infinity)."""
 
-    reservation: float
-    bid: float
-    ask: float
+    reservation: float | None
+    bid: float | None
+    ask: float | None
 
     @property
-    def spread(self) -> float:
-        return self.ask - self.bid
+    def spread(self) -> float | None:
+        return None if self.bid is None or self.ask is None else self.ask - self.bid
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def session_time_left(now_ms: int, session_secs: float, end_offset_s: float) -> float:
+    """T - t in seconds, in (0, session_secs]: sessions of ``session_secs`` end every
+    ``session_secs`` seconds counted from ``end_offset_s`` after midnight UTC (epoch
+    time; with a session length that divides a day, at that time of day every day).
+    At the very end a new session starts: T - t is the full length again."""
+    period_ms = round(session_secs * 1000)
+    into = (now_ms - round(end_offset_s * 1000)) % period_ms
+    return (period_ms - into) / 1000
 
 
 def finite_horizon_quotes(
     mid: float, q: float, sigma: float, gamma: float, k: float, time_left: float
 ) -> QuoteTarget:
+    time_left = max(0.0, time_left)
     variance_term = gamma * sigma * sigma * time_left
     reservation = mid - q * variance_term
     spread = variance_term + (2.0 / gamma) * math.log1p(gamma / k)
-    return QuoteTarget(reservation, reservation - spread / 2, reservation + spread / 2)
+    r = _finite(reservation)
+    if r is None or not math.isfinite(spread):
+        return QuoteTarget(None, None, None)
+    return QuoteTarget(r, _finite(r - spread / 2), _finite(r + spread / 2))
 
 
 def infinite_horizon_quotes(
     mid: float, q: float, sigma: float, gamma: float, k: float, q_max: float
 ) -> QuoteTarget:
-    g2s2 = gamma * gamma * sigma * sigma
-    omega = 0.5 * g2s2 * (q_max + 1) ** 2
-    denom = 2 * omega - g2s2 * q * q
-    if denom <= 0:
-        raise ValueError(f"|q| = {abs(q)} must stay below q_max + 1 = {q_max + 1}")
+    """The paper's infinite-horizon quotes; defined for every q (clamped to the
+    limits). ``sigma`` cancels out with the paper's omega; it is kept for the
+    signature the horizons share."""
+    del sigma
+    q = max(-q_max, min(q_max, q))
+    room = (q_max + 1) ** 2 - q * q  # > 0: |q| <= q_max
     half = math.log1p(gamma / k) / gamma
-    if g2s2 == 0:
-        return QuoteTarget(mid, mid - half, mid + half)
-    r_ask = mid + math.log1p((1 - 2 * q) * g2s2 / denom) / gamma
-    r_bid = mid + math.log1p((-1 - 2 * q) * g2s2 / denom) / gamma
-    return QuoteTarget((r_ask + r_bid) / 2, r_bid - half, r_ask + half)
+    r_ask = _reservation(mid, (1 - 2 * q) / room, gamma)
+    # the reservation bid is -infinity at q_max (buying would pass the limit)
+    r_bid = None if q >= q_max else _reservation(mid, (-1 - 2 * q) / room, gamma)
+    reservation = (r_ask + r_bid) / 2 if r_ask is not None and r_bid is not None else None
+    bid = r_bid - half if r_bid is not None else None
+    ask = r_ask + half if r_ask is not None else None
+    return QuoteTarget(reservation, bid, ask)
+
+
+def _reservation(mid: float, x: float, gamma: float) -> float | None:
+    """mid + ln(1 + x) / gamma; None where the log is -infinity or undefined."""
+    if not x > -1.0:
+        return None
+    return _finite(mid + math.log1p(x) / gamma)
 
 
 def apply_min_spread(target: QuoteTarget, min_spread: float) -> QuoteTarget:
-    """Widen symmetrically around the quotes' centre up to ``min_spread``."""
-    if target.spread >= min_spread:
+    """Widen symmetrically around the quotes' centre up to ``min_spread`` (a
+    one-sided target has no spread to widen)."""
+    if target.bid is None or target.ask is None or target.ask - target.bid >= min_spread:
         return target
     centre = (target.bid + target.ask) / 2
     return QuoteTarget(target.reservation, centre - min_spread / 2, centre + min_spread / 2)
@@ -124,17 +194,23 @@ def apply_min_spread(target: QuoteTarget, min_spread: float) -> QuoteTarget:
 
 def to_book_prices(
     target: QuoteTarget, inst: Instrument, best_bid: Decimal | None, best_ask: Decimal | None
-) -> tuple[Decimal, Decimal]:
-    """Round passively to the tick grid; never cross the opposite touch (post-only)."""
-    bid = inst.round_price(Decimal(repr(target.bid)), Side.BUY)
-    ask = inst.round_price(Decimal(repr(target.ask)), Side.SELL)
-    if best_ask is not None:
-        bid = min(bid, best_ask - inst.tick_size)
-    if best_bid is not None:
-        ask = max(ask, best_bid + inst.tick_size)
-    bid = max(bid, inst.tick_size)
-    if ask <= bid:
-        ask = bid + inst.tick_size
+) -> tuple[Decimal | None, Decimal | None]:
+    """Round passively to the tick grid; never cross the opposite touch (post-only).
+    A side the model has no price for, or a bid at or below zero, is None."""
+    bid = ask = None
+    if target.bid is not None:
+        bid = inst.round_price(Decimal(repr(target.bid)), Side.BUY)
+        if best_ask is not None:
+            bid = min(bid, best_ask - inst.tick_size)
+        if bid <= 0:
+            bid = None
+    if target.ask is not None:
+        ask = inst.round_price(Decimal(repr(target.ask)), Side.SELL)
+        if best_bid is not None:
+            ask = max(ask, best_bid + inst.tick_size)
+        ask = max(ask, inst.tick_size)
+        if bid is not None and ask <= bid:
+            ask = bid + inst.tick_size
     return bid, ask
 
 
@@ -148,26 +224,32 @@ class AvellanedaStoikov(Strategy):
     ) -> None:
         super().__init__(ctx, venue, symbol, params)
         p: ASParams = self.params  # type: ignore[assignment]
+        self.p = p
         self.vol = RealizedVolatility(round(p.window_secs * 1000), round(p.warmup_secs * 1000))
         self.size = max(self.inst.min_size, self.inst.round_size(p.size or self.inst.min_size))
+        self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
 
     # -- callbacks ------------------------------------------------------------
 
     def on_book(self, venue: str, symbol: str) -> None:
         book = self.ctx.book(venue, symbol)
         if book is not None and book.is_valid():
-            mid = book.mid()
+            mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
             if mid is not None:
                 self.vol.add(self.ctx.now_ms(), float(mid))
+
+    def on_resume(self) -> None:
+        self.backoff.reset()
 
     def on_tick(self, now_ms: int) -> None:
         book = self.ctx.book(self.venue, self.symbol)
         tel = self.ctx.telemetry
-        if book is None or not book.is_valid():
+        mid = None
+        if book is not None and book.is_valid():
+            mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
+        if book is None or mid is None:
             tel.set("state", "no book")
             return
-        mid = book.mid()
-        assert mid is not None
         self.vol.add(now_ms, float(mid))
         sigma = self.vol.sigma()
         position = self.ctx.position(self.venue, self.symbol)
@@ -178,13 +260,19 @@ class AvellanedaStoikov(Strategy):
         if sigma is None:
             tel.set("state", "warming up")
             return
-        target = self.target(book, sigma, position.size)
+        target = self.target(mid, sigma, position.size, now_ms)
         tel.sample("sigma", now_ms, sigma)
         tel.sample("reservation", now_ms, target.reservation)
         tel.sample("spread", now_ms, target.spread)
+        if self.p.horizon != "infinite":
+            tel.set("time_left_s", round(self.time_left(now_ms), 1))
         bid, ask = to_book_prices(target, self.inst, book.best_bid(), book.best_ask())
         want_bid, want_ask = self._allowed_sides(position.size)
-        tel.set("state", _state_label(want_bid, want_ask))
+        want_bid, want_ask = want_bid and bid is not None, want_ask and ask is not None
+        waiting = self.backoff.waiting_ms(now_ms)
+        tel.set("backoff_s", round(waiting / 1000, 1))
+        state = _state_label(want_bid, want_ask)
+        tel.set("state", f"{state} (back-off after rejects)" if waiting > 0 else state)
         self._work_side(Side.BUY, bid if want_bid else None, position.size, now_ms)
         self._work_side(Side.SELL, ask if want_ask else None, position.size, now_ms)
         ages = [now_ms - o.created_ms for o in self.ctx.orders(self.venue, self.symbol)]
@@ -192,15 +280,34 @@ class AvellanedaStoikov(Strategy):
 
     def on_order(self, order: OrderView) -> None:
         if order.status is OrderStatus.REJECTED:
+            self._rejected(order)
+        elif order.status is OrderStatus.OPEN:
+            self.backoff.accepted(order.side)
+
+    def _rejected(self, order: OrderView) -> None:
+        wait = self.backoff.rejected(order.side, self.ctx.now_ms(), order.client_id)
+        if wait is not None:
             self.ctx.telemetry.count("rejects")
-            self.ctx.log.debug("quote %s rejected: %s", order.client_id, order.reason)
+            self.ctx.telemetry.set("last_reject", order.reason)
+            self.ctx.log.debug(
+                "%s quote %s rejected (%s): next in %.1f s",
+                order.side.value,
+                order.client_id,
+                order.reason,
+                wait / 1000,
+            )
 
     # -- model ----------------------------------------------------------------
 
-    def target(self, book: OrderBook, sigma: float, position: Decimal) -> QuoteTarget:
-        p: ASParams = self.params  # type: ignore[assignment]
-        mid = book.mid()
-        assert mid is not None
+    def time_left(self, now_ms: int) -> float:
+        """T - t in seconds for the finite horizons."""
+        p = self.p
+        if p.horizon == "session":
+            return session_time_left(now_ms, p.session_secs, p.session_end_offset_s)
+        return p.tau
+
+    def target(self, mid: Decimal, sigma: float, position: Decimal, now_ms: int) -> QuoteTarget:
+        p = self.p
         q = float(position / self.size)
         gamma = p.gamma
         if p.gamma_max is not None and p.max_position is not None:
@@ -209,22 +316,22 @@ class AvellanedaStoikov(Strategy):
         if p.horizon == "infinite":
             assert p.max_position is not None
             q_max = float(p.max_position / self.size)
-            q = max(-q_max, min(q_max, q))
             target = infinite_horizon_quotes(float(mid), q, sigma, gamma, p.k, q_max)
         else:
-            target = finite_horizon_quotes(float(mid), q, sigma, gamma, p.k, p.tau)
+            time_left = self.time_left(now_ms)
+            target = finite_horizon_quotes(float(mid), q, sigma, gamma, p.k, time_left)
         floor = max(float(p.min_spread_abs), float(p.min_spread_bps) * float(mid) / 10_000)
         return apply_min_spread(target, floor)
 
     def _allowed_sides(self, position: Decimal) -> tuple[bool, bool]:
         """Stop the side that would take the projected position past the limit."""
-        limit = self.params.max_position  # type: ignore[attr-defined]
+        limit = self.p.max_position
         if limit is None:
             return True, True
         return position + self.size <= limit, position - self.size >= -limit
 
     def _work_side(self, side: Side, price: Decimal | None, position: Decimal, now_ms: int) -> None:
-        p: ASParams = self.params  # type: ignore[assignment]
+        p = self.p
         live = [
             o
             for o in self.ctx.orders(self.venue, self.symbol)
@@ -245,17 +352,22 @@ class AvellanedaStoikov(Strategy):
                 and order.price is not None
                 and abs(order.price - price) < p.requote_ticks * self.inst.tick_size
             )
-            if keep is None and fresh and close:
+            # a reduce-only quote left from the limit is replaced once the position
+            # is back under it (and a plain one at the limit by a reduce-only one)
+            fits = order.reduce_only == reduce_only
+            if keep is None and fresh and close and fits:
                 keep = order
-            elif keep is None and fresh and self._amend(order, price, size, reduce_only):
+            elif keep is None and fresh and fits and self._amend(order, price, size, reduce_only):
                 keep = order  # one modify instead of a cancel and a new order
             else:
                 self.ctx.cancel(order.client_id)
-        if keep is not None or price is None:
+        if keep is not None or price is None or not self.backoff.ready(side, now_ms):
             return
-        self.ctx.place(
+        order = self.ctx.place(
             self.venue, self.symbol, side, size, price, post_only=True, reduce_only=reduce_only
         )
+        if order.status is OrderStatus.REJECTED:  # refused before it left (risk)
+            self._rejected(order)
 
     def _amend(
         self, order: OrderView, price: Decimal | None, size: Decimal, reduce_only: bool
@@ -269,18 +381,21 @@ class AvellanedaStoikov(Strategy):
         book = self.ctx.book(self.venue, self.symbol)
         if book is None or not book.is_valid():
             return []
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
+        if mid is None:
+            return []
         sigma = self.vol.sigma()
         note = "" if sigma is not None else "sigma not estimated yet: assumed 0"
         position = self.ctx.position(self.venue, self.symbol).size
-        target = self.target(book, sigma or 0.0, position)
+        target = self.target(mid, sigma or 0.0, position, self.ctx.now_ms())
         bid, ask = to_book_prices(target, self.inst, book.best_bid(), book.best_ask())
         want_bid, want_ask = self._allowed_sides(position)
         out = []
-        if want_bid:
+        if want_bid and bid is not None:
             out.append(
                 PlannedOrder(self.venue, self.symbol, Side.BUY, bid, self.size, True, note=note)
             )
-        if want_ask:
+        if want_ask and ask is not None:
             out.append(
                 PlannedOrder(self.venue, self.symbol, Side.SELL, ask, self.size, True, note=note)
             )

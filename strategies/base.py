@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -172,6 +172,11 @@ class StrategyParams(BaseModel):
     tick_interval_ms: int = Field(default=500, ge=10, description="how often on_tick runs")
     max_tick_errors: int = Field(
         default=5, ge=1, description="consecutive tick errors that halt the strategy"
+    )
+    on_quit: Literal["cancel", "keep_exits"] = Field(
+        default="cancel",
+        description="at quit: cancel every order, or keep_exits: leave its resting "
+        "reduce-only exits (take-profits) on the venue",
     )
 
 

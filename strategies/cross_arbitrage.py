@@ -666,6 +666,7 @@ class CrossArbitrage(Strategy):
             market_fallback=p.allow_market_fallback if fallback is None else fallback,
             cross=cross,
             requote_ticks=p.requote_ticks,
+            reject_backoff_ms=p.tick_interval_ms,
         )
         reduce_only = False
         if closing:

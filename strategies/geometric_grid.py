@@ -54,13 +54,17 @@ from pydantic import Field, model_validator
 
 from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import OrderView, PlannedOrder, Strategy, StrategyContext, StrategyParams
+from strategies.external_book import external_mid
 
 Mode = Literal["neutral", "long", "short"]
 SlotKey = tuple[Side, int]
 """A round trip's home: the entry side and the entry level."""
 
 STOP_CLOSE_TAG = "stop-close"
+ENTRY_BACKOFF_CAP_MS = 30_000
+TP_BACKOFF_CAP_MS = 10_000
 _TAG_RE = re.compile(r"^([ET])([bs])(\d+)$")
 _SIDE_CHAR = {Side.BUY: "b", Side.SELL: "s"}
 _CHAR_SIDE = {"b": Side.BUY, "s": Side.SELL}
@@ -104,7 +108,8 @@ class GeometricGridParams(StrategyParams):
     retry_ms: int = Field(
         default=2_000,
         ge=0,
-        description="wait after a rejected entry before placing it again (a TP: one tick)",
+        description="wait after a rejected entry before placing it again (a TP: one tick); "
+        "doubles with each refusal in a row, up to 30 s",
     )
 
     @model_validator(mode="after")
@@ -237,7 +242,12 @@ class GeometricGrid(Strategy):
         self.realized = ZERO  # closed round trips: price gain only
         self.fees = ZERO  # on every grid fill
         self._active = False
-        self._retry_at: dict[str, int] = {}
+        # refusals back off per tag: an entry from retry_ms, a take-profit (inventory
+        # at risk) from one tick; doubling with each refusal in a row
+        self._entry_backoff = RejectBackoff(p.retry_ms, max(p.retry_ms, ENTRY_BACKOFF_CAP_MS))
+        self._tp_backoff = RejectBackoff(
+            p.tick_interval_ms, max(p.tick_interval_ms, TP_BACKOFF_CAP_MS)
+        )
         self._dust_refused: set[SlotKey] = set()
 
     # -- callbacks ------------------------------------------------------------
@@ -275,7 +285,7 @@ class GeometricGrid(Strategy):
         if book is None or not book.is_valid():
             tel.set("state", "no book")
             return
-        mid = book.mid()
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         assert mid is not None
         position = self.ctx.position(self.venue, self.symbol)
         tel.sample("mid", now_ms, mid)
@@ -294,11 +304,11 @@ class GeometricGrid(Strategy):
         self._publish(mid)
 
     def on_order(self, order: OrderView) -> None:
+        if order.status is OrderStatus.OPEN:
+            self._backoff(order.tag).accepted(order.tag)
         if order.status is OrderStatus.REJECTED:
             self.ctx.telemetry.count("rejects")
-            # an entry waits retry_ms; a take-profit (inventory at risk) the next tick
-            wait = self.p.tick_interval_ms if order.tag.startswith("T") else self.p.retry_ms
-            self._retry_at[order.tag] = self.ctx.now_ms() + wait
+            self._backoff(order.tag).rejected(order.tag, self.ctx.now_ms(), order.client_id)
             parsed = parse_tag(order.tag)
             if parsed is not None and parsed[0] == "T" and order.size < self.inst.min_size:
                 self._dust_refused.add((parsed[1], parsed[2]))
@@ -339,7 +349,7 @@ class GeometricGrid(Strategy):
         book = self.ctx.book(self.venue, self.symbol)
         if book is None or not book.is_valid():
             return []
-        mid = book.mid()
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         assert mid is not None
         if self._beyond_stop(mid):
             return []
@@ -378,9 +388,14 @@ class GeometricGrid(Strategy):
         top = len(self.prices) - 1
         buys, sells = select_levels(self.prices, centre, top, self.p.mode)
         held = {k for k, s in self.slots.items() if s.held > 0}
-        # take-profit levels of open round trips: sells at i + 1, buys at j - 1
-        sell_floor = max((i + 1 for s, i in held if s is Side.BUY), default=-1)
-        buy_ceiling = min((j - 1 for s, j in held if s is Side.SELL), default=top + 1)
+        # take-profit levels of open round trips: sells at i + 1, buys at j - 1. An
+        # entry stays on its side of every take-profit: a sell entry above the sell
+        # take-profits (they fill first) and above the buy ones (it would cross them),
+        # a buy entry below both.
+        sell_tps = [i + 1 for s, i in held if s is Side.BUY]
+        buy_tps = [j - 1 for s, j in held if s is Side.SELL]
+        sell_floor = max(sell_tps + buy_tps, default=-1)
+        buy_ceiling = min(sell_tps + buy_tps, default=top + 1)
         wanted: dict[SlotKey, Decimal] = {}
         for side, levels in ((Side.BUY, buys), (Side.SELL, sells)):
             busy = sum(1 for k in held if k[0] is side and k not in live_entries)
@@ -501,12 +516,22 @@ class GeometricGrid(Strategy):
             self.ctx.telemetry.count("tp_blocked")
             return
         price = self.prices[target]
-        if self.p.post_only and book is not None:
-            # Price went through the level: rest one tick behind the touch (a better price).
-            if side is Side.SELL and (bid := book.best_bid()) is not None:
-                price = max(price, bid + self.inst.tick_size)
-            elif side is Side.BUY and (ask := book.best_ask()) is not None:
-                price = min(price, ask - self.inst.tick_size)
+        if self.p.post_only:
+            # Price went through the level: rest one tick behind the touch (a better
+            # price) -- our own opposite orders count, even before the book shows them
+            # (an entry being cancelled for this take-profit may still rest).
+            tick = self.inst.tick_size
+            mine = [
+                o.price
+                for o in self.ctx.orders(self.venue, self.symbol)
+                if o.side is not side and o.price is not None
+            ]
+            if side is Side.SELL:
+                bids = mine + ([b] if book is not None and (b := book.best_bid()) else [])
+                price = max([price] + [b + tick for b in bids])
+            else:
+                asks = mine + ([a] if book is not None and (a := book.best_ask()) else [])
+                price = min([price] + [a - tick for a in asks])
         self._place(now_ms, side, size, price, tag=tp_tag(entry_side, level), reduce_only=True)
 
     def _place(
@@ -520,7 +545,7 @@ class GeometricGrid(Strategy):
         reduce_only: bool = False,
         market: bool = False,
     ) -> OrderView | None:
-        if self._retry_at.get(tag, 0) > now_ms:
+        if not self._backoff(tag).ready(tag, now_ms):
             return None
         if not self.ctx.running:  # paused or halted: the core would refuse it
             self._active = False
@@ -542,6 +567,9 @@ class GeometricGrid(Strategy):
             self._active = False
             self.ctx.log.debug("grid %s: not placing: %s", self.ctx.name, exc)
             return None
+
+    def _backoff(self, tag: str) -> RejectBackoff:
+        return self._tp_backoff if tag.startswith("T") else self._entry_backoff
 
     # -- inventory ------------------------------------------------------------
 

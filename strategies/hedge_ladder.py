@@ -50,6 +50,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import (
     OrderView,
     PlannedOrder,
@@ -57,6 +58,7 @@ from strategies.base import (
     StrategyContext,
     StrategyParams,
 )
+from strategies.external_book import external_best, external_mid
 from strategies.pairing import common_size, counterpart
 
 ENTRY = "entry"
@@ -220,8 +222,6 @@ class Lot:
     hedged: bool = False
     flipped_ms: int | None = None
     flips: int = 0
-    tp_failures: int = 0
-    tp_retry_ms: int = 0
 
     @property
     def open(self) -> Decimal:
@@ -262,8 +262,8 @@ class HedgeLadder(Strategy):
         self.lots: dict[str, Lot] = {}
         self.last_entry_ms: int | None = None
         self.repost = False  # a requoted entry may be re-posted without the interval
-        self.entry_failures = 0
-        self.entry_retry_ms = 0
+        self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+        """Refusals back off per kind: ``entry`` and each lot's take-profit (its tag)."""
         self.hedge_failures = 0
         self.hedge_retry_ms = 0
         self.hedge_sent: deque[int] = deque()
@@ -351,12 +351,12 @@ class HedgeLadder(Strategy):
             tel.count("rejects")
             tel.set("last_reject", f"{tag}: {order.reason}")
             self.ctx.log.debug("%s order %s rejected: %s", tag, order.client_id, order.reason)
-        if tag == ENTRY:
+        if tag == ENTRY or tag.startswith(TP_PREFIX):
             if status is OrderStatus.REJECTED:
-                self.entry_failures += 1
-                self.entry_retry_ms = now + self._backoff_ms(self.entry_failures)
+                self.backoff.rejected(tag, now, order.client_id)
             elif status is OrderStatus.OPEN:
-                self.entry_failures = 0
+                self.backoff.accepted(tag)
+        if tag == ENTRY:
             if status.is_terminal:
                 lot = self.lots.get(order.client_id)
                 if lot is not None:
@@ -364,13 +364,6 @@ class HedgeLadder(Strategy):
                     if lot.open <= 0:
                         del self.lots[lot.entry_id]
         elif tag.startswith(TP_PREFIX):
-            parsed = parse_tp_tag(tag)
-            lot = self.lots.get(parsed[0]) if parsed is not None else None
-            if lot is not None and status is OrderStatus.REJECTED:
-                lot.tp_failures += 1
-                lot.tp_retry_ms = now + self._backoff_ms(lot.tp_failures)
-            elif lot is not None and status is OrderStatus.OPEN:
-                lot.tp_failures = 0
             if status in (OrderStatus.CANCELLED, OrderStatus.LOST) and not order.cancel_requested:
                 tel.count("tp_lost")  # not ours: placed again on the next cycle
         elif tag in HEDGE_TAGS and status.is_terminal:
@@ -422,7 +415,7 @@ class HedgeLadder(Strategy):
             self.ctx.telemetry.count("lots_adopted")
 
     def _update_triggers(self, book: OrderBook, now_ms: int) -> None:
-        mid = book.mid()
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         if mid is None:
             return
         hold_ms = round(self.p.hedge_min_hold_secs * 1000)
@@ -535,7 +528,7 @@ class HedgeLadder(Strategy):
 
     def _cover(self, lot: Lot, now_ms: int, book: OrderBook | None = None) -> None:
         """Place a take-profit for the part of the lot no live take-profit covers."""
-        if lot.open <= 0 or now_ms < lot.tp_retry_ms:
+        if lot.open <= 0 or not self.backoff.ready(lot.tag, now_ms):
             return
         covered = sum(
             (o.remaining for o in self.ctx.orders(self.venue, self.symbol) if o.tag == lot.tag),
@@ -549,7 +542,7 @@ class HedgeLadder(Strategy):
         best_bid = book.best_bid() if book is not None and book.is_valid() else None
         if best_bid is not None:
             price = max(price, best_bid + self.inst.tick_size)  # stays a maker
-        if covered > 0 or lot.tp_failures:
+        if covered > 0 or self.backoff.streak(lot.tag):
             self.ctx.telemetry.count("tp_replaced")
         self.ctx.place(
             self.venue,
@@ -566,7 +559,7 @@ class HedgeLadder(Strategy):
         return [o for o in self.ctx.orders(self.venue, self.symbol) if o.tag == ENTRY]
 
     def _requote(self, book: OrderBook, now_ms: int) -> None:
-        best = book.best_bid()
+        best = external_best(book, self.inst, Side.BUY, self._entries())
         if best is None:
             return
         gap = self.p.requote_ticks * self.inst.tick_size
@@ -595,7 +588,9 @@ class HedgeLadder(Strategy):
         return entry + resting + self.size - self._hedge_held() <= self.bound
 
     def entry_price(self, book: OrderBook) -> Decimal | None:
-        best = book.best_bid()
+        """Joins everyone else's best bid (``entry_offset_ticks`` under it), a tick
+        under the best ask at most."""
+        best = external_best(book, self.inst, Side.BUY, self.ctx.orders(self.venue, self.symbol))
         if best is None:
             return None
         price = best - self.p.entry_offset_ticks * self.inst.tick_size
@@ -605,7 +600,7 @@ class HedgeLadder(Strategy):
         return price if price > 0 else None
 
     def _maybe_enter(self, book: OrderBook, now_ms: int) -> None:
-        if now_ms < self.entry_retry_ms or not self.entry_room():
+        if not self.backoff.ready(ENTRY, now_ms) or not self.entry_room():
             return
         interval = round(self.p.entry_interval_secs * 1000)
         if (
@@ -623,9 +618,6 @@ class HedgeLadder(Strategy):
         self.ctx.place(
             self.venue, self.symbol, Side.BUY, self.size, price, post_only=True, tag=ENTRY
         )
-
-    def _backoff_ms(self, failures: int) -> int:
-        return min(MAX_BACKOFF_MS, self.p.tick_interval_ms * 2 ** min(failures, 10))
 
     # -- telemetry and preview ------------------------------------------------
 

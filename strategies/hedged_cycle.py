@@ -59,6 +59,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
+from strategies.backoff import RejectBackoff
 from strategies.base import (
     OrderView,
     PlannedOrder,
@@ -66,6 +67,7 @@ from strategies.base import (
     StrategyContext,
     StrategyParams,
 )
+from strategies.external_book import external_bbo
 from strategies.pairing import common_size, counterpart
 
 OPEN, CLOSE, CLOSE_MKT = "open", "close", "close_mkt"
@@ -230,8 +232,9 @@ class HedgedCycle(Strategy):
         self.attempts = 0
         self.attempt_deadline_ms = 0
         self.maker_cancelled: set[str] = set()
-        self.backoff_until_ms = 0
-        self.failures = 0  # maker / unwind rejects in a row (back-off)
+        self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+        """Maker and unwind refusals back off (key ``maker``); hedges retry on their own
+        schedule (``hedge_retries``, then the unwind)."""
         self.hedge_failures = 0
         self.hedge_retry_ms = 0
         self.unmatched_since_ms: int | None = None
@@ -299,8 +302,9 @@ class HedgedCycle(Strategy):
         self._step(now)
 
     def on_resume(self) -> None:
-        self.failures = self.hedge_failures = 0
-        self.backoff_until_ms = self.hedge_retry_ms = 0
+        self.hedge_failures = 0
+        self.hedge_retry_ms = 0
+        self.backoff.reset()
         now = self.ctx.now_ms()
         if self.unmatched_since_ms is not None:
             self.unmatched_since_ms = now  # the pause is not the hedge's fault
@@ -334,11 +338,9 @@ class HedgedCycle(Strategy):
                 delay = HEDGE_RETRY_DELAY_MS * self.hedge_failures
                 self.hedge_retry_ms = self.ctx.now_ms() + delay
         elif order.status is OrderStatus.REJECTED:
-            self.failures += 1
-            wait = min(MAX_BACKOFF_MS, self.p.tick_interval_ms * 2 ** min(self.failures - 1, 10))
-            self.backoff_until_ms = self.ctx.now_ms() + wait
+            self.backoff.rejected("maker", self.ctx.now_ms(), order.client_id)
         elif order.filled > 0:
-            self.failures = 0
+            self.backoff.accepted("maker")
         self._react()
 
     def on_fill(self, fill: Fill, order: OrderView) -> None:
@@ -502,16 +504,14 @@ class HedgedCycle(Strategy):
                 self._enter(Phase.HEDGING, now)
                 self._on_hedging(now)
             return
-        if now < self.backoff_until_ms:
+        if not self.backoff.ready("maker", now):
             return
         self._place_maker(self.side, remaining, OPEN, now, reduce_only=False)
 
     def _place_maker(
         self, side: Side, size: Decimal, tag: str, now: int, reduce_only: bool
     ) -> None:
-        book = self.ctx.book(self.venue, self.symbol)
-        bid = book.best_bid() if book is not None and book.is_valid() else None
-        ask = book.best_ask() if book is not None and book.is_valid() else None
+        bid, ask = self._touch()
         if bid is None or ask is None:
             return
         price = inside_far_touch(side, bid, ask, self.inst.tick_size)
@@ -529,6 +529,15 @@ class HedgedCycle(Strategy):
             reduce_only=reduce_only,
             tag=tag,
         )
+
+    def _touch(self) -> tuple[Decimal | None, Decimal | None]:
+        """The maker market's best bid and ask without our own orders (a side with
+        nothing else on it: the plain touch)."""
+        book = self.ctx.book(self.venue, self.symbol)
+        if book is None or not book.is_valid():
+            return None, None
+        bid, ask = external_bbo(book, self.inst, self._maker_orders())
+        return bid or book.best_bid(), ask or book.best_ask()
 
     def _cancel_maker(self, live: list[OrderView]) -> None:
         for o in live:
@@ -583,7 +592,7 @@ class HedgedCycle(Strategy):
             if any(o.tag == CLOSE for o in live) and (now >= self.attempt_deadline_ms or timed_out):
                 self._cancel_maker(live)
             return
-        if now < self.backoff_until_ms:
+        if not self.backoff.ready("maker", now):
             return
         side = Side.closing(m)
         if timed_out or self.attempts >= 1 + p.max_reprice_attempts:
@@ -629,7 +638,7 @@ class HedgedCycle(Strategy):
                 self.attempts = 0
                 self._enter(Phase.CLOSING_MAKER, now)  # matched again: close both normally
             return
-        if now < self.backoff_until_ms:
+        if not self.backoff.ready("maker", now):
             return
         # the leg on the side of the excess comes down to the other one
         if m != 0 and (net > 0) == (m > 0):
@@ -817,10 +826,7 @@ class HedgedCycle(Strategy):
 
     def preview(self) -> list[PlannedOrder]:
         """The first cycle's orders: the maker open and, after its fill, the hedge."""
-        book = self.ctx.book(self.venue, self.symbol)
-        if book is None or not book.is_valid():
-            return []
-        bid, ask = book.best_bid(), book.best_ask()
+        bid, ask = self._touch()
         if bid is None or ask is None:
             return []
         if self.p.direction == "random":

@@ -3,7 +3,8 @@
 One ``TrackingLeg`` buys or sells ``size`` base units on one market:
 
 1. it posts a limit at the touch: its own side's best price (``cross=False``,
-   "join": a bid at the best bid when buying) or the opposite side's best
+   "join": a bid at the best bid when buying -- everyone else's best, our own
+   orders taken out, ``strategies.external_book``) or the opposite side's best
    price (``cross=True``: a marketable limit that takes what is there and
    rests for the rest);
 2. while the order rests, it follows the touch: when the wanted price moves
@@ -12,7 +13,9 @@ One ``TrackingLeg`` buys or sells ``size`` base units on one market:
    order terminal (so two orders of one leg are never live together);
 3. each attempt lasts ``wait_ms``; after ``max_retries`` attempts (a timeout
    or a reject ends one) it sends the remainder as an immediate-or-cancel
-   market order when ``market_fallback`` is set, else it gives up;
+   market order when ``market_fallback`` is set, else it gives up; after a
+   reject the next attempt waits the shared back-off (``strategies.backoff``:
+   ``reject_backoff_ms``, doubling with each reject in a row);
 4. the filled size comes only from ``on_fill`` (partials included, late fills
    after a cancel too); the leg is ``DONE`` only when the confirmed fills reach
    the size.
@@ -26,14 +29,18 @@ While the strategy is not running (paused) the leg places nothing and waits.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from connectors.base import Fill, OrderStatus, OrderType, Side, TimeInForce
+from connectors.base import Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import OrderView, StrategyContext
+from strategies.external_book import external_best
 
 ZERO = Decimal(0)
+MAX_BACKOFF_MS = 10_000
 
 
 class LegStatus(enum.Enum):
@@ -53,25 +60,43 @@ class LegConfig:
     cross: bool = False
     post_only: bool = False
     requote_ticks: int = 0
+    reject_backoff_ms: int = 0
+    """First wait after a reject (0: the next tick); doubles with each reject in a row."""
 
     def __post_init__(self) -> None:
         if self.wait_ms <= 0:
             raise ValueError(f"wait_ms must be positive, not {self.wait_ms}")
         if self.max_retries < 1:
             raise ValueError(f"max_retries must be at least 1, not {self.max_retries}")
+        if self.reject_backoff_ms < 0:
+            raise ValueError(
+                f"reject_backoff_ms must not be negative, not {self.reject_backoff_ms}"
+            )
         if self.requote_ticks < 0:
             raise ValueError(f"requote_ticks must not be negative, not {self.requote_ticks}")
         if self.post_only and self.cross:
             raise ValueError("a crossing leg cannot be post-only")
 
 
-def touch_price(book: OrderBook | None, side: Side, cross: bool) -> Decimal | None:
-    """The price a leg on ``side`` posts at: own touch (join) or opposite touch (cross)."""
+def touch_price(
+    book: OrderBook | None,
+    side: Side,
+    cross: bool,
+    inst: Instrument | None = None,
+    mine: Iterable[OrderView] = (),
+) -> Decimal | None:
+    """The price a leg on ``side`` posts at: own touch (join) or opposite touch (cross).
+    Joining, the touch is everyone else's (``inst`` given: ``mine`` taken out), so a
+    leg alone at the top follows the market rather than its own order."""
     if book is None or not book.is_valid():
         return None
     buy = side is Side.BUY
     if cross:
         return book.best_ask() if buy else book.best_bid()
+    if inst is not None:
+        best = external_best(book, inst, side, mine)
+        if best is not None:
+            return best
     return book.best_bid() if buy else book.best_ask()
 
 
@@ -115,6 +140,9 @@ class TrackingLeg:
         self._attempt_started_ms = 0
         self._new_attempt = True  # the next placement opens a new attempt window
         self._wait_tick = False  # after a reject: place again from on_tick only
+        self.backoff = RejectBackoff(
+            config.reject_backoff_ms, max(config.reject_backoff_ms, 10_000)
+        )
         self._aborting = False
         self._started = False
 
@@ -214,6 +242,8 @@ class TrackingLeg:
             return
         if not self.ctx.running or (self._wait_tick and not tick):
             return
+        if not self.backoff.ready("place", now_ms):
+            return
         self._wait_tick = False
         if self._new_attempt and self.attempts >= self.config.max_retries:
             if self.config.market_fallback:
@@ -224,7 +254,7 @@ class TrackingLeg:
                     f"; last: {self.reason}" if self.reason else ""
                 )
             return
-        price = touch_price(self.ctx.book(self.venue, self.symbol), self.side, self.config.cross)
+        price = self._touch()
         if price is None:
             self.reason = "no book"
             return
@@ -249,7 +279,7 @@ class TrackingLeg:
             return
         if not tick or order.price is None:
             return
-        wanted = touch_price(self.ctx.book(self.venue, self.symbol), self.side, self.config.cross)
+        wanted = self._touch()
         if wanted is None:
             return
         away = (wanted - order.price) / self.inst.tick_size
@@ -257,15 +287,23 @@ class TrackingLeg:
             self.requotes += 1
             self.ctx.cancel(order.client_id)
 
+    def _touch(self) -> Decimal | None:
+        book = self.ctx.book(self.venue, self.symbol)
+        mine = self.ctx.orders(self.venue, self.symbol)
+        return touch_price(book, self.side, self.config.cross, self.inst, mine)
+
     def _on_terminal(self, order: OrderView, now_ms: int) -> None:
         self.order = None
         if order.status is OrderStatus.REJECTED:
+            self.backoff.rejected("place", now_ms, order.client_id)
             self.rejects += 1
             self.reason = f"rejected: {order.reason}"
             self._new_attempt = True
             self._wait_tick = True
         elif order.status is OrderStatus.EXPIRED:
             self._new_attempt = True
+        if order.filled > 0 or order.status is not OrderStatus.REJECTED:
+            self.backoff.accepted("place")
 
     def _send_fallback(self, now_ms: int) -> None:
         self.fallback_sent = True

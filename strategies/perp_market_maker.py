@@ -9,9 +9,9 @@ it with its live orders:
   holds are placed. A still mid means no cancels and no new orders.
 
 Prices. ``mid`` is the median over ``mid_window_ms`` of the book's mid with
-this strategy's own orders taken out (so its own quotes never move the
-reference, and a taker sweeping one level for a moment does not walk the
-ladder). With ``d = position - target_position`` and
+this strategy's own orders taken out (``strategies.external_book``: its own
+quotes never move the reference); the median keeps a taker sweeping one level
+for a moment from walking the ladder. With ``d = position - target_position`` and
 ``s = clamp(d / max_position, -1, 1)``:
 
     centre  = mid * (1 - inventory_skew_bps * s / 10_000)
@@ -49,6 +49,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import (
     OrderView,
     PlannedOrder,
@@ -56,6 +57,7 @@ from strategies.base import (
     StrategyContext,
     StrategyParams,
 )
+from strategies.external_book import external_best, external_mid
 
 BPS = Decimal(10_000)
 CONTROL_TAGS = frozenset({"reduce", "target"})
@@ -177,14 +179,6 @@ def ladder_prices(
     return bids, asks
 
 
-def external_touch(levels: list[tuple[int, int]], own_lots: dict[int, int]) -> int | None:
-    """The best price (ticks) with size left once our own lots are taken out."""
-    for price, lots in levels:
-        if lots - own_lots.get(price, 0) > 0:
-            return price
-    return None
-
-
 def match_levels(
     wanted: list[Decimal], live: list[OrderView], tolerance: Decimal
 ) -> tuple[dict[int, OrderView], list[OrderView]]:
@@ -251,9 +245,7 @@ class PerpMarketMaker(Strategy):
         self._control_since_ms: int | None = None
         self._last_ref: Decimal | None = None
         self._held = False
-        self._rejects: dict[str, int] = {"ladder": 0, "control": 0}
-        self._backoff_until: dict[str, int] = {"ladder": 0, "control": 0}
-        self._rejected: set[str] = set()
+        self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
 
     @property
     def p(self) -> PerpMarketMakerParams:
@@ -299,7 +291,7 @@ class PerpMarketMaker(Strategy):
         book = self.ctx.book(venue, symbol)
         if book is None or not book.is_valid():
             return
-        mid = self._external_mid(book, self.ctx.orders(self.venue, self.symbol))
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         if mid is not None:
             self._add_mid(self.ctx.now_ms(), mid)
 
@@ -308,23 +300,17 @@ class PerpMarketMaker(Strategy):
         if order.status is OrderStatus.REJECTED:
             self._note_reject(order, kind)
         elif order.status is OrderStatus.OPEN:
-            self._rejects[kind] = 0
+            self.backoff.accepted(kind)
 
     def _note_reject(self, order: OrderView, kind: str) -> None:
         """Back off once per rejected order, whether the refusal came back from
         ``place`` itself (risk) or later from the venue."""
-        if order.client_id in self._rejected:
+        if self.backoff.rejected(kind, self.ctx.now_ms(), order.client_id) is None:
             return
-        self._rejected.add(order.client_id)
-        if len(self._rejected) > 1000:
-            self._rejected.clear()
         tel = self.ctx.telemetry
         tel.count("rejects")
         tel.set("last_reject", order.reason)
-        n = self._rejects[kind] = self._rejects[kind] + 1
-        wait = min(MAX_BACKOFF_MS, self.p.tick_interval_ms * 2 ** min(n - 1, 10))
-        self._backoff_until[kind] = self.ctx.now_ms() + wait
-        if n > 1:
+        if self.backoff.streak(kind) > 1:
             tel.count("backoffs")
         self.ctx.log.debug("%s %s rejected: %s", kind, order.client_id, order.reason)
 
@@ -340,7 +326,7 @@ class PerpMarketMaker(Strategy):
             tel.set("state", "no book")
             return
         mine = self.ctx.orders(self.venue, self.symbol)
-        mid = self._external_mid(book, mine)
+        mid = external_mid(book, self.inst, mine)
         if mid is None:
             tel.set("state", "no book")
             return
@@ -417,7 +403,7 @@ class PerpMarketMaker(Strategy):
             return None
         # Join the touch on our own side, never crossing the opposite one.
         mine = self.ctx.orders(self.venue, self.symbol)
-        touch = self._external_touch(book, side, mine)
+        touch = external_best(book, self.inst, side, mine)
         if touch is None:
             touch = book.best_bid() if side is Side.BUY else book.best_ask()
         if touch is None:
@@ -441,7 +427,7 @@ class PerpMarketMaker(Strategy):
             return False
         if now_ms - self._control_since_ms < limit * 1000:
             return False
-        price = self._external_touch(book, c.side.opposite, mine)
+        price = external_best(book, self.inst, c.side.opposite, mine)
         if price is None:
             return False
         for order in mine:
@@ -479,7 +465,7 @@ class PerpMarketMaker(Strategy):
                 keep = order
             else:
                 self._cancel(order, "control")
-        if c is None or keep is not None or now_ms < self._backoff_until["control"]:
+        if c is None or keep is not None or not self.backoff.ready("control", now_ms):
             return
         self._place(c.side, c.price, c.size, tag=c.tag, reduce_only=c.reduce_only)
 
@@ -516,7 +502,7 @@ class PerpMarketMaker(Strategy):
             _, moved = match_levels(full, leftovers, tolerance)
             for order in leftovers:
                 self._cancel(order, "requote" if order in moved else "limit")
-        if hold or now_ms < self._backoff_until["ladder"]:
+        if hold or not self.backoff.ready("ladder", now_ms):
             return
         for j, price in enumerate(wanted):
             if j in kept:
@@ -531,7 +517,7 @@ class PerpMarketMaker(Strategy):
                 self.ctx.telemetry.count("deferred")
                 break
             self._place(side, price, self.size, tag=f"L{j}")
-            if now_ms < self._backoff_until["ladder"]:
+            if not self.backoff.ready("ladder", now_ms):
                 break
 
     # -- order helpers --------------------------------------------------------
@@ -583,28 +569,6 @@ class PerpMarketMaker(Strategy):
     def _tolerance(self, mid: Decimal) -> Decimal:
         return mid * self.p.requote_bps / BPS
 
-    def _own_lots(self, side: Side, mine: list[OrderView]) -> dict[int, int]:
-        lots: dict[int, int] = {}
-        for o in mine:
-            if o.side is side and o.price is not None:
-                t = self.inst.price_to_ticks(o.price)
-                lots[t] = lots.get(t, 0) + self.inst.size_to_lots(o.remaining)
-        return lots
-
-    def _external_touch(self, book: OrderBook, side: Side, mine: list[OrderView]) -> Decimal | None:
-        depth = len(mine) + 1
-        levels = book.bids_ticks(depth) if side is Side.BUY else book.asks_ticks(depth)
-        ticks = external_touch(levels, self._own_lots(side, mine))
-        return None if ticks is None else self.inst.ticks_to_price(ticks)
-
-    def _external_mid(self, book: OrderBook, mine: list[OrderView]) -> Decimal | None:
-        """Mid of the book without our own orders (falls back to the plain mid)."""
-        bid = self._external_touch(book, Side.BUY, mine)
-        ask = self._external_touch(book, Side.SELL, mine)
-        if bid is None or ask is None or bid >= ask:
-            return book.mid()
-        return (bid + ask) / 2
-
     def _add_mid(self, now_ms: int, mid: Decimal) -> None:
         self._mids.append((now_ms, mid))
         horizon = now_ms - self.p.mid_window_ms
@@ -634,8 +598,7 @@ class PerpMarketMaker(Strategy):
             tel.set("spread_bps", round(float((plan.asks[0] - plan.bids[0]) / plan.mid * BPS), 2))
         tel.set("levels", f"{len(bids)} bid / {len(asks)} ask")
         tel.set("control", plan.control.tag if plan.control is not None else "-")
-        backoff = max(self._backoff_until.values()) - now_ms
-        tel.set("backoff_s", round(backoff / 1000, 1) if backoff > 0 else 0)
+        tel.set("backoff_s", round(self.backoff.waiting_ms(now_ms) / 1000, 1))
         state = plan.mode
         if plan.mode == "quoting" and (not bids or not asks) and (plan.bids or plan.asks):
             state = "quoting (one side at limit)"
@@ -645,7 +608,7 @@ class PerpMarketMaker(Strategy):
         book = self.ctx.book(self.venue, self.symbol)
         if book is None or not book.is_valid():
             return []
-        mid = self._external_mid(book, self.ctx.orders(self.venue, self.symbol))
+        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         if mid is None:
             return []
         position = self.ctx.position(self.venue, self.symbol).size

@@ -36,6 +36,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
+from strategies.backoff import RejectBackoff
 from strategies.base import (
     OrderView,
     PlannedOrder,
@@ -43,6 +44,7 @@ from strategies.base import (
     StrategyContext,
     StrategyParams,
 )
+from strategies.external_book import external_bbo
 from strategies.trend_detector import Direction, TrendDetector
 
 ENTRY = "entry"
@@ -188,13 +190,6 @@ def entry_cooldown_secs(count: int, p: TrendLadderParams) -> float:
     return min(max(wait, p.min_wait), p.max_wait)
 
 
-def backoff_secs(failures: int, base: float, cap: float) -> float:
-    """base, 2*base, 4*base ... capped; 0 before the first failure."""
-    if failures <= 0:
-        return 0.0
-    return min(cap, base * 2 ** min(failures - 1, 16))
-
-
 def entry_price(
     side: Side, bid: Decimal | None, ask: Decimal | None, inst: Instrument, offset_ticks: int
 ) -> Decimal | None:
@@ -255,8 +250,6 @@ class Lot:
     filled: Decimal = ZERO
     closed: Decimal = ZERO
     entry_done: bool = False
-    failures: int = 0
-    retry_ms: int = 0
 
     @property
     def open(self) -> Decimal:
@@ -294,12 +287,13 @@ class TrendLadder(Strategy):
         self.active = False
         self.last_entry_ms: int | None = None
         self.immediate = False
-        self.entry_failures = 0
-        self.entry_retry_ms = 0
         self.requoting: dict[str, int] = {}
         self.requote_credit = 0
-        self.requote_failures = 0
-        self.requote_retry_ms = 0
+        self.backoff = RejectBackoff(
+            round(p.requote_skip_backoff_secs * 1000), round(p.requote_skip_backoff_max_secs * 1000)
+        )
+        """Refusals back off per kind: ``entry``, each lot's take-profit (its tag), and
+        ``requote`` (a requote cancel the venue did not confirm in time)."""
         self.corrections: deque[int] = deque()
 
     def _new_detector(self, initial: Direction) -> TrendDetector:
@@ -425,19 +419,13 @@ class TrendLadder(Strategy):
             self.ctx.telemetry.count("rejects")
             self.ctx.telemetry.set("last_reject", f"{tag}: {order.reason}")
             self.ctx.log.debug("%s order %s rejected: %s", tag, order.client_id, order.reason)
-            if tag == ENTRY:
-                self.entry_failures += 1
-                self.entry_retry_ms = now + self._backoff_ms(self.entry_failures)
-            elif tag.startswith(TP_PREFIX):
-                lot = self.lots.get(tag[len(TP_PREFIX) :])
-                if lot is not None:
-                    lot.failures += 1
-                    lot.retry_ms = now + self._backoff_ms(lot.failures)
+            if tag == ENTRY or tag.startswith(TP_PREFIX):
+                self.backoff.rejected(tag, now, order.client_id)
             elif tag == STOP:
                 self.stop_chunk = max(self.inst.min_size, self.inst.round_size(self.stop_chunk / 2))
         if tag == ENTRY:
             if status is OrderStatus.OPEN:
-                self.entry_failures = 0
+                self.backoff.accepted(ENTRY)
             if status.is_terminal:
                 lot = self.lots.get(order.client_id)
                 if lot is not None:
@@ -452,12 +440,10 @@ class TrendLadder(Strategy):
                     and self.mode is Mode.TRADING
                 ):
                     self.requote_credit = min(self.requote_credit + 1, self.p.max_open_entries)
-                    self.requote_failures = 0
+                    self.backoff.accepted("requote")
                     self.ctx.telemetry.count("requotes")
         elif tag.startswith(TP_PREFIX) and status is OrderStatus.OPEN:
-            lot = self.lots.get(tag[len(TP_PREFIX) :])
-            if lot is not None:
-                lot.failures = 0
+            self.backoff.accepted(tag)
 
     # -- the tick -------------------------------------------------------------
 
@@ -505,7 +491,7 @@ class TrendLadder(Strategy):
                 self.ctx.cancel(o.client_id)
         self._reconcile_lots()
         for lot in sorted(self.lots.values(), key=self._lot_distance):
-            if now_ms >= lot.retry_ms:
+            if self.backoff.ready(lot.tag, now_ms):
                 self._cover_lot(lot, now_ms)
         self._top_up_coverage(book, now_ms)
         self._requote(book, now_ms)
@@ -634,18 +620,17 @@ class TrendLadder(Strategy):
         for cid, asked_ms in list(self.requoting.items()):
             if asked_ms >= 0 and now_ms - asked_ms >= wait_ms:
                 self.requoting[cid] = -1  # counted once; its terminal update still clears it
-                self.requote_failures += 1
-                self.requote_retry_ms = now_ms + self._backoff_ms(self.requote_failures)
+                self.backoff.rejected("requote", now_ms)
                 tel.count("requote_backoffs")
                 self.ctx.log.info(
                     "%s: cancel of %s not confirmed in %.1f s; requotes back off %.0f s",
                     self.ctx.name,
                     cid,
                     p.requote_wait_confirm_secs,
-                    (self.requote_retry_ms - now_ms) / 1000,
+                    (self.backoff.until_ms["requote"] - now_ms) / 1000,
                 )
         threshold = max(p.requote_ticks * self.inst.tick_size, p.requote_abs)
-        if threshold <= 0 or now_ms < self.requote_retry_ms:
+        if threshold <= 0 or not self.backoff.ready("requote", now_ms):
             return
         side = self._entry_side()
         bid, ask = self._touch(book)
@@ -687,7 +672,7 @@ class TrendLadder(Strategy):
         if abs(self._position()) + pending + self.size > self.max_position:
             tel.set("entry_block", "max_position")
             return
-        if now_ms < self.entry_retry_ms:
+        if not self.backoff.ready(ENTRY, now_ms):
             tel.set("entry_block", "reject back-off")
             return
         requote = self.requote_credit > 0
@@ -894,26 +879,9 @@ class TrendLadder(Strategy):
     def _entry_side(self) -> Side:
         return Side.BUY if self.direction is Direction.LONG else Side.SELL
 
-    def _backoff_ms(self, failures: int) -> int:
-        p = self.p
-        secs = backoff_secs(failures, p.requote_skip_backoff_secs, p.requote_skip_backoff_max_secs)
-        return round(secs * 1000)
-
     def _touch(self, book: OrderBook) -> tuple[Decimal | None, Decimal | None]:
         """Best bid and ask of everyone else (our own resting size taken out)."""
-        mine: dict[tuple[Side, Decimal], Decimal] = {}
-        for o in self._orders():
-            if o.status is not OrderStatus.PENDING and o.price is not None:
-                key = (o.side, o.price)
-                mine[key] = mine.get(key, ZERO) + o.remaining
-
-        def first(levels: list[tuple[Decimal, Decimal]], side: Side) -> Decimal | None:
-            for price, size in levels:
-                if size > mine.get((side, price), ZERO):
-                    return price
-            return None
-
-        return first(book.bids(20), Side.BUY), first(book.asks(20), Side.SELL)
+        return external_bbo(book, self.inst, self._orders())
 
     # -- telemetry and preview -------------------------------------------------
 
@@ -986,7 +954,6 @@ __all__ = [
     "Mode",
     "TrendLadder",
     "TrendLadderParams",
-    "backoff_secs",
     "entry_cooldown_secs",
     "entry_price",
     "passive_limit",

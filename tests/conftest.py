@@ -41,6 +41,42 @@ def sim_config(**overrides: Any) -> Config:
     return Config.model_validate(raw)
 
 
+def btc_sim_config(
+    strategy: dict[str, Any],
+    *,
+    takers: bool = True,
+    volatility: float = 0.0,
+    seed: int = 5,
+    journal: bool = False,
+) -> Config:
+    """One sim venue with BTC at 100 000 (tick 0.1, step 0.001) and one strategy on it.
+    ``takers=False``: nobody trades (only the test does), and the stale-book guard is
+    off (a still book never updates)."""
+    flow: dict[str, Any] = {} if takers else {"taker_rate": 0}
+    return sim_config(
+        sim={
+            "seed": seed,
+            "speed": None,
+            "step_ms": 100,
+            "assets": {
+                "BTC": {
+                    "start_price": 100_000,
+                    "tick_size": 0.1,
+                    "step_size": 0.001,
+                    "min_size": 0.001,
+                    "volatility": volatility,
+                }
+            },
+        },
+        venues={
+            "sim": {"type": "sim", "flow": flow, "basis": {"sigma": 0 if not volatility else 2e-4}}
+        },
+        risk={} if takers else {"stale_book_ms": None},
+        strategies=[{"venue": "sim", "symbol": "BTC-PERP", **strategy}],
+        journal={"enabled": journal},
+    )
+
+
 @pytest.fixture
 def make_session(tmp_path: Path) -> Callable[..., Session]:
     def make(config: Config | None = None, **kw: Any) -> Session:

@@ -185,6 +185,7 @@ class GrvtConnector:
         self._background: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.dead_man_arms = 0
+        self._dead_man_set = False  # a countdown was armed and not confirmed disarmed
 
     # -- protocol ---------------------------------------------------------------------
 
@@ -250,8 +251,11 @@ class GrvtConnector:
         await self.books.close()
         if self.dead_man_switch_s and self.keys is not None and self.rest.session_fresh():
             # our orders were cancelled by the shutdown: disarm the countdown
-            with contextlib.suppress(VenueError):
+            try:
                 await self._cancel_on_disconnect(0)
+                self._dead_man_set = False
+            except VenueError as exc:
+                log.warning("%s: could not disarm the dead-man switch at close: %s", self.name, exc)
         await self.market_ws.close()
         if self.trade_ws is not None:
             await self.trade_ws.close()
@@ -393,6 +397,13 @@ class GrvtConnector:
 
     # -- internals: dead-man switch ---------------------------------------------------
 
+    @property
+    def dead_man_armed(self) -> bool | None:
+        """``DeadManSwitched``: a cancel-on-disconnect countdown may still run out."""
+        if not self.dead_man_switch_s or self.keys is None:
+            return None
+        return self._dead_man_set
+
     async def _cancel_on_disconnect(self, countdown_ms: int) -> None:
         keys = self._need_keys()
         body = {"sub_account_id": keys.trading_account_id, "countdown_time": str(countdown_ms)}
@@ -400,6 +411,7 @@ class GrvtConnector:
 
     async def _arm_dead_man(self) -> None:
         assert self.dead_man_switch_s
+        self._dead_man_set = True  # a countdown that may have landed counts as armed
         await self._cancel_on_disconnect(int(self.dead_man_switch_s * 1000))
         self.dead_man_arms += 1
 

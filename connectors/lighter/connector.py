@@ -199,6 +199,11 @@ class LighterConnector:
         """When the venue cancels the account's orders unless the switch is pushed."""
         return self.dead_man.deadline_ms if self.dead_man is not None else None
 
+    @property
+    def dead_man_armed(self) -> bool | None:
+        """``DeadManSwitched``: a scheduled cancel-all still stands (not aborted)."""
+        return None if self.dead_man is None else self.dead_man.deadline_ms is not None
+
     async def connect(self, sink: EventSink) -> None:
         self._events.sink = sink
         self._closing = False

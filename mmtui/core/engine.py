@@ -42,8 +42,10 @@ from mmtui.core.inflight import InflightChecker, InflightPolicy
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.journal import Journal, writable
 from mmtui.core.markets import EngineError, Markets, VenueStatus
+from mmtui.core.on_quit import dead_man_notes, exits_to_keep
 from mmtui.core.order_path import OrderPath
 from mmtui.core.orders import Order, OrderManager
+from mmtui.core.position_guard import PositionGuard
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority, RateLimiter
 from mmtui.core.readmodel import ReadModel, Snapshot
@@ -52,7 +54,8 @@ from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
 from mmtui.core.runner import StrategyRunner
-from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, VenuePosition
+from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, position_totals
+from mmtui.core.telemetry import TelemetryHub
 from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
 
@@ -88,6 +91,7 @@ class Engine:
         inflight: InflightPolicy | None = None,
         inflight_interval_s: float = 1.0,
         inventory_policy: InventoryPolicy = InventoryPolicy.START_FLAT,
+        telemetry_interval_s: float = 1.0,
     ) -> None:
         self.clock = clock
         self.mode = mode
@@ -107,6 +111,9 @@ class Engine:
         self.running = False
         self._reconcile_interval_s = reconcile_interval_s
         self._inflight_interval_s = inflight_interval_s
+        self._telemetry_interval_s = telemetry_interval_s
+        self.telemetry = TelemetryHub(clock.now_ms)
+        """The one publisher of strategy telemetry: the console and exporters read it."""
         self._book_subscribers: dict[tuple[str, str], list[StrategyRunner]] = {}
         self._subscribed: set[tuple[str, str]] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -152,6 +159,13 @@ class Engine:
             runner=self.runner,
             note_event=self.note_event,
         )
+        self.guard = PositionGuard(
+            positions=self.positions,
+            strategies=self.strategies,
+            now_ms=clock.now_ms,
+            may_resume=lambda: self.risk.state is not RiskState.HALTED,
+            note_event=self.note_event,
+        )
         self.reconciler = Reconciler(
             clock=clock,
             connectors=self.connectors,
@@ -166,6 +180,7 @@ class Engine:
             note_event=self.note_event,
             inflight=self.inflight,
             recovery=self.recovery,
+            guard=self.guard,
             inventory_policy=inventory_policy,
         )
         self.view = ReadModel(
@@ -180,6 +195,7 @@ class Engine:
             events=self.events,
             session_pnl=self.session_pnl,
             attention=self.attention,
+            telemetry=self.telemetry,
             foreign_orders=lambda: self.reconciler.foreign_orders,
         )
         # The parts' commands under the engine's name: callers keep one object.
@@ -254,6 +270,7 @@ class Engine:
             out.append(f"{self.orders.counters.lost} lost order(s)")
         if self.order_path.foreign_fills:
             out.append(f"{self.order_path.foreign_fills} fill(s) of no order of ours")
+        out.extend(self.guard.notices())
         if self.order_path.refused_fills:
             out.append(
                 f"{self.order_path.refused_fills} fill(s) refused as impossible"
@@ -307,6 +324,9 @@ class Engine:
         self._spawn_background(
             self.reconciler.check_inflight(self._inflight_interval_s), "in-flight orders"
         )
+        self._spawn_background(
+            self.telemetry.run(self.clock.sleep, self._telemetry_interval_s), "telemetry"
+        )
 
     def add_strategy(
         self,
@@ -321,9 +341,14 @@ class Engine:
         cls = strategy_class(kind)
         self.instrument(venue, symbol)
         parsed = params if isinstance(params, StrategyParams) else cls.parse_params(params)
-        runner = StrategyRunner(self._host, name, cls, venue, symbol, parsed)
-        for market in runner.markets:
-            self.instrument(*market)
+        try:
+            tel = self.telemetry.store(name)
+            runner = StrategyRunner(self._host, name, cls, venue, symbol, parsed, tel)
+            for market in runner.markets:
+                self.instrument(*market)
+        except Exception:
+            self.telemetry.discard(name)
+            raise
         self.strategies[name] = runner
         return runner
 
@@ -369,16 +394,19 @@ class Engine:
 
     def pause_strategy(self, name: str) -> None:
         self.runner(name).pause()
+        self.guard.release(name, resumed=False)
         self.note_event("strategy_paused", name)
 
     def resume_strategy(self, name: str) -> None:
         if self.risk.state is RiskState.HALTED:
             raise EngineError(f"risk is HALTED ({self.risk.reason}); reset risk first")
         self.runner(name).resume()
+        self.guard.release(name, resumed=True)
         self.note_event("strategy_resumed", name)
 
     def stop_strategy(self, name: str) -> None:
         self.runner(name).stop()
+        self.guard.release(name, resumed=False)
         self.note_event("strategy_stopped", name)
 
     def reset_risk(self) -> None:
@@ -407,15 +435,22 @@ class Engine:
         if not self.running:
             return report
         self.stopped_ms = self.clock.now_ms()
-        for runner in self.strategies.values():
-            runner.stop("shutdown")
-        report = await self.flattener.cancel_everything("shutdown", timeout)
+        keep = exits_to_keep(self.strategies, self.orders)  # on_quit: keep_exits
+        for name, runner in self.strategies.items():
+            runner.stop("shutdown", keep=keep.get(name, ()))
+        kept = frozenset().union(*keep.values())
+        report = await self.flattener.cancel_everything("shutdown", timeout, keep=kept)
+        self.telemetry.publish()  # the exporters' last frame
         for task in list(self._background):
             task.cancel()
         for key, _ in self.positions.items():
             self.markets.mark(*key)  # type: ignore[misc]  # the last mids, before the books go
         await self.markets.close_all(CLOSE_MARGIN_S)
         self.running = False
+        if report.kept:
+            ids = ", ".join(o.client_id for o in report.kept)
+            self.note_event("exits_kept", f"{len(report.kept)} left resting (on_quit): {ids}")
+        report.notes.extend(dead_man_notes(self.connectors, report.kept))
         self.note_event("engine_stopped", report.headline())
         if self.journal is not None:
             ok, detail = await self.journal.close_report()
@@ -443,6 +478,7 @@ class Engine:
             self.order_path.on_order_update(event)
         elif isinstance(event, Position):
             self.venues[venue].venue_positions[event.symbol] = event
+            self.guard.recheck(venue, event.symbol, event.size)
         elif isinstance(event, Balance):
             self.venues[venue].balances[event.asset] = event
         elif isinstance(event, ConnectionChanged):
@@ -539,56 +575,25 @@ class Engine:
 
     def summary(self, *, open_orders_left: int | None = None) -> RunSummary:
         c = self.orders.counters
-        positions = []
-        realized = unrealized = fees = volume = ZERO
-        fills = 0
-        fills_by_venue: dict[str, int] = {}
-        volume_by_venue: dict[str, Decimal] = {}
-        net_exposure: dict[str, Decimal] = {}
-        for key, state in self.positions.items():
-            venue, symbol = key  # type: ignore[misc]
-            fills_by_venue[venue] = fills_by_venue.get(venue, 0) + state.fills
-            volume_by_venue[venue] = volume_by_venue.get(venue, ZERO) + state.volume
-            base = self.instrument(venue, symbol).base
-            net_exposure[base] = net_exposure.get(base, ZERO) + state.size
-            mark = self.mark(venue, symbol)
-            realized += state.realized_pnl
-            fees += state.fees
-            volume += state.volume
-            fills += state.fills
-            upnl = state.unrealized_pnl(mark)
-            unrealized += upnl
-            positions.append(
-                VenuePosition(venue, symbol, state.size, state.entry_price, upnl, mark)
-            )
+        end = self.stopped_ms or self.clock.now_ms()
         return RunSummary(
             run_id=self.run_prefix,
             mode=self.mode,
-            duration_s=(
-                ((self.stopped_ms or self.clock.now_ms()) - self.started_ms) / 1000
-                if self.started_ms
-                else 0.0
-            ),
+            duration_s=(end - self.started_ms) / 1000 if self.started_ms else 0.0,
             orders_placed=c.placed,
             orders_cancelled=c.cancelled,
             orders_amended=c.amended,
             orders_lost=c.lost,
             notices=list(self.attention(detailed=True)),
             orders_rejected=c.rejected,
-            fills=fills,
-            volume=volume,
-            realized_pnl=realized,
-            unrealized_pnl=unrealized,
-            fees=fees,
-            positions=positions,
+            **position_totals(
+                self.positions.items(), lambda v, s: self.instrument(v, s).base, self.mark
+            ),
             open_orders_left=(
                 open_orders_left if open_orders_left is not None else self.orders.live_count()
             ),
             risk_state=self.risk.state.value,
             risk_rejections=dict(self.risk.rejections),
             strategies={n: r.state.value for n, r in self.strategies.items()},
-            fills_by_venue=fills_by_venue,
-            volume_by_venue=volume_by_venue,
-            net_exposure=net_exposure,
             fills_refused=self.order_path.refused_fills,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -76,9 +76,15 @@ class Flattener:
         symbol: str | None = None,
         strategy: str | None = None,
         timeout: float = 5.0,
+        keep: Collection[str] = (),
     ) -> list[Order]:
-        """Cancel our live orders in scope and wait; returns the ones still live."""
-        targets = list(self._orders.live(venue=venue, symbol=symbol, strategy=strategy))
+        """Cancel our live orders in scope (but those in ``keep``, by client id) and
+        wait; returns the ones still live."""
+        targets = [
+            o
+            for o in self._orders.live(venue=venue, symbol=symbol, strategy=strategy)
+            if o.client_id not in keep
+        ]
         for order in targets:
             self._path.request_cancel(order)
         return await self.wait_terminal(targets, timeout)
@@ -233,11 +239,15 @@ class Flattener:
                 out.append((symbol, size))
         return out
 
-    async def cancel_everything(self, why: str, timeout: float = 10.0) -> FlattenReport:
+    async def cancel_everything(
+        self, why: str, timeout: float = 10.0, keep: Collection[str] = ()
+    ) -> FlattenReport:
         """Cancel our orders on every venue and wait, cancel any order of ours the venue
         still lists (one a lost answer or a dropped update left behind), then list what
         is still open (the shutdown's last step). Orders we cannot prove are ours —
-        other tools' on the same account — are never touched.
+        other tools' on the same account — are never touched; nor are ours in ``keep``
+        (client ids: exits a strategy keeps at quit, ``on_quit: keep_exits``): the
+        venue's listing of those is reported in ``kept``, not as left open.
 
         Every venue at once, all within ``timeout`` seconds: a venue that has not
         answered by then (frozen, or its listing failed) leaves its live orders of
@@ -248,7 +258,9 @@ class Flattener:
         deadline = loop.time() + timeout
         names = list(self._markets.connectors)
         tasks = [
-            loop.create_task(self._cancel_venue(name, why, deadline), name=f"{why}: {name}")
+            loop.create_task(
+                self._cancel_venue(name, why, deadline, frozenset(keep)), name=f"{why}: {name}"
+            )
             for name in names
         ]
         _, late = await asyncio.wait(tasks, timeout=max(0.0, deadline - loop.time()))
@@ -262,7 +274,8 @@ class Flattener:
                 log.error("%s: %s failed: %r", name, why, exc, exc_info=exc)
                 end = self._unverified(name, f"failed: {exc!r}")
             else:
-                end = task.result()
+                end, kept = task.result()
+                report.kept.extend(kept)
             line, still_open, unverified = end
             report.lines.append(line)
             report.open_orders_left += still_open + unverified
@@ -284,29 +297,34 @@ class Flattener:
         return FlattenLine(venue, False, detail), 0, len(live)
 
     async def _cancel_venue(
-        self, name: str, why: str, deadline: float
-    ) -> tuple[FlattenLine, int, int]:
-        """One venue's part of ``cancel_everything``: (line, open, unverified)."""
+        self, name: str, why: str, deadline: float, keep: frozenset[str]
+    ) -> tuple[tuple[FlattenLine, int, int], list[Order]]:
+        """One venue's part of ``cancel_everything``: ((line, open, unverified), kept)."""
         loop = asyncio.get_running_loop()
 
         def left() -> float:
             return max(0.0, min(5.0, deadline - loop.time()))
 
         conn = self._markets.connectors[name]
-        leftover = await self.cancel_orders(venue=name, timeout=left())
+        leftover = await self.cancel_orders(venue=name, timeout=left(), keep=keep)
         gateway = self._gateways[name]
         await gateway.drain(left())
         try:
             for o in await self._ours_listed(name):
+                if o.client_id in keep:
+                    continue
                 await gateway.call(
                     "cancel",
                     Priority.CANCEL,
                     lambda o=o, conn=conn: conn.cancel(o.symbol, o.client_id or ""),
                 )
-            remaining = await self._ours_listed(name)
+            listed = await self._ours_listed(name)
         except Exception as exc:
             log.exception("%s: final cancel check failed", name)
-            return self._unverified(name, f"final cancel check failed: {exc!r}")
+            return self._unverified(name, f"final cancel check failed: {exc!r}"), []
+        remaining = [o for o in listed if o.client_id not in keep]
+        kept_ids = {o.client_id for o in listed if o.client_id in keep}
+        kept = [o for o in self._orders.live(venue=name) if o.client_id in kept_ids]
         for order in leftover:
             if not any(o.client_id == order.client_id for o in remaining):
                 before = order.status
@@ -335,7 +353,9 @@ class Flattener:
         await self._read_positions(name)
         ok = not remaining
         detail = "0 open orders" if ok else f"{len(remaining)} orders still open"
-        return FlattenLine(name, ok, detail), len(remaining), 0
+        if kept:
+            detail += f"; {len(kept)} reduce-only exit(s) kept resting (on_quit: keep_exits)"
+        return (FlattenLine(name, ok, detail), len(remaining), 0), kept
 
     async def _read_positions(self, venue: str) -> None:
         """The venue's positions as it reports them now (its marks value what is left

@@ -20,6 +20,7 @@ from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.positions import PositionBook
 from mmtui.core.risk import RiskEngine, RiskState
+from mmtui.core.telemetry import TelemetryHub, TelemetryView
 from strategies.telemetry import Value
 
 if TYPE_CHECKING:
@@ -120,26 +121,6 @@ class StrategyView:
 
 
 @dataclass(frozen=True, slots=True)
-class TelemetryView:
-    strategy: str
-    values: tuple[tuple[str, Value], ...]
-    counters: tuple[tuple[str, int], ...]
-    series: tuple[tuple[str, tuple[float, ...]], ...]
-
-    def items(self) -> list[tuple[str, Value]]:
-        """Values, then counters (a counter wins over a value of the same name)."""
-        merged: dict[str, Value] = dict(self.values)
-        merged.update(self.counters)
-        return list(merged.items())
-
-    def value(self, key: str) -> Value:
-        return dict(self.values).get(key)
-
-    def points(self, key: str) -> tuple[float, ...]:
-        return dict(self.series).get(key, ())
-
-
-@dataclass(frozen=True, slots=True)
 class OurLevel:
     """The remaining size of our live orders at one price."""
 
@@ -197,6 +178,7 @@ class ReadModel:
         events: Sequence[tuple[int, str, str]],
         session_pnl: Callable[[], Decimal],
         attention: Callable[[], tuple[str, ...]] = tuple,
+        telemetry: TelemetryHub,
         foreign_orders: Callable[[], Mapping[str, Sequence[OpenOrder]]] = dict,
     ) -> None:
         self._mode = mode
@@ -211,6 +193,7 @@ class ReadModel:
         self._session_pnl = session_pnl
         self._attention = attention
         self._foreign_orders = foreign_orders
+        self._telemetry = telemetry
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -354,20 +337,13 @@ class ReadModel:
             pnl=state.net_pnl(self._markets.mark(venue, symbol)),
             fills=state.fills,
             live_orders=sum(1 for _ in self._orders.live(strategy=runner.name)),
-            telemetry=tuple(runner.telemetry.values.items()),
+            telemetry=view.values if (view := self._telemetry.view(runner.name)) else (),
         )
 
     def telemetry(self, name: str) -> TelemetryView | None:
-        runner = self._strategies.get(name)
-        if runner is None:
-            return None
-        tel = runner.telemetry
-        return TelemetryView(
-            strategy=name,
-            values=tuple(tel.values.items()),
-            counters=tuple(tel.counters.items()),
-            series=tuple((k, tuple(v for _, v in points)) for k, points in tel.series.items()),
-        )
+        """What the core publishes for the strategy (``mmtui.core.telemetry``): the
+        same view every exporter gets."""
+        return self._telemetry.view(name) if name in self._strategies else None
 
     # -- books ----------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from mmtui.core.journal import Journal
 from mmtui.core.markets import VenueStatus
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.ownership import EarlierOrder, sort_listing
+from mmtui.core.position_guard import PositionGuard
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority
 from mmtui.core.recovery import FillRecovery
@@ -64,6 +65,7 @@ class Reconciler:
         note_event: Callable[[str, str], None],
         inflight: InflightChecker,
         recovery: FillRecovery,
+        guard: PositionGuard,
         inventory_policy: InventoryPolicy = InventoryPolicy.START_FLAT,
     ) -> None:
         self._clock = clock
@@ -80,6 +82,7 @@ class Reconciler:
         self.inflight = inflight
         self.recovery = recovery
         self.inventory_policy = inventory_policy
+        self.guard = guard
         self._earlier_orders: dict[str, list[EarlierOrder]] = {}
         self.foreign_orders: dict[str, list[OpenOrder]] = {}
         """Per venue, the resting orders of other tools on the account (never touched)."""
@@ -160,6 +163,8 @@ class Reconciler:
                 try:
                     await self.recovery.recover(name, "periodic check")
                     await self.reconcile(name)
+                    if self.guard.holding(name):
+                        await self.recheck_positions(name)
                 except Exception:
                     log.exception("%s: reconcile failed", name)
 
@@ -177,7 +182,8 @@ class Reconciler:
 
     async def after_reconnect(self, venue: str) -> None:
         """Events may have been lost while away: recover the fills, reconcile the
-        orders, compare the positions."""
+        orders, compare the positions (a market that differs is held by the guard:
+        its strategies paused until venue and fills agree)."""
         try:
             await self.recovery.recover(venue, "after reconnect")
             await self.reconcile(venue, recent_ms=0)  # updates may have been lost: ask
@@ -190,6 +196,7 @@ class Reconciler:
         held = {p.symbol: p for p in positions}
         for p in positions:
             self._venues[venue].venue_positions[p.symbol] = p
+        self.guard.after_reconnect(venue, {p.symbol: p.size for p in positions})
         for key, state in self._positions.items():
             v, symbol = key  # type: ignore[misc]
             if v != venue:
@@ -208,6 +215,16 @@ class Reconciler:
                     "position_mismatch",
                     f"{venue} {symbol}: venue {theirs}, ours {state.size}",
                 )
+
+    async def recheck_positions(self, venue: str) -> None:
+        """Read the venue's positions again for the markets the guard holds."""
+        positions = await self._gateways[venue].call(
+            "positions", Priority.QUERY, self._connectors[venue].positions
+        )
+        held = {p.symbol: p.size for p in positions}
+        for v, symbol in list(self.guard.mismatches):
+            if v == venue:
+                self.guard.recheck(venue, symbol, held.get(symbol, ZERO))
 
     # -- a run's starting point -------------------------------------------------
 

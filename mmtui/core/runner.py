@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Protocol
 
@@ -92,6 +93,7 @@ class StrategyRunner:
         venue: str,
         symbol: str,
         params: StrategyParams,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.host = host
         self.name = name
@@ -99,7 +101,9 @@ class StrategyRunner:
         self.venue = venue
         self.symbol = symbol
         self.params = params
-        self.telemetry = Telemetry()
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        """Where the strategy writes its figures: the core's store for it
+        (``mmtui.core.telemetry``); a private one for a preview."""
         self.log = logging.getLogger(f"mmtui.strategy.{name}")
         self.state = StrategyState.STOPPED
         self.reason = ""
@@ -213,6 +217,8 @@ class StrategyRunner:
     def pause(self, reason: str = "paused by operator") -> int:
         """Stop placing and cancel this strategy's orders; returns cancels requested."""
         if self.state is not StrategyState.RUNNING:
+            if self.state is StrategyState.PAUSED:
+                self.reason = reason  # the latest pause says why (the operator's, say)
             return self.cancel_all()
         self.state = StrategyState.PAUSED
         self.reason = reason
@@ -224,14 +230,18 @@ class StrategyRunner:
         if self.state in (StrategyState.PAUSED, StrategyState.HALTED):
             self.start()
 
-    def stop(self, reason: str = "stopped") -> int:
+    def stop(self, reason: str = "stopped", keep: Collection[str] = ()) -> int:
+        """Stop ticking and cancel this strategy's orders but those in ``keep`` (client
+        ids: exits it leaves resting at quit, ``on_quit: keep_exits``)."""
         previous = self.state
         self.state = StrategyState.STOPPED
         self.reason = reason
         if self._tick_task is not None:
             self._tick_task.cancel()
             self._tick_task = None
-        cancelled = self.cancel_all()
+        cancelled = sum(
+            self.host.cancel(o) for o in self.host.live_orders(self.name) if o.client_id not in keep
+        )
         if previous is not StrategyState.STOPPED and self._started_once:
             self._guard("on_stop", self.strategy.on_stop)
         return cancelled

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import ZERO
+from connectors.position_math import PositionState
+
+if TYPE_CHECKING:
+    from mmtui.core.orders import Order
 
 
 @dataclass(slots=True)
@@ -30,6 +35,15 @@ class FlattenLine:
         return f"{'PASS' if self.ok else 'FAIL'} {self.venue}: {self.detail}"
 
 
+def describe_kept(order: Order) -> str:
+    """One kept exit, as the run summary lists it."""
+    return (
+        f"{order.venue} {order.symbol} {order.side.value} {order.remaining} @ {order.price} "
+        f"reduce-only, {order.client_id} of {order.strategy or '?'}"
+        + (f" [{order.tag}]" if order.tag else "")
+    )
+
+
 @dataclass(slots=True)
 class FlattenReport:
     """Outcome of a flatten, the kill switch or the shutdown: one line per venue."""
@@ -40,6 +54,12 @@ class FlattenReport:
     """Orders of ours that may still rest: listed open by a venue, or unverified."""
     orders_unverified: int = 0
     """Of those, orders whose state no venue confirmed in time (it did not answer)."""
+    kept: list[Order] = field(default_factory=list)
+    """Reduce-only exits left resting on purpose (``on_quit: keep_exits``), as the
+    venue listed them at the end: not counted in ``open_orders_left``."""
+    notes: list[str] = field(default_factory=list)
+    """What an operator should know about it (a dead-man's switch that may still
+    cancel the kept exits, say)."""
 
     @property
     def ok(self) -> bool:
@@ -89,6 +109,9 @@ class RunSummary:
     fills_refused: int = 0
     """Fills a venue reported that the core refused as impossible (journaled in
     ``refused_fills`` with the reason, never applied)."""
+    exits_kept: list[str] = field(default_factory=list)
+    """Reduce-only exits left resting at quit on purpose (``on_quit: keep_exits``),
+    one line each; not counted in ``open_orders_left``."""
 
     @property
     def net_pnl(self) -> Decimal:
@@ -128,9 +151,51 @@ class RunSummary:
         if self.orders_unverified:
             left += f" ({self.orders_unverified} unverified: the venue did not answer)"
         lines.append(f"  risk {self.risk_state}; {left}")
+        if self.exits_kept:
+            lines.append(
+                f"  {len(self.exits_kept)} reduce-only exit(s) kept resting on the venue "
+                "(on_quit: keep_exits):"
+            )
+            lines.extend(f"    {line}" for line in self.exits_kept)
         lines.extend(f"  {line}" for line in self.shutdown)
         lines.extend(f"  ! {note}" for note in self.notices)
         return "\n".join(lines)
+
+
+def position_totals(
+    positions: Iterable[tuple[Any, PositionState]],
+    base_of: Callable[[str, str], str],
+    mark: Callable[[str, str], Decimal | None],
+) -> dict[str, Any]:
+    """The ``RunSummary`` fields over the account's positions, keyed (venue, symbol):
+    PnL at each market's mark, fills and volume per venue, net exposure per base."""
+    out: dict[str, Any] = {
+        "positions": [],
+        "realized_pnl": ZERO,
+        "unrealized_pnl": ZERO,
+        "fees": ZERO,
+        "volume": ZERO,
+        "fills": 0,
+        "fills_by_venue": {},
+        "volume_by_venue": {},
+        "net_exposure": {},
+    }
+    for (venue, symbol), state in positions:
+        out["fills_by_venue"][venue] = out["fills_by_venue"].get(venue, 0) + state.fills
+        out["volume_by_venue"][venue] = out["volume_by_venue"].get(venue, ZERO) + state.volume
+        base = base_of(venue, symbol)
+        out["net_exposure"][base] = out["net_exposure"].get(base, ZERO) + state.size
+        price = mark(venue, symbol)
+        upnl = state.unrealized_pnl(price)
+        out["realized_pnl"] += state.realized_pnl
+        out["unrealized_pnl"] += upnl
+        out["fees"] += state.fees
+        out["volume"] += state.volume
+        out["fills"] += state.fills
+        out["positions"].append(
+            VenuePosition(venue, symbol, state.size, state.entry_price, upnl, price)
+        )
+    return out
 
 
 _REPORT_EXP = Decimal("1e-8")

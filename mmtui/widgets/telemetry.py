@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from mmtui.core.readmodel import TelemetryView
+from mmtui.core.telemetry import TelemetryView
 
 SERIES = (
     ("mid", "mid"),

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from connectors.grvt.emulator import Credentials, grvt_emulator, new_credentials
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.rest import GrvtUrls
 from connectors.sim.venue import FlowParams
+from mmtui.config import Config, load_config
+from mmtui.emulate import write_grvt_files
 from tests.waiting import until
 
 ACCOUNT = "alice"
@@ -69,6 +72,17 @@ def start_emulator(creds: Credentials, **kw: Any) -> EmulatorHarness:
         seed=7,
         **kw,
     ).start()
+
+
+def session_config(
+    folder: Path, harness: EmulatorHarness, creds: Credentials, **venue: Any
+) -> Config:
+    """The config ``mmtui emulate grvt`` writes, for ``harness`` and ``creds`` (key
+    file in ``folder``), without the dead-man's switch unless ``venue`` sets one."""
+    venue.setdefault("dead_man_switch_s", None)
+    path = write_grvt_files(folder, harness.base_url, harness.ws_url, creds, **venue)
+    config, _ = load_config(path, env={})
+    return config
 
 
 def connector_for(harness: EmulatorHarness, keys: GrvtKeys, **kw: Any) -> GrvtConnector:

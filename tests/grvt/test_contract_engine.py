@@ -15,10 +15,8 @@ import pytest
 from connectors.base import OrderRequest, OrderStatus, Side, TimeInForce
 from connectors.emulation.harness import EmulatorHarness
 from connectors.grvt.emulator import new_credentials
-from mmtui.config import load_config
-from mmtui.emulate import write_config, write_key_file
 from mmtui.session import Session, build_session
-from tests.grvt.conftest import ACCOUNT, BTC, OTHER, SIM, start_emulator, until
+from tests.grvt.conftest import ACCOUNT, BTC, OTHER, SIM, session_config, start_emulator, until
 
 VENUE = "grvt"
 
@@ -45,22 +43,7 @@ class EngineRig:
 async def erig(tmp_path: Path) -> AsyncIterator[EngineRig]:
     creds = new_credentials()
     harness = await asyncio.to_thread(start_emulator, creds)
-    key_file = write_key_file(
-        tmp_path / "grvt_key.yaml",
-        {
-            "api_key": creds.api_key,
-            "trading_account_id": creds.sub_account_id,
-            "private_key": creds.private_key,
-        },
-    )
-    venue = {
-        "type": "grvt",
-        "env": "testnet",
-        "base_url": harness.base_url,
-        "ws_url": harness.ws_url,
-        "key_file": str(key_file),
-    }
-    config, _ = load_config(write_config(tmp_path, VENUE, venue, BTC), env={})
+    config = session_config(tmp_path, harness, creds)
     config.strategies = []  # trade by hand
     session = build_session(config)
     r = EngineRig(harness, session)

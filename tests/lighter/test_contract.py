@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import OrderRequest, OrderStatus, Side, TimeInForce
+from connectors.base import OrderRequest, OrderStatus, Side, TimeInForce, VenueError
 from connectors.emulation.harness import EmulatorHarness
 from connectors.lighter.connector import LighterConnector
 from connectors.lighter.emulator import LighterKey, lighter_emulator
@@ -391,6 +391,42 @@ async def test_a_dead_man_switch_that_cannot_be_armed_fails_the_start(tmp_path: 
             await r.session.start()
     finally:
         await close_rig(r)
+
+
+@pytest.mark.parametrize("abort_fails", [False, True])
+async def test_the_dead_man_switch_says_whether_a_close_disarmed_it(
+    tmp_path: Path, abort_fails: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the run summary asks at quit (``DeadManSwitched``): armed from the connect
+    until the close aborts the scheduled cancel-all; still armed when it could not."""
+    r = await open_rig(tmp_path, dead_man_switch_s=3, min_scheduled_cancel_ms=1000)
+
+    def schedule() -> object:
+        return r.harness.call(lambda: r.harness.dialect.schedule(LIGHTER_ACCOUNT_INDEX))
+
+    try:
+        await r.session.start()
+        conn = r.engine.connectors[VENUE]
+        assert conn.dead_man_armed is True
+        await until(lambda: schedule() is not None, what="the scheduled cancel-all")
+        if abort_fails:
+
+            async def refused() -> None:
+                raise VenueError("lighter: abort refused (test)", retryable=False)
+
+            monkeypatch.setattr(conn.tx, "abort_scheduled_cancel_all", refused)
+        await r.session.stop()
+        assert conn.dead_man_armed is abort_fails
+        if abort_fails:
+            assert schedule() is not None  # the venue will cancel at its deadline
+        else:
+            await until(lambda: schedule() is None, what="the schedule aborted")
+    finally:
+        await close_rig(r)
+
+
+async def test_no_dead_man_switch_configured_is_none(rig: Rig) -> None:
+    assert rig.engine.connectors[VENUE].dead_man_armed is None
 
 
 async def test_malformed_frames_are_skipped_and_counted(rig: Rig) -> None:

@@ -282,6 +282,53 @@ async def test_one_reject_is_retried_and_the_pair_is_hedged(
         await s.stop()
 
 
+def reject_ours(s: Session, venue: str, count: int) -> None:
+    """Venue ``venue`` refuses our next ``count`` orders."""
+    v: Any = s.world.venues[venue]
+    submit = v.submit
+    left = [count]
+
+    def refusing(account: str, req: Any) -> Any:
+        if account == "me" and left[0] > 0:
+            left[0] -= 1
+            v.reject_next[account] = "venue says no (test)"
+        return submit(account, req)
+
+    v.submit = refusing
+
+
+async def test_a_failed_close_keeps_the_pair_and_retries(
+    make_session: Callable[..., Session],
+) -> None:
+    """The close of one leg fails (its limit and its market fallback refused): the
+    pair stays on the books, closing, with the leg still held -- it is not dropped
+    (and later rediscovered by the drift guard as a one-sided delta failure) -- and
+    the close is retried until both legs are flat."""
+    s = make_session(arb_config(tracking_max_retries=1))
+    await s.start()
+    try:
+        set_gap(s, 0.005)
+        await s.run_for(3)
+        (pair,) = strat(s).pairs
+        assert pair.state == "open" and pos(s, "b") == D("-0.01")
+        reject_ours(s, "b", 2)  # the close's limit attempt and its market fallback
+        set_gap(s, 0.0)  # converged: take profit
+        runner = s.engine.runner("arb")
+        for _ in range(10):
+            await s.run_for(0.1)
+            if runner.telemetry.counters.get("close_failures"):
+                break
+        assert runner.telemetry.counters.get("close_failures") == 1
+        assert strat(s).pairs == [pair] and pair.state == "closing"
+        assert pos(s, "a") == 0 and pos(s, "b") == D("-0.01")  # b's leg still held
+        await s.run_for(3)
+        assert pos(s, "a") == 0 and pos(s, "b") == 0 and strat(s).pairs == []
+        assert runner.telemetry.counters["round_trips"] == 1
+        assert strat(s).delta_failures == 0 and "drift_rebuilds" not in runner.telemetry.counters
+    finally:
+        await s.stop()
+
+
 async def test_time_stop_and_stop_on_widening(make_session: Callable[..., Session]) -> None:
     s = make_session(arb_config(max_hold_secs=5, sl_ratio=0.5, cooldown_secs=3))
     await s.start()

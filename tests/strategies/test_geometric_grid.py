@@ -283,6 +283,29 @@ async def test_fill_gets_its_take_profit_one_step_away_and_the_level_rearms(quie
     assert tel["grid_pnl"] == (D("100095.0") - D("99995.0")) * D("0.001") - fees
 
 
+async def test_no_entry_crosses_an_opposite_take_profit(quiet) -> None:
+    """A sell round trip's take-profit is a buy one level down. When the centre
+    falls to just under it, that level becomes a sell level: no sell entry may sit
+    at or below the buy take-profit (without post-only it would trade with it)."""
+    s = await quiet(post_only=False, recenter_on_move=True, requote_ticks=50)
+    runner = s.engine.runner("grid")
+    s.world.market.shock("BTC", 0.004)  # the crowd moves above our asks
+    await s.run_for(1)
+    take(s, Side.BUY, "0.001", D("100095.0"))  # the sell entry at level 11 fills
+    await s.run_for(1)
+    tp = next(o for o in runner.orders() if o.reduce_only)
+    assert (tp.side, tp.price, tp.tag) == (Side.BUY, D("99995.0"), "Ts11")
+    mid = s.world.market.mid("sim", "BTC")  # type: ignore[union-attr]
+    s.world.market.shock("BTC", 99_990 / mid - 1)  # type: ignore[union-attr]  # just under it
+    await s.run_for(2)
+    assert runner.telemetry.counters.get("recentres", 0) >= 1
+    centre = runner.telemetry.values["centre"]
+    assert isinstance(centre, D) and centre < D("99995.0")
+    sells = [p for side, p, _, ro in resting(s) if side == "sell" and not ro]
+    assert sells and min(sells) > D("99995.0")
+    assert tp.is_live and runner.position("sim", SYMBOL).size == D("-0.001")
+
+
 async def test_partial_fills_get_take_profits_for_what_filled(quiet) -> None:
     s = await quiet(quote_allocation=3000)  # 0.005 per buy
     runner = s.engine.runner("grid")

@@ -241,6 +241,33 @@ async def _one_lot(s: Session, r: StrategyRunner) -> str:
     return next(k for k, lot in hl.lots.items() if lot.open > 0)
 
 
+async def test_resting_entries_stay_within_their_cap(make_session: Callable[..., Session]) -> None:
+    """No takers, no interval: only the cap holds the entries back. At most
+    ``max_resting_entries`` bids rest at once however many lots would still fit."""
+    params = {
+        "max_resting_entries": 2,
+        "max_concurrent_positions": 10,
+        "net_delta_bound": "0.02",
+        "entry_interval_secs": 0,
+        "requote_ticks": 1000,
+        "entry_max_age_secs": None,
+    }
+    quiet = {"type": "sim", "flow": {"taker_rate": 0}, "basis": {"sigma": 0.0}}
+    s = make_session(_config(params, venues={"a": quiet, "b": quiet}, risk={"stale_book_ms": None}))
+    await s.start()
+    try:
+        r = s.engine.runner("hl")
+        most = 0
+        for _ in range(20):
+            await s.run_for(0.25)
+            most = max(most, len(_tagged(r, "entry")))
+        assert most == 2 and len(_tagged(r, "entry")) == 2
+        assert _hl(r).entry_room() is False
+        assert r.tick_errors == 0
+    finally:
+        await s.stop()
+
+
 async def test_hedge_counts_only_when_filled_and_is_retried(
     make_session: Callable[..., Session],
 ) -> None:

@@ -5,6 +5,7 @@ maker leg, and pause / flatten / kill switch / restart leave nothing one-sided."
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal as D
 from typing import Any
 
@@ -244,6 +245,29 @@ async def test_pause_resume_and_flatten_mid_cycle(make_session: Callable[..., Se
         assert worst <= 0.4
         assert st.cycles_aborted == 1  # the flattened cycle
         assert st.phase is Phase.DONE and st.cycles_started == 3
+        assert_flat(s)
+    finally:
+        await s.stop()
+
+
+async def test_a_close_nobody_takes_ends_at_market(make_session: Callable[..., Session]) -> None:
+    """The takers leave the maker venue during the hold: the reduce-only close
+    limit is re-priced, then -- attempts used up -- the rest goes at market
+    (``close_mkt``), the hedge is bought back, the cycle completes flat. A
+    reduce-only close is never left resting."""
+    s = make_session(two_venue_config(max_cycles=1, max_reprice_attempts=1))
+    await s.start()
+    try:
+        await wait_for(s, Phase.HOLDING)
+        st = strategy(s)
+        assert st.maker_position() != 0
+        venue: Any = s.world.venues["a"]  # type: ignore[union-attr]
+        venue.background.flow = replace(venue.flow, taker_rate=0.0)  # nobody takes
+        await wait_for(s, Phase.CLOSING_MAKER, limit=10)
+        await wait_for(s, Phase.DONE, limit=30)
+        tel = s.engine.runner("hc").telemetry.counters
+        assert tel["market_closes"] == 1 and tel["reprices"] >= 1
+        assert st.cycles_completed == 1 and st.cycles_aborted == 0
         assert_flat(s)
     finally:
         await s.stop()

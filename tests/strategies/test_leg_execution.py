@@ -43,6 +43,10 @@ class FakeOrder:
     def is_live(self) -> bool:
         return self.status.is_live
 
+    @property
+    def remaining(self) -> D:
+        return self.size - self.filled
+
 
 class FakeCtx:
     def __init__(self) -> None:
@@ -73,6 +77,9 @@ class FakeCtx:
 
     def book(self, venue: str, symbol: str) -> OrderBook:
         return self.book_
+
+    def orders(self, venue: str | None = None, symbol: str | None = None) -> list[FakeOrder]:
+        return [o for o in self.placed if o.is_live]
 
     def place(
         self,
@@ -244,6 +251,35 @@ def test_rejects_retry_from_tick_then_fail() -> None:
     assert len(ctx.placed) == 2
     leg.on_tick(2)
     assert leg.status is LegStatus.FAILED and "rejected" in leg.reason
+
+
+def test_rejects_back_off_between_attempts() -> None:
+    """With ``reject_backoff_ms`` the next attempt waits it, doubling per reject."""
+    ctx = FakeCtx()
+    ctx.reject_all = True
+    leg = make(ctx, reject_backoff_ms=500)  # 2 limit attempts, then the market fallback
+    assert len(ctx.placed) == 1
+    for t, placed in ((100, 1), (499, 1), (500, 2), (1400, 2), (1500, 3)):
+        ctx.t = t
+        leg.on_tick(t)
+        assert len(ctx.placed) == placed, t
+    assert ctx.placed[-1].order_type is OrderType.MARKET
+    assert leg.status is LegStatus.FAILED and leg.rejects == 3
+
+
+def test_joining_follows_the_market_not_its_own_order() -> None:
+    """Alone at the best bid, a joining leg's order is the touch: the touch it
+    follows is everyone else's (here a tick lower), so it requotes down to it."""
+    ctx = FakeCtx()
+    leg = make(ctx)
+    (o,) = ctx.placed
+    assert o.price == D("100.0")
+    # the bid level at 100.0 is our 10 lots alone; the crowd is at 99.9
+    ctx.book_.apply_snapshot([(1000, 10), (999, 500)], [(1002, 500)], 2, 0)
+    assert touch_price(ctx.book_, Side.BUY, False, INST, [o]) == D("99.9")  # type: ignore[list-item]
+    ctx.t = 100
+    leg.on_tick(ctx.t)
+    assert o.cancel_requested and leg.requotes == 1
 
 
 def test_abort_waits_for_confirmation_and_keeps_fills() -> None:

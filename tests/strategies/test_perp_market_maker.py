@@ -16,15 +16,15 @@ from mmtui.config import Config, ConfigError, load_config
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyRunner, StrategyState
 from mmtui.session import Session
+from strategies.external_book import external_touch
 from strategies.perp_market_maker import (
     PerpMarketMakerParams,
-    external_touch,
     ladder_prices,
     match_levels,
     normalized_inventory,
 )
 
-from ..conftest import sim_config
+from ..conftest import btc_sim_config
 
 INST = Instrument("v", "X-PERP", "X", "USDC", D("0.01"), D("0.001"), D("0.001"))
 SYM = "BTC-PERP"
@@ -152,37 +152,9 @@ def pmm_config(
     journal: bool = False,
     seed: int = 5,
 ) -> Config:
-    flow: dict[str, Any] = {} if takers else {"taker_rate": 0}
-    return sim_config(
-        sim={
-            "seed": seed,
-            "speed": None,
-            "step_ms": 100,
-            "assets": {
-                "BTC": {
-                    "start_price": 100_000,
-                    "tick_size": 0.1,
-                    "step_size": 0.001,
-                    "min_size": 0.001,
-                    "volatility": volatility,
-                }
-            },
-        },
-        venues={
-            "sim": {"type": "sim", "flow": flow, "basis": {"sigma": 0 if not volatility else 2e-4}}
-        },
-        # without takers a still book never updates: the stale-book guard would block quotes
-        risk={} if takers else {"stale_book_ms": None},
-        strategies=[
-            {
-                "name": NAME,
-                "kind": "perp_market_maker",
-                "venue": "sim",
-                "symbol": SYM,
-                "params": params,
-            }
-        ],
-        journal={"enabled": journal},
+    strategy = {"name": NAME, "kind": "perp_market_maker", "params": params}
+    return btc_sim_config(
+        strategy, takers=takers, volatility=volatility, seed=seed, journal=journal
     )
 
 
@@ -276,6 +248,31 @@ async def test_ladder_walks_when_mid_moves(make_session: Callable[..., Session])
         assert abs(min(asks) - mid * D("1.001")) <= tolerance
         await s.run_for(10)
         assert (c.placed, c.cancel_requests) == (14, 8)  # and then it sits still again
+    finally:
+        await s.stop()
+
+
+async def test_quotes_at_the_touch_follow_the_market_not_themselves(
+    make_session: Callable[..., Session],
+) -> None:
+    """Level 0 one bp from mid is inside the crowd (1.5 bp): its quotes are the touch.
+    A 1 bp move of the market moves the plain book's mid by a quarter of that (half
+    of it is ours); the mid it quotes around is the market's without its own orders,
+    so the ladder re-centres on the new price."""
+    s = make_session(pmm_config({**TIGHT, "max_orders": 1}, takers=False))
+    await s.start()
+    try:
+        runner = s.engine.runner(NAME)
+        await s.run_for(3)
+        book = s.engine.book("sim", SYM)
+        assert book is not None
+        (bid,), (ask,) = _ladder(runner, Side.BUY), _ladder(runner, Side.SELL)
+        assert (book.best_bid(), book.best_ask()) == (bid.price, ask.price)  # we are the touch
+        s.world.market.shock("BTC", 0.0001)  # type: ignore[union-attr]
+        fair = D(str(s.world.market.mid("sim", "BTC")))  # type: ignore[union-attr]
+        await s.run_for(4)  # the median window (2 s) turns over
+        (bid,), (ask,) = _ladder(runner, Side.BUY), _ladder(runner, Side.SELL)
+        assert abs((bid.price + ask.price) / 2 - fair) <= D(1)
     finally:
         await s.stop()
 

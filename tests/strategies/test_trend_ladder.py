@@ -16,13 +16,12 @@ from pydantic import ValidationError
 from connectors.base import Instrument, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from mmtui.config import Config, load_config
 from mmtui.core.runner import StrategyRunner, StrategyState
-from mmtui.session import Session
+from mmtui.session import Session, build_session
 from strategies.base import OrderView
 from strategies.trend_detector import Direction, TrendDetector
 from strategies.trend_ladder import (
     TrendLadder,
     TrendLadderParams,
-    backoff_secs,
     entry_cooldown_secs,
     entry_price,
     passive_limit,
@@ -77,8 +76,6 @@ def test_pacing_slows_as_exits_pile_up() -> None:
     waits = [entry_cooldown_secs(n, p) for n in (0, 1, 2, 4, 8, 12)]
     # idle (clamped to min_wait), <1/6 idle, 1/6 -> base/2, 1/3 -> base, 2/3 -> 2*base (capped)
     assert waits == [10, 10, 50, 100, 150, 150]
-    assert backoff_secs(0, 15, 120) == 0
-    assert [backoff_secs(n, 15, 120) for n in (1, 2, 3, 4, 5)] == [15, 30, 60, 120, 120]
 
 
 def test_prices_one_tick_outside_and_never_crossing() -> None:
@@ -602,6 +599,46 @@ async def test_restart_adopts_its_orders_and_pairing(
     finally:
         report = await new.stop()
     assert report.ok and report.open_orders_left == 0
+
+
+async def test_quit_keeps_the_take_profits_with_on_quit_keep_exits(
+    make_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    """The issue: quitting cancelled the take-profits and left the position with no
+    exit. With ``on_quit: keep_exits`` the shutdown cancels the entry and leaves the
+    take-profit resting on the venue, says so, and a restart takes it back."""
+    cfg = _config({"on_quit": "keep_exits"}, journal={"enabled": True})
+    old = make_session(cfg, start_ms=START_MS)
+    await old.start()
+    runner = old.engine.runner("tl")
+    entry = await _resting_entry(old, runner)
+    take(old, Side.SELL, entry.price, 2)  # type: ignore[arg-type]  # partly filled, resting
+    await old.run_for(0.4)
+    (tp,) = _tagged(runner, "tp:")
+    assert tp.status is OrderStatus.OPEN and tp.reduce_only
+    report = await old.stop()
+    summary = old.summary()
+    assert report.ok and report.open_orders_left == 0 and summary.open_orders_left == 0
+    assert [o.client_id for o in _venue(old).open_orders("me")] == [tp.client_id]
+    assert entry.status is OrderStatus.CANCELLED  # not an exit: cancelled
+    assert [o.client_id for o in report.kept] == [tp.client_id]
+    (line,) = summary.exits_kept
+    assert tp.client_id in line and "reduce-only" in line and "of tl" in line
+    assert "on_quit: keep_exits" in summary.render()
+    assert not any("dead-man" in line for line in summary.shutdown)  # the sim has none
+    # a restart on the same venue and journal hands the exit back to the strategy
+    new = build_session(
+        cfg, speed="manual", journal_path=tmp_path / "j.sqlite", world=old.world, clock=old.clock
+    )
+    await new.start()
+    try:
+        again = new.engine.runner("tl")
+        assert [(o.client_id, o.tag) for o in again.orders()] == [(tp.client_id, tp.tag)]
+        assert again.strategy.lots[entry.client_id].open == D("0.002")  # type: ignore[attr-defined]
+        assert _pos(again) == D("0.002") == _exits(again)
+    finally:
+        report = await new.stop()
+    assert report.ok and report.kept  # still its setting: kept again
 
 
 async def test_restart_with_the_other_direction_flushes_the_old_position(

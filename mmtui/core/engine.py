@@ -154,6 +154,7 @@ class Engine:
             order_path=self.order_path,
             orders=self.orders,
             strategy_positions=self.strategy_positions,
+            positions=self.positions,
             risk=self.risk,
             strategies=self.strategies,
             runner=self.runner,

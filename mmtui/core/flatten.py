@@ -20,6 +20,7 @@ from connectors.base import (
     TimeInForce,
 )
 from mmtui.core.clock import Clock
+from mmtui.core.flat_report import describe_market
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.markets import Markets, abandon
 from mmtui.core.order_path import OrderPath
@@ -28,7 +29,6 @@ from mmtui.core.ownership import this_runs
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority
 from mmtui.core.risk import RiskEngine, RiskState
-from mmtui.core.flat_report import describe_market
 from mmtui.core.summary import FlattenLine, FlattenReport
 
 if TYPE_CHECKING:
@@ -264,9 +264,7 @@ class Flattener:
             closed.append(f"{name} {symbol} {size:+}")
         return closed
 
-    async def _venue_sizes(
-        self, venue: str, gateway: VenueGateway
-    ) -> dict[str, Decimal] | None:
+    async def _venue_sizes(self, venue: str, gateway: VenueGateway) -> dict[str, Decimal] | None:
         """The venue's signed size per symbol as it reports them now (None: unread)."""
         try:
             positions = await gateway.call(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side
 from connectors.position_math import PositionState
+from mmtui.core.alerts import Alert, EventLog, alerts_since
 from mmtui.core.clock import Clock
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
@@ -175,7 +176,7 @@ class ReadModel:
         positions: PositionBook,
         strategy_positions: PositionBook,
         strategies: Mapping[str, StrategyRunner],
-        events: Sequence[tuple[int, str, str]],
+        events: EventLog,
         session_pnl: Callable[[], Decimal],
         attention: Callable[[], tuple[str, ...]] = tuple,
         telemetry: TelemetryHub,
@@ -375,6 +376,11 @@ class ReadModel:
     def events(self, limit: int = 50) -> tuple[EventRow, ...]:
         """The latest engine events, oldest first."""
         return tuple(EventRow(*e) for e in self._events[-limit:])
+
+    def alerts(self, after: int = 0) -> tuple[Alert, ...]:
+        """Events an operator must acknowledge (a halt, a venue disconnect, a position
+        mismatch, a failed flatten) numbered above ``after``, oldest first."""
+        return alerts_since(self._events, after)
 
 
 OTHER_TOOL = "(other tool)"

@@ -29,8 +29,7 @@ def two_arbs() -> Any:
     return sim_config(
         venues={"a": {"type": "sim", "basis": still}, "b": {"type": "sim", "basis": still}},
         strategies=[
-            {"name": name, "kind": "cross_arbitrage", "venue": "a", "symbol": SYM,
-             "params": PARAMS}
+            {"name": name, "kind": "cross_arbitrage", "venue": "a", "symbol": SYM, "params": PARAMS}
             for name in ("arb_one", "arb_two")
         ],
     )
@@ -53,7 +52,10 @@ async def both_hold_pairs(s: Session) -> None:
         if all(share(s, n, "a") == D("0.01") for n in ("arb_one", "arb_two")):
             break
     assert [share(s, n, v) for n in ("arb_one", "arb_two") for v in "ab"] == [
-        D("0.01"), D("-0.01"), D("0.01"), D("-0.01")
+        D("0.01"),
+        D("-0.01"),
+        D("0.01"),
+        D("-0.01"),
     ]
     # hold: no exit while the test flattens
     for name in ("arb_one", "arb_two"):

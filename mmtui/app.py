@@ -379,7 +379,7 @@ class MainScreen(Screen[None]):
                         yield LogPane(self.owner.log_buffer, id="log")
         yield AlertBar(key_display(self.owner.key_of("ack")), id="alerts")
         yield LogTail(self.owner.log_buffer, id="log-tail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False
@@ -410,7 +410,10 @@ class MainScreen(Screen[None]):
             self.query_one(StrategiesTable).focus()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        # ctrl+p stays (the help says so); its footer entry gives way to the keys
+        self.query_one(Footer).show_command_palette = not narrow
 
     def add_book_panes(self) -> None:
         """A ladder for every market in use that has none yet (after a launch)."""

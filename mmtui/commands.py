@@ -61,7 +61,7 @@ COMMANDS: tuple[Command, ...] = (
         "flatten",
         "f",
         "flatten_selection",
-        "Flatten",
+        "Flat",
         "flatten the selected strategy (or venue, from a book pane); asks y to confirm",
     ),
     Command(
@@ -71,7 +71,7 @@ COMMANDS: tuple[Command, ...] = (
         "KILL",
         "kill switch: pause all, cancel everything, flatten every venue; asks y",
     ),
-    Command("reset_risk", "R", "reset_risk", "Reset risk", "set risk back to ACTIVE (when halted)"),
+    Command("reset_risk", "R", "reset_risk", "Reset", "set risk back to ACTIVE (when halted)"),
     Command(
         "ack",
         "a",
@@ -79,9 +79,9 @@ COMMANDS: tuple[Command, ...] = (
         "Ack",
         "acknowledge the alerts (halt, disconnect, position mismatch, failed flatten)",
     ),
-    Command("search", "slash", "search_log", "Search", "search the log (filters and highlights)"),
-    Command("log_level", "l", "cycle_log_level", "Log lvl", "cycle the log pane's level filter"),
-    Command("theme", "t", "cycle_theme", "Theme", "cycle dark / light / high-contrast theme"),
+    Command("search", "slash", "search_log", "Find", "search the log (filters and highlights)"),
+    Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
+    Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command("help", "question_mark", "help", "Help", "show this help"),
     Command(
         "quit",

@@ -109,11 +109,14 @@ class StrategyView:
     position: Decimal
     """Its own signed size on its main market (``venue``/``symbol``)."""
     pnl: Decimal
-    """Realized + unrealized - fees on its main market."""
+    """Realized + unrealized - fees of its own fills, over all its markets (the
+    header's session PnL is the account's: every fill on every venue)."""
     fills: int
     live_orders: int
     telemetry: tuple[tuple[str, Value], ...]
     """Its latest telemetry values."""
+    legs: tuple[tuple[str, str, Decimal], ...] = ()
+    """(venue, symbol, its own signed size) on each of its markets, main first."""
 
     @property
     def note(self) -> str:
@@ -326,6 +329,12 @@ class ReadModel:
         state = self._strategy_positions.peek((runner.name, venue, symbol))
         if state is None:
             state = PositionState()
+        legs, pnl, fills = [], Decimal(0), 0
+        for v, sym in runner.markets:
+            leg = self._strategy_positions.peek((runner.name, v, sym)) or PositionState()
+            legs.append((v, sym, leg.size))
+            pnl += leg.net_pnl(self._markets.mark(v, sym))
+            fills += leg.fills
         return StrategyView(
             name=runner.name,
             kind=runner.kind,
@@ -335,10 +344,11 @@ class ReadModel:
             state=runner.state,
             reason=runner.reason,
             position=state.size,
-            pnl=state.net_pnl(self._markets.mark(venue, symbol)),
-            fills=state.fills,
+            pnl=pnl,
+            fills=fills,
             live_orders=sum(1 for _ in self._orders.live(strategy=runner.name)),
             telemetry=view.values if (view := self._telemetry.view(runner.name)) else (),
+            legs=tuple(legs),
         )
 
     def telemetry(self, name: str) -> TelemetryView | None:

@@ -46,11 +46,25 @@ class KeyedTable(DataTable[Cell]):
             self.add_column(label, key=key)
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
-        """``rows``: row key -> one cell per entry of ``COLUMNS``."""
+        """``rows``: row key -> one cell per entry of ``COLUMNS``, in display order.
+        A row that appears anywhere but at the end (a second venue's row before the
+        NET row) rebuilds the rows in order; else rows change in place."""
         keys = [self.COLUMNS[i][0] for i in self._shown]
         for gone in set(self._cells) - set(rows):
             self.remove_row(gone)
             del self._cells[gone]
+        kept = [k for k in rows if k in self._cells]
+        if kept != list(self._cells)[: len(kept)] or kept != list(rows)[: len(kept)]:
+            selected = self.selected_key()
+            self.clear()
+            self._cells.clear()
+            for row_key, all_cells in rows.items():
+                cells = tuple(all_cells[i] for i in self._shown)
+                self.add_row(*cells, key=row_key)
+                self._cells[row_key] = cells
+            if selected in self._cells:
+                self.move_cursor(row=list(self._cells).index(selected))
+            return
         for row_key, all_cells in rows.items():
             cells = tuple(all_cells[i] for i in self._shown)
             old = self._cells.get(row_key)

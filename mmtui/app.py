@@ -148,7 +148,7 @@ class MMApp(App[RunSummary | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide (and ignore) the commands that make no sense now: Pause or Resume on
         ``p`` by the selected strategy's state, reset risk only when halted, ..."""
-        if action not in BY_ACTION or not self._main_ready() or self.screen is not self.main:
+        if action not in BY_ACTION or not self._main_ready():
             return True
         strategy, risk, venue, alerts = self.action_state()
         return valid(action, strategy=strategy, risk=risk, venue_focused=venue, alerts=alerts)

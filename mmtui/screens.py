@@ -60,6 +60,9 @@ class ReportScreen(ModalScreen[None]):
             yield Static(Text(self.title_text, style="bold"))
             yield Static(self.outcome, id="report-body")
 
+    def on_mount(self) -> None:
+        self.query_one("#report-body", Static).update(self.outcome)  # it may have come
+
     def _set(self, outcome: Text) -> None:
         self.done = True
         self.outcome = outcome

@@ -57,13 +57,24 @@ class LogPane(RichLog):
     only the lines holding a text, highlighted."""
 
     def __init__(self, buffer: LogBuffer, **kwargs: object) -> None:
-        super().__init__(max_lines=2000, wrap=True, markup=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(  # type: ignore[misc]
+            max_lines=2000, wrap=True, markup=False, min_width=20, **kwargs
+        )
         self.buffer = buffer
         self.min_level = logging.INFO
         self.query_text = ""
         self.matches = 0
         self._seen = 0
+        self._width = 0
         self._title()
+
+    def on_resize(self) -> None:
+        """Lines wrap at the width they were written at: rewrap on a new width."""
+        width = self.scrollable_content_region.width
+        if self._size_known and width != self._width:
+            if self._width:
+                self._rerender()
+            self._width = width
 
     def _title(self) -> None:
         title = f"log ≥ {logging.getLevelName(self.min_level)}"

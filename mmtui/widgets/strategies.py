@@ -32,7 +32,7 @@ class StrategiesTable(KeyedTable):
         ("kind", "kind"),
         ("note", "note"),
     )
-    NARROW = ("name", "state", "pos", "pnl", "orders")
+    NARROW = ("name", "state", "pos", "pnl", "fills", "orders")
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from mmtui.session import Session
 from mmtui.widgets.alerts import AlertBar
 from mmtui.widgets.log import LogPane
 
-from ..conftest import sim_config
+from ..conftest import AS_PARAMS, sim_config
 from .test_snapshots import screen_lines
 
 
@@ -375,3 +375,128 @@ def two_assets(strategies: list[dict[str, Any]] | None = None, **kw: Any) -> Any
     return sim_config(
         sim={"seed": 11, "speed": None, "step_ms": 100, "assets": assets}, **extra, **kw
     )
+
+
+def three_strategies() -> Any:
+    still = {"sigma": 0.0, "half_life_s": 3600}  # the test sets the gap by hand
+    return two_assets(
+        [
+            {
+                "name": "as_btc",
+                "kind": "avellaneda_stoikov",
+                "venue": "venue_a",
+                "symbol": "BTC-PERP",
+                "params": AS_PARAMS,
+            },
+            {
+                "name": "pmm_eth",
+                "kind": "perp_market_maker",
+                "venue": "venue_a",
+                "symbol": "ETH-PERP",
+            },
+            {
+                "name": "arb_btc",
+                "kind": "cross_arbitrage",
+                "venue": "venue_a",
+                "symbol": "BTC-PERP",
+                "params": {
+                    "other_venue": "venue_b",
+                    "size": 0.01,
+                    "entry_threshold_pct": 0.1,
+                    "max_concurrent_positions": 1,
+                    "cooldown_secs": 1,
+                    "tracking_wait_secs": 2,
+                },
+            },
+        ],
+        venues={
+            "venue_a": {"type": "sim", "basis": still, "flow": {"taker_k": 1.0}},
+            "venue_b": {"type": "sim", "basis": still},
+        },
+    )
+
+
+async def test_80x24_keeps_what_matters_with_three_strategies(
+    make_session: Callable[..., Session],
+) -> None:
+    import logging
+
+    session = await _started(make_session, three_strategies())
+    buffer = LogBuffer()
+    buffer.setLevel(0)
+    fills_log = logging.getLogger("mmtui.fills")
+    fills_level = fills_log.level
+    fills_log.setLevel(logging.INFO)
+    fills_log.addHandler(buffer)
+    app = MMApp(session, buffer)
+    engine = session.engine
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            session.world.market.set_basis("venue_b", "BTC", 0.005)  # type: ignore[union-attr]
+            for _ in range(60):
+                await session.run_for(1)
+                arb = engine.view.strategy("arb_btc")
+                if arb is not None and arb.legs[0][2] != 0 and arb.legs[1][2] != 0:
+                    break
+            engine.pause_strategy("arb_btc")
+            await session.run_for(1)
+            await _frame(app, pilot)
+            lines = screen_lines(app.export_screenshot())
+            rows = {
+                name: next((ln for ln in lines if f"{name} " in ln), "")
+                for name in ("as_btc", "pmm_eth", "arb_btc")
+            }
+            assert all(rows.values()), lines  # all three rows on screen
+            arb = engine.view.strategy("arb_btc")
+            assert arb is not None
+            leg_a, leg_b = arb.legs[0][2], arb.legs[1][2]
+            assert leg_a != 0 and leg_b == -leg_a
+            assert f"{leg_a:+} {leg_b:+}" in rows["arb_btc"]  # both legs of the cross row
+            assert "own PnL" in "\n".join(lines) and "acct PnL" in lines[0]
+            # the ETH ladder shows pmm_eth's own quotes (its nearest each side, on two
+            # rows a side; its ticks span cents, its quotes dollars), and no blank rows
+            ours = engine.view.our_levels("venue_a", "ETH-PERP")
+            bids = [lv for lv in ours if lv.side.value == "buy"]
+            asks = [lv for lv in ours if lv.side.value == "sell"]
+            assert bids and asks
+            nearest = [max(bids, key=lambda lv: lv.price), min(asks, key=lambda lv: lv.price)]
+            ladder = [ln.split("│")[1] for ln in lines if ln.startswith("│")]
+            for level in nearest:
+                assert any(
+                    cells.split()[:2] == [f"{level.size}", f"{level.price}"] for cells in ladder
+                ), (level, ladder)
+            assert not any(cells.strip() == "" for cells in ladder), ladder
+            # NET after every venue row
+            pane = [ln.split("│", 2)[-1] for ln in lines]
+            venue_rows = [i for i, ln in enumerate(pane) if ln.startswith("venue_")]
+            net_rows = [i for i, ln in enumerate(pane) if ln.startswith("NET ")]
+            assert {pane[i].split()[0] for i in venue_rows} == {"venue_a", "venue_b"}, pane
+            assert net_rows and min(net_rows) > max(venue_rows), pane
+            # Orders keeps venue and symbol
+            app.main.query_one(TabbedContent).active = "tab-orders"
+            await _frame(app, pilot)
+            lines = screen_lines(app.export_screenshot())
+            order = next(o for o in engine.view.orders() if o.strategy == "pmm_eth")
+            found = [ln for ln in lines if f" {order.price} " in ln + " " and "pmm_eth" in ln]
+            assert found, (order, lines)
+            row = found[0]
+            for cell in ("pmm_eth", "venue_a", "ETH-PERP", order.side.value, f"{order.size}"):
+                assert cell in row, (cell, row)
+            # the Log tab wraps a fill line: its size and price are on screen
+            app.main.query_one(TabbedContent).active = "tab-log"
+            await _frame(app, pilot)
+            lines = screen_lines(app.export_screenshot())
+            fills = [ln for ln in buffer.records() if ln.name == "mmtui.fills"]
+            assert fills
+            fill = fills[-1]
+            size, price = fill.message.split(" @ ")[0].split()[-1], fill.message.split(" @ ")[1]
+            price = price.split()[0]
+            head = " ".join(fill.message.split()[:3])  # strategy venue symbol
+            at = [i for i, ln in enumerate(lines) if head in ln and "fills:" in ln]
+            assert at, (fill.message, lines)
+            shown = " ".join(" ".join(lines[at[-1] : at[-1] + 2]).split())
+            assert size in shown and price in shown, (fill.message, shown)
+    finally:
+        fills_log.removeHandler(buffer)
+        fills_log.setLevel(fills_level)
+        await session.stop()

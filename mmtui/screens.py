@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -120,9 +120,9 @@ class HelpScreen(ModalScreen[None]):
         table.add_row("tab", "move between panes; arrows move between rows")
         table.add_row("ctrl+p", "command palette: every action valid now, by name")
         table.add_row("ctrl+q", "quit from anywhere (the same safe shutdown)")
-        with Vertical(id="dialog"):
+        with VerticalScroll(id="dialog", classes="help"):
+            yield Static(Text("Esc, ? or q closes; arrows scroll", style="dim"))
             yield Static(table)
-            yield Static(Text("Esc, ? or q closes", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)

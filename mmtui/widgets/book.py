@@ -34,9 +34,11 @@ class BookLadder(Static, can_focus=True):
         self.border_title = f"{symbol} @ {venue}"
         self._drawn: object = None
 
-    def levels_per_side(self) -> int:
-        """Asks + the mid row + bids fill the content height, no blank rows."""
-        return max(1, (self.size.height - 1) // 2)
+    def levels_per_side(self) -> tuple[int, int]:
+        """(asks, bids): with the mid row they fill the content height, no blank rows
+        (an even height gives the asks the extra row)."""
+        rows = max(2, self.size.height - 1)
+        return (rows + 1) // 2, rows // 2
 
     def render_view(self, view: ReadModel) -> None:
         ours = our_orders(view.our_levels(self.venue, self.symbol))
@@ -49,7 +51,7 @@ class BookLadder(Static, can_focus=True):
         if state == self._drawn:
             return
         self._drawn = state
-        self.update(ladder(view.book(self.venue, self.symbol, DEPTH), ours, levels))
+        self.update(ladder(view.book(self.venue, self.symbol, DEPTH), ours, *levels))
 
 
 def our_orders(levels: tuple[OurLevel, ...]) -> Ours:
@@ -74,16 +76,17 @@ def side_rows(
     return out[:rows] if len(out) > rows else out
 
 
-def ladder(book: BookView | None, ours: Ours, levels: int | None = None) -> Text:
+def ladder(
+    book: BookView | None, ours: Ours, ask_rows: int | None = None, bid_rows: int | None = None
+) -> Text:
     if book is None:
         return Text("not subscribed", style="dim")
     if not book.valid:
         return Text(f"book not valid: {book.resync_reason}", style="yellow")
-    depth = levels if levels is not None else max(len(book.asks), len(book.bids))
     my_asks = {p: q for (s, p), q in ours.items() if s is Side.SELL}
     my_bids = {p: q for (s, p), q in ours.items() if s is Side.BUY}
-    asks = side_rows(book.asks, my_asks, depth, asks=True)
-    bids = side_rows(book.bids, my_bids, depth, asks=False)
+    asks = side_rows(book.asks, my_asks, ask_rows or len(book.asks), asks=True)
+    bids = side_rows(book.bids, my_bids, bid_rows or len(book.bids), asks=False)
     rows: list[tuple[str, str, str, str]] = []  # (ours, price, size, price style)
     for price, size in reversed(asks):
         mine = my_asks.get(price)

@@ -263,7 +263,7 @@ async def test_help_lists_every_key_and_q_closes_it(make_session: Callable[..., 
                     says,
                     rows,
                 )
-            assert "Esc, ? or q closes" in rows
+            assert "Esc, ? or q closes; arrows scroll" in rows
             await pilot.press("q")
             await pilot.pause()
             assert isinstance(app.screen, MainScreen) and app.is_running

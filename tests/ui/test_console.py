@@ -500,3 +500,34 @@ async def test_80x24_keeps_what_matters_with_three_strategies(
         fills_log.removeHandler(buffer)
         fills_log.setLevel(fills_level)
         await session.stop()
+
+
+async def test_net_row_stays_after_a_venue_row_that_comes_later() -> None:
+    """Venue b's first fill comes after the NET row exists: NET still comes last."""
+    from decimal import Decimal as D
+
+    from textual.app import App, ComposeResult
+
+    from mmtui.core.readmodel import PositionRow
+    from mmtui.widgets.positions import PositionsTable
+
+    def row(venue: str, size: str) -> PositionRow:
+        return PositionRow(
+            venue, "BTC-PERP", "BTC", D(size), D(100), D(100), D(0), D(0), D(0), D(1), 1
+        )
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield PositionsTable()
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.render_positions((row("venue_a", "0.01"),))
+        await pilot.pause()
+        table.render_positions((row("venue_a", "0.01"), row("venue_b", "-0.01")))
+        await pilot.pause()
+        keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+        assert keys == ["venue_a/BTC-PERP", "venue_b/BTC-PERP", "net/BTC"]
+        lines = [ln for ln in screen_lines(app.export_screenshot()) if ln.strip()]
+        assert lines[-1].split()[:3] == ["NET", "BTC", "+0.00"], lines

@@ -216,11 +216,12 @@ class Flattener:
         books: Mapping[tuple[str, str], Decimal],
     ) -> list[str]:
         """The markets a report line speaks of: the strategy's on this venue (or every
-        market the account or a strategy holds), and every one the account holds."""
+        market a strategy or the account has held there), and every one the account
+        holds."""
         if strategy is not None:
             mine = {s for v, s in self._runner(strategy).markets if v == venue}
         else:
-            mine = {s for (_, s), size in books.items() if size != 0}
+            mine = {s for _, s in books} | set(account)
         return sorted(mine | {s for s, size in account.items() if size != 0})
 
     def _close_phantom_books(

@@ -12,16 +12,9 @@ from connectors.base import Side
 from mmtui.session import Session
 
 from ..conftest import sim_config
+from ..strategies.test_cross_arbitrage import BASE_PARAMS as PARAMS
 
 SYM = "BTC-PERP"
-PARAMS: dict[str, Any] = {
-    "other_venue": "b",
-    "entry_threshold_pct": 0.1,
-    "size": 0.01,
-    "max_concurrent_positions": 1,
-    "cooldown_secs": 1,
-    "tracking_wait_secs": 2,
-}
 
 
 def two_arbs() -> Any:

@@ -21,6 +21,7 @@ from mmtui.widgets.alerts import AlertBar
 from mmtui.widgets.log import LogPane
 
 from ..conftest import AS_PARAMS, sim_config
+from ..strategies.test_cross_arbitrage import BASE_PARAMS
 from .test_snapshots import screen_lines
 
 
@@ -169,6 +170,7 @@ async def test_kill_switch_report_alert_ack_and_reset_risk(
             report = await _report_done(app, pilot, session)
             lines = report.outcome.plain.splitlines()
             assert lines[0] == "PASS sim: flat"
+            assert lines[1].startswith("  venue sim BTC-PERP: +0") and lines[1].endswith("(flat)")
             assert lines[-2] == "kill switch: PASS on 1 venue(s)"
             assert lines[-1] == "(Enter, Esc or q closes)"
             for line in lines:
@@ -399,14 +401,7 @@ def three_strategies() -> Any:
                 "kind": "cross_arbitrage",
                 "venue": "venue_a",
                 "symbol": "BTC-PERP",
-                "params": {
-                    "other_venue": "venue_b",
-                    "size": 0.01,
-                    "entry_threshold_pct": 0.1,
-                    "max_concurrent_positions": 1,
-                    "cooldown_secs": 1,
-                    "tracking_wait_secs": 2,
-                },
+                "params": {**BASE_PARAMS, "other_venue": "venue_b"},
             },
         ],
         venues={

@@ -1,6 +1,7 @@
 """The console's commands, declared once (importable without Textual).
 
-This one table feeds the key bindings (each with an id, so keys can be
+This one table, in the order the footer shows (on a narrow terminal the last
+ones give way first), feeds the key bindings (each with an id, so keys can be
 remapped from the config), the footer, the help screen and the command palette.
 ``valid`` says which commands make sense now (the selected strategy's state,
 risk, alerts): the footer shows only those, a key that is not valid does
@@ -80,8 +81,6 @@ COMMANDS: tuple[Command, ...] = (
         "acknowledge the alerts (halt, disconnect, position mismatch, failed flatten)",
     ),
     Command("search", "slash", "search_log", "Find", "search the log (filters and highlights)"),
-    Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
-    Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command("help", "question_mark", "help", "Help", "show this help"),
     Command(
         "quit",
@@ -90,6 +89,8 @@ COMMANDS: tuple[Command, ...] = (
         "Quit",
         "safe shutdown: stop strategies, cancel all our orders, print the summary",
     ),
+    Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
+    Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command(
         "quit_ctrl",
         "ctrl+q",

@@ -115,7 +115,8 @@ class Flattener:
             venues = sorted(self._markets.connectors)
         for name in venues:
             report.lines.append(await self._flatten_venue(name, strategy, attempts, timeout))
-        self._note_event("flatten", f"{scope}: {report.headline()}")
+        failed = "".join(f"; {line}" for line in report.lines if not line.ok)
+        self._note_event("flatten", f"{scope}: {report.headline()}{failed}")
         return report
 
     async def kill_switch(self) -> FlattenReport:

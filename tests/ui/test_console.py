@@ -526,3 +526,43 @@ async def test_net_row_stays_after_a_venue_row_that_comes_later() -> None:
         assert keys == ["venue_a/BTC-PERP", "venue_b/BTC-PERP", "net/BTC"]
         lines = [ln for ln in screen_lines(app.export_screenshot()) if ln.strip()]
         assert lines[-1].split()[:3] == ["NET", "BTC", "+0.00"], lines
+
+
+async def test_a_failed_flatten_says_fail_and_alerts(make_session: Callable[..., Session]) -> None:
+    """The venue will not say what it holds: the flatten cannot verify anything, the
+    report says FAIL, and an alert stays up naming the venue and why."""
+    session = await _started(make_session)
+    rings: list[int] = []
+    app = MMApp(session, LogBuffer())
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+
+    async def refused() -> list[Any]:
+        raise ConnectionError("positions endpoint down")
+
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await session.run_for(1)
+            session.engine.connectors["sim"].positions = refused  # type: ignore[method-assign]
+            await _frame(app, pilot)
+            await pilot.press("f", "y")
+            report = await _report_done(app, pilot, session)
+            assert report.outcome.plain.splitlines() == [
+                "FAIL sim: could not read positions from the venue",
+                "flatten strategy as_btc: FAIL on sim",
+                "(Enter, Esc or q closes)",
+            ]
+            await pilot.press("escape")
+            await _frame(app, pilot)
+            shown = screen_text(app)
+            assert "1 ALERT (a: ack)" in shown
+            assert "FLATTEN FAILED: strategy as_btc" in shown
+            (alert,) = app.main.query_one(AlertBar).pending
+            assert alert.kind == "flatten_failed"
+            assert alert.text == (
+                "FLATTEN FAILED: strategy as_btc: flatten strategy as_btc: FAIL on sim; "
+                "FAIL sim: could not read positions from the venue"
+            )
+            assert rings == [1]
+    finally:
+        del session.engine.connectors["sim"].positions  # type: ignore[attr-defined]
+        await session.stop()

@@ -73,6 +73,8 @@ class MMApp(App[RunSummary | None]):
         self.engine: Engine = session.engine
         self.log_buffer = log_buffer
         self.keymap_overrides = dict(keymap or {})
+        if "pause" in self.keymap_overrides:  # one key pauses and resumes, as by default
+            self.keymap_overrides.setdefault("resume", self.keymap_overrides["pause"])
         self.initial_theme = theme
         self.refresh_hz = refresh_hz
         self.shutting_down = False

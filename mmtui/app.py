@@ -12,8 +12,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -193,7 +194,7 @@ class MMApp(App[RunSummary | None]):
                 if current.state is StrategyState.PAUSED:
                     engine.resume_strategy(name)
                 else:
-                    self.run_worker(engine.start_strategy(name), exit_on_error=False)
+                    self.in_background(engine.start_strategy(name), f"start {name}")
             elif verb == "pause":
                 engine.pause_strategy(name)
             elif verb == "resume":
@@ -240,7 +241,7 @@ class MMApp(App[RunSummary | None]):
             else:
                 self.notify(f"cancel {what}: done")
 
-        self.run_worker(run(), exit_on_error=False)
+        self.in_background(run(), f"cancel {what}")
 
     def action_cancel_selection(self) -> None:
         venue = self.focused_venue()
@@ -297,6 +298,22 @@ class MMApp(App[RunSummary | None]):
             screen.show_report(report)
             for line in report.lines:
                 (log.info if line.ok else log.error)("%s: %s", title, line)
+
+        self.in_background(run(), title)
+
+    def in_background(self, work: Coroutine[Any, Any, object], what: str) -> None:
+        """Run a command's coroutine as a worker; an error is logged with what it was
+        and shown, never swallowed."""
+
+        async def run() -> None:
+            try:
+                await work
+            except EngineError as exc:
+                log.warning("%s: %s", what, exc)
+                self.notify(f"{what}: {exc}", severity="error")
+            except Exception as exc:
+                log.exception("%s failed", what)
+                self.notify(f"{what} failed: {exc!r}", severity="error")
 
         self.run_worker(run(), exit_on_error=False)
 

@@ -566,3 +566,27 @@ async def test_a_failed_flatten_says_fail_and_alerts(make_session: Callable[...,
     finally:
         del session.engine.connectors["sim"].positions  # type: ignore[attr-defined]
         await session.stop()
+
+
+async def test_a_command_that_fails_in_the_background_says_so(
+    make_session: Callable[..., Session], caplog: Any
+) -> None:
+    """Starting a strategy while risk is HALTED (from the palette's code path): the
+    engine refuses, and the console says why instead of swallowing it in a worker."""
+    session = await _started(make_session)
+    app = MMApp(session, LogBuffer())
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            session.engine.stop_strategy("as_btc")
+            await session.engine.kill_switch()
+            app.strategy_command("start", "as_btc")
+            said = "start as_btc: risk is HALTED (kill switch); reset risk first"
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if said in [n.message for n in app._notifications]:
+                    break
+            assert said in [n.message for n in app._notifications]
+            assert any("reset risk first" in r.getMessage() for r in caplog.records)
+            assert session.engine.runner("as_btc").state is StrategyState.STOPPED
+    finally:
+        await session.stop()

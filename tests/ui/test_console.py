@@ -4,7 +4,8 @@ search, and the 80x24 layout (the real app on the real sim, through the pilot)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from textual.widgets import Input, Select, TabbedContent
@@ -47,10 +48,24 @@ def footer(app: MMApp) -> str:
     return screen_lines(app.export_screenshot())[-1]
 
 
-async def _started(make_session: Callable[..., Session], config: Any = None) -> Session:
+@asynccontextmanager
+async def console(
+    make_session: Callable[..., Session],
+    size: tuple[int, int],
+    *,
+    config: Any = None,
+    buffer: LogBuffer | None = None,
+    bell: bool = True,
+) -> AsyncIterator[tuple[MMApp, Any, Session]]:
+    """The console on a started sim session (``sim_config()`` unless ``config``)."""
     session = make_session(config or sim_config())
     await session.start()
-    return session
+    app = MMApp(session, buffer or LogBuffer(), bell=bell)
+    try:
+        async with app.run_test(size=size) as pilot:
+            yield app, pilot, session
+    finally:
+        await session.stop()
 
 
 async def _frame(app: MMApp, pilot: Any) -> None:
@@ -75,37 +90,32 @@ async def test_flatten_with_nothing_to_flatten_shows_its_outcome_and_q_closes(
 ) -> None:
     """The outcome came before the modal existed: it used to say "working ..."
     forever (NoMatches swallowed). Now it says what is flat, and q closes it."""
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer())
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            session.engine.pause_strategy("as_btc")  # nothing traded, nothing to close
-            await _frame(app, pilot)
-            await pilot.press("f")
-            await pilot.pause(0.1)
-            confirm = app.screen
-            assert isinstance(confirm, ConfirmScreen)
-            assert dialog_says(
-                app, "Flatten strategy as_btc? Cancels its orders and closes its position."
-            )
-            assert dialog_says(app, "press y to confirm, n or Esc to cancel")
-            await pilot.press("y")
-            report = await _report_done(app, pilot, session)
-            body = report.outcome.plain
-            assert body.splitlines() == [
-                "PASS sim: strategy as_btc's share flat",
-                "  strategy as_btc BTC-PERP: +0 (flat); venue sim BTC-PERP: +0 (flat)",
-                "flatten strategy as_btc: PASS on 1 venue(s)",
-                "(Enter, Esc or q closes)",
-            ]
-            for line in body.splitlines():
-                assert dialog_says(app, line), line
-            assert "working" not in screen_text(app)
-            await pilot.press("q")
-            await pilot.pause()
-            assert isinstance(app.screen, MainScreen) and app.is_running
-    finally:
-        await session.stop()
+    async with console(make_session, (80, 24)) as (app, pilot, session):
+        session.engine.pause_strategy("as_btc")  # nothing traded, nothing to close
+        await _frame(app, pilot)
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert dialog_says(
+            app, "Flatten strategy as_btc? Cancels its orders and closes its position."
+        )
+        assert dialog_says(app, "press y to confirm, n or Esc to cancel")
+        await pilot.press("y")
+        report = await _report_done(app, pilot, session)
+        body = report.outcome.plain
+        assert body.splitlines() == [
+            "PASS sim: strategy as_btc's share flat",
+            "  strategy as_btc BTC-PERP: +0 (flat); venue sim BTC-PERP: +0 (flat)",
+            "flatten strategy as_btc: PASS on 1 venue(s)",
+            "(Enter, Esc or q closes)",
+        ]
+        for line in body.splitlines():
+            assert dialog_says(app, line), line
+        assert "working" not in screen_text(app)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.is_running
 
 
 async def test_flatten_report_names_the_venue_position_and_whose_it_is(
@@ -115,204 +125,177 @@ async def test_flatten_report_names_the_venue_position_and_whose_it_is(
 
     from connectors.base import Side
 
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer())
-    try:
-        async with app.run_test(size=(160, 48)) as pilot:
-            await session.run_for(2)
-            session.engine.pause_strategy("as_btc")
-            mark = session.engine.mark("sim", "BTC-PERP")
-            assert mark is not None
-            venue = session.world.venues["sim"]  # type: ignore[index]
-            venue.force_fill("me", "BTC-PERP", Side.BUY, Decimal("0.010"), mark)
-            for _ in range(50):
-                if session.engine.positions.get(("sim", "BTC-PERP")).size:
-                    break
-                await session.run_for(0.1)
-            held = session.engine.positions.get(("sim", "BTC-PERP")).size
-            mine = session.engine.runner("as_btc").position("sim", "BTC-PERP").size
-            await _frame(app, pilot)
-            await pilot.press("f", "y")
-            report = await _report_done(app, pilot, session)
-            lines = report.outcome.plain.splitlines()
-            rest = held - mine
-            assert lines[0] == "PASS sim: strategy as_btc's share flat"
-            assert lines[1].startswith("  strategy as_btc BTC-PERP: +0")
-            assert lines[1].endswith(
-                f"venue sim BTC-PERP: {rest:+} — {rest:+} not ours (no strategy holds it)"
-            ), lines
-            for line in lines:
-                assert dialog_says(app, line), line
-            await pilot.press("enter")
-    finally:
-        await session.stop()
+    async with console(make_session, (160, 48)) as (app, pilot, session):
+        await session.run_for(2)
+        session.engine.pause_strategy("as_btc")
+        mark = session.engine.mark("sim", "BTC-PERP")
+        assert mark is not None
+        venue = session.world.venues["sim"]  # type: ignore[index]
+        venue.force_fill("me", "BTC-PERP", Side.BUY, Decimal("0.010"), mark)
+        for _ in range(50):
+            if session.engine.positions.get(("sim", "BTC-PERP")).size:
+                break
+            await session.run_for(0.1)
+        held = session.engine.positions.get(("sim", "BTC-PERP")).size
+        mine = session.engine.runner("as_btc").position("sim", "BTC-PERP").size
+        await _frame(app, pilot)
+        await pilot.press("f", "y")
+        report = await _report_done(app, pilot, session)
+        lines = report.outcome.plain.splitlines()
+        rest = held - mine
+        assert lines[0] == "PASS sim: strategy as_btc's share flat"
+        assert lines[1].startswith("  strategy as_btc BTC-PERP: +0")
+        assert lines[1].endswith(
+            f"venue sim BTC-PERP: {rest:+} — {rest:+} not ours (no strategy holds it)"
+        ), lines
+        for line in lines:
+            assert dialog_says(app, line), line
+        await pilot.press("enter")
 
 
 async def test_kill_switch_report_alert_ack_and_reset_risk(
     make_session: Callable[..., Session],
 ) -> None:
-    session = await _started(make_session)
     rings: list[int] = []
-    app = MMApp(session, LogBuffer())
-    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await session.run_for(3)
-            await _frame(app, pilot)
-            keys = footer(app)
-            assert "p Pause" in keys and "R Reset" not in keys and "a Ack" not in keys
-            await pilot.press("K")
-            await pilot.pause()
-            assert dialog_says(
-                app, "KILL SWITCH: pause every strategy, cancel everything, flatten every venue?"
-            )
-            await pilot.press("y")
-            report = await _report_done(app, pilot, session)
-            lines = report.outcome.plain.splitlines()
-            assert lines[0] == "PASS sim: flat"
-            assert lines[1].startswith("  venue sim BTC-PERP: +0") and lines[1].endswith("(flat)")
-            assert lines[-2] == "kill switch: PASS on 1 venue(s)"
-            assert lines[-1] == "(Enter, Esc or q closes)"
-            for line in lines:
-                assert dialog_says(app, line), line
-            await pilot.press("q")
-            await _frame(app, pilot)
-            assert session.engine.risk.state is RiskState.HALTED
-            bar = app.main.query_one(AlertBar)
-            assert bar.display
-            shown = screen_text(app)
-            assert "1 ALERT (a: ack)" in shown
-            assert "risk HALTED: kill switch engaged" in shown
-            assert rings == [1]
-            keys = footer(app)
-            # halted: resume is not valid until risk is reset; reset and ack are
-            assert "R Reset" in keys and "a Ack" in keys and "p Resume" not in keys
-            assert "p Pause" not in keys
-            await pilot.press("p")  # not valid now: nothing happens
-            assert session.engine.runner("as_btc").state is StrategyState.PAUSED
-            await pilot.press("a")
-            await _frame(app, pilot)
-            assert not bar.display and "ALERT" not in screen_text(app)
-            assert "a Ack" not in footer(app)
-            await pilot.press("R")
-            await _frame(app, pilot)
-            assert session.engine.risk.state is RiskState.ACTIVE
-            keys = footer(app)
-            assert "R Reset" not in keys and "p Resume" in keys
-    finally:
-        await session.stop()
+    async with console(make_session, (80, 24)) as (app, pilot, session):
+        app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+        await session.run_for(3)
+        await _frame(app, pilot)
+        keys = footer(app)
+        assert "p Pause" in keys and "R Reset" not in keys and "a Ack" not in keys
+        await pilot.press("K")
+        await pilot.pause()
+        assert dialog_says(
+            app, "KILL SWITCH: pause every strategy, cancel everything, flatten every venue?"
+        )
+        await pilot.press("y")
+        report = await _report_done(app, pilot, session)
+        lines = report.outcome.plain.splitlines()
+        assert lines[0] == "PASS sim: flat"
+        assert lines[1].startswith("  venue sim BTC-PERP: +0") and lines[1].endswith("(flat)")
+        assert lines[-2] == "kill switch: PASS on 1 venue(s)"
+        assert lines[-1] == "(Enter, Esc or q closes)"
+        for line in lines:
+            assert dialog_says(app, line), line
+        await pilot.press("q")
+        await _frame(app, pilot)
+        assert session.engine.risk.state is RiskState.HALTED
+        bar = app.main.query_one(AlertBar)
+        assert bar.display
+        shown = screen_text(app)
+        assert "1 ALERT (a: ack)" in shown
+        assert "risk HALTED: kill switch engaged" in shown
+        assert rings == [1]
+        keys = footer(app)
+        # halted: resume is not valid until risk is reset; reset and ack are
+        assert "R Reset" in keys and "a Ack" in keys and "p Resume" not in keys
+        assert "p Pause" not in keys
+        await pilot.press("p")  # not valid now: nothing happens
+        assert session.engine.runner("as_btc").state is StrategyState.PAUSED
+        await pilot.press("a")
+        await _frame(app, pilot)
+        assert not bar.display and "ALERT" not in screen_text(app)
+        assert "a Ack" not in footer(app)
+        await pilot.press("R")
+        await _frame(app, pilot)
+        assert session.engine.risk.state is RiskState.ACTIVE
+        keys = footer(app)
+        assert "R Reset" not in keys and "p Resume" in keys
 
 
 async def test_p_is_pause_or_resume_and_the_palette_offers_only_what_is_valid(
     make_session: Callable[..., Session],
 ) -> None:
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer())
-    runner = session.engine.runner("as_btc")
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await session.run_for(2)
-            await _frame(app, pilot)
-            names = [text for text, _, _ in entries(app)]
-            assert "Pause strategy as_btc" in names and "Resume strategy as_btc" not in names
-            assert "Start strategy as_btc" not in names and "Reset risk" not in names
-            assert "p Pause" in footer(app) and "x Stop" in footer(app)
-            await pilot.press("p")
-            await _frame(app, pilot)
-            assert runner.state is StrategyState.PAUSED
-            assert "p Resume" in footer(app) and "p Pause" not in footer(app)
-            names = [text for text, _, _ in entries(app)]
-            assert "Resume strategy as_btc" in names and "Pause strategy as_btc" not in names
-            await pilot.press("x")
-            await _frame(app, pilot)
-            assert runner.state is StrategyState.STOPPED
-            keys = footer(app)
-            assert "s Start" in keys and "x Stop" not in keys
-            assert "p Pause" not in keys and "p Resume" not in keys
-            names = [text for text, _, _ in entries(app)]
-            assert "Start strategy as_btc" in names and "Stop strategy as_btc" not in names
-            await pilot.press("s")
-            await _frame(app, pilot)
-            assert runner.state is StrategyState.RUNNING
-    finally:
-        await session.stop()
+    async with console(make_session, (80, 24)) as (app, pilot, session):
+        runner = session.engine.runner("as_btc")
+        await session.run_for(2)
+        await _frame(app, pilot)
+        names = [text for text, _, _ in entries(app)]
+        assert "Pause strategy as_btc" in names and "Resume strategy as_btc" not in names
+        assert "Start strategy as_btc" not in names and "Reset risk" not in names
+        assert "p Pause" in footer(app) and "x Stop" in footer(app)
+        await pilot.press("p")
+        await _frame(app, pilot)
+        assert runner.state is StrategyState.PAUSED
+        assert "p Resume" in footer(app) and "p Pause" not in footer(app)
+        names = [text for text, _, _ in entries(app)]
+        assert "Resume strategy as_btc" in names and "Pause strategy as_btc" not in names
+        await pilot.press("x")
+        await _frame(app, pilot)
+        assert runner.state is StrategyState.STOPPED
+        keys = footer(app)
+        assert "s Start" in keys and "x Stop" not in keys
+        assert "p Pause" not in keys and "p Resume" not in keys
+        names = [text for text, _, _ in entries(app)]
+        assert "Start strategy as_btc" in names and "Stop strategy as_btc" not in names
+        await pilot.press("s")
+        await _frame(app, pilot)
+        assert runner.state is StrategyState.RUNNING
 
 
 async def test_help_lists_every_key_and_q_closes_it(make_session: Callable[..., Session]) -> None:
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer())
-    try:
-        async with app.run_test(size=(160, 48)) as pilot:
-            await pilot.press("question_mark")
-            await pilot.pause()
-            assert isinstance(app.screen, HelpScreen)
-            rows = dialog_rows(app)
-            for key, says in (
-                ("s", "start the selected strategy (when stopped)"),
-                ("p", "pause the selected strategy (when running)"),
-                ("p", "resume the selected strategy (when paused or halted)"),
-                ("x", "stop the selected strategy (cancels its orders)"),
-                ("R", "set risk back to ACTIVE (when halted)"),
-                ("a", "acknowledge the alerts"),
-                ("/", "search the log (filters and highlights)"),
-                ("l", "cycle the log pane's level filter"),
-                ("t", "cycle dark / light / high-contrast theme"),
-                ("ctrl+p", "command palette: every action valid now, by name"),
-                ("ctrl+q", "quit from anywhere"),
-            ):
-                assert any(row.startswith(f"{key} ") and says in row for row in rows), (
-                    key,
-                    says,
-                    rows,
-                )
-            assert "Esc, ? or q closes; arrows scroll" in rows
-            await pilot.press("q")
-            await pilot.pause()
-            assert isinstance(app.screen, MainScreen) and app.is_running
-    finally:
-        await session.stop()
+    async with console(make_session, (160, 48)) as (app, pilot, _session):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = dialog_rows(app)
+        for key, says in (
+            ("s", "start the selected strategy (when stopped)"),
+            ("p", "pause the selected strategy (when running)"),
+            ("p", "resume the selected strategy (when paused or halted)"),
+            ("x", "stop the selected strategy (cancels its orders)"),
+            ("R", "set risk back to ACTIVE (when halted)"),
+            ("a", "acknowledge the alerts"),
+            ("/", "search the log (filters and highlights)"),
+            ("l", "cycle the log pane's level filter"),
+            ("t", "cycle dark / light / high-contrast theme"),
+            ("ctrl+p", "command palette: every action valid now, by name"),
+            ("ctrl+q", "quit from anywhere"),
+        ):
+            assert any(row.startswith(f"{key} ") and says in row for row in rows), (
+                key,
+                says,
+                rows,
+            )
+        assert "Esc, ? or q closes; arrows scroll" in rows
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.is_running
 
 
 async def test_disconnect_and_position_mismatch_alert_until_acknowledged(
     make_session: Callable[..., Session], caplog: Any
 ) -> None:
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer(), bell=False)
-    app.bell = lambda: (_ for _ in ()).throw(AssertionError("bell off"))  # type: ignore[method-assign]
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await session.run_for(1)
-            session.engine.connectors["sim"].drop_stream()  # type: ignore[attr-defined]
-            await session.run_for(0.5)
-            session.engine.note_event("position_mismatch", "sim BTC-PERP: venue 0.01, ours 0")
-            await _frame(app, pilot)
-            shown = screen_text(app)
-            assert "2 ALERTS (a: ack)" in shown
-            assert "position mismatch: sim BTC-PERP: venue 0.01, ours 0" in shown
-            assert "venue sim reconnecting stream dropped (fault)" in shown
-            logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-            assert any("ALERT (disconnect): venue sim reconnecting" in m for m in logged)
-            assert any("ALERT (position_mismatch)" in m for m in logged)
-            await session.run_for(5)  # the stream comes back: the alert stays
-            await _frame(app, pilot)
-            assert "2 ALERTS" in screen_text(app)
-            await pilot.press("a")
-            await _frame(app, pilot)
-            assert "ALERT" not in screen_text(app)
-    finally:
-        await session.stop()
+    async with console(make_session, (80, 24), bell=False) as (app, pilot, session):
+        app.bell = lambda: (_ for _ in ()).throw(AssertionError("bell off"))  # type: ignore[method-assign]
+        await session.run_for(1)
+        session.engine.connectors["sim"].drop_stream()  # type: ignore[attr-defined]
+        await session.run_for(0.5)
+        session.engine.note_event("position_mismatch", "sim BTC-PERP: venue 0.01, ours 0")
+        await _frame(app, pilot)
+        shown = screen_text(app)
+        assert "2 ALERTS (a: ack)" in shown
+        assert "position mismatch: sim BTC-PERP: venue 0.01, ours 0" in shown
+        assert "venue sim reconnecting stream dropped (fault)" in shown
+        logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert any("ALERT (disconnect): venue sim reconnecting" in m for m in logged)
+        assert any("ALERT (position_mismatch)" in m for m in logged)
+        await session.run_for(5)  # the stream comes back: the alert stays
+        await _frame(app, pilot)
+        assert "2 ALERTS" in screen_text(app)
+        await pilot.press("a")
+        await _frame(app, pilot)
+        assert "ALERT" not in screen_text(app)
 
 
 async def test_log_search_filters_and_highlights(make_session: Callable[..., Session]) -> None:
     import logging
 
-    session = await _started(make_session)
     buffer = LogBuffer()
     buffer.setLevel(0)
     logging.getLogger().addHandler(buffer)
-    app = MMApp(session, buffer)
     try:
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with console(make_session, (80, 24), buffer=buffer) as (app, pilot, _session):
             logging.getLogger("mmtui.test").warning("needle one in the log")
             logging.getLogger("mmtui.test").warning("hay")
             logging.getLogger("mmtui.test").warning("Needle two")
@@ -336,36 +319,30 @@ async def test_log_search_filters_and_highlights(make_session: Callable[..., Ses
             assert any(t.endswith("hay") for t in texts)
     finally:
         logging.getLogger().removeHandler(buffer)
-        await session.stop()
 
 
 async def test_launch_name_follows_the_symbol_and_the_preview_is_whole(
     make_session: Callable[..., Session],
 ) -> None:
-    session = await _started(make_session, two_assets())
-    app = MMApp(session, LogBuffer())
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await session.run_for(5)
-            await pilot.press("n")
-            await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, LaunchScreen)
-            screen.query_one("#kind", Select).value = "perp_market_maker"
-            await pilot.pause()
-            assert screen.query_one("#name", Input).value == "perp_btc"
-            screen.query_one("#symbol", Select).value = "ETH-PERP"
-            await pilot.pause()
-            assert screen.query_one("#name", Input).value == "perp_eth"
-            await pilot.press("ctrl+r")
-            await pilot.pause(0.3)
-            assert screen.previewed is not None
-            shown = screen_text(app)
-            for planned in screen.previewed:  # every planned order is on screen
-                assert f"{planned.price}" in shown, (planned, shown)
-            assert "Launch" in shown and "Preview" in shown
-    finally:
-        await session.stop()
+    async with console(make_session, (80, 24), config=two_assets()) as (app, pilot, session):
+        await session.run_for(5)
+        await pilot.press("n")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LaunchScreen)
+        screen.query_one("#kind", Select).value = "perp_market_maker"
+        await pilot.pause()
+        assert screen.query_one("#name", Input).value == "perp_btc"
+        screen.query_one("#symbol", Select).value = "ETH-PERP"
+        await pilot.pause()
+        assert screen.query_one("#name", Input).value == "perp_eth"
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.3)
+        assert screen.previewed is not None
+        shown = screen_text(app)
+        for planned in screen.previewed:  # every planned order is on screen
+            assert f"{planned.price}" in shown, (planned, shown)
+        assert "Launch" in shown and "Preview" in shown
 
 
 def two_assets(strategies: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
@@ -416,17 +393,19 @@ async def test_80x24_keeps_what_matters_with_three_strategies(
 ) -> None:
     import logging
 
-    session = await _started(make_session, three_strategies())
     buffer = LogBuffer()
     buffer.setLevel(0)
     fills_log = logging.getLogger("mmtui.fills")
     fills_level = fills_log.level
     fills_log.setLevel(logging.INFO)
     fills_log.addHandler(buffer)
-    app = MMApp(session, buffer)
-    engine = session.engine
     try:
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with console(make_session, (80, 24), config=three_strategies(), buffer=buffer) as (
+            app,
+            pilot,
+            session,
+        ):
+            engine = session.engine
             session.world.market.set_basis("venue_b", "BTC", 0.005)  # type: ignore[union-attr]
             for _ in range(60):
                 await session.run_for(1)
@@ -494,7 +473,6 @@ async def test_80x24_keeps_what_matters_with_three_strategies(
     finally:
         fills_log.removeHandler(buffer)
         fills_log.setLevel(fills_level)
-        await session.stop()
 
 
 async def test_net_row_stays_after_a_venue_row_that_comes_later() -> None:
@@ -531,41 +509,35 @@ async def test_net_row_stays_after_a_venue_row_that_comes_later() -> None:
 async def test_a_failed_flatten_says_fail_and_alerts(make_session: Callable[..., Session]) -> None:
     """The venue will not say what it holds: the flatten cannot verify anything, the
     report says FAIL, and an alert stays up naming the venue and why."""
-    session = await _started(make_session)
     rings: list[int] = []
-    app = MMApp(session, LogBuffer())
-    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
 
     async def refused() -> list[Any]:
         raise ConnectionError("positions endpoint down")
 
-    try:
-        async with app.run_test(size=(80, 24)) as pilot:
-            await session.run_for(1)
-            session.engine.connectors["sim"].positions = refused  # type: ignore[method-assign]
-            await _frame(app, pilot)
-            await pilot.press("f", "y")
-            report = await _report_done(app, pilot, session)
-            assert report.outcome.plain.splitlines() == [
-                "FAIL sim: could not read positions from the venue",
-                "flatten strategy as_btc: FAIL on sim",
-                "(Enter, Esc or q closes)",
-            ]
-            await pilot.press("escape")
-            await _frame(app, pilot)
-            shown = screen_text(app)
-            assert "1 ALERT (a: ack)" in shown
-            assert "FLATTEN FAILED: strategy as_btc" in shown
-            (alert,) = app.main.query_one(AlertBar).pending
-            assert alert.kind == "flatten_failed"
-            assert alert.text == (
-                "FLATTEN FAILED: strategy as_btc: flatten strategy as_btc: FAIL on sim; "
-                "FAIL sim: could not read positions from the venue"
-            )
-            assert rings == [1]
-    finally:
-        del session.engine.connectors["sim"].positions  # type: ignore[attr-defined]
-        await session.stop()
+    async with console(make_session, (80, 24)) as (app, pilot, session):
+        app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+        await session.run_for(1)
+        session.engine.connectors["sim"].positions = refused  # type: ignore[method-assign]
+        await _frame(app, pilot)
+        await pilot.press("f", "y")
+        report = await _report_done(app, pilot, session)
+        assert report.outcome.plain.splitlines() == [
+            "FAIL sim: could not read positions from the venue",
+            "flatten strategy as_btc: FAIL on sim",
+            "(Enter, Esc or q closes)",
+        ]
+        await pilot.press("escape")
+        await _frame(app, pilot)
+        shown = screen_text(app)
+        assert "1 ALERT (a: ack)" in shown
+        assert "FLATTEN FAILED: strategy as_btc" in shown
+        (alert,) = app.main.query_one(AlertBar).pending
+        assert alert.kind == "flatten_failed"
+        assert alert.text == (
+            "FLATTEN FAILED: strategy as_btc: flatten strategy as_btc: FAIL on sim; "
+            "FAIL sim: could not read positions from the venue"
+        )
+        assert rings == [1]
 
 
 async def test_a_command_that_fails_in_the_background_says_so(
@@ -573,20 +545,15 @@ async def test_a_command_that_fails_in_the_background_says_so(
 ) -> None:
     """Starting a strategy while risk is HALTED (from the palette's code path): the
     engine refuses, and the console says why instead of swallowing it in a worker."""
-    session = await _started(make_session)
-    app = MMApp(session, LogBuffer())
-    try:
-        async with app.run_test(size=(160, 48)) as pilot:
-            session.engine.stop_strategy("as_btc")
-            await session.engine.kill_switch()
-            app.strategy_command("start", "as_btc")
-            said = "start as_btc: risk is HALTED (kill switch); reset risk first"
-            for _ in range(40):
-                await pilot.pause(0.05)
-                if said in [n.message for n in app._notifications]:
-                    break
-            assert said in [n.message for n in app._notifications]
-            assert any("reset risk first" in r.getMessage() for r in caplog.records)
-            assert session.engine.runner("as_btc").state is StrategyState.STOPPED
-    finally:
-        await session.stop()
+    async with console(make_session, (160, 48)) as (app, pilot, session):
+        session.engine.stop_strategy("as_btc")
+        await session.engine.kill_switch()
+        app.strategy_command("start", "as_btc")
+        said = "start as_btc: risk is HALTED (kill switch); reset risk first"
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if said in [n.message for n in app._notifications]:
+                break
+        assert said in [n.message for n in app._notifications]
+        assert any("reset risk first" in r.getMessage() for r in caplog.records)
+        assert session.engine.runner("as_btc").state is StrategyState.STOPPED

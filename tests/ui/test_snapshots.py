@@ -215,6 +215,9 @@ async def _log_search(pilot: Pilot[Any], session: Session) -> None:
         record.created = START_MS / 1000 + i
         app.log_buffer.emit(record)
     await pilot.press("slash", *"maker")
+    search = app.main.query_one("#log-search")
+    search.cursor_blink = False  # type: ignore[attr-defined]  # a blink is not a change
+    await pilot.wait_for_scheduled_animations()
     app.render_panes()
     await pilot.pause()
 

@@ -162,6 +162,9 @@ class MMApp(App[RunSummary | None]):
         if state != self._action_state:
             self._action_state = state
             self.refresh_bindings()
+            if self._main_ready() and self.screen is not self.main:
+                # the footer behind a modal shows the main screen's keys: keep it current
+                self.main.refresh_bindings()
 
     # -- alerts ---------------------------------------------------------------
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 Cell = str | Text
 
@@ -74,6 +76,7 @@ class KeyedTable(DataTable[Cell]):
                 self._cells[row_key] = cells
             if selected in self._cells:
                 self.move_cursor(row=list(self._cells).index(selected))
+            self._fit_columns()
             return
         for row_key, all_cells in rows.items():
             cells = self._row_cells(all_cells)
@@ -85,9 +88,29 @@ class KeyedTable(DataTable[Cell]):
                     if before != after:
                         self.update_cell(row_key, keys[col], after, update_width=True)
             self._cells[row_key] = cells
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as what it shows now (a DataTable only ever widens its
+        columns: a state once 'running' would keep the width after 'paused')."""
+        for n, i in enumerate(self._shown):
+            column = self.columns.get(ColumnKey(self.COLUMNS[i][0]))
+            if column is None or not column.auto_width:
+                continue
+            width = max(
+                [column.label.cell_len, *(_width(cells[n]) for cells in self._cells.values())]
+            )
+            if width != column.content_width:
+                column.content_width = width
+                self._require_update_dimensions = True
+                self.refresh()
 
     def selected_key(self) -> str | None:
         if not self._cells or self.cursor_row < 0 or self.cursor_row >= self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
         return row_key.value
+
+
+def _width(cell: Cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)

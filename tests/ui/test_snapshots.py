@@ -142,8 +142,7 @@ async def _main(pilot: Pilot[Any], session: Session, seconds: float = 5) -> MMAp
             break
         await pilot.pause(0.01)
     await session.run_for(seconds)
-    app.render_panes()
-    await pilot.pause()
+    await settled(pilot, app)
     return app
 
 
@@ -151,13 +150,30 @@ async def _until_reported(pilot: Pilot[Any], session: Session) -> None:
     from mmtui.screens import ReportScreen
 
     app = pilot.app
-    for _ in range(200):
+    # the sim's clock stands still meanwhile (a flatten on the sim needs no sim time):
+    # how long this waits must not change what the screen shows
+    for _ in range(1000):
         if isinstance(app.screen, ReportScreen) and app.screen.done:
             break
-        await session.run_for(0.1)
         await pilot.pause(0.01)
     assert isinstance(app.screen, ReportScreen) and app.screen.done
-    await pilot.pause()
+    assert isinstance(app, MMApp)
+    await settled(pilot, app)
+
+
+async def settled(pilot: Pilot[Any], app: MMApp) -> None:
+    """Render the panes from the core's state now and wait until the screen stops
+    changing (tables widen their columns, the footer's keys follow the state, on the
+    next refresh): the snapshot shows the final state, however busy the machine."""
+    shots: list[list[str]] = []
+    for _ in range(100):
+        app.render_panes()
+        await pilot.pause()
+        await pilot.pause(0.02)
+        shots.append(screen_lines(app.export_screenshot()))
+        if len(shots) >= 3 and shots[-1] == shots[-2] == shots[-3]:
+            return
+    raise AssertionError("the screen never settled")
 
 
 async def _nothing_to_flatten(pilot: Pilot[Any], session: Session) -> None:
@@ -177,6 +193,14 @@ async def _kill_report(pilot: Pilot[Any], session: Session) -> None:
     await _main(pilot, session)
     await pilot.press("K", "y")
     await _until_reported(pilot, session)
+    # the kill switch halts: an alert, and its key in the footer behind the modal
+    app = pilot.app
+    assert isinstance(app, MMApp)
+    for _ in range(100):
+        if "Ack" in "\n".join(screen_lines(app.export_screenshot())):
+            break
+        await settled(pilot, app)
+    assert "Ack" in "\n".join(screen_lines(app.export_screenshot()))
 
 
 async def _alert(pilot: Pilot[Any], session: Session) -> None:

@@ -70,8 +70,10 @@ async def test_a_crashed_runs_quotes_are_handed_back_to_its_strategy(
     first.engine.add_strategy(STRATEGY, "geometric_grid", rig.name, rig.symbol, params)
     await first.engine.start_strategy(STRATEGY)
     await until(
-        lambda: len(rig.venue_orders(rig.symbol)) == 2 * PER_SIDE
-        and all(o.status is OrderStatus.OPEN for o in first.engine.orders.live()),
+        lambda: (
+            len(rig.venue_orders(rig.symbol)) == 2 * PER_SIDE
+            and all(o.status is OrderStatus.OPEN for o in first.engine.orders.live())
+        ),
         timeout=15,
         what=lambda: f"{len(rig.venue_orders(rig.symbol))} resting at the venue",
     )

@@ -38,9 +38,7 @@ def registered_key(payload: dict[str, Any], api_key_index: int) -> str | None:
     "public_key"}]}`` (lighter-go ``client/http/http_types.go`` ``AccountApiKeys``)."""
     keys = payload.get("api_keys")
     if not isinstance(keys, list):
-        raise VenueError(
-            f"{API_KEYS}: no api_keys list in the answer", code=ErrorCode.BAD_ANSWER
-        )
+        raise VenueError(f"{API_KEYS}: no api_keys list in the answer", code=ErrorCode.BAD_ANSWER)
     for item in keys:
         if isinstance(item, dict) and item.get("api_key_index") == api_key_index:
             pub = item.get("public_key")

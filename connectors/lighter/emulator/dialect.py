@@ -71,6 +71,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         free_tx_s: float = 15.0,
         seed: int = 1,
         chain_id: int = MAINNET_CHAIN_ID,
+        verify_signatures: bool = True,
     ) -> None:
         super().__init__(venue, accounts, faults, ping_interval_s=ping_interval_s)
         self.idle_timeout_s = idle_timeout_s
@@ -84,7 +85,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         self.min_order_expiry_ms = MIN_ORDER_EXPIRY_MS
         """Shortest OrderExpiry accepted for resting orders (tests may lower it)."""
         self.stats = LighterEmulatorStats()
-        self.signatures = Signatures(chain_id)
+        self.signatures = Signatures(chain_id, enabled=verify_signatures)
         """Every tx's ``Sig`` and auth token checked against the registered key."""
         self.limits = (
             TierLimits(
@@ -418,9 +419,10 @@ def lighter_emulator(
 
     ``options`` go to ``LighterDialect`` (``idle_timeout_s``, ``min_scheduled_cancel_ms``,
     ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``,
-    ``credit_queued_abort``, ``chain_id`` (304, what the SDK signs for), ``tier`` ("standard" /
-    "premium": the tier's rate limits and volume quota), ``tier_window_s``, ``volume_quota``,
-    ``free_tx_s``).
+    ``credit_queued_abort``, ``chain_id`` (304, what the SDK signs for),
+    ``verify_signatures`` (True: every tx's and token's signature against the registered
+    key), ``tier`` ("standard" / "premium": the tier's rate limits and volume quota),
+    ``tier_window_s``, ``volume_quota``, ``free_tx_s``).
     ``harness.accounts`` maps ``"account_index:api_key_index"`` to the sim account, so
     ``harness.faults.reject_next_order("4242:3")`` works; the place route for
     ``harness.faults.lose_next_answer`` is ``"sendTx"``. The dialect

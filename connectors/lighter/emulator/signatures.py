@@ -33,8 +33,11 @@ def _content(tx_type: int, info: dict[str, Any]) -> str:
 
 
 class Signatures:
-    def __init__(self, chain_id: int = MAINNET_CHAIN_ID) -> None:
+    def __init__(self, chain_id: int = MAINNET_CHAIN_ID, *, enabled: bool = True) -> None:
         self.chain_id = chain_id
+        self.enabled = enabled
+        """False: nothing is checked (a test that measures request throughput, where ~5 ms
+        of pure Python a tx would measure this check instead)."""
         self._keys: dict[tuple[int, int], schnorr.PublicKey] = {}
         self._prepared: dict[str, bool] = {}
         self._tokens: dict[str, bool] = {}
@@ -42,6 +45,8 @@ class Signatures:
 
     def register(self, account: int, key: int, public_hex: str) -> None:
         """Decode a registered key (~50 ms, once); ValueError if it encodes no point."""
+        if not self.enabled:
+            return
         public = schnorr.PublicKey(bytes.fromhex(public_hex))
         if not public.valid:
             raise ValueError(
@@ -65,6 +70,8 @@ class Signatures:
         """Verify a request's (tx_type, tx_info) pairs in a worker thread, ahead of the
         checks (which then find the answers here). Pairs that do not parse are left to
         the checks, which refuse them with the venue's answer."""
+        if not self.enabled:
+            return
         parsed: list[tuple[int, dict[str, Any]]] = []
         for raw_type, raw_info in txs:
             try:
@@ -82,6 +89,8 @@ class Signatures:
 
     def check_tx(self, tx_type: int, info: dict[str, Any]) -> None:
         """Refuse (21120) a tx whose ``Sig`` is not its registered key's over its fields."""
+        if not self.enabled:
+            return
         ok = self._prepared.pop(_content(tx_type, info), None)
         if ok is None:
             ok = self._verify_tx(tx_type, info)
@@ -92,6 +101,8 @@ class Signatures:
     def token_ok(self, token: w.AuthToken) -> bool:
         """Whether an auth token's signature is its key's over ``<expiry>:<account>:<key>``
         (cached by the token's text: a token is checked on every private request)."""
+        if not self.enabled:
+            return True
         ok = self._tokens.get(token.text)
         if ok is None:
             public = self._keys.get((token.account_index, token.api_key_index))

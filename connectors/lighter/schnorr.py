@@ -26,6 +26,7 @@ once per process): callers on an event loop run them in a worker thread.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -372,11 +373,15 @@ def mul_add2(ta: Table, tb: Table, ka: int, kb: int) -> Point:
 
 
 _GENERATOR_TABLE: Table = []
+_GENERATOR_LOCK = threading.Lock()
 
 
 def generator_table() -> Table:
-    if not _GENERATOR_TABLE:
-        _GENERATOR_TABLE.extend(nibble_table(GENERATOR))
+    """G's table, built once per process (~50 ms; the emulator's and the connector's
+    threads may ask at once)."""
+    with _GENERATOR_LOCK:
+        if not _GENERATOR_TABLE:
+            _GENERATOR_TABLE.extend(nibble_table(GENERATOR))
     return _GENERATOR_TABLE
 
 

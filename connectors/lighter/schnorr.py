@@ -404,14 +404,24 @@ def f5_to_bytes(a: F5) -> bytes:
 
 
 class PublicKey:
-    """A registered public key, decoded and tabled once (~50 ms); ``valid`` is False
-    for 40 bytes that encode no point."""
+    """A registered public key, decoded once; its table is built at the first verification
+    (~50 ms: a key never used costs nothing). ``valid`` is False for 40 bytes that encode
+    no point."""
 
     def __init__(self, public_key: bytes) -> None:
         w = f5_from_bytes(public_key)
         point = False if w is None else decode(w)
         self.valid = point is not False
-        self.table: Table = nibble_table(point) if point is not False else []
+        self._point: Point = point if point is not False else None
+        self._table: Table = []
+        self._lock = threading.Lock()
+
+    @property
+    def table(self) -> Table:
+        with self._lock:
+            if not self._table:
+                self._table = nibble_table(self._point)
+        return self._table
 
     def verify(self, message: F5, signature: bytes) -> bool:
         """``IsSchnorrSignatureValid``: ``e == H(encode(s*G + e*pk) || message)``."""

@@ -44,7 +44,8 @@ class Signatures:
         self.refused = 0
 
     def register(self, account: int, key: int, public_hex: str) -> None:
-        """Decode a registered key (~50 ms, once); ValueError if it encodes no point."""
+        """Decode a registered key (its table waits for its first signature); ValueError
+        if it encodes no point."""
         if not self.enabled:
             return
         public = schnorr.PublicKey(bytes.fromhex(public_hex))
@@ -52,7 +53,6 @@ class Signatures:
             raise ValueError(
                 f"lighter emulator: public key of {account}:{key} is not an ECgFp5 point"
             )
-        schnorr.generator_table()
         self._keys[(account, key)] = public
 
     def _verify_tx(self, tx_type: int, info: dict[str, Any]) -> bool:

@@ -22,10 +22,13 @@ from typing import Any
 
 from connectors.common.errors import ErrorCode, VenueError
 from connectors.lighter import schnorr
-from connectors.lighter.keys import ENV_KEY_INDEX, ENV_PRIVATE_KEY, LighterKeys
+from connectors.lighter.keys import ENV_ACCOUNT, ENV_KEY_INDEX, ENV_PRIVATE_KEY, LighterKeys
 from connectors.lighter.rest import LighterRest
 
 API_KEYS = "/api/v1/apikeys"
+"""``account_index`` (required) and ``api_key_index`` ("Set `api_key_index` to 255 to
+retrieve all api keys associated with the account": *SDK* ``AccountApi.apikeys``)."""
+ACCOUNT_NOT_FOUND = 21100
 
 
 def _where(venue: str, env: str) -> str:
@@ -57,9 +60,10 @@ async def check_api_key(rest: LighterRest, keys: LighterKeys, venue: str) -> Non
     except VenueError as exc:
         if exc.code != ErrorCode.BAD_KEY:
             raise
+        env = ENV_ACCOUNT if exc.venue_code == ACCOUNT_NOT_FOUND else ENV_KEY_INDEX
         raise VenueError(
             f"{venue}: Lighter does not know account {account} / API key index {index} "
-            f"({exc.venue_code}): check {_where(venue, ENV_KEY_INDEX)}",
+            f"({exc.venue_code}): check {_where(venue, env)}",
             code=ErrorCode.BAD_KEY,
             venue_code=exc.venue_code,
         ) from None

@@ -25,9 +25,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from connectors.common.errors import ErrorCode, VenueError
 from connectors.emulation.harness import EmulatorHarness
 from connectors.lighter import schnorr
 from connectors.lighter.emulator import LighterKey, lighter_emulator
+from connectors.lighter.keycheck import registered_key
 from connectors.sim.venue import FlowParams
 from mmtui.config import load_config
 from mmtui.emulate import (
@@ -99,6 +101,25 @@ async def test_the_verifier_accepts_what_the_sdk_signs_and_nothing_else() -> Non
         assert not other.verify(schnorr.auth_message(text), bytes.fromhex(sig_hex))
     finally:
         await s.close()
+
+
+@pytest.mark.parametrize(
+    ("listed", "found"),
+    [
+        ([{"api_key_index": 3, "public_key": "0xAB"}], "ab"),
+        ([{"api_key_index": 4, "public_key": "ab"}], None),  # another index only
+        ([{"api_key_index": 3}], None),
+        ([], None),
+    ],
+)
+def test_the_registered_key_is_read_by_its_index(listed: list, found: str | None) -> None:
+    assert registered_key({"code": 200, "api_keys": listed}, 3) == found
+
+
+def test_an_answer_without_a_key_list_is_a_bad_answer() -> None:
+    with pytest.raises(VenueError) as info:
+        registered_key({"code": 200}, 3)
+    assert info.value.code == ErrorCode.BAD_ANSWER
 
 
 @pytest.fixture

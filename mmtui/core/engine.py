@@ -32,6 +32,7 @@ from connectors.base import (
     OrderUpdate,
     Position,
     Trade,
+    VenueError,
     VenueOrder,
 )
 from connectors.book import OrderBook
@@ -302,8 +303,11 @@ class Engine:
                 connected.append(conn)
                 for symbol, inst in (await conn.instruments()).items():
                     self.instruments[(name, symbol)] = inst
-        except Exception:
-            log.exception("engine start failed; closing %d connected venues", len(connected))
+        except Exception as exc:
+            trace = not isinstance(exc, VenueError)  # a venue's refusal is its own one line
+            log.error(
+                "engine start failed: %s; closing %d venues", exc, len(connected), exc_info=trace
+            )
             for conn in connected:
                 try:
                     await conn.close()

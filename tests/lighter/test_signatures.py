@@ -205,6 +205,7 @@ async def test_a_wrong_key_fails_the_start_in_one_line(
     await session.stop()
     one_line_naming_the_key_setting(str(info.value))
     assert OTHER_PRIV[2:] not in caplog.text
+    assert "Traceback" not in caplog.text  # the refusal's line, in the log too
     stats = emu.call(lambda: emu.dialect.stats)
     assert stats.txs_accepted == 0 and stats.txs_rejected == 0  # it never tried to trade
 
@@ -226,3 +227,6 @@ async def test_the_cli_refuses_a_wrong_key_in_one_line(
     assert done.stdout == ""
     one_line_naming_the_key_setting(done.stderr)
     assert done.stderr.startswith("error: could not start: lighter:"), done.stderr
+    logged = "".join(p.read_text() for p in tmp_path.glob("*.log*"))
+    assert "could not start" in logged or "engine start failed" in logged, logged[-2000:]
+    assert "Traceback" not in logged and OTHER_PRIV[2:] not in logged

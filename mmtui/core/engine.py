@@ -32,6 +32,7 @@ from connectors.base import (
     OrderUpdate,
     Position,
     Trade,
+    VenueError,
     VenueOrder,
 )
 from connectors.book import OrderBook
@@ -305,8 +306,8 @@ class Engine:
                 for symbol, inst in (await conn.instruments()).items():
                     self.instruments[(name, symbol)] = inst
             held = await self.reconciler.read_start_positions()
-        except Exception:
-            log.exception("engine start failed; closing %d connected venues", len(connected))
+        except Exception as exc:  # a venue's refusal is its own one line: no traceback
+            log.error("engine start failed: %s", exc, exc_info=not isinstance(exc, VenueError))
             for conn in connected:
                 try:
                     await conn.close()

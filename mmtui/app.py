@@ -35,6 +35,7 @@ from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
 from mmtui.session import Session, SessionError, build_session
 from mmtui.terminal import hangup_safe
+from mmtui.views.wiring import ViewActions
 from mmtui.widgets.book import BookLadder
 from mmtui.widgets.keyed_table import KeyedTable
 from mmtui.widgets.log import LogPane, LogTail
@@ -93,7 +94,7 @@ class EngineCommands(Provider):
                 yield Hit(score, matcher.highlight(text), callback, help=help_text)
 
 
-class MMApp(App[RunSummary | None]):
+class MMApp(ViewActions, App[RunSummary | None]):
     CSS_PATH = STYLESHEET
     TITLE = "mmtui"
     BINDINGS = bindings()
@@ -396,12 +397,13 @@ class MainScreen(Screen[None]):
 
 def run_console(config: Config, source: Path, *, speed: float | str | None = "config") -> int:
     """Run the console; after it closes, print the same summary as ``--headless``."""
-    return asyncio.run(_console(config, speed))
+    return asyncio.run(_console(config, source, speed))
 
 
-async def _console(config: Config, speed: float | str | None) -> int:
+async def _console(config: Config, source: Path, speed: float | str | None) -> int:
     try:
         session = build_session(config, speed=speed)
+        session.config_path = source
     except SessionError as exc:
         print(f"error: {exc}", file=sys.stderr)  # before the UI opens
         return 2

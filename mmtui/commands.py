@@ -101,6 +101,19 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
+VIEW_COMMANDS: tuple[Command, ...] = (
+    Command("view_fills", "h", "view('fills')", "Fills", "fills of this run and earlier runs"),
+    Command("view_account", "b", "view('account')", "Account", "balances, margin, funding"),
+    Command("view_pnl", "g", "view('pnl')", "PnL", "session PnL chart, total and per strategy"),
+    Command("view_health", "v", "view('health')", "Health", "venue latency, limits, uptime"),
+    Command("view_depth", "d", "view('depth')", "Depth", "depth bars and the trade tape"),
+    Command(
+        "view_params", "e", "view('params')", "Params", "view / edit the strategy's parameters"
+    ),
+)
+"""The views (``mmtui.views``): one key each."""
+COMMANDS += VIEW_COMMANDS
+
 
 def bindings() -> list[Binding]:
     from textual.binding import Binding

@@ -6,6 +6,7 @@ the reason."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -54,6 +55,7 @@ class VenueWatch:
         self.funding_total: dict[tuple[str, str], Decimal] = {}
         """(venue, symbol) -> funding settled on us this session (negative: paid)."""
         self.tapes: dict[tuple[str, str], deque[Trade]] = {}
+        self._rereads: set[asyncio.Task[None]] = set()
 
     # -- events ---------------------------------------------------------------
 
@@ -69,6 +71,7 @@ class VenueWatch:
         kept.append(payment)
         key = (payment.venue, payment.symbol)
         self.funding_total[key] = self.funding_total.get(key, ZERO) + payment.amount
+        self._reread()  # the account's figures changed: show them now, not at the next poll
         verb = "received" if payment.amount >= 0 else "paid"
         self._note_event(
             "funding",
@@ -77,6 +80,13 @@ class VenueWatch:
         )
 
     # -- polling --------------------------------------------------------------
+
+    def _reread(self) -> None:
+        if self._rereads:
+            return  # one is on its way
+        task = asyncio.get_running_loop().create_task(self.refresh(), name="account reread")
+        self._rereads.add(task)
+        task.add_done_callback(self._rereads.discard)
 
     def readers(self) -> dict[str, AccountReader]:
         return {

@@ -21,6 +21,7 @@ class ViewScreen(Screen[None]):
     then on the app's refresh timer, at half its rate)."""
 
     TITLE: ClassVar[str] = ""
+    AUTO_FOCUS = None  # the view's keys act at once; nothing to type into until asked
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close_view", "Close", id="view_close"),
     ]

@@ -37,6 +37,7 @@ class ParamsScreen(ViewScreen):
     ParamsScreen #params-result {
         height: auto;
         padding: 0 1;
+        text-wrap: wrap;
     }
     """
 
@@ -53,7 +54,7 @@ class ParamsScreen(ViewScreen):
         yield self.compose_title()
         yield Static(id="params-result")
         yield Static(id="params-body", classes="view-body")
-        yield Input(id="params-input")
+        yield Input(id="params-input", disabled=True)
         yield self.compose_footer()
 
     def rows(self) -> tuple[ParamRow, ...]:
@@ -62,7 +63,7 @@ class ParamsScreen(ViewScreen):
     def refresh_view(self) -> None:
         rows = self.rows()
         self.cursor = min(self.cursor, max(0, len(rows) - 1))
-        header = Text(no_wrap=True, overflow="ellipsis")
+        header = Text()
         if self.strategy is None:
             header.append("no strategy", style="dim")
         else:
@@ -105,11 +106,12 @@ class ParamsScreen(ViewScreen):
         box.value = row.value
         box.placeholder = f"new {row.name} (Enter applies, Esc cancels)"
         box.add_class("-editing")
+        box.disabled = False
         box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         name, self.editing = self.editing, None
-        event.input.remove_class("-editing")
+        self._close_input()
         if name is None or self.strategy is None:
             return
         try:
@@ -125,9 +127,14 @@ class ParamsScreen(ViewScreen):
     def action_close_view(self) -> None:
         if self.editing is not None:
             self.editing = None
-            self.query_one("#params-input", Input).remove_class("-editing")
+            self._close_input()
             return
         super().action_close_view()
+
+    def _close_input(self) -> None:
+        box = self.query_one("#params-input", Input)
+        box.remove_class("-editing")
+        box.disabled = True
 
 
 def render_params(rows: tuple[ParamRow, ...], cursor: int) -> Text:

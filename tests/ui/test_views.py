@@ -82,7 +82,6 @@ async def test_fills_view_lists_this_run_and_earlier_runs_and_exports(tmp_path: 
 
         await pilot.press("r")  # every run
         screen = await _text(pilot)
-        n = earlier + len(ours)
         assert f"run all  strategy all  venue all  {n} of {n} fills" in screen
 
         await pilot.press("x")
@@ -201,7 +200,7 @@ async def test_depth_view_shows_bars_and_the_tape(tmp_path: Path) -> None:
         best = _row(screen, f"{best_price} ")
         assert best.split("│")[1].split()[-2:] == [str(best_size), str(best_size)], best
         # the biggest level shown gets the full bar; the cumulative size sums the side
-        price, size = max((*shown.asks, *shown.bids), key=lambda level: level[1])
+        price, _ = max((*shown.asks, *shown.bids), key=lambda level: level[1])
         assert "█" * 20 in _row(screen, f"{price} ")
         last_bid = _row(screen, f"{shown.bids[-1][0]} ")
         assert last_bid.split("│")[1].split()[-1] == str(sum(s for _, s in shown.bids))

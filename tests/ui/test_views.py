@@ -72,9 +72,8 @@ async def test_fills_view_lists_this_run_and_earlier_runs_and_exports(tmp_path: 
         view.reload()
         await until(lambda: len(view.fills) == earlier + len(ours), what="both runs' fills")
         screen = await _text(pilot)
-        assert (
-            f"run this run  strategy all  venue all  {len(ours)} of {earlier + len(ours)}" in screen
-        )
+        n = earlier + len(ours)
+        assert f"run this run  strategy all  venue all  {len(ours)} of {n}" in screen
         newest = ours[-1]
         top = _row(screen, RUN_PREFIX)
         assert f" {newest['size']} " in top and f" {newest['price']} " in top, top

@@ -101,15 +101,16 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
-VIEW_COMMANDS: tuple[Command, ...] = (
-    Command("view_fills", "h", "view('fills')", "Fills", "fills of this run and earlier runs"),
-    Command("view_account", "b", "view('account')", "Account", "balances, margin, funding"),
-    Command("view_pnl", "g", "view('pnl')", "PnL", "session PnL chart, total and per strategy"),
-    Command("view_health", "v", "view('health')", "Health", "venue latency, limits, uptime"),
-    Command("view_depth", "d", "view('depth')", "Depth", "depth bars and the trade tape"),
-    Command(
-        "view_params", "e", "view('params')", "Params", "view / edit the strategy's parameters"
-    ),
+VIEW_COMMANDS: tuple[Command, ...] = tuple(
+    Command(f"view_{name}", key, f"view('{name}')", label, text, show=False)
+    for name, key, label, text in (
+        ("fills", "h", "Fills", "fills of this run and earlier runs; filter, export CSV"),
+        ("account", "b", "Account", "balances, margin, leverage, liquidation, funding"),
+        ("pnl", "g", "PnL", "session PnL chart, total and per strategy"),
+        ("health", "v", "Health", "venue round trips, rate limits, reconnects, uptime"),
+        ("depth", "d", "Depth", "depth bars and the trade tape"),
+        ("params", "e", "Params", "the strategy's parameters; edit the live ones"),
+    )
 )
 """The views (``mmtui.views``): one key each."""
 COMMANDS += VIEW_COMMANDS

@@ -23,7 +23,7 @@ class DepthScreen(ViewScreen):
     }
     DepthScreen TapePane {
         width: 1fr;
-        min-width: 28;
+        min-width: 31;
         height: 1fr;
         border: round $primary 50%;
     }

@@ -117,6 +117,10 @@ class SimAccounts:
 
     # -- funding and margin ------------------------------------------------------
 
+    def funding(self, account: str, symbol: str) -> Decimal:
+        """Funding the account got on ``symbol`` so far (negative: it paid)."""
+        return self._funding.get((account, symbol), ZERO)
+
     def settle_funding(self, symbol: str, rate: Decimal) -> None:
         """Every account with a position on ``symbol`` gets (or pays) one interval's
         funding at the mark; each is told (a ``FundingPayment``, then its balance)."""
@@ -168,7 +172,7 @@ class SimAccounts:
                     liquidation_price=_liquidation(state.size, mark, equity, imr / 2),
                     funding_rate=funding_rate,
                     next_funding_ms=next_funding_ms,
-                    funding=self._funding.get((account, symbol), ZERO),
+                    funding=self.funding(account, symbol),
                 )
             )
         return AccountState(

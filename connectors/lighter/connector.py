@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectionChanged,
     ConnectionState,
@@ -465,6 +466,9 @@ class LighterConnector:
 
     async def positions(self) -> list[Position]:
         return await self.reads.positions()
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        return await self.reads.read_account(symbols)
 
     async def balances(self) -> list[Balance]:
         return await self.reads.balances()

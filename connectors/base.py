@@ -433,7 +433,9 @@ class DeadManSwitched(Protocol):
 
 @runtime_checkable
 class AccountReader(Protocol):
-    """A connector that reads the account's margin and funding (optional)."""
+    """A connector that reads the account's margin and funding (optional). It may set
+    ``account_poll_s``: the least seconds between two readings its venue's request
+    budget affords (the core's default otherwise)."""
 
     async def read_account(self, symbols: list[str]) -> AccountState:
         """Balances, margin, leverage, and per market in ``symbols`` (plus any with a

@@ -56,6 +56,7 @@ class VenueWatch:
         """(venue, symbol) -> funding settled on us this session (negative: paid)."""
         self.tapes: dict[tuple[str, str], deque[Trade]] = {}
         self._rereads: set[asyncio.Task[None]] = set()
+        self._read_ms: dict[str, int] = {}
 
     # -- events ---------------------------------------------------------------
 
@@ -95,9 +96,16 @@ class VenueWatch:
             if isinstance(conn, AccountReader)
         }
 
-    async def refresh(self) -> None:
-        """Read every venue's account once (rate-limited as a query)."""
+    async def refresh(self, *, due_only: bool = False) -> None:
+        """Read every venue's account once (rate-limited as a query); ``due_only``: only
+        those whose own interval (a connector's ``account_poll_s``, else the watch's)
+        has passed since their last reading."""
+        now = self._clock.now_ms()
         for name, conn in self.readers().items():
+            every_ms = 1000 * getattr(conn, "account_poll_s", self.interval_s)
+            if due_only and now - self._read_ms.get(name, -every_ms) < every_ms:
+                continue
+            self._read_ms[name] = now
             symbols = self._symbols(name)
             try:
                 state = await self._gateways[name].call(
@@ -122,7 +130,7 @@ class VenueWatch:
 
     async def run(self) -> None:
         while True:
-            await self.refresh()
+            await self.refresh(due_only=True)
             await self._clock.sleep(self.interval_s)
 
     def gateway(self, venue: str) -> VenueGateway | None:

@@ -201,8 +201,8 @@ class LighterConnector:
 
     @property
     def dead_man_armed(self) -> bool | None:
-        """``DeadManSwitched``: a scheduled cancel-all still stands (not aborted)."""
-        return None if self.dead_man is None else self.dead_man.deadline_ms is not None
+        """``DeadManSwitched``: a scheduled cancel-all may still stand (not aborted)."""
+        return None if self.dead_man is None else self.dead_man.armed
 
     async def connect(self, sink: EventSink) -> None:
         self._events.sink = sink

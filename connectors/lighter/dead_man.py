@@ -75,6 +75,12 @@ class DeadManSwitch:
         self._uncertain = False
         """A schedule whose outcome is unknown may be armed: a clean close aborts anyway."""
 
+    @property
+    def armed(self) -> bool:
+        """A scheduled cancel-all may still stand: one we scheduled and did not abort,
+        or one whose outcome we never learnt."""
+        return self.deadline_ms is not None or self._uncertain
+
     def _count(self, what: str) -> None:
         self.stats.extra[what] = self.stats.extra.get(what, 0) + 1
 

@@ -5,6 +5,8 @@ figures of the same instant."""
 from __future__ import annotations
 
 import csv
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,19 @@ async def _text(pilot: Pilot[Any]) -> str:
     app.screen.refresh_view()  # type: ignore[attr-defined]
     await pilot.pause()
     return "\n".join(screen_lines(app.export_screenshot()))
+
+
+@asynccontextmanager
+async def opened(
+    tmp_path: Path, key: str, screen: type, size: tuple[int, int] = (100, 30)
+) -> AsyncIterator[tuple[Pilot[Any], Session, str]]:
+    """A view session's app with the view of ``key`` open: (pilot, session, screen text);
+    the session is stopped after."""
+    session = views_session(tmp_path / "j.sqlite")
+    app = MMApp(session, LogBuffer())
+    async with app.run_test(size=size) as pilot:
+        yield pilot, session, await _open(pilot, session, key, screen)
+    await session.stop()
 
 
 def _row(screen: str, marker: str) -> str:
@@ -103,10 +118,7 @@ async def test_fills_view_lists_this_run_and_earlier_runs_and_exports(tmp_path: 
 
 
 async def test_account_view_shows_margin_and_funding(tmp_path: Path) -> None:
-    session = views_session(tmp_path / "j.sqlite")
-    app = MMApp(session, LogBuffer())
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _open(pilot, session, "b", AccountScreen)
+    async with opened(tmp_path, "b", AccountScreen) as (_pilot, session, screen):
         watch = session.engine.insight.watch
         payments = list(watch.funding["sim"])
         assert [p.ts_ms - session.engine.started_ms for p in payments][:3] == [
@@ -140,16 +152,12 @@ async def test_account_view_shows_margin_and_funding(tmp_path: Path) -> None:
             + sum(s.realized_pnl - s.fees for s in [venue.accounts.position("me", "BTC-PERP")])
             + total
         )
-    await session.stop()
     events = session.engine.journal.events(RUN_PREFIX)  # type: ignore[union-attr]
     assert sum(1 for e in events if e["kind"] == "funding") == len(payments)
 
 
 async def test_pnl_view_charts_total_and_per_strategy(tmp_path: Path) -> None:
-    session = views_session(tmp_path / "j.sqlite")
-    app = MMApp(session, LogBuffer())
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _open(pilot, session, "g", PnlScreen)
+    async with opened(tmp_path, "g", PnlScreen) as (_pilot, session, screen):
         points = session.engine.view.pnl_history()
         assert len(points) >= SIM_SECONDS
         last = points[-1]
@@ -161,14 +169,10 @@ async def test_pnl_view_charts_total_and_per_strategy(tmp_path: Path) -> None:
         assert "session PnL (quote)" in screen and "minutes" in screen
         assert "total" in _row(screen, "⢕⢕ total")  # the legend of both lines
         assert "as_btc" in _row(screen, "⢕⢕ as_btc")
-    await session.stop()
 
 
 async def test_health_view_shows_round_trips_limits_and_session(tmp_path: Path) -> None:
-    session = views_session(tmp_path / "j.sqlite")
-    app = MMApp(session, LogBuffer())
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _open(pilot, session, "v", HealthScreen)
+    async with opened(tmp_path, "v", HealthScreen) as (_pilot, session, screen):
         [health] = session.engine.view.health()
         assert f"run {RUN_PREFIX}  mode sim  uptime 00:00:31" in screen
         assert "config  /etc/mmtui/views.yaml" in screen
@@ -181,18 +185,14 @@ async def test_health_view_shows_round_trips_limits_and_session(tmp_path: Path) 
         assert "rate limit: none configured" in screen
         assert f"frames {health.frames}" in screen
         assert "book BTC-PERP age 0 ms" in screen
-    await session.stop()
 
 
 async def test_depth_view_shows_bars_and_the_tape(tmp_path: Path) -> None:
-    session = views_session(tmp_path / "j.sqlite")
-    app = MMApp(session, LogBuffer())
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _open(pilot, session, "d", DepthScreen)
+    async with opened(tmp_path, "d", DepthScreen) as (pilot, session, screen):
         book = session.engine.book("sim", "BTC-PERP")
         assert book is not None
         assert f"mid {book.mid()}  spread {book.spread()}" in screen
-        pane = app.screen.query_one(DepthPane)
+        pane = pilot.app.screen.query_one(DepthPane)
         shown = session.engine.view.book("sim", "BTC-PERP", pane.levels)
         assert shown is not None and len(shown.asks) == pane.levels > 2
         best_price, best_size = shown.asks[0]
@@ -206,21 +206,17 @@ async def test_depth_view_shows_bars_and_the_tape(tmp_path: Path) -> None:
         newest = session.engine.view.tape("sim", "BTC-PERP", 1)[0]
         side = "buy " if newest.side.value == "buy" else "sell"
         assert f"{side} {newest.price} {newest.size}" in screen
-    await session.stop()
 
 
 async def test_params_view_edits_a_live_parameter_risk_checked(tmp_path: Path) -> None:
-    session = views_session(tmp_path / "j.sqlite")
-    app = MMApp(session, LogBuffer())
-    async with app.run_test(size=(100, 40)) as pilot:
-        screen = await _open(pilot, session, "e", ParamsScreen)
+    async with opened(tmp_path, "e", ParamsScreen, (100, 40)) as (pilot, session, screen):
         assert "as_btc (avellaneda_stoikov on sim BTC-PERP, running)" in screen
         assert _row(screen, " gamma ").startswith(" * gamma")
         assert _row(screen, " tau ").startswith("   tau")
         runner = session.engine.runner("as_btc")
 
         async def edit(name: str, value: str) -> str:
-            view = app.screen
+            view = pilot.app.screen
             assert isinstance(view, ParamsScreen)
             view.cursor = [r.name for r in view.rows()].index(name)
             await pilot.press("enter")
@@ -245,6 +241,5 @@ async def test_params_view_edits_a_live_parameter_risk_checked(tmp_path: Path) -
         screen = await edit("tau", "1")
         assert "tau cannot change while running" in screen
         await session.run_for(1)
-    await session.stop()
     events = session.engine.journal.events(RUN_PREFIX)  # type: ignore[union-attr]
     assert [e["detail"] for e in events if e["kind"] == "params"] == ["as_btc: gamma 0.01 -> 0.02"]

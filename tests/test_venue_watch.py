@@ -1,12 +1,14 @@
 """VenueWatch: accounts read on each venue's own interval, a failed reading kept with
-its reason (the last good one stays), funding and the tape from the events."""
+its reason (the last good one stays); PnlHistory covering the whole session."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from itertools import pairwise
 
 from connectors.base import VenueError
+from mmtui.core.pnl_history import PnlHistory
 from mmtui.core.venue_watch import percentile
 from mmtui.session import Session
 
@@ -79,3 +81,30 @@ async def test_a_venue_is_read_on_its_own_interval(make_session: Callable[..., S
         assert all(gap <= 12_000 + 5_000 for gap in gaps), gaps  # the watch ticks every 5 s
     finally:
         await session.stop()
+
+
+def test_pnl_history_thins_out_to_cover_the_whole_session() -> None:
+    class Clock:
+        now = 0
+
+        def now_ms(self) -> int:
+            return self.now
+
+    clock = Clock()
+    history = PnlHistory(
+        clock=clock,  # type: ignore[arg-type]
+        total=lambda: Decimal(clock.now),
+        strategies=lambda: {"a": Decimal(1)},
+        kept=10,
+    )
+    last = 0
+    for _ in range(25):
+        last = clock.now
+        history.sample()
+        clock.now += round(history.interval_s * 1000)
+    ts = [p.ts_ms for p in history.points]
+    assert len(ts) < 10  # bounded
+    assert ts[0] == 0 and ts[-1] == last  # the session's start and the newest stay
+    assert history.interval_s > 1.0  # thinned: sampled less often as the session grows
+    assert max(b - a for a, b in pairwise(ts)) <= 2 * history.interval_s * 1000
+    assert history.points[-1].strategies == (("a", Decimal(1)),)

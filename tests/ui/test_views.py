@@ -5,7 +5,7 @@ figures of the same instant."""
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +24,7 @@ from mmtui.views.params import ParamsScreen
 from mmtui.views.pnl_chart import PnlScreen
 from mmtui.widgets.depth import DepthPane
 
+from ..conftest import sim_config
 from ..waiting import until
 from .test_snapshots import screen_lines
 from .views_session import RUN_PREFIX, views_session
@@ -243,3 +244,19 @@ async def test_params_view_edits_a_live_parameter_risk_checked(tmp_path: Path) -
         await session.run_for(1)
     events = session.engine.journal.events(RUN_PREFIX)  # type: ignore[union-attr]
     assert [e["detail"] for e in events if e["kind"] == "params"] == ["as_btc: gamma 0.01 -> 0.02"]
+
+
+async def test_fills_view_without_a_journal_says_so(
+    make_session: Callable[..., Session],
+) -> None:
+    session = make_session(sim_config())  # journal.enabled: false
+    app = MMApp(session, LogBuffer())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot, session, "h", FillsScreen)
+        assert "the journal is off (journal.enabled: false): no fills kept" in screen
+        await pilot.press("x")
+        await until(lambda: bool(app._notifications), what="a notice")
+        assert "the journal is off: nothing to export" in str(
+            [n.message for n in app._notifications]
+        )
+    await session.stop()

@@ -71,6 +71,12 @@ class ParamsScreen(ViewScreen):
             header.append(f"{self.strategy}", style="bold")
             if s is not None:
                 header.append(f" ({s.kind} on {s.venue} {s.symbol}, {s.state.value})")
+        if rows and not any(r.live for r in rows):
+            header.append(
+                "\nnone of its parameters changes while it runs (its orders are laid out "
+                "from them at start): stop it and launch it again to change them",
+                style="dim",
+            )
         if self.result.plain:
             header.append("\n")
             header.append_text(self.result)

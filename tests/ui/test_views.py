@@ -260,3 +260,27 @@ async def test_fills_view_without_a_journal_says_so(
             [n.message for n in app._notifications]
         )
     await session.stop()
+
+
+async def test_params_view_of_a_strategy_with_no_live_parameters(
+    make_session: Callable[..., Session],
+) -> None:
+    grid = {
+        "name": "grid_btc",
+        "kind": "geometric_grid",
+        "venue": "sim",
+        "symbol": "BTC-PERP",
+        "autostart": False,
+    }
+    session = make_session(sim_config(strategies=[grid]))
+    app = MMApp(session, LogBuffer())
+    async with app.run_test(size=(120, 40)) as pilot:
+        lines = await _open(pilot, session, "e", ParamsScreen)
+        assert not [line for line in lines.splitlines() if line.startswith(" * ")]  # none live
+        screen = " ".join(lines.split())
+        assert "grid_btc (geometric_grid on sim BTC-PERP, stopped)" in screen
+        assert "none of its parameters changes while it runs" in screen
+        await pilot.press("enter")
+        screen = " ".join((await _text(pilot)).split())
+        assert "tick_interval_ms cannot change while running" in screen
+    await session.stop()

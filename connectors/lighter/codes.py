@@ -102,13 +102,13 @@ def venue_code(payload: Any) -> int | None:
         code = payload.get("code")
         if isinstance(code, int) and not isinstance(code, bool):
             return code
-        if isinstance(code, str) and code.strip().isdigit():
+        if isinstance(code, str) and code.strip().isdecimal() and len(code.strip()) <= 18:
             return int(code.strip())
         return None
     if isinstance(payload, str | bytes):
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
         m = _CODE.search(text)
-        return int(m.group(1)) if m else None
+        return int(m.group(1)) if m and len(m.group(1)) <= 18 else None
     return None
 
 

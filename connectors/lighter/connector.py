@@ -62,6 +62,7 @@ from connectors.common.books import BookSet
 from connectors.common.clientids import LIGHTER, ClientIdMap
 from connectors.common.delivery import EventQueue
 from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.retry import startup_read
 from connectors.common.units import optional_decimal
 from connectors.common.wsclient import WsSettings
 from connectors.lighter import wire
@@ -210,7 +211,7 @@ class LighterConnector:
         self.stream.started_ms = _now_ms()
         await self.rest.start()
         try:
-            await self.instruments()
+            await startup_read(self.name, "the markets", self.instruments)
             await self.tx.start()
             await self.auth_token()  # a bad key fails here, clearly
         except VenueError:

@@ -344,6 +344,9 @@ class Engine:
         self._spawn_background(
             self.telemetry.run(self.clock.sleep, self._telemetry_interval_s), "telemetry"
         )
+        self._spawn_background(
+            self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
+        )
         for loop, what in self.insight.loops():
             self._spawn_background(loop, what)
 

@@ -53,6 +53,9 @@ class HealthView:
     frames: int
     bad_frames: int
     books: tuple[BookAge, ...]
+    counters: tuple[tuple[str, float], ...] = ()
+    """The connector's own counters (``ConnectorStats.extra``: auth tokens, unknown
+    frames, signing time ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ def health_views(
                 frames=conn.stats.frames,
                 bad_frames=conn.stats.bad_frames,
                 books=tuple(books),
+                counters=tuple(sorted(conn.stats.extra.items())),
             )
         )
     return tuple(out)

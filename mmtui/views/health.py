@@ -57,6 +57,9 @@ def render_health(venues: tuple[HealthView, ...], info: SessionInfo) -> Text:
             f"  reconnects {v.reconnects}  resyncs {v.resyncs}  "
             f"frames {v.frames}  bad frames {v.bad_frames}\n"
         )
+        if v.counters:
+            shown = "  ".join(f"{k} {n:g}" for k, n in v.counters)
+            text.append(f"  venue counters: {shown}\n")
         for book in v.books:
             age = "-" if book.age_ms is None else f"{book.age_ms} ms"
             state = "" if book.valid else "  (not valid)"

@@ -173,7 +173,7 @@ async def test_pnl_view_charts_total_and_per_strategy(tmp_path: Path) -> None:
 
 
 async def test_health_view_shows_round_trips_limits_and_session(tmp_path: Path) -> None:
-    async with opened(tmp_path, "v", HealthScreen) as (_pilot, session, screen):
+    async with opened(tmp_path, "v", HealthScreen) as (pilot, session, screen):
         [health] = session.engine.view.health()
         assert f"run {RUN_PREFIX}  mode sim  uptime 00:00:31" in screen
         assert "config  /etc/mmtui/views.yaml" in screen
@@ -186,6 +186,9 @@ async def test_health_view_shows_round_trips_limits_and_session(tmp_path: Path) 
         assert "rate limit: none configured" in screen
         assert f"frames {health.frames}" in screen
         assert "book BTC-PERP age 0 ms" in screen
+        assert "venue counters" not in screen  # the sim keeps none
+        session.engine.connectors["sim"].stats.extra["auth_tokens"] = 3
+        assert "  venue counters: auth_tokens 3" in await _text(pilot)
 
 
 async def test_depth_view_shows_bars_and_the_tape(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from mmtui.session import Session, SessionError, build_session
 from mmtui.terminal import hangup_safe
 from mmtui.views.wiring import ViewActions
 from mmtui.widgets.book import BookLadder
+from mmtui.widgets.depth import TapePane
 from mmtui.widgets.keyed_table import KeyedTable
 from mmtui.widgets.log import LogPane, LogTail
 from mmtui.widgets.orders import OrdersTable
@@ -339,6 +340,7 @@ class MainScreen(Screen[None]):
             with VerticalScroll(id="books"):
                 for venue, symbol in self.owner.markets():
                     yield BookLadder(venue, symbol, id=f"book-{venue}-{symbol}")
+                    yield TapePane(venue, symbol, rows=6, classes="book-tape")
             with Vertical(id="right"):
                 yield StrategiesTable(id="strategies")
                 with TabbedContent(id="panes"):
@@ -368,6 +370,7 @@ class MainScreen(Screen[None]):
         for venue, symbol in self.owner.markets():
             if (venue, symbol) not in have:
                 books.mount(BookLadder(venue, symbol, id=f"book-{venue}-{symbol}"))
+                books.mount(TapePane(venue, symbol, rows=6, classes="book-tape"))
 
     def render_panes(self) -> None:
         """Render what is visible; hidden panes cost nothing."""
@@ -380,6 +383,9 @@ class MainScreen(Screen[None]):
         for ladder in self.query(BookLadder):
             if ladder.region.height > 0:
                 ladder.render_view(view)
+        for tape in self.query(TapePane):
+            if tape.region.height > 0:
+                tape.render_view(view)
         self.query_one(StrategiesTable).render_strategies(view.strategies())
         self.query_one(LogTail).render_buffer()
         active = self.query_one(TabbedContent).active

@@ -40,7 +40,7 @@ class DepthScreen(ViewScreen):
 
     def refresh_view(self) -> None:
         for pane in self.query(DepthPane):
-            pane.levels = max(2, (pane.size.height - 3) // 2) if pane.size.height else 10
+            pane.levels = max(2, (pane.size.height - 1) // 2) if pane.size.height else 10
             pane.render_view(self.view)
         for tape in self.query(TapePane):
             tape.render_view(self.view)

@@ -97,7 +97,7 @@ class TapePane(Static):
         self.border_title = f"trades {symbol}"
 
     def render_view(self, view: ReadModel) -> None:
-        rows = max(1, min(self.rows, self.size.height - 2)) if self.size.height else self.rows
+        rows = max(1, min(self.rows, self.size.height)) if self.size.height else self.rows
         self.update(trade_tape(view.tape(self.venue, self.symbol, rows)))
 
 

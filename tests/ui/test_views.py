@@ -198,7 +198,7 @@ async def test_depth_view_shows_bars_and_the_tape(tmp_path: Path) -> None:
         assert f"mid {book.mid()}  spread {book.spread()}" in screen
         pane = pilot.app.screen.query_one(DepthPane)
         shown = session.engine.view.book("sim", "BTC-PERP", pane.levels)
-        assert shown is not None and len(shown.asks) == pane.levels > 2
+        assert shown is not None and len(shown.asks) > 2 and len(shown.bids) > 2
         best_price, best_size = shown.asks[0]
         best = _row(screen, f"{best_price} ")
         assert best.split("│")[1].split()[-2:] == [str(best_size), str(best_size)], best
@@ -286,4 +286,25 @@ async def test_params_view_of_a_strategy_with_no_live_parameters(
         await pilot.press("enter")
         screen = " ".join((await _text(pilot)).split())
         assert "tick_interval_ms cannot change while running" in screen
+    await session.stop()
+
+
+async def test_the_book_pane_has_the_trade_tape_when_wide(tmp_path: Path) -> None:
+    session = views_session(tmp_path / "j.sqlite")
+    app = MMApp(session, LogBuffer())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(lambda: isinstance(app.screen, MainScreen), what="main screen")
+        await session.run_for(SIM_SECONDS)
+        app.render_panes()
+        await pilot.pause()
+        screen = "\n".join(screen_lines(app.export_screenshot()))
+        newest = session.engine.view.tape("sim", "BTC-PERP", 1)[0]
+        side = "buy " if newest.side.value == "buy" else "sell"
+        assert "trades BTC-PERP" in screen
+        assert f"{side} {newest.price} {newest.size}" in screen
+        await pilot.resize_terminal(80, 24)  # narrow: the ladder keeps the rows
+        await until(lambda: app.main.has_class("-narrow"), what="narrow layout")
+        app.render_panes()
+        await pilot.pause()
+        assert "trades BTC-PERP" not in "\n".join(screen_lines(app.export_screenshot()))
     await session.stop()

@@ -104,7 +104,11 @@ class Render:
         mark = self._mid(m) or ZERO
         last = m.last_price if m.last_price is not None else mark
         first = m.first_price if m.first_price is not None else last
-        hour = 3_600_000
+        funding = self.venue.funding
+        percent = w.fmt(funding.rate * 100, 4)  # ccxt's recorded "0.0012": a percentage (guess)
+        nxt = funding.next_ms or (self.venue.now_ms // funding.interval_ms + 1) * (
+            funding.interval_ms
+        )
         return {
             "symbol": m.wire,
             "market_id": m.market_id,
@@ -113,9 +117,9 @@ class Render:
             "mid_price": m.price(mark),
             "open_interest": "0",
             "last_trade_price": m.price(last),
-            "current_funding_rate": "0.0000",
-            "funding_rate": "0.0000",
-            "funding_timestamp": (self.venue.now_ms // hour + 1) * hour,
+            "current_funding_rate": percent,
+            "funding_rate": percent,
+            "funding_timestamp": nxt,
             "daily_base_token_volume": float(m.volume),
             "daily_quote_token_volume": float(m.quote_volume),
             "daily_price_low": float(m.low if m.low is not None else last),

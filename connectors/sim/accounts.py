@@ -168,7 +168,7 @@ class SimAccounts:
                 MarketAccount(
                     symbol=symbol,
                     position_size=state.size,
-                    leverage=value / equity if equity > 0 else None,
+                    leverage=value / equity if equity > 0 and state.size != 0 else None,
                     liquidation_price=_liquidation(state.size, mark, equity, imr / 2),
                     funding_rate=funding_rate,
                     next_funding_ms=next_funding_ms,

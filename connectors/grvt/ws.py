@@ -52,6 +52,11 @@ class Frame:
     feed: dict[str, Any]
 
 
+NUMBERED_STREAMS = ("v1.book.", "v1.trade")
+"""Streams whose sequence number says what a push is (snapshot, delta, replay)."""
+UNNUMBERED = -1
+
+
 def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
     """A feed ``Frame``; or the control message (ack / error) as a dict."""
     try:
@@ -66,11 +71,16 @@ def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
             raise FrameError("feed without stream/selector")
         if not isinstance(feed, dict):
             raise FrameError(f"{stream}: feed is not an object")
-        if msg.get("sequence_number") is None:
-            # every push is numbered (the recordings and every spec example); a delta
-            # without its number must not pass for a snapshot (number 0)
+        if msg.get("sequence_number") is not None:
+            seq = sequence(msg["sequence_number"], stream)
+        elif stream.startswith(NUMBERED_STREAMS):
+            # every push is numbered (the recordings and every spec example); a book
+            # delta without its number must not pass for a snapshot (number 0), nor a
+            # live trade for the subscribe's replay
             raise FrameError(f"{stream}: no sequence number")
-        seq = sequence(msg["sequence_number"], stream)
+        else:
+            seq = UNNUMBERED  # a private push is read whole: its number is not used
+
         prev = msg.get("prev_sequence_number")
         prev_seq = sequence(prev, stream) if prev is not None else None
         return Frame(stream, selector, seq, prev_seq, feed)

@@ -319,6 +319,7 @@ class Engine:
                 connected.append(conn)
                 for symbol, inst in (await conn.instruments()).items():
                     self.instruments[(name, symbol)] = inst
+            held = await self.reconciler.read_start_positions()
         except Exception:
             log.exception("engine start failed; closing %d connected venues", len(connected))
             for conn in connected:
@@ -332,7 +333,7 @@ class Engine:
         if self.journal is not None:
             self.journal.start()
         self.note_event("engine_started", f"run {self.run_prefix}, mode {self.mode}")
-        await self.reconciler.seed_positions()
+        self.reconciler.seed_positions(held)
         await self.reconciler.collect_earlier_orders()
         self._spawn_background(self.monitor.run(), "risk monitor", on_death=self.monitor.halt)
         self._spawn_background(

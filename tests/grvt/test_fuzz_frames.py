@@ -93,3 +93,17 @@ async def test_a_fill_follows_a_flood_of_bad_frames(rig: FrameRig) -> None:
     await settle()
     assert [type(e) for e in rig.events] == [Fill]
     assert rig.conn.trade_ws is not None and rig.conn.trade_ws.bad_frames >= 500
+
+
+async def test_a_private_push_without_a_sequence_number_is_still_read(rig: FrameRig) -> None:
+    """Only the book and trade streams need the number (it says snapshot, delta or
+    replay); a fill push without one is read whole, never dropped."""
+    fill = _recorded()["ws_fill"]
+    fill.pop("sequence_number", None)
+    fill.pop("prev_sequence_number", None)
+    bad = rig.conn.trade_ws.bad_frames if rig.conn.trade_ws is not None else 0
+    rig.events.clear()
+    rig.feed(json.dumps(fill))
+    await settle()
+    assert [type(e) for e in rig.events] == [Fill]
+    assert rig.conn.trade_ws is not None and rig.conn.trade_ws.bad_frames == bad

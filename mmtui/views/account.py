@@ -19,7 +19,7 @@ class AccountScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield Static(id="account-body", classes="view-body")
+        yield self.body(Static(id="account-body"))
         yield self.compose_footer()
 
     def refresh_view(self) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -24,6 +25,10 @@ class ViewScreen(Screen[None]):
     AUTO_FOCUS = None  # the view's keys act at once; nothing to type into until asked
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close_view", "Close", id="view_close"),
+        Binding("down,j", "scroll_body(1)", "Down", show=False, id="view_down"),
+        Binding("up,k", "scroll_body(-1)", "Up", show=False, id="view_up"),
+        Binding("pagedown", "scroll_body(20)", "Page down", show=False, id="view_page_down"),
+        Binding("pageup", "scroll_body(-20)", "Page up", show=False, id="view_page_up"),
     ]
     DEFAULT_CSS = """
     ViewScreen > .view-title {
@@ -41,6 +46,9 @@ class ViewScreen(Screen[None]):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
+    ViewScreen .view-body Static {
+        height: auto;
+    }
     """
 
     def __init__(self, app: MMApp) -> None:
@@ -50,6 +58,10 @@ class ViewScreen(Screen[None]):
 
     def compose_title(self) -> Static:
         return Static(Text(self.TITLE, style="bold"), classes="view-title", id="view-title")
+
+    def body(self, content: Static) -> VerticalScroll:
+        """The view's scrolling body around its text (the scroll keys move it)."""
+        return VerticalScroll(content, classes="view-body", can_focus=False)
 
     def compose_footer(self) -> Footer:
         return Footer()
@@ -63,6 +75,12 @@ class ViewScreen(Screen[None]):
 
     def action_close_view(self) -> None:
         self.dismiss(None)
+
+    def action_scroll_body(self, lines: int) -> None:
+        """Scroll the view's body (the views draw text; nothing in them takes focus)."""
+        for body in self.query(".view-body"):
+            body.scroll_relative(y=lines, animate=False)
+            return
 
 
 def fmt(value: object, places: int = 2, *, sign: bool = False) -> str:

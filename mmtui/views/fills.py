@@ -49,7 +49,7 @@ class FillsScreen(ViewScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_title()
         yield Static(id="fills-filter")
-        yield Static(id="fills-body", classes="view-body")
+        yield self.body(Static(id="fills-body"))
         yield self.compose_footer()
 
     def on_mount(self) -> None:

@@ -18,7 +18,7 @@ class HealthScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield Static(id="health-body", classes="view-body")
+        yield self.body(Static(id="health-body"))
         yield self.compose_footer()
 
     def refresh_view(self) -> None:

@@ -53,7 +53,7 @@ class ParamsScreen(ViewScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_title()
         yield Static(id="params-result")
-        yield Static(id="params-body", classes="view-body")
+        yield self.body(Static(id="params-body"))
         yield Input(id="params-input", disabled=True)
         yield self.compose_footer()
 

@@ -113,6 +113,10 @@ async def test_fills_view_lists_this_run_and_earlier_runs_and_exports(tmp_path: 
 
         await pilot.press("s")  # strategy filter: as_btc (the only one)
         assert "strategy as_btc" in await _text(pilot)
+        body = view.query_one(".view-body")
+        assert body.max_scroll_y > 0  # more fills than rows: the keys scroll them
+        await pilot.press("pagedown")
+        await until(lambda: body.scroll_y > 0, what="page down scrolls the fills")
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, MainScreen), what="q closes the view")
     await session.stop()

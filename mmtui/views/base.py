@@ -46,7 +46,7 @@ class ViewScreen(Screen[None]):
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
-    ViewScreen .view-body Static {
+    ViewScreen .view-body > Static {
         height: auto;
     }
     """

@@ -36,6 +36,7 @@ from connectors.base import (
     VenueOrder,
 )
 from connectors.book import OrderBook
+from mmtui.core.alerts import EventLog
 from mmtui.core.clock import Clock
 from mmtui.core.flatten import Flattener
 from mmtui.core.host import EngineHost
@@ -107,7 +108,7 @@ class Engine:
         self.risk = RiskEngine(risk_limits or RiskLimits())
         self.journal = journal
         self.strategies: dict[str, StrategyRunner] = {}
-        self.events: list[tuple[int, str, str]] = []
+        self.events = EventLog()
         self.started_ms = 0
         self.stopped_ms = 0
         self.running = False
@@ -156,6 +157,7 @@ class Engine:
             order_path=self.order_path,
             orders=self.orders,
             strategy_positions=self.strategy_positions,
+            positions=self.positions,
             risk=self.risk,
             strategies=self.strategies,
             runner=self.runner,
@@ -526,8 +528,7 @@ class Engine:
 
     def note_event(self, kind: str, detail: str) -> None:
         now = self.clock.now_ms()
-        self.events.append((now, kind, detail))
-        del self.events[:-500]
+        self.events.record(now, kind, detail)
         log.info("%s: %s", kind, detail)
         if writable(self.journal):
             self.journal.record_event(ts_ms=now, kind=kind, detail=detail)

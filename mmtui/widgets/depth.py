@@ -101,4 +101,17 @@ class TapePane(Static):
         self.update(trade_tape(view.tape(self.venue, self.symbol, rows)))
 
 
-__all__ = ["DepthPane", "TapePane", "bar", "depth_bars", "trade_tape"]
+ROWS_PER_MARKET_WITH_TAPE = 24
+"""The books column shows a tape under each ladder only with this many rows per market
+(a ladder of 6 levels a side and its tape); else the ladders keep the rows."""
+
+
+def fit_tapes(column_height: int, tapes: list[TapePane]) -> None:
+    """Show the tapes of a books column when every market has room for one."""
+    show = bool(tapes) and column_height >= ROWS_PER_MARKET_WITH_TAPE * len(tapes)
+    for tape in tapes:
+        if tape.display != show:
+            tape.display = show
+
+
+__all__ = ["DepthPane", "TapePane", "bar", "depth_bars", "fit_tapes", "trade_tape"]

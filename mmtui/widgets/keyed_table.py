@@ -2,8 +2,8 @@
 removed — never rebuilt — so the cursor and scroll stay where they are.
 
 A table declares all its columns and, optionally, the few that matter most
-(``NARROW``): on a narrow terminal only those are shown, so nothing is cut
-mid-number.
+(``NARROW``): on a narrow terminal only those are shown, one space apart
+instead of two, so nothing is cut mid-number.
 """
 
 from __future__ import annotations
@@ -41,18 +41,42 @@ class KeyedTable(DataTable[Cell]):
     def _build_columns(self) -> None:
         keep = set(self.NARROW) if self._narrow else None
         self._shown = [i for i, (k, _) in enumerate(self.COLUMNS) if keep is None or k in keep]
+        self.cell_padding = 0 if self._narrow else 1
         for i in self._shown:
             key, label = self.COLUMNS[i]
-            self.add_column(label, key=key)
+            self.add_column(self._pad(label), key=key)
+
+    def _pad(self, cell: Cell) -> Cell:
+        """Narrow: no padding, one space after each cell (columns one space apart)."""
+        if not self._narrow:
+            return cell
+        return cell + " " if isinstance(cell, str) else Text.assemble(cell, " ")
+
+    def _row_cells(self, all_cells: Sequence[Cell]) -> tuple[Cell, ...]:
+        return tuple(self._pad(all_cells[i]) for i in self._shown)
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
-        """``rows``: row key -> one cell per entry of ``COLUMNS``."""
+        """``rows``: row key -> one cell per entry of ``COLUMNS``, in display order.
+        A row that appears anywhere but at the end (a second venue's row before the
+        NET row) rebuilds the rows in order; else rows change in place."""
         keys = [self.COLUMNS[i][0] for i in self._shown]
         for gone in set(self._cells) - set(rows):
             self.remove_row(gone)
             del self._cells[gone]
+        kept = [k for k in rows if k in self._cells]
+        if kept != list(self._cells)[: len(kept)] or kept != list(rows)[: len(kept)]:
+            selected = self.selected_key()
+            self.clear()
+            self._cells.clear()
+            for row_key, all_cells in rows.items():
+                cells = self._row_cells(all_cells)
+                self.add_row(*cells, key=row_key)
+                self._cells[row_key] = cells
+            if selected in self._cells:
+                self.move_cursor(row=list(self._cells).index(selected))
+            return
         for row_key, all_cells in rows.items():
-            cells = tuple(all_cells[i] for i in self._shown)
+            cells = self._row_cells(all_cells)
             old = self._cells.get(row_key)
             if old is None:
                 self.add_row(*cells, key=row_key)

@@ -157,6 +157,10 @@ async def _until_reported(pilot: Pilot[Any], session: Session) -> None:
         await session.run_for(0.1)
         await pilot.pause(0.01)
     assert isinstance(app.screen, ReportScreen) and app.screen.done
+    # The alerts (a kill switch raises one) and the footer's keys follow on the render
+    # timer: render now, or whether the footer shows "a Ack" depends on the timer (load).
+    assert isinstance(app, MMApp)
+    app.render_panes()
     await pilot.pause()
 
 

@@ -27,6 +27,7 @@ from connectors.base import (
     Connector,
     Event,
     Fill,
+    FundingPayment,
     Instrument,
     OrderStatus,
     OrderUpdate,
@@ -41,6 +42,7 @@ from mmtui.core.clock import Clock
 from mmtui.core.flatten import Flattener
 from mmtui.core.host import EngineHost
 from mmtui.core.inflight import InflightChecker, InflightPolicy
+from mmtui.core.insight import Insight
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.journal import Journal, writable
 from mmtui.core.markets import EngineError, Markets, VenueStatus
@@ -186,6 +188,18 @@ class Engine:
             guard=self.guard,
             inventory_policy=inventory_policy,
         )
+        self.insight = Insight(
+            clock=clock,
+            markets=self.markets,
+            gateways=self._gateways,
+            risk=self.risk,
+            strategies=self.strategies,
+            strategy_positions=self.strategy_positions,
+            session_pnl=self.session_pnl,
+            subscribed=lambda: self._subscribed,
+            note_event=self.note_event,
+        )
+        self.params = self.insight.params
         self.view = ReadModel(
             mode=mode,
             clock=clock,
@@ -200,6 +214,9 @@ class Engine:
             attention=self.attention,
             telemetry=self.telemetry,
             foreign_orders=lambda: self.reconciler.foreign_orders,
+            insight=self.insight,
+            journal=journal,
+            started_ms=lambda: self.started_ms,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -334,6 +351,8 @@ class Engine:
         self._spawn_background(
             self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
+        for loop, what in self.insight.loops():
+            self._spawn_background(loop, what)
 
     def add_strategy(
         self,
@@ -504,6 +523,9 @@ class Engine:
                 self._spawn_background(self.reconciler.after_reconnect(venue), f"reconcile {venue}")
         elif isinstance(event, Trade):
             self.venues[venue].last_trade = event
+            self.insight.watch.on_trade(event)
+        elif isinstance(event, FundingPayment):
+            self.insight.watch.on_funding(event)
 
     def note_event(self, kind: str, detail: str) -> None:
         now = self.clock.now_ms()

@@ -58,7 +58,7 @@ from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
 from mmtui.core.runner import StrategyRunner
-from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, position_totals
+from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, run_summary
 from mmtui.core.telemetry import TelemetryHub
 from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
@@ -602,26 +602,4 @@ class Engine:
     # -- summary --------------------------------------------------------------
 
     def summary(self, *, open_orders_left: int | None = None) -> RunSummary:
-        c = self.orders.counters
-        end = self.stopped_ms or self.clock.now_ms()
-        return RunSummary(
-            run_id=self.run_prefix,
-            mode=self.mode,
-            duration_s=(end - self.started_ms) / 1000 if self.started_ms else 0.0,
-            orders_placed=c.placed,
-            orders_cancelled=c.cancelled,
-            orders_amended=c.amended,
-            orders_lost=c.lost,
-            notices=list(self.attention(detailed=True)),
-            orders_rejected=c.rejected,
-            **position_totals(
-                self.positions.items(), lambda v, s: self.instrument(v, s).base, self.mark
-            ),
-            open_orders_left=(
-                open_orders_left if open_orders_left is not None else self.orders.live_count()
-            ),
-            risk_state=self.risk.state.value,
-            risk_rejections=dict(self.risk.rejections),
-            strategies={n: r.state.value for n, r in self.strategies.items()},
-            fills_refused=self.order_path.refused_fills,
-        )
+        return run_summary(self, open_orders_left=open_orders_left)

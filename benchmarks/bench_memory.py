@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_sim
+
 from mmtui.config import Config
 from mmtui.session import build_session
 
@@ -23,29 +25,10 @@ HOUR_S = 3600
 
 
 def config() -> Config:
-    return Config.model_validate(
-        {
-            "sim": {"seed": 7, "speed": None, "step_ms": 100},
-            "venues": {"sim": {"type": "sim", "flow": {"taker_k": 1.0, "taker_rate": 2.0}}},
-            "strategies": [
-                {
-                    "name": "as_btc",
-                    "kind": "avellaneda_stoikov",
-                    "venue": "sim",
-                    "symbol": "BTC-PERP",
-                    "params": {
-                        "gamma": 0.01,
-                        "k": 0.1,
-                        "size": 0.01,
-                        "max_position": 0.05,
-                        "tick_interval_ms": 500,
-                        "requote_ticks": 20,
-                    },
-                }
-            ],
-            "risk": {"max_orders_per_second": 100, "max_loss": 1_000_000},
-        }
-    )
+    """bench_sim's session (AS on the sim), with the journal on as a user runs it."""
+    raw = bench_sim.config().model_dump()
+    raw["journal"] = {"enabled": True}
+    return Config.model_validate(raw)
 
 
 def rss_mb() -> float:

@@ -12,29 +12,31 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from mmtui.commands import COMMANDS, bindings
+from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
 from mmtui.config import Config
 from mmtui.core.engine import Engine, EngineError
 from mmtui.core.readmodel import StrategyView
+from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyState
 from mmtui.core.summary import FlattenReport, RunSummary
 from mmtui.launcher import LaunchScreen
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
+from mmtui.palette import EngineCommands
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
 from mmtui.session import Session, SessionError, build_session
 from mmtui.terminal import hangup_safe
+from mmtui.widgets.alerts import AlertBar
 from mmtui.widgets.book import BookLadder
 from mmtui.widgets.keyed_table import KeyedTable
 from mmtui.widgets.log import LogPane, LogTail
@@ -50,54 +52,11 @@ log = logging.getLogger("mmtui.app")
 NARROW_WIDTH = 120
 
 
-class EngineCommands(Provider):
-    """Every console action by name, plus one entry per strategy and venue."""
-
-    def _entries(self) -> list[tuple[str, Callable[[], object], str]]:
-        app = self.app
-        assert isinstance(app, MMApp)
-        out: list[tuple[str, Callable[[], object], str]] = [
-            (
-                c.label if c.id != "kill" else "Kill switch",
-                partial(app.run_action, c.action),
-                c.help,
-            )
-            for c in COMMANDS
-        ]
-        view = app.engine.view
-        for name in view.strategy_names():
-            out += [
-                (f"Start strategy {name}", partial(app.strategy_command, "start", name), ""),
-                (f"Pause strategy {name}", partial(app.strategy_command, "pause", name), ""),
-                (f"Resume strategy {name}", partial(app.strategy_command, "resume", name), ""),
-                (f"Stop strategy {name}", partial(app.strategy_command, "stop", name), ""),
-                (f"Cancel orders of strategy {name}", partial(app.cancel_scope, None, name), ""),
-                (f"Flatten strategy {name}", partial(app.confirm_flatten, None, name), ""),
-            ]
-        for venue in view.venue_names():
-            out += [
-                (f"Cancel orders on venue {venue}", partial(app.cancel_scope, venue, None), ""),
-                (f"Flatten venue {venue}", partial(app.confirm_flatten, venue, None), ""),
-            ]
-        return out
-
-    async def discover(self) -> Hits:
-        for text, callback, help_text in self._entries():
-            yield DiscoveryHit(text, callback, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, callback, help_text in self._entries():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), callback, help=help_text)
-
-
 class MMApp(App[RunSummary | None]):
     CSS_PATH = STYLESHEET
     TITLE = "mmtui"
     BINDINGS = bindings()
-    COMMANDS = App.COMMANDS | {EngineCommands}
+    COMMANDS = App.COMMANDS | {EngineCommands}  # type: ignore[assignment]
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(
@@ -108,15 +67,22 @@ class MMApp(App[RunSummary | None]):
         keymap: dict[str, str] | None = None,
         theme: str = "mmtui-dark",
         refresh_hz: float = 10.0,
+        bell: bool = True,
     ) -> None:
         super().__init__()
         self.session = session
         self.engine: Engine = session.engine
         self.log_buffer = log_buffer
         self.keymap_overrides = dict(keymap or {})
+        if "pause" in self.keymap_overrides:  # one key pauses and resumes, as by default
+            self.keymap_overrides.setdefault("resume", self.keymap_overrides["pause"])
         self.initial_theme = theme
         self.refresh_hz = refresh_hz
         self.shutting_down = False
+        self.use_bell = bell
+        self.alerts_seen = 0
+        """The number of the last engine event read for alerts."""
+        self._action_state: object = None
         self.main: MainScreen
 
     def get_driver_class(self) -> type[Driver]:
@@ -164,6 +130,61 @@ class MMApp(App[RunSummary | None]):
         focused = self.focused
         return focused.venue if isinstance(focused, BookLadder) else None
 
+    # -- what is valid now ----------------------------------------------------
+
+    def action_state(self) -> tuple[StrategyState | None, RiskState, bool, int]:
+        """What decides which commands are valid (``mmtui.commands.valid``)."""
+        view = self.engine.view
+        selected = self.selected_strategy() if self._main_ready() else None
+        venue = self.focused_venue() is not None if self._main_ready() else False
+        alerts = len(self.main.query_one(AlertBar).pending) if self._main_ready() else 0
+        return (
+            selected.state if selected is not None else None,
+            view.header().risk_state,
+            venue,
+            alerts,
+        )
+
+    def _main_ready(self) -> bool:
+        return hasattr(self, "main") and self.main.is_mounted
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide (and ignore) the commands that make no sense now: Pause or Resume on
+        ``p`` by the selected strategy's state, reset risk only when halted, ..."""
+        if action not in BY_ACTION or not self._main_ready():
+            return True
+        strategy, risk, venue, alerts = self.action_state()
+        return valid(action, strategy=strategy, risk=risk, venue_focused=venue, alerts=alerts)
+
+    def refresh_actions(self) -> None:
+        """Redraw the footer's keys when what is valid changed (on the render timer)."""
+        state = self.action_state()
+        if state != self._action_state:
+            self._action_state = state
+            self.refresh_bindings()
+            if self._main_ready() and self.screen is not self.main:
+                # the footer behind a modal shows the main screen's keys: keep it current
+                self.main.refresh_bindings()
+
+    # -- alerts ---------------------------------------------------------------
+
+    def poll_alerts(self) -> None:
+        """New alerts: shown until acknowledged, the bell, a log line each."""
+        fresh = self.engine.view.alerts(self.alerts_seen)
+        if not fresh:
+            return
+        self.alerts_seen = fresh[-1].seq
+        for alert in fresh:
+            log.error("ALERT (%s): %s", alert.kind, alert.text)
+        self.main.query_one(AlertBar).add(fresh)
+        if self.use_bell:
+            self.bell()
+
+    def action_acknowledge_alerts(self) -> None:
+        count = self.main.query_one(AlertBar).acknowledge()
+        log.info("%d alert(s) acknowledged", count)
+        self.refresh_actions()
+
     # -- commands -------------------------------------------------------------
 
     def strategy_command(self, verb: str, name: str) -> None:
@@ -176,7 +197,7 @@ class MMApp(App[RunSummary | None]):
                 if current.state is StrategyState.PAUSED:
                     engine.resume_strategy(name)
                 else:
-                    self.run_worker(engine.start_strategy(name), exit_on_error=False)
+                    self.in_background(engine.start_strategy(name), f"start {name}")
             elif verb == "pause":
                 engine.pause_strategy(name)
             elif verb == "resume":
@@ -188,6 +209,7 @@ class MMApp(App[RunSummary | None]):
             return
         self.notify(f"{verb} {name}")
         self.render_panes()
+        self.refresh_actions()
 
     def _selected_name(self) -> str | None:
         selected = self.selected_strategy()
@@ -201,12 +223,12 @@ class MMApp(App[RunSummary | None]):
             self.strategy_command("start", name)
 
     def action_pause_strategy(self) -> None:
-        chosen = self.selected_strategy()
-        if chosen is None:
-            self.notify("no strategy selected", severity="warning")
-            return
-        verb = "resume" if chosen.state in (StrategyState.PAUSED, StrategyState.HALTED) else "pause"
-        self.strategy_command(verb, chosen.name)
+        if (name := self._selected_name()) is not None:
+            self.strategy_command("pause", name)
+
+    def action_resume_strategy(self) -> None:
+        if (name := self._selected_name()) is not None:
+            self.strategy_command("resume", name)
 
     def action_stop_strategy(self) -> None:
         if (name := self._selected_name()) is not None:
@@ -222,7 +244,7 @@ class MMApp(App[RunSummary | None]):
             else:
                 self.notify(f"cancel {what}: done")
 
-        self.run_worker(run(), exit_on_error=False)
+        self.in_background(run(), f"cancel {what}")
 
     def action_cancel_selection(self) -> None:
         venue = self.focused_venue()
@@ -270,14 +292,31 @@ class MMApp(App[RunSummary | None]):
         async def run() -> None:
             try:
                 report = await action()  # type: ignore[misc]
+                if not isinstance(report, FlattenReport):
+                    raise TypeError(f"{title} returned {report!r}, not a report")
             except Exception as exc:
                 log.exception("%s failed", title)
                 screen.show_error(repr(exc))
                 return
-            assert isinstance(report, FlattenReport)
             screen.show_report(report)
             for line in report.lines:
                 (log.info if line.ok else log.error)("%s: %s", title, line)
+
+        self.in_background(run(), title)
+
+    def in_background(self, work: Coroutine[Any, Any, object], what: str) -> None:
+        """Run a command's coroutine as a worker; an error is logged with what it was
+        and shown, never swallowed."""
+
+        async def run() -> None:
+            try:
+                await work
+            except EngineError as exc:
+                log.warning("%s: %s", what, exc)
+                self.notify(f"{what}: {exc}", severity="error")
+            except Exception as exc:
+                log.exception("%s failed", what)
+                self.notify(f"{what} failed: {exc!r}", severity="error")
 
         self.run_worker(run(), exit_on_error=False)
 
@@ -294,9 +333,13 @@ class MMApp(App[RunSummary | None]):
     def action_reset_risk(self) -> None:
         self.engine.reset_risk()
         self.notify("risk reset to ACTIVE")
+        self.refresh_actions()
 
     def action_cycle_log_level(self) -> None:
         self.main.query_one(LogPane).cycle_level()
+
+    def action_search_log(self) -> None:
+        self.main.open_search()
 
     def action_cycle_theme(self) -> None:
         names = [t.name for t in THEMES]
@@ -304,9 +347,11 @@ class MMApp(App[RunSummary | None]):
         self.theme = names[(i + 1) % len(names)]
         self.notify(f"theme {self.theme}")
 
+    def key_of(self, command_id: str) -> str:
+        return self.keymap_overrides.get(command_id, BY_ID[command_id].key)
+
     def action_help(self) -> None:
-        keys = {c.id: self.keymap_overrides.get(c.id, c.key) for c in COMMANDS}
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen({c.id: self.key_of(c.id) for c in COMMANDS}))
 
     def action_quit_safely(self) -> None:
         self.safe_exit()
@@ -348,17 +393,49 @@ class MainScreen(Screen[None]):
                     with TabPane("Telemetry", id="tab-telemetry"):
                         yield TelemetryPane(id="telemetry")
                     with TabPane("Log", id="tab-log"):
+                        yield Input(
+                            placeholder="search the log (Enter keeps, Esc clears)",
+                            id="log-search",
+                            compact=True,
+                        )
                         yield LogPane(self.owner.log_buffer, id="log")
+        yield AlertBar(key_display(self.owner.key_of("ack")), id="alerts")
         yield LogTail(self.owner.log_buffer, id="log-tail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#log-search", Input).display = False
         self.set_interval(1 / self.owner.refresh_hz, self.render_panes)
         self.render_panes()
         self.query_one(StrategiesTable).focus()
 
+    def open_search(self) -> None:
+        self.query_one(TabbedContent).active = "tab-log"
+        search = self.query_one("#log-search", Input)
+        search.display = True
+        search.focus()
+
+    @on(Input.Changed, "#log-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.query_one(LogPane).search(event.value)
+
+    @on(Input.Submitted, "#log-search")
+    def _search_kept(self) -> None:
+        self.query_one(LogPane).focus()
+
+    def key_escape(self) -> None:
+        search = self.query_one("#log-search", Input)
+        if search.display:
+            search.value = ""
+            search.display = False
+            self.query_one(LogPane).search("")
+            self.query_one(StrategiesTable).focus()
+
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        # ctrl+p stays (the help says so); its footer entry gives way to the keys
+        self.query_one(Footer).show_command_palette = not narrow
 
     def add_book_panes(self) -> None:
         """A ladder for every market in use that has none yet (after a launch)."""
@@ -381,6 +458,8 @@ class MainScreen(Screen[None]):
                 ladder.render_view(view)
         self.query_one(StrategiesTable).render_strategies(view.strategies())
         self.query_one(LogTail).render_buffer()
+        self.owner.poll_alerts()
+        self.owner.refresh_actions()
         active = self.query_one(TabbedContent).active
         if active == "tab-positions":
             self.query_one(PositionsTable).render_positions(view.positions())
@@ -413,6 +492,7 @@ async def _console(config: Config, speed: float | str | None) -> int:
         keymap=config.ui.keys,
         theme=config.ui.theme,
         refresh_hz=config.ui.refresh_hz,
+        bell=config.ui.bell,
     )
     loop = asyncio.get_running_loop()
 

@@ -45,9 +45,27 @@ def _speed(text: str) -> float | None:
     return _positive_float(text)
 
 
+SUBCOMMANDS = """\
+subcommands:
+  mmtui check-config FILE       every check a start runs, without connecting
+  mmtui emulate VENUE [--port P] [--dir D]
+                                a loopback venue to rehearse against (backpack, lighter,
+                                grvt): writes its keys and a config to run mmtui on
+  (see `mmtui check-config --help`, `mmtui emulate --help`)
+
+exit codes: 0 ok; 1 the run ended badly (orders left open or unverified, a FAIL line
+in the shutdown report); 2 bad input (config, arguments)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mmtui", description="Terminal trading console for market makers on perp DEXes."
+        prog="mmtui",
+        usage="mmtui [options] | mmtui check-config FILE | mmtui emulate VENUE ...",
+        description="Terminal trading console for market makers on perp DEXes.\n"
+        "Without options: the console on the config's venues (the embedded sim by default).",
+        epilog=SUBCOMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", "-c", metavar="FILE", help="config file (YAML)")
     parser.add_argument("--headless", action="store_true", help="run without the console")

@@ -1,13 +1,20 @@
 """The console's commands, declared once (importable without Textual).
 
-This one table feeds the key bindings (each with an id, so keys can be
+This one table, in the order the footer shows (on a narrow terminal the last
+ones give way first), feeds the key bindings (each with an id, so keys can be
 remapped from the config), the footer, the help screen and the command palette.
+``valid`` says which commands make sense now (the selected strategy's state,
+risk, alerts): the footer shows only those, a key that is not valid does
+nothing, and the palette offers only those.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from mmtui.core.risk import RiskState
+from mmtui.core.runner import StrategyState
 
 if TYPE_CHECKING:
     from textual.binding import Binding
@@ -25,7 +32,7 @@ class Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "s", "start_strategy", "Start", "start the selected strategy", show=False),
+    Command("start", "s", "start_strategy", "Start", "start the selected strategy (when stopped)"),
     Command(
         "new",
         "n",
@@ -33,14 +40,16 @@ COMMANDS: tuple[Command, ...] = (
         "New",
         "launch a new strategy: kind, venue, symbol, parameters, preview, confirm",
     ),
-    Command("pause", "p", "pause_strategy", "Pause", "pause / resume the selected strategy"),
+    Command("pause", "p", "pause_strategy", "Pause", "pause the selected strategy (when running)"),
     Command(
-        "stop",
-        "x",
-        "stop_strategy",
-        "Stop",
-        "stop the selected strategy (cancels its orders)",
-        show=False,
+        "resume",
+        "p",
+        "resume_strategy",
+        "Resume",
+        "resume the selected strategy (when paused or halted)",
+    ),
+    Command(
+        "stop", "x", "stop_strategy", "Stop", "stop the selected strategy (cancels its orders)"
     ),
     Command(
         "cancel",
@@ -53,7 +62,7 @@ COMMANDS: tuple[Command, ...] = (
         "flatten",
         "f",
         "flatten_selection",
-        "Flatten",
+        "Flat",
         "flatten the selected strategy (or venue, from a book pane); asks y to confirm",
     ),
     Command(
@@ -63,25 +72,15 @@ COMMANDS: tuple[Command, ...] = (
         "KILL",
         "kill switch: pause all, cancel everything, flatten every venue; asks y",
     ),
+    Command("reset_risk", "R", "reset_risk", "Reset", "set risk back to ACTIVE (when halted)"),
     Command(
-        "reset_risk",
-        "R",
-        "reset_risk",
-        "Reset risk",
-        "set risk back to ACTIVE after a halt",
-        show=False,
+        "ack",
+        "a",
+        "acknowledge_alerts",
+        "Ack",
+        "acknowledge the alerts (halt, disconnect, position mismatch, failed flatten)",
     ),
-    Command(
-        "log_level",
-        "l",
-        "cycle_log_level",
-        "Log level",
-        "cycle the log pane's level filter",
-        show=False,
-    ),
-    Command(
-        "theme", "t", "cycle_theme", "Theme", "cycle dark / light / high-contrast theme", show=False
-    ),
+    Command("search", "slash", "search_log", "Find", "search the log (filters and highlights)"),
     Command("help", "question_mark", "help", "Help", "show this help"),
     Command(
         "quit",
@@ -90,6 +89,8 @@ COMMANDS: tuple[Command, ...] = (
         "Quit",
         "safe shutdown: stop strategies, cancel all our orders, print the summary",
     ),
+    Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
+    Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command(
         "quit_ctrl",
         "ctrl+q",
@@ -100,6 +101,49 @@ COMMANDS: tuple[Command, ...] = (
         priority=True,
     ),
 )
+
+BY_ACTION = {c.action: c for c in COMMANDS}
+BY_ID = {c.id: c for c in COMMANDS}
+
+_SELECTION = {"cancel_selection", "flatten_selection"}
+
+
+def valid(
+    action: str,
+    *,
+    strategy: StrategyState | None,
+    risk: RiskState,
+    venue_focused: bool = False,
+    alerts: int = 0,
+) -> bool:
+    """Whether ``action`` makes sense now: ``strategy`` is the selected strategy's
+    state (None: none selected), ``venue_focused`` a book pane has the focus,
+    ``alerts`` how many alerts wait for an acknowledgement."""
+    halted = risk is RiskState.HALTED
+    if action == "start_strategy":
+        return strategy is StrategyState.STOPPED and not halted
+    if action == "pause_strategy":
+        return strategy is StrategyState.RUNNING
+    if action == "resume_strategy":
+        return strategy in (StrategyState.PAUSED, StrategyState.HALTED) and not halted
+    if action == "stop_strategy":
+        return strategy is not None and strategy is not StrategyState.STOPPED
+    if action in _SELECTION:
+        return venue_focused or strategy is not None
+    if action == "reset_risk":
+        return halted
+    if action == "acknowledge_alerts":
+        return alerts > 0
+    return True
+
+
+STRATEGY_VERBS: tuple[tuple[str, str], ...] = (
+    ("start", "start_strategy"),
+    ("pause", "pause_strategy"),
+    ("resume", "resume_strategy"),
+    ("stop", "stop_strategy"),
+)
+"""The palette's per-strategy verbs and the action whose validity each follows."""
 
 
 def bindings() -> list[Binding]:
@@ -112,4 +156,4 @@ def bindings() -> list[Binding]:
 
 
 def key_display(key: str) -> str:
-    return "?" if key == "question_mark" else key
+    return {"question_mark": "?", "slash": "/"}.get(key, key)

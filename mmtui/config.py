@@ -292,6 +292,10 @@ class LoggingConfig(_Model):
 class UiConfig(_Model):
     theme: Literal["mmtui-dark", "mmtui-light", "mmtui-contrast"] = "mmtui-dark"
     refresh_hz: float = Field(default=10.0, ge=1, le=30)
+    bell: bool = Field(
+        default=True,
+        description="ring the terminal bell on an alert (halt, disconnect, mismatch, flatten)",
+    )
     keys: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {pause: P}"
     )

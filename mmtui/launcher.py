@@ -62,6 +62,7 @@ class LaunchScreen(ModalScreen[str | None]):
         super().__init__()
         self.engine = engine
         self.previewed: list[PlannedOrder] | None = None
+        self.auto_name = ""
 
     def compose(self) -> ComposeResult:
         kinds = sorted(STRATEGY_KINDS)
@@ -96,7 +97,14 @@ class LaunchScreen(ModalScreen[str | None]):
                 yield Button("Launch", id="launch", variant="primary", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#name", Input).value = self._free_name()
+        self._set_name()
+
+    def _set_name(self) -> None:
+        """The name follows kind and symbol until the operator types one of their own."""
+        name = self.query_one("#name", Input)
+        if name.value in ("", self.auto_name):
+            self.auto_name = self._free_name()
+            name.value = self.auto_name
 
     def _symbols(self, venue: str) -> list[tuple[str, str]]:
         return [(s, s) for v, s in self.engine.view.markets() if v == venue]
@@ -113,12 +121,18 @@ class LaunchScreen(ModalScreen[str | None]):
     @on(Select.Changed, "#kind")
     def _kind_changed(self, event: Select.Changed) -> None:
         self.query_one("#params", TextArea).text = default_params_yaml(str(event.value))
-        self.query_one("#name", Input).value = self._free_name()
+        self._set_name()
         self.previewed = None
 
     @on(Select.Changed, "#venue")
     def _venue_changed(self, event: Select.Changed) -> None:
         self.query_one("#symbol", Select).set_options(self._symbols(str(event.value)))
+        self._set_name()
+        self.previewed = None
+
+    @on(Select.Changed, "#symbol")
+    def _symbol_changed(self) -> None:
+        self._set_name()
         self.previewed = None
 
     def _status(self, text: Text | Table) -> None:

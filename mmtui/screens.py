@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -37,51 +37,72 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+CLOSE_HINT = "Enter, Esc or q closes"
+
+
 class ReportScreen(ModalScreen[None]):
-    """Shows "working" while an action runs, then its PASS/FAIL line per venue."""
+    """Shows "working" while an action runs, then its outcome: a PASS/FAIL line per
+    venue and, under it, what is flat per market. The outcome may come before the
+    screen is on display (nothing to flatten): it is kept and shown at mount."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter,space", "close", "close", id="report_close")
+        Binding("escape,enter,space,q", "close", "close", id="report_close")
     ]
 
     def __init__(self, title: str) -> None:
         super().__init__()
         self.title_text = title
         self.done = False
+        self.outcome: Text = Text("working: cancelling orders, closing positions ...", "yellow")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(self.title_text, style="bold"))
-            yield Static(
-                Text("working: cancelling orders, closing positions ...", style="yellow"),
-                id="report-body",
-            )
+            yield Static(self.outcome, id="report-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#report-body", Static).update(self.outcome)  # it may have come
+
+    def _set(self, outcome: Text) -> None:
+        self.done = True
+        self.outcome = outcome
+        if self.is_mounted:
+            self.query_one("#report-body", Static).update(outcome)
 
     def show_report(self, report: FlattenReport) -> None:
-        self.done = True
-        lines = Text()
-        for line in report.lines:
-            lines.append(
-                "PASS " if line.ok else "FAIL ",
-                style="bold green" if line.ok else "bold white on red",
-            )
-            lines.append(f"{line.venue}: {line.detail}\n")
-        lines.append(report.headline(), style="bold green" if report.ok else "bold red")
-        lines.append("\n(Enter or Esc closes)", style="dim")
-        self.query_one("#report-body", Static).update(lines)
+        self._set(report_text(report))
 
     def show_error(self, message: str) -> None:
-        self.done = True
-        self.query_one("#report-body", Static).update(Text(f"FAILED: {message}", style="bold red"))
+        text = Text(f"FAILED: {message}", style="bold red")
+        text.append(f"\n({CLOSE_HINT})", style="dim")
+        self._set(text)
 
     def action_close(self) -> None:
         if self.done:
             self.dismiss(None)
 
 
+def report_text(report: FlattenReport) -> Text:
+    """Each venue's PASS/FAIL line, what is flat per market under it, the headline."""
+    lines = Text()
+    for line in report.lines:
+        lines.append(
+            "PASS " if line.ok else "FAIL ",
+            style="bold green" if line.ok else "bold white on red",
+        )
+        lines.append(f"{line.venue}: {line.detail}\n")
+        for market in line.markets:
+            lines.append(f"  {market}\n", style="" if line.ok else "red")
+    if not report.lines:
+        lines.append("nothing in scope: no venue to flatten\n", style="yellow")
+    lines.append(report.headline(), style="bold green" if report.ok else "bold red")
+    lines.append(f"\n({CLOSE_HINT})", style="dim")
+    return lines
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark", "close", "close", id="help_close")
+        Binding("escape,question_mark,q", "close", "close", id="help_close")
     ]
 
     def __init__(self, keys: dict[str, str]) -> None:
@@ -93,12 +114,15 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", justify="right")
         table.add_column()
         for command in COMMANDS:
+            if command.id == "quit_ctrl":
+                continue
             table.add_row(key_display(self.keys.get(command.id, command.key)), command.help)
         table.add_row("tab", "move between panes; arrows move between rows")
-        table.add_row("ctrl+p", "command palette: every action by name")
-        with Vertical(id="dialog"):
+        table.add_row("ctrl+p", "command palette: every action valid now, by name")
+        table.add_row("ctrl+q", "quit from anywhere (the same safe shutdown)")
+        with VerticalScroll(id="dialog", classes="help"):
+            yield Static(Text("Esc, ? or q closes; arrows scroll", style="dim"))
             yield Static(table)
-            yield Static(Text("Esc closes", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)

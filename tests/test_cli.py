@@ -85,3 +85,14 @@ def test_console_refuses_a_bad_config_before_opening(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "key 'ui'" in result.stderr and "paws" in result.stderr
+
+
+def test_help_lists_the_subcommands(tmp_path: Path) -> None:
+    from mmtui.emulate import STARTERS
+
+    result = _run("--help", tmp_path=tmp_path)
+    assert result.returncode == 0
+    assert "mmtui check-config FILE" in result.stdout
+    assert "mmtui emulate VENUE" in result.stdout
+    for venue in STARTERS:  # every emulator the subcommand can start is named
+        assert venue in result.stdout, venue

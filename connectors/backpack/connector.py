@@ -32,10 +32,11 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.backpack import wire
-from connectors.backpack.depth import Delta, DepthSync, Snapshot
+from connectors.backpack.depth import DepthSync
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.rest import PAGE_LIMIT, BackpackRest
 from connectors.backpack.signing import DEFAULT_WINDOW_MS
+from connectors.backpack.stream import ORDER_STREAM, POSITION_STREAM, BackpackStream
 from connectors.backpack.ws import BackpackWs, Frame
 from connectors.base import (
     Balance,
@@ -51,22 +52,20 @@ from connectors.base import (
     OrderRequest,
     OrderStatus,
     Position,
-    Side,
-    Trade,
     VenueError,
     VenueOrder,
 )
 from connectors.book import OrderBook
+from connectors.common.badframes import UNREADABLE
 from connectors.common.books import BookSet
 from connectors.common.clientids import ClientIdError, ClientIdMap
 from connectors.common.delivery import EventQueue
+from connectors.common.retry import startup_read
 from connectors.common.units import BadNumber, parse_decimal
 from connectors.common.wsclient import WsSettings
 
 log = logging.getLogger("connectors.backpack")
 
-ORDER_STREAM = "account.orderUpdate"
-POSITION_STREAM = "account.positionUpdate"
 LOOKUP_MARGIN_MS = 300_000
 """How far before we sent an order the order history is read back when looking it
 up (covers clock skew between us and the venue)."""
@@ -140,6 +139,16 @@ class BackpackConnector:
         self._depth: dict[str, DepthSync] = {}
         self._state = ConnectionState.DISCONNECTED
         self._instruments: dict[str, Instrument] = {}
+        self.stream = BackpackStream(
+            name,
+            rest=self.rest,
+            books=self.books,
+            depth=self._depth,
+            instruments=lambda: self._instruments,
+            core_id=self._core_id,
+            events=self._events,
+            stats=self.stats,
+        )
         self._sent: OrderedDict[int, int] = OrderedDict()
         """Venue client ids this connector placed -> local ms when sent (the proof an
         order is ours for ``cancel_all``, and where a lookup's history read may stop)."""
@@ -151,14 +160,18 @@ class BackpackConnector:
         return self._state
 
     async def connect(self, sink: EventSink) -> None:
+        """Time, markets and (with keys) the key check — each retried on a transient
+        error (``startup_read``) — then the socket."""
         self._events.sink = sink
         await self.rest.start()
         try:
-            await self.rest.sync_time()
+            await startup_read(self.name, "the venue's time", self.rest.sync_time)
         except VenueError as exc:
             log.warning("%s: no venue time (%s); signing with the local clock", self.name, exc)
         try:
-            await self.instruments()
+            await startup_read(self.name, "the markets", self.instruments)
+            if self.keys is not None:
+                await self._check_key()
         except VenueError:
             await self.rest.close()
             raise
@@ -169,6 +182,30 @@ class BackpackConnector:
         except VenueError:
             await self.close()
             raise
+
+    async def _check_key(self) -> None:
+        """One cheap signed read (``GET /api/v1/capital``, ``balanceQuery``): a key the
+        venue refuses fails the start here with one line — instead of a run that places
+        nothing for its whole duration. Backpack refuses a request it cannot
+        authenticate with ``INVALID_CLIENT_REQUEST`` and "Invalid signature" / "Invalid
+        X-Signature header" / "Request has expired" (its support FAQ, "What are the
+        common errors": support.backpack.exchange/exchange/api-and-developer-docs/faqs),
+        answered with HTTP 401 (a balanceQuery's "401 (Unauthorized) Request has
+        expired", catsats/backpack_exchange issues 4 and 16); the emulator answers
+        401 ``UNAUTHORIZED`` "Unknown API key". Either is a refused key."""
+        try:
+            await startup_read(
+                self.name, "the key check", lambda: self.rest.signed("GET", "/api/v1/capital")
+            )
+        except VenueError as exc:
+            if exc.code != ErrorCode.AUTH and not _auth_refusal(exc):
+                raise
+            detail = " ".join(str(exc).removeprefix(f"{self.name}: ").split())[:300]
+            raise VenueError(
+                f"{self.name}: the venue refused the API key ({detail}); check key_file",
+                code=ErrorCode.AUTH,
+                venue_code=exc.venue_code,
+            ) from None
 
     async def close(self) -> None:
         await self.books.close()
@@ -184,7 +221,7 @@ class BackpackConnector:
             for m in markets if isinstance(markets, list) else []:
                 try:
                     inst = wire.instrument_from_market(self.name, m)
-                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                except UNREADABLE as exc:
                     log.warning("%s: market skipped (%r): %.80s", self.name, exc, m)
                     continue
                 if inst is not None:
@@ -269,7 +306,7 @@ class BackpackConnector:
         for o in self._items(resp, "/api/v1/orders"):
             try:
                 listed = wire.open_order(self.name, o, self._core_id)
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 log.error("%s: open order unreadable (%r): %.200s", self.name, exc, o)
                 continue
             if listed is not None:
@@ -327,7 +364,7 @@ class BackpackConnector:
                 fill = wire.parse_fill(
                     wire.HISTORY_FILL, self.name, f, self._core_id, self._instruments.get
                 )
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 self.stats.extra["bad_history_fills"] = (
                     self.stats.extra.get("bad_history_fills", 0) + 1
                 )
@@ -347,7 +384,7 @@ class BackpackConnector:
         for p in self._items(resp, "/api/v1/position"):
             try:
                 pos = wire.position_from_rest(self.name, p, now)
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 raise VenueError(
                     f"{self.name}: position unreadable ({exc!r}): {str(p)[:200]}",
                     code=ErrorCode.BAD_ANSWER,
@@ -368,7 +405,7 @@ class BackpackConnector:
                     + wire.opt_dec(b.get("locked"), "locked")
                     + wire.opt_dec(b.get("staked"), "staked")
                 )
-            except (AttributeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 log.warning("%s: balance %s skipped (%r)", self.name, asset, exc)
                 continue
             out.append(Balance(self.name, str(asset), total, available))
@@ -438,7 +475,7 @@ class BackpackConnector:
     def _looked_up(self, o: Any, client_id: str) -> VenueOrder:
         try:
             found = wire.venue_order(self.name, o, self._core_id)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        except UNREADABLE as exc:
             raise VenueError(
                 f"{self.name}: order unreadable ({exc!r}): {str(o)[:200]}",
                 code=ErrorCode.BAD_ANSWER,
@@ -457,7 +494,7 @@ class BackpackConnector:
             return True  # "accepted but not yet executed": the stream reports the outcome
         try:
             update = wire.order_update(self.name, answer.payload, self._core_id, self.rest.now_ms())
-        except (KeyError, TypeError, ValueError, ArithmeticError):
+        except UNREADABLE:
             return True
         if update.status.is_terminal:
             self._events.push(update)  # the stream may repeat it
@@ -472,27 +509,7 @@ class BackpackConnector:
 
     async def _refetch(self, symbol: str) -> None:
         """The BookSet's hook: a REST snapshot, bridged to the buffered deltas."""
-        inst = self._instruments[symbol]
-        snap = await self.rest.public("/api/v1/depth", {"symbol": symbol, "limit": 1000})
-        if not isinstance(snap, dict):
-            raise ValueError(f"depth snapshot is {type(snap).__name__}")
-        bids, skipped_b = wire.book_levels(snap["bids"], inst)
-        asks, skipped_a = wire.book_levels(snap["asks"], inst)
-        self._off_grid(symbol, skipped_b + skipped_a)
-        last_id = wire.update_id(snap["lastUpdateId"])
-        ts = wire.us_ms(snap.get("timestamp")) or self.rest.now_ms()
-        if self._depth[symbol].on_snapshot(Snapshot(bids, asks, last_id, ts)):
-            log.info("%s %s: book synced at update id %d", self.name, symbol, last_id)
-        self.books.changed(symbol)
-
-    def _off_grid(self, symbol: str, skipped: int) -> None:
-        if skipped:
-            self.stats.extra["off_grid_levels"] = (
-                self.stats.extra.get("off_grid_levels", 0) + skipped
-            )
-            log.warning(
-                "%s %s: %d level(s) off the tick/step grid left out", self.name, symbol, skipped
-            )
+        await self.stream.refetch(symbol)
 
     # -- internals: stream frames ------------------------------------------------------
 
@@ -513,68 +530,18 @@ class BackpackConnector:
         self._events.push(ConnectionChanged(self.name, state, detail))
 
     def _on_frame(self, frame: Frame) -> None:
-        """One push from the socket; raising KeyError/ValueError counts it as bad."""
-        stream, data = frame.stream, frame.data
-        if stream.startswith("depth."):
-            self._on_depth(data)
-        elif stream.startswith(ORDER_STREAM):
-            self._on_order_update(data)
-        elif stream.startswith(POSITION_STREAM):
-            self._events.push(wire.position_from_update(self.name, data))
-        elif stream.startswith("trade."):
-            self._on_trade(data)
-        else:  # bookTicker, ticker, balanceUpdate, ...: nothing we use
-            self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
+        """One push from the socket (``stream``); raising counts it as bad."""
+        self.stream.on_frame(frame)
 
-    def _on_depth(self, d: dict[str, Any]) -> None:
-        symbol = d["s"]
-        sync = self._depth.get(symbol)
-        if sync is None:
-            return
-        inst = self._instruments[symbol]
-        try:
-            first, last = wire.update_id(d["U"]), wire.update_id(d["u"])
-            bids, skipped_b = wire.book_levels(d.get("b") or (), inst)
-            asks, skipped_a = wire.book_levels(d.get("a") or (), inst)
-        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-            # a delta we cannot read leaves a hole in the book: resync rather than guess
-            sync.reset(f"unreadable delta: {exc}")
-            self.books.resync(symbol, f"unreadable delta: {exc}")
-            raise
-        self._off_grid(symbol, skipped_b + skipped_a)
-        ts = wire.us_ms(d.get("T")) or wire.us_ms(d.get("E")) or self.rest.now_ms()
-        result = sync.on_delta(Delta(first, last, bids, asks, ts))
-        if result == DepthSync.APPLIED:
-            self.books.changed(symbol)
-        elif result == DepthSync.GAP:
-            self.books.resync(symbol, sync.book.resync_reason or "gap")
 
-    def _on_trade(self, d: dict[str, Any]) -> None:
-        side = Side.SELL if d.get("m") is True else Side.BUY  # buyer is maker: taker sold
-        self._events.push(
-            Trade(
-                self.name,
-                str(d["s"]),
-                side,
-                wire.dec(d["p"], "price"),
-                wire.dec(d["q"], "size"),
-                wire.us_ms(d.get("T")) or wire.us_ms(d.get("E")),
-            )
-        )
+AUTH_WORDS = ("signature", "api key", "expired")
 
-    def _on_order_update(self, d: dict[str, Any]) -> None:
-        if d.get("e") == "orderFill":
-            # first: a fill is never lost to an update we cannot read
-            self._events.push(
-                wire.parse_fill(
-                    wire.STREAM_FILL, self.name, d, self._core_id, self._instruments.get
-                )
-            )
-        update, known = wire.update_from_stream(self.name, d, self._core_id)
-        if update is not None:
-            self._events.push(update)
-        elif not known:
-            self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
+
+def _auth_refusal(exc: VenueError) -> bool:
+    """A refusal of the request's authentication that came without a 401/403 status:
+    Backpack's generic ``INVALID_CLIENT_REQUEST`` naming the signature, key or window."""
+    text = str(exc).lower()
+    return exc.venue_code == "INVALID_CLIENT_REQUEST" and any(w in text for w in AUTH_WORDS)
 
 
 __all__ = ["BackpackConnector"]

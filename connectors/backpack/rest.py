@@ -95,7 +95,8 @@ class BackpackRest:
             server_ms = int(server)
         except ValueError:
             raise VenueError(
-                f"{self.venue}: unexpected time answer {server!r}", code=ErrorCode.BAD_ANSWER
+                f"{self.venue}: unexpected time answer {str(server)[:40]!r}",
+                code=ErrorCode.BAD_ANSWER,
             ) from None
         offset = server_ms - (before + after) // 2
         self._synced_at = time.monotonic()

@@ -158,7 +158,7 @@ def iso_ms(value: Any) -> int:
     if not isinstance(value, str) or not value or len(value) > 40:
         return 0
     text = value.strip()
-    if text.isdigit():
+    if text.isdecimal():
         return epoch_ms(text, "ms")
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -174,7 +174,7 @@ def update_id(value: Any) -> int:
     string (``lastUpdateId`` is a string on the wire: recorded)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isdecimal() and len(value) <= 20:
         return int(value)
     raise ValueError(f"update id {value!r}")
 
@@ -189,7 +189,7 @@ def raw_client_id(value: Any) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 10:
+    if not text.isdecimal() or len(text) > 10:
         return None
     n = int(text)
     return str(n) if n < 2**32 else None
@@ -371,7 +371,7 @@ def trade_id(symbol: str, t: Any, order_id: Any, ts_ms: int, size: Decimal, pric
     """One fill's id, the same from the stream and from the history: the venue's trade
     id under its market (trade ids count per symbol, docs "Trade" stream). A fill
     without one (``tradeId`` is optional in the fill history) gets a guessed key."""
-    if t is not None and not isinstance(t, bool) and str(t).strip().isdigit():
+    if t is not None and not isinstance(t, bool) and str(t).strip().isdecimal():
         return f"{symbol}:{int(str(t).strip())}"
     return f"{symbol}:o{order_id}:{ts_ms}:{size}@{price}"
 

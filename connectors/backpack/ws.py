@@ -6,9 +6,10 @@ One socket carries public streams (``depth.<sym>``, ``bookTicker.<sym>``,
 ``{"stream": name, "data": {...}}``; an error is ``{"id": null, "error": {...}}``
 and an acknowledgement ``{"id": n, "result": null}`` (recorded in Hummingbot's
 fixtures; the docs promise none, so we never wait for one). Anything else is
-counted as a bad frame and skipped. On a drop the client reconnects with capped
-exponential backoff and jitter, then subscribes to everything again; the owner
-hears about every state change (and must resync its books: deltas were missed).
+counted as a bad frame (with its reason, logged at a rate limit) and skipped. On a
+drop the client reconnects with capped exponential backoff and jitter, then
+subscribes to everything again; the owner hears about every state change (and must
+resync its books: deltas were missed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import orjson
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.signing import DEFAULT_WINDOW_MS, ws_signature
 from connectors.base import ConnectionState, ConnectorStats
+from connectors.common.badframes import UNREADABLE, reason_of
 from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 
 log = logging.getLogger("connectors.backpack.ws")
@@ -132,14 +134,14 @@ class BackpackWs(ReconnectingWs):
                 await ws.send(orjson.dumps(msg).decode())
 
     def handle(self, ws: Any, raw: str | bytes) -> bool:
-        """Parse and dispatch one frame; True if it was a valid push."""
+        """Parse and dispatch one frame; True if it was a valid push. A frame that
+        cannot be read is counted as bad with its reason (rate-limited log)."""
         self.frames += 1
         self.stats.frames += 1
         try:
             frame = parse_frame(raw)
         except FrameError as exc:
-            self._bad()
-            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            self.bad_frame(str(exc))
             return False
         if frame.ack:
             self.acks += 1
@@ -147,19 +149,15 @@ class BackpackWs(ReconnectingWs):
         if frame.error is not None:
             # The server refused something we sent (a stream name, or a private
             # subscribe's signature/key): say so loudly; the console shows the detail.
-            self.error_frames += 1
-            self.last_error = f"server refused: {frame.error}"
-            log.error("%s ws: %s", self.venue, self.last_error)
-            self._on_state(ConnectionState.CONNECTED, self.last_error)
+            if self.server_error(frame.error):  # the console hears of it as the log does
+                self._on_state(ConnectionState.CONNECTED, self.last_error)
             return False
         try:
             self._on_frame(frame)
-        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            self._bad()
-            log.warning("%s ws: %s frame skipped: %r", self.venue, frame.stream, exc)
+        except UNREADABLE as exc:
+            self.bad_frame(f"{frame.stream[:60]} frame: {reason_of(exc)}")
             return False
         return True
 
-    def _bad(self) -> None:
-        self.bad_frames += 1
+    def on_bad_frame(self) -> None:
         self.stats.bad_frames += 1

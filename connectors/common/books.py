@@ -9,7 +9,9 @@ GRVT subscribe the channel again and the snapshot arrives as a frame). The set:
 * invalidates every book when the stream drops (``invalidate_all``);
 * on a gap or an unreadable frame (``resync``) invalidates the book, counts the
   resync and starts one tracked task per symbol that calls ``refetch`` until the
-  book is synced again — never two at once for a symbol;
+  book is synced again — never two at once for a symbol; a snapshot that cannot be
+  read or is impossible is refused (counted as a bad frame) and fetched again, and
+  nothing a refetch raises ends the task;
 * paces refetches: at least ``min_gap_s`` apart per symbol, doubling up to
   ``max_gap_s`` while a book keeps falling out of sync soon after it synced, so a
   venue that numbers its feed differently than we expect costs a resubscribe
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 from connectors.base import ConnectorStats, Instrument
 from connectors.book import OrderBook
+from connectors.common.badframes import UNREADABLE, BadFrameLog, reason_of
 from connectors.common.errors import VenueError
 
 log = logging.getLogger("connectors.common.books")
@@ -58,6 +61,9 @@ class BookSet:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.venue = venue
+        self._resync_log = BadFrameLog(venue, log, what="book resync")
+        """A book falling out of sync: one line each, at a rate limit (a venue that
+        keeps sending impossible books writes a few lines a window, not one a frame)."""
         self._refetch = refetch
         self._on_change = on_change
         self._is_connected = is_connected
@@ -128,7 +134,8 @@ class BookSet:
         book = self._books.get(symbol)
         if book is None:
             return
-        if book.synced:
+        was_synced = book.synced
+        if was_synced:
             book.invalidate(reason)
         pace = self._pace[symbol]
         if self._clock() - pace.last_synced < self.flap_window_s:
@@ -136,7 +143,12 @@ class BookSet:
         else:
             pace.streak = 0
         self.stats.resyncs += 1
-        log.warning("%s %s: book resync (%s)", self.venue, symbol, reason)
+        # a line when a book falls out of sync (rate-limited); more bad frames while it
+        # is out (a flood) are the socket's to count, not a line each here
+        if was_synced:
+            self._resync_log.add(f"{symbol} ({reason})")
+        else:
+            log.debug("%s %s: book resync (%s)", self.venue, symbol, reason)
         self.changed(symbol)
         self.watch(symbol, refetch_now=True)
 
@@ -197,9 +209,16 @@ class BookSet:
                     log.warning("%s %s: refetching the book failed: %s", self.venue, symbol, exc)
                     pace.streak += 1
                     continue
-                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                except UNREADABLE as exc:  # refused: an unreadable or impossible snapshot
                     self.stats.bad_frames += 1
-                    log.warning("%s %s: unreadable book snapshot: %r", self.venue, symbol, exc)
+                    log.warning(
+                        "%s %s: book snapshot refused: %s", self.venue, symbol, reason_of(exc)
+                    )
+                    pace.streak += 1
+                    continue
+                except Exception as exc:  # a bug of ours must not end the resync for good
+                    self.stats.bad_frames += 1
+                    log.error("%s %s: refetching the book raised", self.venue, symbol, exc_info=exc)
                     pace.streak += 1
                     continue
                 if not await self._wait_synced(synced, self.settle_s):

@@ -5,12 +5,19 @@ A venue client subclasses ``ReconnectingWs`` and supplies two hooks:
 * ``on_open(ws)``: what happens on a fresh connection before it counts as
   connected (a greeting to wait for, the subscriptions to send again);
 * ``handle(ws, raw) -> bool``: one frame; True when it was a valid push (a
-  working connection resets the backoff).
+  working connection resets the backoff). A frame it cannot use it counts with
+  ``bad_frame(reason)`` (rate-limited log, ``connectors.common.badframes``).
 
 The loop connects, calls ``on_open``, sets ``connected``, feeds frames to
 ``handle`` and, when the socket drops, waits a capped exponential backoff with
 jitter and connects again. The owner hears every state change through
 ``on_state`` (its books are stale until the resubscribe snapshots arrive).
+
+Nothing a frame does ends the loop: a handler is meant to be total, and when one
+raises all the same (a bug of ours) the loop counts the frame as bad, logs the
+exception with its traceback (rate-limited: ``handler_errors``) and reads the next
+frame. An attempt that fails in any other way — a hook raising, not only the
+network — is logged and retried after the backoff; only ``close`` stops the loop.
 """
 
 from __future__ import annotations
@@ -28,8 +35,12 @@ from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState, ErrorCode, VenueError
 from connectors.common.backoff import backoff_delay
+from connectors.common.badframes import BadFrameLog, reason_of
 
 log = logging.getLogger("connectors.common.wsclient")
+
+REFUSAL_CHARS = 300
+"""An error frame's text is cut to this many characters in ``last_error``."""
 
 StateHandler = Callable[[ConnectionState, str], None]
 
@@ -73,8 +84,13 @@ class ReconnectingWs:
         self._closing = False
         self.connected = asyncio.Event()
         self.frames = 0
-        self.bad_frames = 0
         self.error_frames = 0
+        self.handler_errors = 0
+        """Frames whose handler raised (a bug of ours; each also counts as bad)."""
+        label = venue if venue.endswith(" ws") else f"{venue} ws"
+        self.bad = BadFrameLog(label, log)
+        self.refusals = BadFrameLog(label, log, what="server refused")
+        """Error frames: each counted, logged at a rate limit (a flood is a few lines)."""
         self.reconnects = 0
         self.last_error = ""
         self.last_exception: BaseException | None = None
@@ -92,6 +108,40 @@ class ReconnectingWs:
 
     def handle(self, ws: Any, raw: str | bytes) -> bool:
         raise NotImplementedError
+
+    def on_bad_frame(self) -> None:
+        """A frame was counted as bad (the owner's counters may follow)."""
+
+    # -- bad frames --------------------------------------------------------------
+
+    @property
+    def bad_frames(self) -> int:
+        return self.bad.count
+
+    def bad_frame(
+        self, reason: str, *, level: int = logging.WARNING, exc: BaseException | None = None
+    ) -> None:
+        """Count one frame that could not be used, with its reason (rate-limited log)."""
+        self.bad.add(reason, level=level, exc=exc)
+        self.on_bad_frame()
+
+    def server_error(self, err: Any, *, level: int = logging.ERROR) -> bool:
+        """Count one error frame (the server refused something): ``last_error`` says
+        what, cut short; logged at a rate limit. True when it was logged."""
+        self.error_frames += 1
+        text = str(err)
+        self.last_error = f"server refused: {text[:REFUSAL_CHARS]}"
+        return self.refusals.add(text, level=level)
+
+    def _handle_safely(self, ws: Any, raw: str | bytes) -> bool:
+        """``handle``, the last line of defence: whatever it raises is counted and
+        logged, never raised into the loop."""
+        try:
+            return self.handle(ws, raw)
+        except Exception as exc:  # a frame never ends the feed, not even through a bug
+            self.handler_errors += 1
+            self.bad_frame(f"handler error {reason_of(exc)}", level=logging.ERROR, exc=exc)
+            return False
 
     # -- control -----------------------------------------------------------------
 
@@ -160,7 +210,7 @@ class ReconnectingWs:
                     self.connected.set()
                     self._on_state(ConnectionState.CONNECTED, self.url)
                     async for raw in ws:
-                        if self.handle(ws, raw):
+                        if self._handle_safely(ws, raw):
                             attempt = 0  # a working connection resets the backoff
                     self.last_error = f"closed by server ({ws.close_code})"
                     self.last_exception = None
@@ -169,6 +219,10 @@ class ReconnectingWs:
             except (WebSocketException, OSError, TimeoutError) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 self.last_exception = exc
+            except Exception as exc:  # a hook's bug: log it, and connect again all the same
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.last_exception = exc
+                log.error("%s ws: connection attempt failed", self.venue, exc_info=exc)
             finally:
                 self._ws = None
                 self.connected.clear()

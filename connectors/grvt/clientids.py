@@ -66,7 +66,7 @@ def from_venue(value: object) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 20:  # a uint64 has at most 20 digits
+    if not text.isdecimal() or len(text) > 20:  # a uint64 has at most 20 digits
         return None
     n = int(text)
     if not 0 <= n <= _U64:

@@ -61,6 +61,7 @@ from connectors.base import (
 from connectors.book import OrderBook
 from connectors.common.books import BookSet
 from connectors.common.delivery import EventQueue
+from connectors.common.retry import startup_read
 from connectors.common.wsclient import WsSettings
 from connectors.grvt import clientids, parse
 from connectors.grvt.keys import GrvtKeys
@@ -213,10 +214,10 @@ class GrvtConnector:
         self._events.sink = sink
         self._closing = False
         await self.rest.start()
-        try:
-            await self.instruments()
+        try:  # reads and a login: retried on a transient error, never on a refusal
+            await startup_read(self.name, "the instruments", self.instruments)
             if self.keys is not None:
-                await self.rest.ensure_session()
+                await startup_read(self.name, "the login", self.rest.ensure_session)
         except VenueError:
             await self.rest.close()
             raise

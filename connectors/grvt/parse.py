@@ -144,7 +144,7 @@ def as_int(value: Any, field: str) -> int:
     if isinstance(value, str):
         digits = value.strip()
         body = digits[1:] if digits[:1] == "-" else digits
-        if body.isdigit() and len(body) <= _MAX_INT_DIGITS:
+        if body.isdecimal() and len(body) <= _MAX_INT_DIGITS:
             return int(digits)
     raise Unreadable(field, f"{str(value)[:40]!r} is not an integer")
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from connectors.base import ConnectorStats
+from connectors.book import BookError
 from connectors.common.books import BookSet
 from connectors.common.delivery import EventQueue
 from connectors.grvt import parse
@@ -90,16 +91,18 @@ class GrvtStream:
             asks = parse.book_side(
                 feed.get("asks"), book.tick_size, book.step_size, "feed.asks", snapshot=snapshot
             )
-        except Unreadable as exc:
+            ts = parse.ns_ms(feed, "event_time") or int(time.time() * 1000)
+            if snapshot:
+                book.apply_snapshot(bids, asks, 0, ts)
+        except (Unreadable, BookError) as exc:
             # a frame we cannot read leaves a hole in the book: resync rather than guess
-            self.market_ws.bad_frames += 1
+            self.market_ws.bad_frame(f"{symbol} unreadable book frame: {exc}")
             self.books.resync(symbol, f"unreadable book frame: {exc}")
             return
-        ts = parse.ns_ms(feed, "event_time") or int(time.time() * 1000)
         if snapshot:
-            book.apply_snapshot(bids, asks, 0, ts)
             self._first_delta.add(symbol)
-            if not book.synced:  # a crossed snapshot
+            if not book.synced:  # a crossed snapshot: refused
+                self.market_ws.bad_frame(f"{symbol} impossible book snapshot: {book.resync_reason}")
                 self.books.resync(symbol, book.resync_reason)
                 return
             self.books.changed(symbol)

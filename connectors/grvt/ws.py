@@ -9,14 +9,15 @@ fills, positions; the upgrade carries the session cookie and
 
 Server frames: feed pushes ``{stream, selector, sequence_number,
 prev_sequence_number, feed}`` (sequence numbers as strings of digits: snapshots
-are ``0``, deltas run the gateway's counter), subscribe acks (``subs``, with
-``first_sequence_number`` / ``latest_sequence_number`` per selector; flat in the
-legacy form, under ``result`` in the JSON-RPC form GRVT was recorded sending),
-error envelopes (``code``/``message``). Anything else, or a push that is not
-shaped like one, is counted as bad and skipped. On a drop the shared loop reconnects with capped
-exponential backoff and jitter; each attempt asks for fresh headers (a re-login
-when the last upgrade was refused with 401/403) and subscribes to everything
-again; the owner hears about every state change.
+are ``0``, deltas run the gateway's counter; a push without one is bad), subscribe
+acks (``subs``, with ``first_sequence_number`` / ``latest_sequence_number`` per
+selector; flat in the legacy form, under ``result`` in the JSON-RPC form GRVT was
+recorded sending), error envelopes (``code``/``message``). Anything else, or a push
+that is not shaped like one, is counted as bad (with its reason, logged at a rate
+limit) and skipped. On a drop the shared loop reconnects with capped exponential
+backoff and jitter; each attempt asks for fresh headers (a re-login when the last
+upgrade was refused with 401/403) and subscribes to everything again; the owner
+hears about every state change.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import orjson
 from websockets.exceptions import InvalidStatusCode, WebSocketException
 
 from connectors.base import ConnectionState, VenueError
+from connectors.common.badframes import UNREADABLE, reason_of
 from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 
 log = logging.getLogger("connectors.grvt.ws")
@@ -50,6 +52,11 @@ class Frame:
     feed: dict[str, Any]
 
 
+NUMBERED_STREAMS = ("v1.book.", "v1.trade")
+"""Streams whose sequence number says what a push is (snapshot, delta, replay)."""
+UNNUMBERED = -1
+
+
 def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
     """A feed ``Frame``; or the control message (ack / error) as a dict."""
     try:
@@ -64,7 +71,16 @@ def parse_frame(raw: str | bytes) -> Frame | dict[str, Any]:
             raise FrameError("feed without stream/selector")
         if not isinstance(feed, dict):
             raise FrameError(f"{stream}: feed is not an object")
-        seq = sequence(msg.get("sequence_number", 0), stream)
+        if msg.get("sequence_number") is not None:
+            seq = sequence(msg["sequence_number"], stream)
+        elif stream.startswith(NUMBERED_STREAMS):
+            # every push is numbered (the recordings and every spec example); a book
+            # delta without its number must not pass for a snapshot (number 0), nor a
+            # live trade for the subscribe's replay
+            raise FrameError(f"{stream}: no sequence number")
+        else:
+            seq = UNNUMBERED  # a private push is read whole: its number is not used
+
         prev = msg.get("prev_sequence_number")
         prev_seq = sequence(prev, stream) if prev is not None else None
         return Frame(stream, selector, seq, prev_seq, feed)
@@ -77,7 +93,7 @@ def sequence(value: Any, stream: str) -> int:
     """A sequence number (an integer or a string of at most 20 digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+    if isinstance(value, str) and value.isdecimal() and len(value) <= 20:
         return int(value)
     raise FrameError(f"{stream}: bad sequence number {str(value)[:30]!r}")
 
@@ -180,30 +196,25 @@ class GrvtWs(ReconnectingWs):
         try:
             msg = parse_frame(raw)
         except FrameError as exc:
-            self._bad(f"bad frame skipped: {exc}", logging.DEBUG)
+            self.bad_frame(str(exc))
             return False
         if isinstance(msg, dict):
             if "code" in msg or "error" in msg:
-                self.error_frames += 1
-                err = msg.get("error", msg)
-                self.last_error = f"server refused: {err}"
-                log.error("%s: %s", self.name, self.last_error)
-                self._on_state(ConnectionState.CONNECTED, self.last_error)
+                if self.server_error(msg.get("error", msg)):  # rate-limited, as the log is
+                    self._on_state(ConnectionState.CONNECTED, self.last_error)
                 return False
             self.acked.update(ack_sequences(msg))
             return True  # a subscribe/unsubscribe ack
         try:
             self._on_frame(msg)
-        except (KeyError, ValueError, TypeError, ArithmeticError, AttributeError) as exc:
-            self._bad(f"{msg.stream} frame skipped: {exc!r}", logging.WARNING)
+        except UNREADABLE as exc:
+            self.bad_frame(f"{msg.stream[:60]} frame: {reason_of(exc)}")
             return False
         return True
 
     # -- internals ------------------------------------------------------------------
 
-    def _bad(self, text: str, level: int) -> None:
-        self.bad_frames += 1
-        log.log(level, "%s: %s", self.name, text)
+    def on_bad_frame(self) -> None:
         if self._on_bad_frame is not None:
             self._on_bad_frame()
 

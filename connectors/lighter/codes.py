@@ -6,6 +6,9 @@ Sources (docs/venues/lighter.md has the whole list with its provenance):
 * Lighter's "Data Structures, Constants and Errors" page
   (https://apidocs.lighter.xyz/docs/data-structures-constants-and-errors), as transcribed
   in ccxt's ``ts/src/lighter.ts`` (``exceptions.exact``: 21500..21906, 23000..23003);
+* the same page's Account codes (21100 account not found, 21109 api key not found, 21110
+  invalid api key index, 21120 invalid signature), as transcribed in a public copy of it
+  (``AppErrInvalidSignature = NewBusinessError(21120, "invalid signature")``);
 * ``21104 invalid nonce`` and ``20001 invalid param``: NautilusTrader's Lighter adapter
   (``common/consts.rs``, ``http/client.rs``) and the SDK, which matches ``invalid nonce``
   in the message text;
@@ -32,6 +35,7 @@ INVALID_PARAM = 20001
 INVALID_AUTH = 20013
 """Guess: the code our emulator gives a refused auth token (the venue's is not documented)."""
 INVALID_NONCE = 21104
+INVALID_SIGNATURE = 21120
 CLIENT_INDEX_EXISTS = 21728
 QUEUED_CANCEL_ALL = 21712
 TOO_MANY_REQUESTS = 23000
@@ -46,6 +50,10 @@ CODES: dict[int, str] = {
     INVALID_PARAM: ErrorCode.VENUE,
     INVALID_AUTH: ErrorCode.AUTH,
     INVALID_NONCE: ErrorCode.VENUE,  # handled by the tx path (re-read nextNonce)
+    21100: ErrorCode.BAD_KEY,  # account not found (docs/errors, Account codes)
+    21109: ErrorCode.BAD_KEY,  # api key not found
+    21110: ErrorCode.BAD_KEY,  # invalid api key index
+    INVALID_SIGNATURE: ErrorCode.BAD_KEY,  # invalid signature
     21500: ErrorCode.NOT_FOUND,  # transaction not found
     21501: ErrorCode.INVALID_ORDER,  # invalid tx info
     21505: ErrorCode.INVALID_ORDER,  # unsupported tx type
@@ -102,13 +110,13 @@ def venue_code(payload: Any) -> int | None:
         code = payload.get("code")
         if isinstance(code, int) and not isinstance(code, bool):
             return code
-        if isinstance(code, str) and code.strip().isdigit():
+        if isinstance(code, str) and code.strip().isdecimal() and len(code.strip()) <= 18:
             return int(code.strip())
         return None
     if isinstance(payload, str | bytes):
         text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
         m = _CODE.search(text)
-        return int(m.group(1)) if m else None
+        return int(m.group(1)) if m and len(m.group(1)) <= 18 else None
     return None
 
 

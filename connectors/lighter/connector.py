@@ -61,11 +61,13 @@ from connectors.common.books import BookSet
 from connectors.common.clientids import LIGHTER, ClientIdMap
 from connectors.common.delivery import EventQueue
 from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.retry import startup_read
 from connectors.common.units import optional_decimal
 from connectors.common.wsclient import WsSettings
 from connectors.lighter import wire
 from connectors.lighter.clientids import ClientIndexes
 from connectors.lighter.dead_man import DeadManSwitch
+from connectors.lighter.keycheck import check_api_key
 from connectors.lighter.keys import LighterKeys
 from connectors.lighter.markets import LighterMarkets
 from connectors.lighter.order_tracking import OrderTracker
@@ -215,9 +217,10 @@ class LighterConnector:
             self.pacer.connecting()
         await self.rest.start()
         try:
-            await self.instruments()
+            await startup_read(self.name, "the markets", self.instruments)
             await self.tx.start()
-            await self.auth_token()  # a bad key fails here, clearly
+            await check_api_key(self.rest, self.keys, self.name)  # a wrong key fails here
+            await self.auth_token()
         except VenueError:
             await self.rest.close()
             await self.tx.close()

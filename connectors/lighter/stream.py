@@ -8,8 +8,10 @@
   ``account_all_trades``: fills (a snapshot's fills from before this session are the
   journal's, a repeated trade id is dropped); ``account_all_positions``: positions.
 
-An item that cannot be read is skipped (counted as a bad frame, logged); its siblings
-still count.
+An item that cannot be read is skipped (counted as a bad frame with its reason, logged at
+a rate limit); its siblings still count. A book message that cannot be read, or whose
+levels are impossible (a negative size, a zero size in a snapshot, a crossed book), is
+refused and the book resynced.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.base import ConnectorStats, Fill
+from connectors.common.badframes import UNREADABLE, reason_of
 from connectors.common.books import BookSet
 from connectors.common.delivery import EventQueue
-from connectors.common.errors import VenueError
 from connectors.common.seen import SeenIds
 from connectors.common.units import epoch_ms
 from connectors.lighter import wire
@@ -89,9 +91,9 @@ class LighterStream:
         self.stats.extra["unknown_frames"] = self.stats.extra.get("unknown_frames", 0) + 1
 
     def _channel_market(self, msg: dict[str, Any]) -> wire.Market | None:
-        parts = str(msg.get("channel", "")).split(":")
-        if len(parts) < 2:
-            raise ValueError(f"channel {msg.get('channel')!r} names no market")
+        parts = str(msg.get("channel", ""))[:80].split(":")
+        if len(parts) < 2 or not parts[1].isascii() or not parts[1].isdigit():
+            raise ValueError(f"channel {str(msg.get('channel'))[:80]!r} names no market")
         return self.markets.by_id.get(int(parts[1]))
 
     def _on_book(self, msg: dict[str, Any], snapshot: bool) -> None:
@@ -101,17 +103,21 @@ class LighterStream:
             return
         try:
             ob = msg["order_book"]
-            nonce, begin = int(ob["nonce"]), int(ob["begin_nonce"])
+            nonce, begin = wire.nonce(ob["nonce"]), wire.nonce(ob["begin_nonce"])
             bids = wire.book_levels(ob.get("bids"), m, snapshot=snapshot)
             asks = wire.book_levels(ob.get("asks"), m, snapshot=snapshot)
-        except (KeyError, TypeError, ValueError, ArithmeticError, VenueError) as exc:
-            self.ws.bad_frames += 1
-            self.books.resync(m.symbol, f"unreadable book message: {exc!r}")
+            ts = epoch_ms(msg.get("timestamp"), "ms") or int(time.time() * 1000)
+            if snapshot:
+                book.apply_snapshot(bids, asks, nonce, ts)
+        except UNREADABLE as exc:
+            # a book we cannot read leaves a hole: refuse it and resync rather than guess
+            reason = f"unreadable book message: {reason_of(exc)}"
+            self.ws.bad_frame(f"{m.symbol} {reason}")
+            self.books.resync(m.symbol, reason)
             return
-        ts = epoch_ms(msg.get("timestamp"), "ms") or int(time.time() * 1000)
         if snapshot:
-            book.apply_snapshot(bids, asks, nonce, ts)
-            if not book.synced:
+            if not book.synced:  # a crossed snapshot: refused
+                self.ws.bad_frame(f"{m.symbol} impossible book snapshot: {book.resync_reason}")
                 self.books.resync(m.symbol, book.resync_reason)
                 return
             log.info("%s %s: book synced at nonce %d", self.venue, m.symbol, nonce)
@@ -135,7 +141,7 @@ class LighterStream:
         for t in wire.items(msg, "trades"):
             try:
                 self.events.push(wire.public_trade(self.venue, m.symbol, t))
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 self._bad_item("public trade", exc, t)
 
     def _on_orders(self, msg: dict[str, Any], full: bool) -> None:
@@ -149,10 +155,11 @@ class LighterStream:
             for o in items:
                 try:
                     update = wire.order_update(self.venue, m.symbol, o, self.ids.of_order(o))
-                except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+                    index = wire.client_index(o)
+                except UNREADABLE as exc:
                     self._bad_item("order", exc, o)  # its siblings still count
                     continue
-                self.events.push(self.orders.seen(wire.client_index(o), update))
+                self.events.push(self.orders.seen(index, update))
 
     def _on_fills(self, msg: dict[str, Any], snapshot: bool) -> None:
         for _market_id, items in wire.by_market(msg, "trades"):
@@ -161,7 +168,7 @@ class LighterStream:
                     if snapshot and epoch_ms(t.get("timestamp"), "ms") < self.started_ms:
                         continue  # before this session: the journal has those
                     fills = self.trade_fills(t)
-                except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+                except UNREADABLE as exc:
                     self._bad_item("trade", exc, t)
                     continue
                 for fill in fills:
@@ -178,13 +185,12 @@ class LighterStream:
                 continue
             try:
                 self.events.push(wire.position(self.venue, m.symbol, p, now))
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            except UNREADABLE as exc:
                 self._bad_item("position", exc, p)
 
     def _bad_item(self, what: str, exc: Exception, item: Any) -> None:
-        self.ws.bad_frames += 1
         ident = item.get("order_index") or item.get("trade_id") if isinstance(item, dict) else None
-        log.warning("%s: unreadable %s skipped (%r): %s", self.venue, what, exc, ident)
+        self.ws.bad_frame(f"unreadable {what}: {reason_of(exc)} (id {str(ident)[:40]})")
 
 
 __all__ = ["LighterStream"]

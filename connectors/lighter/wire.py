@@ -103,9 +103,17 @@ def _int(value: Any, what: str) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not text.lstrip("-").isdigit() or len(text) > 24:
+    if not text.lstrip("-").isdecimal() or len(text) > 24:
         raise ValueError(f"{what}: {value!r} is not an integer")
     return int(text)
+
+
+def nonce(value: Any) -> int:
+    """A book message's ``nonce`` / ``begin_nonce``: a non-negative integer."""
+    n = _int(value, "nonce")
+    if n < 0:
+        raise ValueError(f"nonce {n} is negative")
+    return n
 
 
 def _decimals(value: Any, what: str) -> int:

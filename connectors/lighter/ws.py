@@ -33,6 +33,7 @@ import orjson
 from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState
+from connectors.common.badframes import UNREADABLE, reason_of
 from connectors.common.errors import ErrorCode
 from connectors.common.wsclient import ReconnectingWs, StateHandler, WsSettings
 from connectors.lighter import codes
@@ -60,6 +61,11 @@ def parse_message(raw: str | bytes) -> dict[str, Any]:
     if "error" not in msg and not isinstance(msg.get("type"), str):
         raise FrameError("no message type")
     return msg
+
+
+def _label(msg: dict[str, Any]) -> str:
+    """What a frame says it is, for a log line: its channel, else its type (short)."""
+    return str(msg.get("channel") or msg.get("type") or "frame")[:60] + " frame"
 
 
 def error_of(msg: dict[str, Any]) -> dict[str, Any] | None:
@@ -171,8 +177,7 @@ class LighterWs(ReconnectingWs):
                 try:
                     msg = parse_message(raw)
                 except FrameError as exc:
-                    self.bad_frames += 1
-                    log.debug("%s ws: bad frame before the greeting: %s", self.venue, exc)
+                    self.bad_frame(f"before the greeting: {exc}")
                     continue
                 if msg.get("type") == "connected":
                     return
@@ -198,9 +203,15 @@ class LighterWs(ReconnectingWs):
         try:
             msg = parse_message(raw)
         except FrameError as exc:
-            self.bad_frames += 1
-            log.debug("%s ws: bad frame skipped: %s", self.venue, exc)
+            self.bad_frame(str(exc))
             return False
+        try:
+            return self._dispatch(ws, msg)
+        except UNREADABLE as exc:
+            self.bad_frame(f"{_label(msg)}: {reason_of(exc)}")
+            return False
+
+    def _dispatch(self, ws: Any, msg: dict[str, Any]) -> bool:
         kind = msg.get("type")
         if kind == "ping":
             asyncio.get_running_loop().create_task(self._pong(ws))
@@ -214,12 +225,7 @@ class LighterWs(ReconnectingWs):
         if err is not None:
             self._error(err)
             return False
-        try:
-            self._on_message(msg)
-        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-            self.bad_frames += 1
-            log.warning("%s ws: %s frame skipped: %r", self.venue, msg.get("channel"), exc)
-            return False
+        self._on_message(msg)
         return True
 
     async def _pong(self, ws: Any) -> None:
@@ -227,22 +233,21 @@ class LighterWs(ReconnectingWs):
             await ws.send('{"type":"pong"}')
 
     def _error(self, err: dict[str, Any]) -> None:
-        self.error_frames += 1
         code = codes.venue_code(err)
         if code in QUIET_ERRORS:
-            log.debug("%s ws: %s", self.venue, err)  # e.g. unsubscribe of a refused channel
+            self.error_frames += 1
+            log.debug("%s ws: %.300s", self.venue, err)  # e.g. unsubscribe of a refused channel
             return
-        self.last_error = f"server refused: {err}"
         if code in codes.WS_TOO_MANY_INFLIGHT:
-            log.warning("%s ws: %s (too many messages in flight)", self.venue, self.last_error)
+            self.server_error(f"{err} (too many messages in flight)", level=logging.WARNING)
             return
         # The venue's code for a refused auth token is not documented: ours (20013, a
         # guess) or the word in the message
         text = str(err.get("message") or "").lower()
         refused_auth = codes.refusal(code).code == ErrorCode.AUTH or "auth" in text
         if self._on_auth_error is not None and (refused_auth or "token" in text):
-            log.warning("%s ws: %s; minting a new token", self.venue, self.last_error)
+            self.server_error(f"{err}; minting a new token", level=logging.WARNING)
             self._on_auth_error()
             return
-        log.error("%s ws: %s", self.venue, self.last_error)
-        self._on_state(ConnectionState.CONNECTED, self.last_error)
+        if self.server_error(err):  # the console hears of it as the log does (rate-limited)
+            self._on_state(ConnectionState.CONNECTED, self.last_error)

@@ -74,7 +74,7 @@ class SimVenue:
         seed: int = 1,
         starting_collateral: Decimal = Decimal(100_000),
         collateral_asset: str = "USDC",
-        history_size: int = 100_000,
+        history_size: int = 10_000,
     ) -> None:
         self.name = name
         self.market = market

@@ -32,10 +32,12 @@ from connectors.base import (
     OrderUpdate,
     Position,
     Trade,
+    VenueError,
     VenueOrder,
     WindsDown,
 )
 from connectors.book import OrderBook
+from mmtui.core.alerts import EventLog
 from mmtui.core.clock import Clock
 from mmtui.core.flatten import Flattener
 from mmtui.core.host import EngineHost
@@ -106,7 +108,7 @@ class Engine:
         self.risk = RiskEngine(risk_limits or RiskLimits())
         self.journal = journal
         self.strategies: dict[str, StrategyRunner] = {}
-        self.events: list[tuple[int, str, str]] = []
+        self.events = EventLog()
         self.started_ms = 0
         self.stopped_ms = 0
         self.running = False
@@ -155,6 +157,7 @@ class Engine:
             order_path=self.order_path,
             orders=self.orders,
             strategy_positions=self.strategy_positions,
+            positions=self.positions,
             risk=self.risk,
             strategies=self.strategies,
             runner=self.runner,
@@ -303,8 +306,9 @@ class Engine:
                 connected.append(conn)
                 for symbol, inst in (await conn.instruments()).items():
                     self.instruments[(name, symbol)] = inst
-        except Exception:
-            log.exception("engine start failed; closing %d connected venues", len(connected))
+            held = await self.reconciler.read_start_positions()
+        except Exception as exc:  # a venue's refusal is its own one line: no traceback
+            log.error("engine start failed: %s", exc, exc_info=not isinstance(exc, VenueError))
             for conn in connected:
                 try:
                     await conn.close()
@@ -316,7 +320,7 @@ class Engine:
         if self.journal is not None:
             self.journal.start()
         self.note_event("engine_started", f"run {self.run_prefix}, mode {self.mode}")
-        await self.reconciler.seed_positions()
+        self.reconciler.seed_positions(held)
         await self.reconciler.collect_earlier_orders()
         self._spawn_background(self.monitor.run(), "risk monitor", on_death=self.monitor.halt)
         self._spawn_background(
@@ -327,6 +331,9 @@ class Engine:
         )
         self._spawn_background(
             self.telemetry.run(self.clock.sleep, self._telemetry_interval_s), "telemetry"
+        )
+        self._spawn_background(
+            self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
 
     def add_strategy(
@@ -504,8 +511,7 @@ class Engine:
 
     def note_event(self, kind: str, detail: str) -> None:
         now = self.clock.now_ms()
-        self.events.append((now, kind, detail))
-        del self.events[:-500]
+        self.events.record(now, kind, detail)
         log.info("%s: %s", kind, detail)
         if writable(self.journal):
             self.journal.record_event(ts_ms=now, kind=kind, detail=detail)

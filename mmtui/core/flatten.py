@@ -20,6 +20,7 @@ from connectors.base import (
     TimeInForce,
 )
 from mmtui.core.clock import Clock
+from mmtui.core.flat_report import describe_market
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.markets import Markets, abandon
 from mmtui.core.order_path import OrderPath
@@ -28,7 +29,7 @@ from mmtui.core.ownership import this_runs
 from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority
 from mmtui.core.risk import RiskEngine, RiskState
-from mmtui.core.summary import FlattenLine, FlattenReport, VenuePosition
+from mmtui.core.summary import FlattenLine, FlattenReport
 
 if TYPE_CHECKING:
     from mmtui.core.runner import StrategyRunner
@@ -45,6 +46,7 @@ class Flattener:
         order_path: OrderPath,
         orders: OrderManager,
         strategy_positions: PositionBook,
+        positions: PositionBook,
         risk: RiskEngine,
         strategies: Mapping[str, StrategyRunner],
         runner: Callable[[str], StrategyRunner],
@@ -56,6 +58,7 @@ class Flattener:
         self._gateways = order_path.gateways
         self._orders = orders
         self._strategy_positions = strategy_positions
+        self._positions = positions
         self._risk = risk
         self._strategies = strategies
         self._runner = runner
@@ -112,7 +115,8 @@ class Flattener:
             venues = sorted(self._markets.connectors)
         for name in venues:
             report.lines.append(await self._flatten_venue(name, strategy, attempts, timeout))
-        self._note_event("flatten", f"{scope}: {report.headline()}")
+        failed = "".join(f"; {line}" for line in report.lines if not line.ok)
+        self._note_event("flatten", f"{scope}: {report.headline()}{failed}")
         return report
 
     async def kill_switch(self) -> FlattenReport:
@@ -144,7 +148,6 @@ class Flattener:
         leftover = await self.cancel_orders(venue=venue, strategy=strategy, timeout=timeout)
         if leftover:
             return FlattenLine(venue, False, f"{len(leftover)} orders could not be cancelled")
-        residual: list[VenuePosition] = []
         all_closing: list[Order] = []
         for _attempt in range(attempts):
             targets = await self._flatten_targets(venue, strategy, gateway)
@@ -175,25 +178,74 @@ class Flattener:
                 )
             all_closing.extend(closing)
             await self.wait_terminal(closing, timeout)
-        targets = await self._flatten_targets(venue, strategy, gateway)
-        if targets is None:
+        account = await self._venue_sizes(venue, gateway)
+        if account is None:
             return FlattenLine(venue, False, "could not read positions from the venue")
-        residual = [VenuePosition(venue, s, size) for s, size in targets]
+        closed = self._close_phantom_books(venue, account, all_closing, paused=strategy is None)
+        books = self._books(venue)
+        symbols = self._symbols_in_scope(venue, strategy, account, books)
+        markets = [describe_market(venue, s, account, books, strategy) for s in symbols]
+        markets += [f"books closed (the account is flat): {c}" for c in closed]
+        if strategy is None:
+            residual = sorted((s, size) for s, size in account.items() if size != 0)
+        else:
+            residual = sorted(
+                (s, size) for (name, s), size in books.items() if name == strategy and size != 0
+            )
         if not residual:
-            if strategy is None:
-                self._close_strategy_books(venue, all_closing)
-            return FlattenLine(venue, True, "flat")
-        detail = ", ".join(f"{p.symbol} {p.size}" for p in residual)
-        log.error("FLATTEN FAILED on %s: still open %s", venue, detail)
-        return FlattenLine(venue, False, f"NOT FLAT after {attempts} attempts: {detail}")
+            what = "flat" if strategy is None else f"strategy {strategy}'s share flat"
+            return FlattenLine(venue, True, what, markets)
+        detail = ", ".join(f"{symbol} {size:+}" for symbol, size in residual)
+        whose = "" if strategy is None else f"strategy {strategy}'s share "
+        log.error("FLATTEN FAILED on %s: %sstill open %s", venue, whose, detail)
+        return FlattenLine(venue, False, f"NOT FLAT: {whose}still open {detail}", markets)
 
-    def _close_strategy_books(self, venue: str, closing: list[Order]) -> None:
-        """The venue is flat, so every strategy's inventory there is too: close each
-        strategy's book at the flatten's average price (the mark when nothing traded)."""
+    def _books(self, venue: str) -> dict[tuple[str, str], Decimal]:
+        """Every strategy's signed share per (strategy, symbol) on ``venue``."""
+        out: dict[tuple[str, str], Decimal] = {}
         for key, state in self._strategy_positions.items():
             name, v, symbol = key  # type: ignore[misc]
-            if v != venue or state.size == 0:
+            if v == venue:
+                out[(name, symbol)] = state.size
+        return out
+
+    def _symbols_in_scope(
+        self,
+        venue: str,
+        strategy: str | None,
+        account: Mapping[str, Decimal],
+        books: Mapping[tuple[str, str], Decimal],
+    ) -> list[str]:
+        """The markets a report line speaks of: the strategy's on this venue (or every
+        market a strategy or the account has held there), and every one the account
+        holds."""
+        if strategy is not None:
+            mine = {s for v, s in self._runner(strategy).markets if v == venue}
+        else:
+            mine = {s for _, s in books} | set(account)
+        return sorted(mine | {s for s, size in account.items() if size != 0})
+
+    def _close_phantom_books(
+        self,
+        venue: str,
+        account: Mapping[str, Decimal],
+        closing: list[Order],
+        *,
+        paused: bool,
+    ) -> list[str]:
+        """Where the venue says a market is flat, no strategy can hold anything there:
+        close every strategy's book that still does (at the flatten's average price,
+        else the mark). Returns what was closed. Unless every strategy on the venue is
+        paused (``paused``: a venue flatten), our own account book must say flat too:
+        another strategy's fill may still be on its way."""
+        closed = []
+        for key, state in self._strategy_positions.items():
+            name, v, symbol = key  # type: ignore[misc]
+            if v != venue or state.size == 0 or account.get(symbol, ZERO) != 0:
                 continue
+            ours = self._positions.peek((venue, symbol))
+            if not paused and ours is not None and ours.size != 0:
+                continue  # our fills say otherwise: leave it to the report
             filled = [o for o in closing if o.symbol == symbol and o.filled > 0]
             qty = sum((o.filled for o in filled), ZERO)
             price = (
@@ -201,21 +253,21 @@ class Flattener:
                 if qty
                 else self._markets.mark(venue, symbol) or state.entry_price
             )
-            size = abs(state.size)
-            state.apply_fill(Side.closing(state.size), price, size, ZERO)
-            log.info(
-                "%s: %s %s inventory %s closed by the venue flatten @ %s",
+            size = state.size
+            state.apply_fill(Side.closing(size), price, abs(size), ZERO)
+            log.warning(
+                "%s %s: the account is flat; strategy %s's book of %s closed @ %s",
                 venue,
-                name,
                 symbol,
-                size,
+                name,
+                f"{size:+}",
                 price,
             )
+            closed.append(f"{name} {symbol} {size:+}")
+        return closed
 
-    async def _flatten_targets(
-        self, venue: str, strategy: str | None, gateway: VenueGateway
-    ) -> list[tuple[str, Decimal]] | None:
-        """What is left to close: the venue's positions (or the strategy's own)."""
+    async def _venue_sizes(self, venue: str, gateway: VenueGateway) -> dict[str, Decimal] | None:
+        """The venue's signed size per symbol as it reports them now (None: unread)."""
         try:
             positions = await gateway.call(
                 "positions", Priority.CANCEL, self._markets.connectors[venue].positions
@@ -223,19 +275,27 @@ class Flattener:
         except Exception:
             log.exception("%s: reading positions for flatten failed", venue)
             return None
-        venue_sizes = {p.symbol: p.size for p in positions if p.size != 0}
         self._markets.status[venue].venue_positions.update({p.symbol: p for p in positions})
+        return {p.symbol: p.size for p in positions}
+
+    async def _flatten_targets(
+        self, venue: str, strategy: str | None, gateway: VenueGateway
+    ) -> list[tuple[str, Decimal]] | None:
+        """What is left to close: the venue's positions (or the strategy's own)."""
+        sizes = await self._venue_sizes(venue, gateway)
+        if sizes is None:
+            return None
+        venue_sizes = {s: size for s, size in sizes.items() if size != 0}
         if strategy is None:
             return sorted(venue_sizes.items())
         out = []
-        for key, state in self._strategy_positions.items():
-            name, v, symbol = key  # type: ignore[misc]
-            if name == strategy and v == venue and state.size != 0:
+        for (name, symbol), share in self._books(venue).items():
+            if name == strategy and share != 0:
                 account = venue_sizes.get(symbol, ZERO)
                 # Never close more than the account holds on that side.
-                if account == 0 or (account > 0) != (state.size > 0):
+                if account == 0 or (account > 0) != (share > 0):
                     continue
-                size = state.size if abs(state.size) <= abs(account) else account
+                size = share if abs(share) <= abs(account) else account
                 out.append((symbol, size))
         return out
 

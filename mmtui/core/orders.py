@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -168,6 +168,12 @@ class OrderCounters:
     unknown_outcomes: int = 0
 
 
+KEEP_ENDED = 2_000
+"""Ended orders ``OrderManager.prune`` always keeps (the newest)."""
+PRUNE_AFTER_MS = 600_000
+"""How long an ended order is kept at least: well past any late report of it."""
+
+
 class OrderManager:
     """Owns every order of this run, keyed by client id."""
 
@@ -177,7 +183,11 @@ class OrderManager:
         self._orders: dict[str, Order] = {}
         self._live: dict[str, Order] = {}
         self._by_venue_id: dict[tuple[str, str], str] = {}
+        self._ended: dict[str, int] = {}
+        """Client id -> when the order ended, oldest first: what ``prune`` may forget (LOST
+        orders are never in it: the venue may still report them)."""
         self.counters = OrderCounters()
+        self.pruned = 0
 
     # -- creation -------------------------------------------------------------
 
@@ -331,6 +341,8 @@ class OrderManager:
         if status.is_terminal:
             self._live.pop(order.client_id, None)
             self._count_terminal(status)
+            if status is not OrderStatus.LOST:
+                self._ended[order.client_id] = now_ms
         return True
 
     def _count_terminal(self, status: OrderStatus) -> None:
@@ -488,15 +500,34 @@ class OrderManager:
 
     _resolve = resolve
 
-    def prune(self, keep_terminal: int = 10_000) -> int:
-        """Forget the oldest terminal orders beyond ``keep_terminal`` (bounded memory)."""
-        terminal = [o for o in self._orders.values() if o.status.is_terminal]
-        excess = len(terminal) - keep_terminal
-        if excess <= 0:
-            return 0
-        terminal.sort(key=lambda o: o.updated_ms)
-        for order in terminal[:excess]:
-            del self._orders[order.client_id]
-            if order.venue_order_id:
+    async def prune_every(
+        self,
+        interval_s: float,
+        sleep: Callable[[float], Awaitable[object]],
+        now_ms: Callable[[], int],
+    ) -> None:
+        """``prune`` every ``interval_s`` of the session clock (a background task)."""
+        while True:
+            await sleep(interval_s)
+            self.prune(now_ms())
+
+    def prune(
+        self, now_ms: int, *, keep_terminal: int = KEEP_ENDED, min_age_ms: int = PRUNE_AFTER_MS
+    ) -> int:
+        """Forget orders that ended at least ``min_age_ms`` ago, beyond the newest
+        ``keep_terminal`` ended ones (bounded memory over a long session: every order is
+        journaled and counted when it ends). A late report of a forgotten order (a fill
+        ten minutes after its cancel) is handled as a fill of no order of ours: the
+        account moves, the strategy's share does not. LOST orders are kept."""
+        forgotten = 0
+        while len(self._ended) > keep_terminal:
+            client_id, ended_ms = next(iter(self._ended.items()))
+            if now_ms - ended_ms < min_age_ms:
+                break
+            del self._ended[client_id]
+            order = self._orders.pop(client_id, None)
+            if order is not None and order.venue_order_id:
                 self._by_venue_id.pop((order.venue, order.venue_order_id), None)
-        return excess
+            forgotten += 1
+        self.pruned += forgotten
+        return forgotten

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side
 from connectors.position_math import PositionState
+from mmtui.core.alerts import Alert, EventLog, alerts_since
 from mmtui.core.clock import Clock
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
@@ -108,11 +109,14 @@ class StrategyView:
     position: Decimal
     """Its own signed size on its main market (``venue``/``symbol``)."""
     pnl: Decimal
-    """Realized + unrealized - fees on its main market."""
+    """Realized + unrealized - fees of its own fills, over all its markets (the
+    header's session PnL is the account's: every fill on every venue)."""
     fills: int
     live_orders: int
     telemetry: tuple[tuple[str, Value], ...]
     """Its latest telemetry values."""
+    legs: tuple[tuple[str, str, Decimal], ...] = ()
+    """(venue, symbol, its own signed size) on each of its markets, main first."""
 
     @property
     def note(self) -> str:
@@ -175,7 +179,7 @@ class ReadModel:
         positions: PositionBook,
         strategy_positions: PositionBook,
         strategies: Mapping[str, StrategyRunner],
-        events: Sequence[tuple[int, str, str]],
+        events: EventLog,
         session_pnl: Callable[[], Decimal],
         attention: Callable[[], tuple[str, ...]] = tuple,
         telemetry: TelemetryHub,
@@ -325,6 +329,12 @@ class ReadModel:
         state = self._strategy_positions.peek((runner.name, venue, symbol))
         if state is None:
             state = PositionState()
+        legs, pnl, fills = [], Decimal(0), 0
+        for v, sym in runner.markets:
+            leg = self._strategy_positions.peek((runner.name, v, sym)) or PositionState()
+            legs.append((v, sym, leg.size))
+            pnl += leg.net_pnl(self._markets.mark(v, sym))
+            fills += leg.fills
         return StrategyView(
             name=runner.name,
             kind=runner.kind,
@@ -334,10 +344,11 @@ class ReadModel:
             state=runner.state,
             reason=runner.reason,
             position=state.size,
-            pnl=state.net_pnl(self._markets.mark(venue, symbol)),
-            fills=state.fills,
+            pnl=pnl,
+            fills=fills,
             live_orders=sum(1 for _ in self._orders.live(strategy=runner.name)),
             telemetry=view.values if (view := self._telemetry.view(runner.name)) else (),
+            legs=tuple(legs),
         )
 
     def telemetry(self, name: str) -> TelemetryView | None:
@@ -375,6 +386,11 @@ class ReadModel:
     def events(self, limit: int = 50) -> tuple[EventRow, ...]:
         """The latest engine events, oldest first."""
         return tuple(EventRow(*e) for e in self._events[-limit:])
+
+    def alerts(self, after: int = 0) -> tuple[Alert, ...]:
+        """Events an operator must acknowledge (a halt, a venue disconnect, a position
+        mismatch, a failed flatten) numbered above ``after``, oldest first."""
+        return alerts_since(self._events, after)
 
 
 OTHER_TOOL = "(other tool)"

@@ -19,7 +19,9 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from connectors.base import ZERO, Connector, OpenOrder
+from connectors.base import ZERO, Connector, OpenOrder, Position
+from connectors.common.errors import VenueError
+from connectors.common.retry import startup_read
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.inflight import InflightChecker
@@ -228,17 +230,39 @@ class Reconciler:
 
     # -- a run's starting point -------------------------------------------------
 
-    async def seed_positions(self) -> None:
-        """Start from the positions the venues hold (a restart must not read them as 0),
-        after marking the venues' recent fill history as already counted in them."""
+    async def read_start_positions(self) -> dict[str, list[Position]]:
+        """What every venue holds, read at start, transient errors retried: a venue whose
+        positions cannot be read fails the start (``VenueError``) -- trading on a position
+        taken for 0 would be trading blind. First the venues' recent fill history is
+        marked as already counted in them."""
+        held: dict[str, list[Position]] = {}
         for name, conn in self._connectors.items():
             await self.recovery.prime(name)
+            gateway = self._gateways[name]
             try:
-                held = await self._gateways[name].call("positions", Priority.QUERY, conn.positions)
-            except Exception:
+                held[name] = await startup_read(
+                    name,
+                    "reading positions",
+                    lambda g=gateway, c=conn: g.call("positions", Priority.QUERY, c.positions),
+                )
+            except VenueError as exc:
+                raise VenueError(
+                    f"{name}: could not read the account's positions at start: {exc}",
+                    code=exc.code,
+                    retryable=exc.retryable,
+                ) from exc
+            except Exception as exc:  # a bug or an unreadable answer: say which venue
                 log.exception("%s: reading positions at start failed", name)
-                continue
-            for p in held:
+                raise VenueError(
+                    f"{name}: could not read the account's positions at start: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        return held
+
+    def seed_positions(self, held: Mapping[str, list[Position]]) -> None:
+        """Start from the positions the venues hold (a restart must not read them as 0)."""
+        for name, positions in held.items():
+            for p in positions:
                 self._venues[name].venue_positions[p.symbol] = p
                 if p.size != 0:
                     state = self._positions.get((name, p.symbol))
@@ -251,9 +275,12 @@ class Reconciler:
         """Sort the resting orders found at start: an earlier run's of ours (proven
         by the journal) are settled once strategies are added; other tools' are left."""
         for name, conn in self._connectors.items():
+            gateway = self._gateways[name]
             try:
-                listed = await self._gateways[name].call(
-                    "open_orders", Priority.QUERY, conn.open_orders
+                listed = await startup_read(
+                    name,
+                    "listing open orders",
+                    lambda g=gateway, c=conn: g.call("open_orders", Priority.QUERY, c.open_orders),
                 )
             except Exception:
                 log.exception("%s: listing open orders at start failed", name)

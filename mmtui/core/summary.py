@@ -30,9 +30,13 @@ class FlattenLine:
     venue: str
     ok: bool
     detail: str
+    markets: list[str] = field(default_factory=list)
+    """What is flat, per market: the strategy's share, the venue's position and whose
+    any remainder is (``mmtui.core.flat_report``)."""
 
     def __str__(self) -> str:
-        return f"{'PASS' if self.ok else 'FAIL'} {self.venue}: {self.detail}"
+        head = f"{'PASS' if self.ok else 'FAIL'} {self.venue}: {self.detail}"
+        return "; ".join([head, *self.markets])
 
 
 def describe_kept(order: Order) -> str:

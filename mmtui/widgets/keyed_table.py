@@ -2,16 +2,18 @@
 removed — never rebuilt — so the cursor and scroll stay where they are.
 
 A table declares all its columns and, optionally, the few that matter most
-(``NARROW``): on a narrow terminal only those are shown, so nothing is cut
-mid-number.
+(``NARROW``): on a narrow terminal only those are shown, one space apart
+instead of two, so nothing is cut mid-number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 Cell = str | Text
 
@@ -41,18 +43,43 @@ class KeyedTable(DataTable[Cell]):
     def _build_columns(self) -> None:
         keep = set(self.NARROW) if self._narrow else None
         self._shown = [i for i, (k, _) in enumerate(self.COLUMNS) if keep is None or k in keep]
+        self.cell_padding = 0 if self._narrow else 1
         for i in self._shown:
             key, label = self.COLUMNS[i]
-            self.add_column(label, key=key)
+            self.add_column(self._pad(label), key=key)
+
+    def _pad(self, cell: Cell) -> Cell:
+        """Narrow: no padding, one space after each cell (columns one space apart)."""
+        if not self._narrow:
+            return cell
+        return cell + " " if isinstance(cell, str) else Text.assemble(cell, " ")
+
+    def _row_cells(self, all_cells: Sequence[Cell]) -> tuple[Cell, ...]:
+        return tuple(self._pad(all_cells[i]) for i in self._shown)
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
-        """``rows``: row key -> one cell per entry of ``COLUMNS``."""
+        """``rows``: row key -> one cell per entry of ``COLUMNS``, in display order.
+        A row that appears anywhere but at the end (a second venue's row before the
+        NET row) rebuilds the rows in order; else rows change in place."""
         keys = [self.COLUMNS[i][0] for i in self._shown]
         for gone in set(self._cells) - set(rows):
             self.remove_row(gone)
             del self._cells[gone]
+        kept = [k for k in rows if k in self._cells]
+        if kept != list(self._cells)[: len(kept)] or kept != list(rows)[: len(kept)]:
+            selected = self.selected_key()
+            self.clear()
+            self._cells.clear()
+            for row_key, all_cells in rows.items():
+                cells = self._row_cells(all_cells)
+                self.add_row(*cells, key=row_key)
+                self._cells[row_key] = cells
+            if selected in self._cells:
+                self.move_cursor(row=list(self._cells).index(selected))
+            self._fit_columns()
+            return
         for row_key, all_cells in rows.items():
-            cells = tuple(all_cells[i] for i in self._shown)
+            cells = self._row_cells(all_cells)
             old = self._cells.get(row_key)
             if old is None:
                 self.add_row(*cells, key=row_key)
@@ -61,9 +88,29 @@ class KeyedTable(DataTable[Cell]):
                     if before != after:
                         self.update_cell(row_key, keys[col], after, update_width=True)
             self._cells[row_key] = cells
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as what it shows now (a DataTable only ever widens its
+        columns: a state once 'running' would keep the width after 'paused')."""
+        for n, i in enumerate(self._shown):
+            column = self.columns.get(ColumnKey(self.COLUMNS[i][0]))
+            if column is None or not column.auto_width:
+                continue
+            width = max(
+                [column.label.cell_len, *(_width(cells[n]) for cells in self._cells.values())]
+            )
+            if width != column.content_width:
+                column.content_width = width
+                self._require_update_dimensions = True
+                self.refresh()
 
     def selected_key(self) -> str | None:
         if not self._cells or self.cursor_row < 0 or self.cursor_row >= self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
         return row_key.value
+
+
+def _width(cell: Cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)

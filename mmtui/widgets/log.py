@@ -52,22 +52,52 @@ class LogTail(Static):
 
 
 class LogPane(RichLog):
-    """Bounded (``max_lines``); reads only lines it has not shown yet."""
+    """Bounded (``max_lines``); reads only lines it has not shown yet. Long lines
+    wrap (a fill's size and price are at the end of its line). ``search`` keeps
+    only the lines holding a text, highlighted."""
 
     def __init__(self, buffer: LogBuffer, **kwargs: object) -> None:
-        super().__init__(max_lines=2000, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        super().__init__(  # type: ignore[misc]
+            max_lines=2000, wrap=True, markup=False, min_width=20, **kwargs
+        )
         self.buffer = buffer
         self.min_level = logging.INFO
+        self.query_text = ""
+        self.matches = 0
         self._seen = 0
-        self.border_title = "log ≥ INFO"
+        self._width = 0
+        self._title()
+
+    def on_resize(self) -> None:
+        """Lines wrap at the width they were written at: rewrap on a new width."""
+        width = self.scrollable_content_region.width
+        if self._size_known and width != self._width:
+            if self._width:
+                self._rerender()
+            self._width = width
+
+    def _title(self) -> None:
+        title = f"log ≥ {logging.getLevelName(self.min_level)}"
+        if self.query_text:
+            title += f" · search {self.query_text!r}: {self.matches} line(s)"
+        self.border_title = title
 
     def cycle_level(self) -> None:
         i = LEVELS.index(self.min_level) if self.min_level in LEVELS else 0
         self.min_level = LEVELS[(i + 1) % len(LEVELS)]
-        self.border_title = f"log ≥ {logging.getLevelName(self.min_level)}"
+        self._rerender()
+
+    def search(self, text: str) -> None:
+        """Show only the lines holding ``text`` (any case), highlighted; "" shows all."""
+        self.query_text = text.strip()
+        self._rerender()
+
+    def _rerender(self) -> None:
         self.clear()
         self._seen = 0
+        self.matches = 0
         self.render_buffer()
+        self._title()
 
     def render_buffer(self) -> None:
         total = self.buffer.total
@@ -76,7 +106,18 @@ class LogPane(RichLog):
             return
         lines = self.buffer.records()[-fresh:]
         self._seen = total
+        wanted = self.query_text.lower()
         for line in lines:
             if line.level < self.min_level:
                 continue
-            self.write(format_line(line, full=True))
+            if wanted and wanted not in f"{line.name} {line.message}".lower():
+                continue
+            text = format_line(line, full=True)
+            if wanted:
+                self.matches += 1
+                text.highlight_words(
+                    [self.query_text], "bold black on yellow", case_sensitive=False
+                )
+            self.write(text)
+        if wanted:
+            self._title()

@@ -22,7 +22,7 @@ class OrdersTable(KeyedTable):
         ("flags", "flags"),
         ("id", "client id"),
     )
-    NARROW = ("strategy", "side", "price", "size", "filled", "status", "flags")
+    NARROW = ("strategy", "venue", "symbol", "side", "price", "size", "filled", "status")
 
     def render_orders(self, orders: tuple[OrderRow, ...]) -> None:
         rows: dict[str, list[Cell]] = {}

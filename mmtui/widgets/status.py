@@ -49,7 +49,7 @@ def status_text(header: HeaderView) -> Text:
     text.append("  risk ", style="dim")
     text.append(f" {state.value} ", style=_RISK_STYLE[state])
     pnl = header.session_pnl
-    text.append("  PnL ", style="dim")
+    text.append("  acct PnL ", style="dim")
     text.append(f"{pnl:+.2f}", style="green" if pnl >= 0 else "red")
     clock = time.strftime("%H:%M:%S", time.gmtime(header.now_ms / 1000))
     text.append(f"  {clock}Z", style="dim")

@@ -1,4 +1,8 @@
-"""Strategies: name, kind, market, state and a few live figures."""
+"""Strategies: name, kind, market, state and a few live figures.
+
+PnL here is the strategy's own (its fills on all its markets, at the mark); the
+status bar's "acct PnL" is the whole account's (every fill on every venue,
+other strategies' and fills of no order of ours included)."""
 
 from __future__ import annotations
 
@@ -21,13 +25,19 @@ class StrategiesTable(KeyedTable):
         ("name", "name"),
         ("state", "state"),
         ("pos", "position"),
-        ("pnl", "PnL"),
+        ("pnl", "own PnL"),
         ("fills", "fills"),
-        ("orders", "orders"),
+        ("orders", "ords"),
         ("market", "market"),
         ("kind", "kind"),
         ("note", "note"),
     )
+    NARROW = ("name", "state", "pos", "pnl", "fills", "orders")
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.border_title = "strategies"
+        self.border_subtitle = "own PnL: its fills · acct PnL: all"
 
     def render_strategies(self, strategies: tuple[StrategyView, ...]) -> None:
         rows: dict[str, list[Cell]] = {}
@@ -35,12 +45,20 @@ class StrategiesTable(KeyedTable):
             rows[s.name] = [
                 s.name,
                 Text(s.state.value, style=_STATE_STYLE[s.state]),
-                f"{s.position:+}",
+                position_cell(s),
                 Text(f"{s.pnl:+.2f}", style="green" if s.pnl >= 0 else "red"),
                 str(s.fills),
                 str(s.live_orders),
-                f"{s.symbol}@{s.venue}",
+                " ~ ".join(f"{sym}@{v}" for v, sym, _ in s.legs) or f"{s.symbol}@{s.venue}",
                 s.kind,
                 s.note,
             ]
         self.sync(rows)
+
+
+def position_cell(s: StrategyView) -> str:
+    """Its signed size on each of its markets, in the market column's order (a
+    cross-venue strategy shows both legs)."""
+    if len(s.legs) <= 1:
+        return f"{s.position:+}"
+    return " ".join(f"{size:+}" for _, _, size in s.legs)

@@ -287,6 +287,44 @@ async def test_malformed_frames_are_counted_and_the_stream_stays_up(s: Session) 
     assert cid
 
 
+async def test_hostile_frames_on_the_live_socket_leave_the_feed_up(s: Session) -> None:
+    """Mutated recordings of the venue's own frames (and the issue's frame that killed
+    Lighter's feed) pushed down the live socket: counted as bad, no reconnect, and a
+    fill of our order afterwards is seen on the stream."""
+    if not s.rig.supports_raw_frames:
+        pytest.skip("no wire on this venue")
+    from tests.frame_mutations import FrameMutator
+    from tests.frame_rigs import RIGS as FRAME_RIGS
+
+    frame_rig = FRAME_RIGS[s.rig.name]()
+    await frame_rig.close()
+    mutator = FrameMutator(16)
+    texts = [
+        '{"type":"update/account_all_positions","channel":"account_all_positions:281",'
+        '"positions":[1]}'
+    ]
+    for _ in range(300):
+        raw = mutator.frame(frame_rig.recorded[mutator.rng.randrange(len(frame_rig.recorded))])
+        texts.append(raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
+    before, seen = s.conn.stats.bad_frames, len(s.events)
+    for text in texts:
+        await s.rig.push_raw(s.conn, text)
+    await until(
+        lambda: s.conn.stats.bad_frames >= before + 50,
+        what=lambda: f"bad frames {s.conn.stats.bad_frames - before}",
+    )
+    cid = await s.rest_bid(ticks_below=-1)  # improves the bid: first in line
+    s.rig.take(s.rig.symbol, Side.SELL, s.rig.min_size(s.rig.symbol), s.price_of(cid))
+    await until(lambda: len(s.fills(cid)) == 1, what=lambda: f"fills {s.fills(cid)}")
+    assert s.conn.state is ConnectionState.CONNECTED
+    down = [
+        e
+        for e in s.events[seen:]
+        if isinstance(e, ConnectionChanged) and e.state is not ConnectionState.CONNECTED
+    ]
+    assert down == [], down  # not one reconnect
+
+
 async def test_rate_limit_is_a_retryable_refusal_with_a_delay(s: Session) -> None:
     if s.rig.name == "sim":
         pytest.skip("the in-process sim has no rate limit")

@@ -117,3 +117,30 @@ def test_venue_trimmed_order_shrinks_its_size() -> None:
     assert o.size == D("0.5") and o.remaining == D("0.3") and o.is_live
     om.apply_fill(_fill(o, "0.3", "t2"), 5)
     assert o.status is OrderStatus.FILLED
+
+
+def test_prune_forgets_old_ended_orders_and_keeps_live_lost_and_recent() -> None:
+    """Bounded memory: orders that ended ten minutes ago, beyond the newest kept,
+    are forgotten (with their venue ids); live and LOST orders never are."""
+    om = OrderManager()
+    ended = []
+    for i in range(10):
+        o = _new(om)
+        om.apply_ack(OrderAck(o.client_id, f"v-{i}", OrderStatus.OPEN), now_ms=1)
+        if i % 2:
+            update = OrderUpdate("v", "BTC-PERP", o.client_id, f"v-{i}", OrderStatus.CANCELLED)
+            om.apply_update(update, now_ms=1_000 * i)
+        else:
+            om.apply_fill(_fill(o, "1", f"t-{i}"), now_ms=1_000 * i)
+        ended.append(o)
+    live = _new(om)
+    lost = _new(om)
+    om.mark_lost(lost, "not found", now_ms=0)
+    assert om.prune(now_ms=5_000, keep_terminal=2, min_age_ms=600_000) == 0  # too recent
+    assert om.prune(now_ms=605_500, keep_terminal=2, min_age_ms=600_000) == 6  # ended <= 5.5 s
+    assert [o.client_id for o in ended if om.get(o.client_id)] == [o.client_id for o in ended[6:]]
+    assert om.resolve("v", None, "v-0") is None and om.resolve("v", None, "v-9") is ended[9]
+    assert om.get(live.client_id) is live and om.get(lost.client_id) is lost
+    assert om.prune(now_ms=10**9, keep_terminal=2, min_age_ms=600_000) == 2  # keeps the newest 2
+    assert [o.client_id for o in ended if om.get(o.client_id)] == [o.client_id for o in ended[8:]]
+    assert om.pruned == 8 and om.counters.filled == 5 and om.counters.cancelled == 5

@@ -498,7 +498,7 @@ async def test_structural_refusals_do_not_consume_the_nonce(
             (signed(101, 1, Sig=None), 21501, "Sig"),
             (signed(101, 1, Extra=1), 21501, "Extra"),
             (signed(101, 1, Price="1"), 21501, "Price"),
-            (signed(101, 1, Sig="AAAA"), 21102, "Sig"),
+            (signed(101, 1, Sig="AAAA"), 21120, "Sig"),
             (signed(101, 1, ExpiredAt=int(time.time() * 1000) - 1), 21103, "ExpiredAt"),
             (signed(101, 1, AccountIndex=777), 21100, "account"),
             (signed(101, 1, ApiKeyIndex=9), 21109, "api key"),

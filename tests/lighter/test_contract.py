@@ -76,8 +76,8 @@ def start_emulator(
 ) -> tuple[EmulatorHarness, Path, str]:
     """A Lighter emulator without background takers (only the test trades against us)
     and a config for it. ``register=False``: the venue knows the account but not our
-    API key index (the emulator cannot check signatures, so a wrong *private key* on a
-    registered index would pass here; an unknown index stands in for it)."""
+    API key index (a wrong private key on a registered index: tests/lighter/
+    test_signatures.py)."""
     private_key, public_key = new_lighter_key()
     key_index = LIGHTER_API_KEY_INDEX if register else LIGHTER_API_KEY_INDEX + 2
     key = LighterKey(LIGHTER_ACCOUNT_INDEX, key_index, public_key.removeprefix("0x"), ACCOUNT)
@@ -355,31 +355,22 @@ async def test_an_expired_auth_token_is_renewed(rig: Rig) -> None:
     assert conn.stats.extra["auth_tokens"] == minted + 1
 
 
-async def test_an_unregistered_key_is_refused_clearly(
+async def test_an_unregistered_key_fails_the_start_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The venue knows the account but not our API key index: the start's key check
+    (``/api/v1/apikeys``, 21109) refuses it -- before, the session started and every
+    order was refused."""
     caplog.set_level(logging.DEBUG)
     r = await open_rig(tmp_path, register=False)
     try:
-        await asyncio.wait_for(r.session.start(), 20)
-        order = r.engine.submit_order(
-            venue=VENUE,
-            symbol=BTC,
-            side=Side.BUY,
-            size=Decimal("0.001"),
-            price=Decimal("50000"),
-            post_only=True,
-            bypass_risk=True,
-        )
-        await until(lambda: order.status.is_terminal, what=lambda: f"terminal ({order.status})")
-        assert order.status is OrderStatus.REJECTED
-        assert "refused" in order.reason
-        await until(
-            lambda: "auth token" in r.engine.venues[VENUE].detail,
-            what=lambda: f"auth refusal reported ({r.engine.venues[VENUE].detail!r})",
-        )
+        with pytest.raises(SessionError) as info:
+            await asyncio.wait_for(r.session.start(), 20)
     finally:
         await close_rig(r)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "lighter" in message and "LIGHTER_API_KEY_INDEX" in message, message
     assert r.private_key[2:] not in caplog.text
 
 

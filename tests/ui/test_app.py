@@ -221,6 +221,10 @@ async def test_keys_are_remappable_by_binding_id(make_session: Callable[..., Ses
             await pilot.press("P")
             await pilot.pause()
             assert runner.state is StrategyState.PAUSED
+            app.render_panes()  # paused: the same key now resumes
+            await pilot.press("P")
+            await pilot.pause()
+            assert runner.state is StrategyState.RUNNING
     finally:
         await session.stop()
 

@@ -18,8 +18,9 @@ any other base asset gets the smallest free id. Every price/size string is writt
 exactly the market's decimals.
 
 What is modelled, from which source, and what is a guess: docs/venues/lighter.md.
-Signatures (tx ``Sig`` and the auth token's) cannot be verified (Schnorr over
-ECgFp5/Poseidon2, no Python verifier): only their structure is checked.
+Every tx ``Sig`` and auth token is verified against the key registered for its account and
+API key index (``signatures``, on ``connectors.lighter.schnorr``): another key's or a
+tampered tx is refused with 21120 "invalid signature".
 """
 
 from connectors.lighter.emulator.dialect import LighterDialect, lighter_emulator

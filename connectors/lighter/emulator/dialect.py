@@ -33,6 +33,7 @@ from connectors.lighter.emulator.feed import Feed
 from connectors.lighter.emulator.limits import TierLimits, TooMany
 from connectors.lighter.emulator.rest import RestApi
 from connectors.lighter.emulator.sequencer import TX_ROUTE, Sequencer
+from connectors.lighter.emulator.signatures import MAINNET_CHAIN_ID, Signatures
 from connectors.lighter.emulator.state import (
     MIN_ORDER_EXPIRY_MS,
     Account,
@@ -69,6 +70,8 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         volume_quota: int = 1_000,
         free_tx_s: float = 15.0,
         seed: int = 1,
+        chain_id: int = MAINNET_CHAIN_ID,
+        verify_signatures: bool = True,
     ) -> None:
         super().__init__(venue, accounts, faults, ping_interval_s=ping_interval_s)
         self.idle_timeout_s = idle_timeout_s
@@ -82,6 +85,8 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
         self.min_order_expiry_ms = MIN_ORDER_EXPIRY_MS
         """Shortest OrderExpiry accepted for resting orders (tests may lower it)."""
         self.stats = LighterEmulatorStats()
+        self.signatures = Signatures(chain_id, enabled=verify_signatures)
+        """Every tx's ``Sig`` and auth token checked against the registered key."""
         self.limits = (
             TierLimits(
                 tier,
@@ -184,6 +189,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
             raise ValueError(
                 f"lighter emulator: key {key.account_index}:{key.api_key_index} given twice"
             )
+        self.signatures.register(key.account_index, key.api_key_index, pub)
         acct.keys[key.api_key_index] = pub
         acct.nonces[key.api_key_index] = 1
         acct.executed[key.api_key_index] = 1
@@ -413,8 +419,10 @@ def lighter_emulator(
 
     ``options`` go to ``LighterDialect`` (``idle_timeout_s``, ``min_scheduled_cancel_ms``,
     ``apply_delay_ms``, ``lost_answer_delay_ms``, ``active_page_size``,
-    ``credit_queued_abort``, ``tier`` ("standard" / "premium": the tier's rate limits and
-    volume quota), ``tier_window_s``, ``volume_quota``, ``free_tx_s``).
+    ``credit_queued_abort``, ``chain_id`` (304, what the SDK signs for),
+    ``verify_signatures`` (True: every tx's and token's signature against the registered
+    key), ``tier`` ("standard" / "premium": the tier's rate limits and volume quota),
+    ``tier_window_s``, ``volume_quota``, ``free_tx_s``).
     ``harness.accounts`` maps ``"account_index:api_key_index"`` to the sim account, so
     ``harness.faults.reject_next_order("4242:3")`` works; the place route for
     ``harness.faults.lose_next_answer`` is ``"sendTx"``. The dialect

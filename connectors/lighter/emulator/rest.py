@@ -16,6 +16,7 @@ from aiohttp import web
 
 from connectors.lighter.emulator import wire as w
 from connectors.lighter.emulator.render import Render
+from connectors.lighter.emulator.signatures import Signatures
 from connectors.lighter.emulator.state import (
     CROWD_ACCOUNT,
     CROWD_IDS,
@@ -34,6 +35,7 @@ TRADE_TYPES = ("all", "trade", "liquidation", "deleverage", "market-settlement")
 
 class RestApi(Render):
     stats: LighterEmulatorStats
+    signatures: Signatures
     active_page_size: int
     _accounts: dict[int, Account]
     _token_cutoff: int
@@ -98,6 +100,8 @@ class RestApi(Render):
             raise refused
         acct = self._accounts.get(token.account_index)
         if acct is None or token.api_key_index not in acct.keys:
+            raise refused
+        if not self.signatures.token_ok(token):
             raise refused
         self._seen_tokens.add(token.text)
         return acct

@@ -28,6 +28,7 @@ from connectors.emulation.faults import FaultState
 from connectors.lighter.emulator import wire as w
 from connectors.lighter.emulator.limits import TierLimits
 from connectors.lighter.emulator.schedules import CancelAlls
+from connectors.lighter.emulator.signatures import Signatures
 from connectors.lighter.emulator.state import (
     EXPIRY_SLACK_MS,
     MAX_BATCH,
@@ -56,6 +57,7 @@ class Sequencer(CancelAlls):
     venue: SimVenue
     faults: FaultState
     stats: LighterEmulatorStats
+    signatures: Signatures
     apply_delay_ms: int
     lost_answer_delay_ms: int
     min_scheduled_cancel_ms: int
@@ -90,10 +92,18 @@ class Sequencer(CancelAlls):
 
     async def _send_tx(self, request: web.Request) -> dict[str, Any]:
         form = await self._form(request)
+        await self.signatures.prepare([(form.get("tx_type"), form.get("tx_info"))])
         return self._tx(form.get("tx_type"), form.get("tx_info"), route=TX_ROUTE)
 
     async def _send_tx_batch(self, request: web.Request) -> dict[str, Any]:
         form = await self._form(request)
+        try:
+            types = json_list(form.get("tx_types"), "tx_types")
+            infos = json_list(form.get("tx_infos"), "tx_infos")
+        except w.LighterError:
+            pass  # refused by the checks, in order
+        else:
+            await self.signatures.prepare(list(zip(types, infos, strict=False)))
         return self._tx_batch(form.get("tx_types"), form.get("tx_infos"), route="sendTxBatch")
 
     def fail_next_txs(
@@ -246,8 +256,16 @@ class Sequencer(CancelAlls):
     # -- checks at the API server ----------------------------------------------------------
 
     def _check_tx(self, tx_type: int, raw: Any, planned: dict[tuple[int, Any], Any]) -> Checked:
-        """Check one tx synchronously (``planned``: what the batch's earlier ones did)."""
+        """Check one tx synchronously (``planned``: what the batch's earlier ones did); its
+        signature last (**guess**: the venue's order of checks is not published)."""
         info = w.parse_tx_info(tx_type, raw)
+        checked = self._check_tx_fields(tx_type, info, planned)
+        self.signatures.check_tx(tx_type, info)
+        return checked
+
+    def _check_tx_fields(
+        self, tx_type: int, info: dict[str, Any], planned: dict[tuple[int, Any], Any]
+    ) -> Checked:
         acct = self._accounts.get(info["AccountIndex"])
         if acct is None:
             raise w.bad(w.CODE_ACCOUNT_NOT_FOUND, "account not found")

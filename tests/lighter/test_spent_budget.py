@@ -17,7 +17,6 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import pytest
 import connectors.lighter.connector as connector_module
 from connectors.base import OrderStatus, Side
 from connectors.emulation.harness import EmulatorHarness
-from connectors.lighter.connector import UNSENT, LighterConnector
+from connectors.lighter.connector import UNSENT
 from connectors.lighter.emulator import LighterKey, lighter_emulator
 from connectors.lighter.pacing import Priority, RequestPacer
 from connectors.lighter.txqueue import TxKind
@@ -41,7 +40,8 @@ from mmtui.emulate import (
     new_lighter_key,
     write_lighter_files,
 )
-from mmtui.session import Session, build_session
+from mmtui.session import build_session
+from tests.lighter.test_contract import Rig as ContractRig
 from tests.waiting import until
 
 WINDOW_S = 20.0
@@ -49,31 +49,13 @@ WINDOW_S = 20.0
 VENUE = "lighter"
 
 
-@dataclass
-class Rig:
-    harness: EmulatorHarness
-    session: Session
-
-    @property
-    def engine(self) -> Any:
-        return self.session.engine
-
-    @property
-    def conn(self) -> LighterConnector:
-        return self.engine.connectors[VENUE]
+class Rig(ContractRig):
+    """``tests.lighter.test_contract``'s session rig, with our pacer and tx queue."""
 
     @property
     def pacer(self) -> RequestPacer:
         assert self.conn.pacer is not None
         return self.conn.pacer
-
-    def on_venue(self) -> list[Any]:
-        return self.harness.call(lambda: self.harness.venue.open_orders(ACCOUNT))
-
-    def touch(self) -> tuple[Decimal, Decimal]:
-        inst = self.harness.venue.instruments["BTC-PERP"]
-        bids, _, _ = self.harness.call(lambda: self.harness.venue.snapshot("BTC-PERP", 1))
-        return inst.ticks_to_price(bids[0][0]), inst.tick_size
 
     async def spend(self) -> None:
         """Our pacer's window spent up to what new orders may use."""
@@ -101,7 +83,7 @@ async def open_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
     rigs: list[Rig] = []
 
     async def start(*, strategies: bool = False, start: bool = True, **params: Any) -> Rig:
-        def emulator() -> tuple[EmulatorHarness, Path]:
+        def emulator() -> tuple[EmulatorHarness, Path, str]:
             private_key, public_key = new_lighter_key()
             key = LighterKey(
                 LIGHTER_ACCOUNT_INDEX,
@@ -116,15 +98,15 @@ async def open_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
             path = write_lighter_files(
                 folder, harness.base_url, harness.ws_url, private_key, tier="standard"
             )
-            return harness, path
+            return harness, path, private_key
 
-        harness, path = await asyncio.to_thread(emulator)
+        harness, path, private_key = await asyncio.to_thread(emulator)
         config, _ = load_config(path, env={})
         if strategies:
             config.strategies[0].params.update(params)
         else:
             config.strategies = []
-        rig = Rig(harness, build_session(config))
+        rig = Rig(harness, build_session(config), private_key)
         rigs.append(rig)
         if start:
             await rig.session.start()
@@ -144,7 +126,7 @@ async def test_a_requote_burst_under_a_spent_budget_leaves_no_pile(open_rig: Ope
     engine = rig.engine
     await engine.subscribe([(VENUE, "BTC")])
     await until(lambda: rig.conn.book("BTC").is_valid(), what="the BTC book")  # type: ignore[union-attr]
-    bid, tick = rig.touch()
+    bid, _, tick = rig.touch("BTC")
     size = engine.markets.instrument(VENUE, "BTC").min_size * 2
     await rig.spend()
     orders = []
@@ -202,7 +184,7 @@ async def test_a_shutdown_with_the_budget_spent_verifies_and_passes(open_rig: Op
         timeout=20,
         what="a requote waiting for the budget",
     )
-    bid, tick = rig.touch()
+    bid, _, tick = rig.touch("BTC")
     order = engine.submit_order(
         venue=VENUE,
         symbol="BTC",

@@ -121,17 +121,6 @@ def request_priority(reqs: list[TxRequest]) -> int:
     return max(r.priority for r in reqs)
 
 
-def leading_cancels(batch: list[TxRequest]) -> list[TxRequest]:
-    """The cancels (and cancel-alls) a planned batch starts with: they may leave without
-    the rest and keep their order."""
-    out = []
-    for req in batch:
-        if req.priority > Priority.CANCEL:
-            break
-        out.append(req)
-    return out
-
-
 def plan(pending: list[TxRequest], limit: int, allowance: int | None = None) -> list[TxRequest]:
     """The next request's transactions, in send order: at most ``limit``, cancels ahead of
     the creates and modifies before them (not past a cancel-all, nor past a create or
@@ -296,25 +285,11 @@ class TxQueue:
             if not batch:
                 await self._wait_for_quota()
                 continue
-            cancels_only = False
-            if self.pacer is not None:
-                head = leading_cancels(batch)
-                if (
-                    head
-                    and len(head) < len(batch)
-                    and self.pacer.must_wait("sendTxBatch", request_priority(batch))
-                    and not self.pacer.must_wait("sendTxBatch", request_priority(head))
-                ):
-                    # the budget has room for the cancels now, not for orders: they go
-                    # ahead alone (the orders wait, and may be taken back meanwhile)
-                    batch, cancels_only = head, True
             endpoint = "sendTx" if len(batch) == 1 else "sendTxBatch"
             if self.pacer is not None:
                 if not await self._acquire(endpoint, request_priority(batch)):
                     continue  # the queue changed while waiting (a cancel, a withdrawal)
                 batch = plan(self._pending, self.limit, self._allowance())  # more came
-                if cancels_only:
-                    batch = leading_cancels(batch)
                 if not batch:
                     self.pacer.refund(endpoint)
                     continue
@@ -336,8 +311,8 @@ class TxQueue:
 
     async def _acquire(self, endpoint: str, priority: int) -> bool:
         """Wait for the budget; False (nothing granted) when the queue changed meanwhile:
-        the batch is planned again (a shutdown's abort no longer waits behind orders it
-        took back, a cancel no longer behind creates when there is room for it alone)."""
+        the batch is planned again (a shutdown's cancels and abort do not wait for the
+        room orders need, for orders it has taken back)."""
         assert self.pacer is not None
         self._wake.clear()
         loop = asyncio.get_running_loop()

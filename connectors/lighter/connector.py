@@ -85,7 +85,7 @@ from connectors.lighter.tx import (
     TIF_POST_ONLY,
     LighterTx,
 )
-from connectors.lighter.txqueue import TxKind, Withdrawn
+from connectors.lighter.txqueue import TxKind, TxRequest, Withdrawn
 from connectors.lighter.ws import LighterWs
 
 log = logging.getLogger("connectors.lighter")
@@ -457,14 +457,14 @@ class LighterConnector:
     async def cancel_all(
         self, symbol: str | None = None, client_id_prefix: str | None = None
     ) -> int:
-        self._withdraw_unsent(symbol)
+        dropped = self._withdraw_unsent(symbol, client_id_prefix)
         orders = await self.open_orders(symbol)
         if client_id_prefix is None:
             # everything on the account (the venue's cancel-all, other tools' orders too)
             market = None if symbol is None else self.markets.market(symbol).market_id
             await self.tx.cancel_all(market)
-            return len(orders)
-        count = 0
+            return len(orders) + dropped
+        count = dropped
         for o in orders:
             if o.client_id and o.client_id.startswith(client_id_prefix):
                 m = self.markets.market(o.symbol)
@@ -472,14 +472,18 @@ class LighterConnector:
                 count += 1
         return count
 
-    def _withdraw_unsent(self, symbol: str | None) -> int:
-        """Take back the creates that have not left (of ``symbol``'s market, or all)."""
-        if symbol is None:
-            return self.tx.queue.withdraw_unsent(frozenset({TxKind.CREATE}))
-        market = self.markets.market(symbol).market_id
-        return self.tx.queue.withdraw_unsent(
-            frozenset({TxKind.CREATE}), keep=lambda r: getattr(r.terms, "market", market) != market
-        )
+    def _withdraw_unsent(self, symbol: str | None, prefix: str | None) -> int:
+        """Take back the creates that have not left (of ``symbol``'s market, or all; with
+        ``prefix``, of client ids starting with it): before a cancel-all, nothing new."""
+        market = None if symbol is None else self.markets.market(symbol).market_id
+
+        def keep(req: TxRequest) -> bool:
+            if market is not None and getattr(req.terms, "market", market) != market:
+                return True
+            client_id = self.ids.from_index(req.target or 0)
+            return prefix is not None and not client_id.startswith(prefix)
+
+        return self.tx.queue.withdraw_unsent(frozenset({TxKind.CREATE}), keep=keep)
 
     async def open_orders(self, symbol: str | None = None) -> list[OpenOrder]:
         """``accountActiveOrders`` per market (the venue wants ``market_id``), every page.

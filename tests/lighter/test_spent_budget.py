@@ -25,11 +25,11 @@ import aiohttp
 import pytest
 
 import connectors.lighter.connector as connector_module
-from connectors.base import OrderStatus, Side
+from connectors.base import OrderRequest, OrderStatus, Side
 from connectors.emulation.harness import EmulatorHarness
 from connectors.lighter.connector import UNSENT
 from connectors.lighter.emulator import LighterKey, lighter_emulator
-from connectors.lighter.pacing import Priority, RequestPacer
+from connectors.lighter.pacing import STANDARD, Priority, RequestPacer
 from connectors.lighter.txqueue import TxKind
 from connectors.sim.venue import FlowParams
 from mmtui.config import load_config
@@ -41,6 +41,7 @@ from mmtui.emulate import (
     write_lighter_files,
 )
 from mmtui.session import build_session
+from tests.lighter.conftest import Connected
 from tests.lighter.test_contract import Rig as ContractRig
 from tests.waiting import until
 
@@ -222,3 +223,30 @@ async def test_a_start_with_the_venues_minute_spent_waits_and_connects(
     said = [r.getMessage() for r in caplog.records if "budget is spent" in r.getMessage()]
     assert len(said) == 1, said
     assert rig.pacer.waited_out >= 1
+
+
+async def test_a_cancel_all_drops_only_its_own_unsent_creates(connected: Connected) -> None:
+    """Before a cancel-all goes, the creates it covers that have not left are taken back
+    (their places answer CANCELLED); a cancel-all by another prefix leaves ours queued."""
+    pacer = RequestPacer(STANDARD, window_s=WINDOW_S, margin_s=0.5)
+    rig, conn = await connected("mmdrop", {"pacer": pacer}, books=["BTC"])
+    while not pacer.must_wait("accountOrders", Priority.PLACE):
+        await pacer.request("accountOrders", Priority.PLACE)
+    bid, _, tick = rig.touch("BTC")
+    request = OrderRequest(
+        "mmdrop-1",
+        "BTC",
+        Side.BUY,
+        rig.min_size("BTC") * 2,
+        price=bid - 5000 * tick,
+        post_only=True,
+    )
+    place = asyncio.get_running_loop().create_task(conn.place(request))
+    index = int(conn.venue_client_id(request.client_id))
+    await until(lambda: conn.tx.queue.unsent(TxKind.CREATE, index) is not None, what="queued")
+    await conn.cancel_all("BTC", "mmother")
+    assert conn.tx.queue.unsent(TxKind.CREATE, index) is not None  # not its to drop
+    assert await conn.cancel_all("BTC", "mmdrop") == 1
+    ack = await place
+    assert ack.status is OrderStatus.CANCELLED and ack.reason == UNSENT
+    assert rig.venue_orders() == []

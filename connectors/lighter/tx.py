@@ -76,6 +76,10 @@ class CreateTerms:
     order_expiry: int
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class LighterTx:
     def __init__(
         self,
@@ -237,9 +241,14 @@ class LighterTx:
         return await self._run(what, TxKind.CANCEL_ALL, sign)
 
     def _schedule_request(self, at_ms: int) -> TxRequest:
+        issued_ms = _now_ms()
+
         def sign(nonce: int, key: int) -> Signed:
+            # as far ahead as when it was issued: the time it waited for the budget is
+            # added (the venue refuses a schedule under 5 min ahead, 21714)
+            at = at_ms + max(0, _now_ms() - issued_ms)
             return self.client.sign_cancel_all_orders(
-                CANCEL_ALL_SCHEDULED, at_ms, NIL_MARKET, nonce=nonce, api_key_index=key
+                CANCEL_ALL_SCHEDULED, at, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
         return TxRequest(f"schedule cancel all at {at_ms}", TxKind.CANCEL_ALL, sign)

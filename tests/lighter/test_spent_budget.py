@@ -25,10 +25,12 @@ import aiohttp
 import pytest
 
 import connectors.lighter.connector as connector_module
+import connectors.lighter.tx as tx_module
 from connectors.base import OrderRequest, OrderStatus, Side
 from connectors.emulation.harness import EmulatorHarness
 from connectors.lighter.connector import UNSENT
 from connectors.lighter.emulator import LighterKey, lighter_emulator
+from connectors.lighter.keys import LighterKeys
 from connectors.lighter.pacing import STANDARD, Priority, RequestPacer
 from connectors.lighter.txqueue import TxKind
 from connectors.sim.venue import FlowParams
@@ -250,3 +252,25 @@ async def test_a_cancel_all_drops_only_its_own_unsent_creates(connected: Connect
     ack = await place
     assert ack.status is OrderStatus.CANCELLED and ack.reason == UNSENT
     assert rig.venue_orders() == []
+
+
+def test_a_schedule_that_waited_for_the_budget_is_still_as_far_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The switch's renewal waited 7 s for a spent minute: it is signed 7 s later (the
+    venue refuses a schedule under 5 min ahead: 21714)."""
+    now = [1_000_000]
+    monkeypatch.setattr(tx_module, "_now_ms", lambda: now[0])
+    signed: list[int] = []
+
+    class Signer:
+        def sign_cancel_all_orders(self, tif: int, at: int, *_: Any, **__: Any) -> Any:
+            signed.append(at)
+            return 16, "{}", "hash", None
+
+    tx = tx_module.LighterTx("http://127.0.0.1:1", LighterKeys(1, 3, "0x" + "1" * 80))
+    tx.client = Signer()
+    request = tx._schedule_request(now[0] + 300_000)
+    now[0] += 7_000  # waiting for the budget
+    request.sign(5, 3)
+    assert signed == [now[0] + 300_000]

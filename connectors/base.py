@@ -294,7 +294,60 @@ class ConnectionChanged:
     detail: str = ""
 
 
-Event = OrderUpdate | Fill | Position | Balance | Trade | BookChanged | ConnectionChanged
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """Funding the venue settled on our position in one market: ``amount`` is what
+    the account got, in the collateral asset (negative: we paid)."""
+
+    venue: str
+    symbol: str
+    amount: Decimal
+    rate: Decimal
+    """The funding rate of the interval settled (positive: longs pay shorts)."""
+    position_size: Decimal
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarketAccount:
+    """One market of an account as the venue states it (None: the venue does not say)."""
+
+    symbol: str
+    position_size: Decimal = ZERO
+    leverage: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    funding_rate: Decimal | None = None
+    """The rate of the funding interval now running (positive: longs pay shorts)."""
+    next_funding_ms: int | None = None
+    funding: Decimal = ZERO
+    """Funding the account got on this market so far (negative: it paid)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """A venue account: collateral, margin and its markets' funding, as one reading."""
+
+    venue: str
+    balances: tuple[Balance, ...]
+    equity: Decimal | None = None
+    margin_used: Decimal | None = None
+    available: Decimal | None = None
+    leverage: Decimal | None = None
+    """Open notional / equity."""
+    markets: tuple[MarketAccount, ...] = ()
+    ts_ms: int = 0
+
+
+Event = (
+    OrderUpdate
+    | Fill
+    | Position
+    | Balance
+    | Trade
+    | BookChanged
+    | ConnectionChanged
+    | FundingPayment
+)
 
 EventSink = Callable[[Event], None]
 """Connectors call the sink from the event loop, never from another thread, and
@@ -404,6 +457,18 @@ class WindsDown(Protocol):
     def wind_down(self) -> None:
         """A shutdown begins: drop what has not left and keep the venue's budget for the
         shutdown's cancels and the checks that verify them."""
+
+
+@runtime_checkable
+class AccountReader(Protocol):
+    """A connector that reads the account's margin and funding (optional). It may set
+    ``account_poll_s``: the least seconds between two readings its venue's request
+    budget affords (the core's default otherwise)."""
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        """Balances, margin, leverage, and per market in ``symbols`` (plus any with a
+        position): liquidation price, the funding rate and its next settlement, the
+        funding the account got. Raises ``VenueError`` when the venue cannot say."""
 
 
 @runtime_checkable

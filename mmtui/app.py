@@ -36,8 +36,10 @@ from mmtui.palette import EngineCommands
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
 from mmtui.session import Session, SessionError, build_session
 from mmtui.terminal import hangup_safe
+from mmtui.views.wiring import ViewActions
 from mmtui.widgets.alerts import AlertBar
 from mmtui.widgets.book import BookLadder
+from mmtui.widgets.depth import TapePane, fit_tapes
 from mmtui.widgets.keyed_table import KeyedTable
 from mmtui.widgets.log import LogPane, LogTail
 from mmtui.widgets.orders import OrdersTable
@@ -52,7 +54,7 @@ log = logging.getLogger("mmtui.app")
 NARROW_WIDTH = 120
 
 
-class MMApp(App[RunSummary | None]):
+class MMApp(ViewActions, App[RunSummary | None]):
     CSS_PATH = STYLESHEET
     TITLE = "mmtui"
     BINDINGS = bindings()
@@ -383,6 +385,7 @@ class MainScreen(Screen[None]):
             with VerticalScroll(id="books"):
                 for venue, symbol in self.owner.markets():
                     yield BookLadder(venue, symbol, id=f"book-{venue}-{symbol}")
+                    yield TapePane(venue, symbol, rows=6, classes="book-tape")
             with Vertical(id="right"):
                 yield StrategiesTable(id="strategies")
                 with TabbedContent(id="panes"):
@@ -444,6 +447,7 @@ class MainScreen(Screen[None]):
         for venue, symbol in self.owner.markets():
             if (venue, symbol) not in have:
                 books.mount(BookLadder(venue, symbol, id=f"book-{venue}-{symbol}"))
+                books.mount(TapePane(venue, symbol, rows=6, classes="book-tape"))
 
     def render_panes(self) -> None:
         """Render what is visible; hidden panes cost nothing."""
@@ -456,6 +460,11 @@ class MainScreen(Screen[None]):
         for ladder in self.query(BookLadder):
             if ladder.region.height > 0:
                 ladder.render_view(view)
+        tapes = list(self.query(TapePane))
+        fit_tapes(self.query_one("#books").size.height, tapes)
+        for tape in tapes:
+            if tape.region.height > 0:
+                tape.render_view(view)
         self.query_one(StrategiesTable).render_strategies(view.strategies())
         self.query_one(LogTail).render_buffer()
         self.owner.poll_alerts()
@@ -475,12 +484,13 @@ class MainScreen(Screen[None]):
 
 def run_console(config: Config, source: Path, *, speed: float | str | None = "config") -> int:
     """Run the console; after it closes, print the same summary as ``--headless``."""
-    return asyncio.run(_console(config, speed))
+    return asyncio.run(_console(config, source, speed))
 
 
-async def _console(config: Config, speed: float | str | None) -> int:
+async def _console(config: Config, source: Path, speed: float | str | None) -> int:
     try:
         session = build_session(config, speed=speed)
+        session.config_path = source
     except SessionError as exc:
         print(f"error: {exc}", file=sys.stderr)  # before the UI opens
         return 2

@@ -102,6 +102,20 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
+VIEW_COMMANDS: tuple[Command, ...] = tuple(
+    Command(f"view_{name}", key, f"view('{name}')", label, text, show=False)
+    for name, key, label, text in (
+        ("fills", "h", "Fills", "fills of this run and earlier runs; filter, export CSV"),
+        ("account", "b", "Account", "balances, margin, leverage, liquidation, funding"),
+        ("pnl", "g", "PnL", "session PnL chart, total and per strategy"),
+        ("health", "v", "Health", "venue round trips, rate limits, reconnects, uptime"),
+        ("depth", "d", "Depth", "depth bars and the trade tape"),
+        ("params", "e", "Params", "the strategy's parameters; edit the live ones"),
+    )
+)
+"""The views (``mmtui.views``): one key each."""
+COMMANDS += VIEW_COMMANDS
+
 BY_ACTION = {c.action: c for c in COMMANDS}
 BY_ID = {c.id: c for c in COMMANDS}
 

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from connectors.sim.funding import FundingSpec
 from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
@@ -140,6 +141,15 @@ class SimVenueConfig(_Model):
     symbols: list[str] | None = None
     flow: FlowConfig = Field(default_factory=FlowConfig)
     basis: BasisConfig = Field(default_factory=BasisConfig)
+    funding_interval_s: int = Field(
+        default=3600, ge=1, le=86_400, description="seconds between funding settlements"
+    )
+    funding_rate: Decimal = Field(
+        default=Decimal("0.0000125"),
+        ge=Decimal("-0.01"),
+        le=Decimal("0.01"),
+        description="funding rate per interval (positive: longs pay shorts)",
+    )
 
 
 class BackpackVenueConfig(_Model):
@@ -435,6 +445,7 @@ class Config(_Model):
                 flow=FlowParams(**v.flow.model_dump()),
                 basis=BasisDynamics(**v.basis.model_dump()),
                 symbols=tuple(v.symbols) if v.symbols else None,
+                funding=FundingSpec(v.funding_interval_s, v.funding_rate),
             )
             for name, v in self.venues.items()
             if v.type == "sim"

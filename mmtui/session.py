@@ -47,6 +47,8 @@ class Session:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     shutdown_report: FlattenReport | None = None
     started: bool = False
+    config_path: Path | None = None
+    """The config file the session came from (shown in the console's health view)."""
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""

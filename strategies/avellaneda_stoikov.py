@@ -36,7 +36,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -85,6 +85,11 @@ class ASParams(StrategyParams):
     )
     requote_ticks: int = Field(default=2, ge=1, description="move needed to replace a quote")
     max_quote_age_secs: float = Field(default=30.0, gt=0, description="replace older quotes")
+
+    LIVE: ClassVar[frozenset[str]] = frozenset(
+        {"gamma", "k", "min_spread_abs", "min_spread_bps", "size", "requote_ticks"}
+    )
+    SIZES: ClassVar[frozenset[str]] = frozenset({"size"})
 
     @field_validator("session_end_utc")
     @classmethod
@@ -228,6 +233,11 @@ class AvellanedaStoikov(Strategy):
         self.vol = RealizedVolatility(round(p.window_secs * 1000), round(p.warmup_secs * 1000))
         self.size = max(self.inst.min_size, self.inst.round_size(p.size or self.inst.min_size))
         self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+
+    def apply_params(self, params: StrategyParams) -> None:
+        super().apply_params(params)
+        self.p = params  # type: ignore[assignment]
+        self.size = max(self.inst.min_size, self.inst.round_size(self.p.size or self.inst.min_size))
 
     # -- callbacks ------------------------------------------------------------
 

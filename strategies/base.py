@@ -160,6 +160,13 @@ class StrategyParams(BaseModel):
     RENAMED: ClassVar[dict[str, str]] = {}
     """Old parameter name -> the one-line hint a user of the original bot gets."""
 
+    LIVE: ClassVar[frozenset[str]] = frozenset()
+    """Parameters an operator may change while the strategy runs: prices and sizes
+    of its quotes, never its venue, symbol, limits or timing (the core checks a
+    change against the risk limits and journals it)."""
+    SIZES: ClassVar[frozenset[str]] = frozenset()
+    """Of ``LIVE``, the order sizes in base units (checked against the risk limits)."""
+
     @model_validator(mode="before")
     @classmethod
     def _renamed_keys(cls, data: Any) -> Any:
@@ -200,6 +207,12 @@ class Strategy:
     @classmethod
     def parse_params(cls, raw: dict[str, Any] | None) -> StrategyParams:
         return cls.Params.model_validate(raw or {})
+
+    def apply_params(self, params: StrategyParams) -> None:
+        """Take validated new parameters (only ``LIVE`` ones differ) from the next
+        callback on; a strategy that derives values from its parameters overrides
+        this and derives them again."""
+        self.params = params
 
     def markets(self) -> list[tuple[str, str]]:
         """(venue, symbol) pairs whose books this strategy needs."""

@@ -113,6 +113,17 @@ class PerpMarketMakerParams(StrategyParams):
     )
 
     RENAMED: ClassVar[dict[str, str]] = _RENAMED
+    LIVE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "base_spread_pct",
+            "level_spacing_bps",
+            "order_quantity",
+            "max_orders",
+            "inventory_skew_bps",
+            "requote_bps",
+        }
+    )
+    SIZES: ClassVar[frozenset[str]] = frozenset({"order_quantity"})
 
     @model_validator(mode="after")
     def _consistent(self) -> PerpMarketMakerParams:
@@ -239,8 +250,7 @@ class PerpMarketMaker(Strategy):
     ) -> None:
         super().__init__(ctx, venue, symbol, params)
         p = self.p
-        wanted = p.order_quantity or max(p.max_position / 4, self.inst.min_size)
-        self.size = max(self.inst.min_size, self.inst.round_size(wanted))
+        self.size = self._order_size()
         self._mids: deque[tuple[int, Decimal]] = deque()
         self._control_since_ms: int | None = None
         self._last_ref: Decimal | None = None
@@ -250,6 +260,14 @@ class PerpMarketMaker(Strategy):
     @property
     def p(self) -> PerpMarketMakerParams:
         return self.params  # type: ignore[return-value]
+
+    def _order_size(self) -> Decimal:
+        wanted = self.p.order_quantity or max(self.p.max_position / 4, self.inst.min_size)
+        return max(self.inst.min_size, self.inst.round_size(wanted))
+
+    def apply_params(self, params: StrategyParams) -> None:
+        super().apply_params(params)
+        self.size = self._order_size()
 
     @property
     def threshold(self) -> Decimal:

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.backpack import wire
+from connectors.backpack.account import account_state
 from connectors.backpack.depth import DepthSync
 from connectors.backpack.keys import BackpackKeys
 from connectors.backpack.rest import PAGE_LIMIT, BackpackRest
@@ -39,6 +40,7 @@ from connectors.backpack.signing import DEFAULT_WINDOW_MS
 from connectors.backpack.stream import ORDER_STREAM, POSITION_STREAM, BackpackStream
 from connectors.backpack.ws import BackpackWs, Frame
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectionChanged,
     ConnectionState,
@@ -410,6 +412,28 @@ class BackpackConnector:
                 continue
             out.append(Balance(self.name, str(asset), total, available))
         return out
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        """Collateral, positions and the funding of the markets (``account.py``)."""
+        collateral = await self.rest.signed("GET", "/api/v1/capital/collateral")
+        positions = self._items(
+            await self.rest.signed("GET", "/api/v1/position"), "/api/v1/position"
+        )
+        marks = await self.rest.public("/api/v1/markPrices")
+        self._latency()
+        if not isinstance(collateral, dict):
+            raise VenueError(
+                f"{self.name}: collateral answered {type(collateral).__name__}",
+                code=ErrorCode.BAD_ANSWER,
+            )
+        try:
+            return account_state(
+                self.name, collateral, positions, marks, symbols, self.rest.now_ms()
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise VenueError(
+                f"{self.name}: account unreadable ({exc!r})", code=ErrorCode.BAD_ANSWER
+            ) from None
 
     async def collateral(self) -> dict[str, Decimal]:
         """Margin summary: the numeric top-level fields of ``/api/v1/capital/collateral``."""

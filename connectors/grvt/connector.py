@@ -42,6 +42,7 @@ from typing import Any
 from pysdk.grvt_raw_env import GrvtEnv
 
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectionChanged,
     ConnectionState,
@@ -361,6 +362,9 @@ class GrvtConnector:
 
     async def positions(self) -> list[Position]:
         return await self.reads.positions()
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        return await self.reads.read_account(symbols)
 
     async def balances(self) -> list[Balance]:
         return await self.reads.balances()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectorStats,
     ErrorCode,
@@ -29,6 +30,7 @@ from connectors.base import (
     VenueOrder,
 )
 from connectors.grvt import parse
+from connectors.grvt.account import account_state
 from connectors.grvt.keys import GrvtKeys
 from connectors.grvt.parse import SigningAsset, Unreadable
 from connectors.grvt.rest import GrvtRest
@@ -196,6 +198,23 @@ class GrvtReads:
         )
         try:
             return parse.obj(parse.result(answer, "account_summary", self.venue), "result")
+        except Unreadable as exc:
+            raise parse.answer_error(self.venue, "account_summary", exc) from None
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        """The account summary, and a ticker per market for its funding (``account.py``)."""
+        summary = await self.account_summary()
+        held = [p.get("instrument") for p in summary.get("positions") or [] if isinstance(p, dict)]
+        tickers: dict[str, Mapping[str, Any]] = {}
+        for symbol in sorted({*symbols, *(h for h in held if isinstance(h, str))}):
+            answer = await self.rest.public("ticker", {"instrument": symbol})
+            try:
+                tickers[symbol] = parse.obj(parse.result(answer, "ticker", self.venue), "result")
+            except Unreadable as exc:
+                raise parse.answer_error(self.venue, "ticker", exc) from None
+        self._latency()
+        try:
+            return account_state(self.venue, summary, tickers, symbols, int(time.time() * 1000))
         except Unreadable as exc:
             raise parse.answer_error(self.venue, "account_summary", exc) from None
 

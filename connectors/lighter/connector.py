@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectionChanged,
     ConnectionState,
@@ -536,6 +537,12 @@ class LighterConnector:
 
     async def positions(self) -> list[Position]:
         return await self.reads.positions()
+
+    account_poll_s = 60.0
+    """Two requests a reading: once a minute is 2 of a Standard account's 60."""
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        return await self.reads.read_account(symbols)
 
     async def balances(self) -> list[Balance]:
         return await self.reads.balances()

@@ -15,10 +15,19 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.base import Balance, ConnectorStats, Fill, Instrument, OpenOrder, Position
+from connectors.base import (
+    AccountState,
+    Balance,
+    ConnectorStats,
+    Fill,
+    Instrument,
+    OpenOrder,
+    Position,
+)
 from connectors.common.errors import ErrorCode, VenueError
 from connectors.common.units import epoch_ms
 from connectors.lighter import wire
+from connectors.lighter.account import account_state, funding_rates
 from connectors.lighter.clientids import ClientIndexes
 from connectors.lighter.markets import LighterMarkets
 from connectors.lighter.pacing import Priority
@@ -152,6 +161,20 @@ class LighterReads:
         except (TypeError, ValueError, ArithmeticError) as exc:
             log.warning("%s: balance unreadable (%r)", self.venue, exc)
             return []
+
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        """The account and Lighter's funding rates (``account.py``)."""
+        account = await self._account()
+        answer = await self.rest.get("/api/v1/funding-rates")
+        try:
+            rates = funding_rates(answer, self.markets.by_id)
+            return account_state(
+                self.venue, account, rates, self.markets.by_id, symbols, int(time.time() * 1000)
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise VenueError(
+                f"{self.venue}: account unreadable ({exc!r})", code=ErrorCode.BAD_ANSWER
+            ) from None
 
     # -- requests ---------------------------------------------------------------------
 

@@ -8,8 +8,19 @@ from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 
-from connectors.base import ZERO, Balance, Event, Fill, Position
+from connectors.base import (
+    ZERO,
+    AccountState,
+    Balance,
+    Event,
+    Fill,
+    FundingPayment,
+    Instrument,
+    MarketAccount,
+    Position,
+)
 from connectors.position_math import PositionState
+from connectors.sim.funding import funding_amount
 
 AccountListener = Callable[[Event], None]
 
@@ -35,6 +46,8 @@ class SimAccounts:
         self._listeners: dict[str, list[AccountListener]] = {}
         self._positions: dict[tuple[str, str], PositionState] = {}
         self._fills: dict[str, deque[Fill]] = {}
+        self._funding: dict[tuple[str, str], Decimal] = {}
+        """(account, symbol) -> funding the account got there (negative: paid)."""
 
     def on_event(self, account: str, listener: AccountListener) -> None:
         self._listeners.setdefault(account, []).append(listener)
@@ -99,7 +112,93 @@ class SimAccounts:
                 continue
             total += state.realized_pnl - state.fees
             unrealized += state.unrealized_pnl(self._mark(symbol))
+        total += sum((v for (acct, _), v in self._funding.items() if acct == account), ZERO)
         return [Balance(self.venue, self.collateral_asset, total + unrealized, total)]
+
+    # -- funding and margin ------------------------------------------------------
+
+    def funding(self, account: str, symbol: str) -> Decimal:
+        """Funding the account got on ``symbol`` so far (negative: it paid)."""
+        return self._funding.get((account, symbol), ZERO)
+
+    def settle_funding(self, symbol: str, rate: Decimal) -> None:
+        """Every account with a position on ``symbol`` gets (or pays) one interval's
+        funding at the mark; each is told (a ``FundingPayment``, then its balance)."""
+        mark = self._mark(symbol)
+        if mark is None:
+            return
+        for (account, sym), state in list(self._positions.items()):
+            if sym != symbol or state.size == 0:
+                continue
+            amount = funding_amount(state.size, mark, rate)
+            key = (account, symbol)
+            self._funding[key] = self._funding.get(key, ZERO) + amount
+            self.emit(
+                account,
+                FundingPayment(self.venue, symbol, amount, rate, state.size, self._now_ms()),
+            )
+            for balance in self.balances(account):
+                self.emit(account, balance)
+
+    def account(
+        self,
+        account: str,
+        instruments: dict[str, Instrument],
+        symbols: list[str],
+        funding_rate: Decimal,
+        next_funding_ms: int | None,
+    ) -> AccountState:
+        """Cross margin on the collateral: initial margin 1/max leverage, maintenance
+        half of it; a market's liquidation price is where the account's equity would
+        meet its maintenance margin if only that market's price moved."""
+        [balance] = self.balances(account)
+        equity = balance.total
+        notional = margin = ZERO
+        markets: list[MarketAccount] = []
+        held = {s for (a, s), st in self._positions.items() if a == account and st.size != 0}
+        for symbol in sorted(set(symbols) | held):
+            inst = instruments.get(symbol)
+            state = self._positions.get((account, symbol), PositionState())
+            mark = self._mark(symbol)
+            imr = 1 / inst.max_leverage if inst is not None and inst.max_leverage else Decimal(1)
+            value = abs(state.size) * mark if mark is not None else ZERO
+            notional += value
+            margin += value * imr
+            markets.append(
+                MarketAccount(
+                    symbol=symbol,
+                    position_size=state.size,
+                    leverage=value / equity if equity > 0 and state.size != 0 else None,
+                    liquidation_price=_liquidation(state.size, mark, equity, imr / 2),
+                    funding_rate=funding_rate,
+                    next_funding_ms=next_funding_ms,
+                    funding=self.funding(account, symbol),
+                )
+            )
+        return AccountState(
+            venue=self.venue,
+            balances=(balance,),
+            equity=equity,
+            margin_used=margin,
+            available=max(ZERO, equity - margin),
+            leverage=notional / equity if equity > 0 else None,
+            markets=tuple(markets),
+            ts_ms=self._now_ms(),
+        )
+
+
+def _liquidation(
+    size: Decimal, mark: Decimal | None, equity: Decimal, mmr: Decimal
+) -> Decimal | None:
+    """The price P where equity + size * (P - mark) = mmr * |size| * P (None: flat, or
+    no positive price gets there)."""
+    if size == 0 or mark is None:
+        return None
+    denominator = size - mmr * abs(size)
+    if denominator == 0:
+        return None
+    price = (size * mark - equity) / denominator
+    return price.quantize(Decimal("0.01")) if price > 0 else None
 
 
 __all__ = ["AccountListener", "SimAccounts"]

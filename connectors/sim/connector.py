@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from connectors.base import (
+    AccountState,
     Balance,
     ConnectionChanged,
     ConnectionState,
@@ -27,6 +28,7 @@ from connectors.base import (
     OrderRequest,
     Position,
     Side,
+    Trade,
     VenueError,
     VenueOrder,
 )
@@ -78,6 +80,7 @@ class SimConnector:
         self.venue.on_account(self.account, self._on_account_event)
         self.venue.on_book(self._on_levels)
         self.venue.on_heartbeat(self._on_heartbeat)
+        self.venue.on_trade(self._on_trade)
         self._state = ConnectionState.CONNECTED
         self._stream_up = True
         self._events.push(ConnectionChanged(self.name, self._state, "in-process sim"))
@@ -88,6 +91,7 @@ class SimConnector:
         self.venue.remove_account_listener(self.account, self._on_account_event)
         self.venue.remove_book_listener(self._on_levels)
         self.venue.remove_heartbeat_listener(self._on_heartbeat)
+        self.venue.remove_trade_listener(self._on_trade)
         self._state = ConnectionState.CLOSED
         self._stream_up = False
         self._events.sink = None
@@ -158,6 +162,10 @@ class SimConnector:
         await self._latency()
         return self.venue.balances(self.account)
 
+    async def read_account(self, symbols: list[str]) -> AccountState:
+        await self._latency()
+        return self.venue.account(self.account, symbols)
+
     # -- faults: the private stream drops and comes back ------------------------
 
     def drop_stream(self, detail: str = "stream dropped (fault)") -> None:
@@ -227,6 +235,11 @@ class SimConnector:
         for book in self._books.values():
             if book.synced and book.last_update_ms < now_ms:
                 book.last_update_ms = now_ms
+
+    def _on_trade(self, trade: Trade) -> None:
+        """The public tape of the books we follow."""
+        if self._stream_up and trade.symbol in self._books:
+            self._events.push(trade)
 
     def _on_account_event(self, event: Event) -> None:
         if isinstance(event, Fill) and self.drop_stream_on_next_fill and self._stream_up:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from connectors.base import (
     ZERO,
+    AccountState,
     Balance,
     Fill,
     Instrument,
@@ -38,6 +39,7 @@ from connectors.base import (
 )
 from connectors.sim.accounts import AccountListener, SimAccounts
 from connectors.sim.background import BACKGROUND, BackgroundMarket, FlowParams
+from connectors.sim.funding import FundingSchedule, FundingSpec
 from connectors.sim.market import SyntheticMarket, stable_seed
 from connectors.sim.matching import Kind, Match, MatchingEngine, Outcome, SubmitResult
 from connectors.sim.orders import OrderRecord, OrderRecords
@@ -75,8 +77,10 @@ class SimVenue:
         starting_collateral: Decimal = Decimal(100_000),
         collateral_asset: str = "USDC",
         history_size: int = 10_000,
+        funding: FundingSpec | None = None,
     ) -> None:
         self.name = name
+        self.funding = FundingSchedule(funding or FundingSpec())
         self.market = market
         self._markets = {inst.symbol: _Market(inst) for inst in instruments}
         self._next_order_id = 1
@@ -155,6 +159,10 @@ class SimVenue:
 
     def on_trade(self, listener: TradeListener) -> None:
         self._trade_listeners.append(listener)
+
+    def remove_trade_listener(self, listener: TradeListener) -> None:
+        if listener in self._trade_listeners:
+            self._trade_listeners.remove(listener)
 
     def snapshot(
         self, symbol: str, depth: int = 1000
@@ -349,6 +357,11 @@ class SimVenue:
     def balances(self, account: str) -> list[Balance]:
         return self.accounts.balances(account)
 
+    def account(self, account: str, symbols: list[str]) -> AccountState:
+        return self.accounts.account(
+            account, self.instruments, symbols, self.funding.rate, self.funding.next_ms
+        )
+
     # -- the background market ------------------------------------------------
 
     def step(self, now_ms: int, dt_ms: int) -> None:
@@ -361,6 +374,9 @@ class SimVenue:
                 m.engine, m.instrument, mid, dt_ms, functools.partial(self._settle_result, m)
             )
             self._publish_book(m)
+        if self.funding.due(now_ms):
+            for symbol in self._markets:
+                self.accounts.settle_funding(symbol, self.funding.rate)
         for listener in list(self._heartbeat_listeners):
             listener(now_ms)
 

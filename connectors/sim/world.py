@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from connectors.base import Instrument
+from connectors.sim.funding import FundingSpec
 from connectors.sim.market import AssetDynamics, BasisDynamics, SyntheticMarket
 from connectors.sim.venue import FlowParams, SimVenue
 
@@ -52,6 +53,7 @@ class VenueSpec:
     flow: FlowParams = field(default_factory=FlowParams)
     basis: BasisDynamics = field(default_factory=BasisDynamics)
     symbols: tuple[str, ...] | None = None  # None: every asset
+    funding: FundingSpec = field(default_factory=FundingSpec)
 
 
 class SimWorld:
@@ -92,7 +94,7 @@ class SimWorld:
                 for s in chosen
             ]
             self.venues[spec.name] = SimVenue(
-                spec.name, instruments, self.market, flow=spec.flow, seed=seed
+                spec.name, instruments, self.market, flow=spec.flow, seed=seed, funding=spec.funding
             )
         self.steps = 0
 

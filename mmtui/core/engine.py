@@ -27,6 +27,7 @@ from connectors.base import (
     Connector,
     Event,
     Fill,
+    FundingPayment,
     Instrument,
     OrderStatus,
     OrderUpdate,
@@ -42,6 +43,7 @@ from mmtui.core.clock import Clock
 from mmtui.core.flatten import Flattener
 from mmtui.core.host import EngineHost
 from mmtui.core.inflight import InflightChecker, InflightPolicy
+from mmtui.core.insight import Insight
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.journal import Journal, writable
 from mmtui.core.markets import EngineError, Markets, VenueStatus
@@ -57,7 +59,7 @@ from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
 from mmtui.core.runner import StrategyRunner
-from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, position_totals
+from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, run_summary
 from mmtui.core.telemetry import TelemetryHub
 from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
@@ -187,6 +189,18 @@ class Engine:
             guard=self.guard,
             inventory_policy=inventory_policy,
         )
+        self.insight = Insight(
+            clock=clock,
+            markets=self.markets,
+            gateways=self._gateways,
+            risk=self.risk,
+            strategies=self.strategies,
+            strategy_positions=self.strategy_positions,
+            session_pnl=self.session_pnl,
+            subscribed=lambda: self._subscribed,
+            note_event=self.note_event,
+        )
+        self.params = self.insight.params
         self.view = ReadModel(
             mode=mode,
             clock=clock,
@@ -201,6 +215,9 @@ class Engine:
             attention=self.attention,
             telemetry=self.telemetry,
             foreign_orders=lambda: self.reconciler.foreign_orders,
+            insight=self.insight,
+            journal=journal,
+            started_ms=lambda: self.started_ms,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -335,6 +352,8 @@ class Engine:
         self._spawn_background(
             self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
+        for loop, what in self.insight.loops():
+            self._spawn_background(loop, what)
 
     def add_strategy(
         self,
@@ -508,6 +527,9 @@ class Engine:
                 self._spawn_background(self.reconciler.after_reconnect(venue), f"reconcile {venue}")
         elif isinstance(event, Trade):
             self.venues[venue].last_trade = event
+            self.insight.watch.on_trade(event)
+        elif isinstance(event, FundingPayment):
+            self.insight.watch.on_funding(event)
 
     def note_event(self, kind: str, detail: str) -> None:
         now = self.clock.now_ms()
@@ -584,26 +606,4 @@ class Engine:
     # -- summary --------------------------------------------------------------
 
     def summary(self, *, open_orders_left: int | None = None) -> RunSummary:
-        c = self.orders.counters
-        end = self.stopped_ms or self.clock.now_ms()
-        return RunSummary(
-            run_id=self.run_prefix,
-            mode=self.mode,
-            duration_s=(end - self.started_ms) / 1000 if self.started_ms else 0.0,
-            orders_placed=c.placed,
-            orders_cancelled=c.cancelled,
-            orders_amended=c.amended,
-            orders_lost=c.lost,
-            notices=list(self.attention(detailed=True)),
-            orders_rejected=c.rejected,
-            **position_totals(
-                self.positions.items(), lambda v, s: self.instrument(v, s).base, self.mark
-            ),
-            open_orders_left=(
-                open_orders_left if open_orders_left is not None else self.orders.live_count()
-            ),
-            risk_state=self.risk.state.value,
-            risk_rejections=dict(self.risk.rejections),
-            strategies={n: r.state.value for n, r in self.strategies.items()},
-            fills_refused=self.order_path.refused_fills,
-        )
+        return run_summary(self, open_orders_left=open_orders_left)

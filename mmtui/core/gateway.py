@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -23,6 +24,7 @@ from connectors.base import (
     DUPLICATE_CLIENT_ID,
     Connector,
     OrderAck,
+    OrderRequest,
     OrderStatus,
     RateLimited,
     VenueError,
@@ -36,6 +38,8 @@ AckHandler = Callable[[Order, OrderAck], None]
 CancelHandler = Callable[[Order, bool, str], None]
 UnknownHandler = Callable[[Order, str], None]
 
+ROUND_TRIPS_KEPT = 1000
+
 
 class VenueGateway:
     def __init__(
@@ -48,6 +52,7 @@ class VenueGateway:
         on_unknown: UnknownHandler | None = None,
         max_retries: int = 5,
         retry_delay_s: float = 0.5,
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self.connector = connector
         self.limiter = limiter
@@ -59,6 +64,10 @@ class VenueGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.errors = 0
         self.retries = 0
+        self._now_ms = now_ms
+        self.round_trips: deque[int] = deque(maxlen=ROUND_TRIPS_KEPT)
+        """Milliseconds from sending a place to its answer, the latest first forgotten
+        last (no answer, no sample)."""
 
     @property
     def name(self) -> str:
@@ -142,10 +151,7 @@ class VenueGateway:
         request = order.request()
         try:
             ack = await self.call(
-                "place",
-                Priority.PLACE,
-                lambda: self.connector.place(request),
-                resend_unknown=False,
+                "place", Priority.PLACE, lambda: self._timed_place(request), resend_unknown=False
             )
         except VenueError as exc:
             if exc.outcome_unknown:
@@ -167,6 +173,14 @@ class VenueGateway:
             self._unknown(order, f"connector error: {exc!r}")
             return
         self._on_ack(order, ack)
+
+    async def _timed_place(self, request: OrderRequest) -> OrderAck:
+        if self._now_ms is None:
+            return await self.connector.place(request)
+        sent = self._now_ms()
+        ack = await self.connector.place(request)
+        self.round_trips.append(self._now_ms() - sent)
+        return ack
 
     def _unknown(self, order: Order, reason: str) -> None:
         log.warning(

@@ -554,6 +554,14 @@ class Journal:
                 row[col] = Decimal(str(row[col]))
         return rows
 
+    def recent_fills(self, limit: int) -> list[dict[str, object]]:
+        """The latest ``limit`` fills of every run in this file, oldest first (blocking)."""
+        rows = self._query("SELECT * FROM fills ORDER BY id DESC LIMIT ?", (limit,))
+        for row in rows:
+            for col in DECIMALS["fills"]:
+                row[col] = Decimal(str(row[col]))
+        return rows[::-1]
+
     def runs(self) -> list[dict[str, object]]:
         """Every run recorded in this file, oldest first."""
         return self._query("SELECT * FROM runs ORDER BY id", ())

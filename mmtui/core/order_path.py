@@ -91,6 +91,7 @@ class OrderPath:
                 on_ack=self._on_ack,
                 on_cancel_result=self._on_cancel_result,
                 on_unknown=self._on_unknown,
+                now_ms=clock.now_ms,
             )
             for name, conn in markets.connectors.items()
         }

@@ -13,15 +13,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side
+from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side, Trade
 from connectors.position_math import PositionState
 from mmtui.core.alerts import Alert, EventLog, alerts_since
 from mmtui.core.clock import Clock
+from mmtui.core.fill_history import FILLS_SHOWN, FillRecord, read_fills
+from mmtui.core.insight import Insight
+from mmtui.core.journal import Journal
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
+from mmtui.core.params import ParamRow
+from mmtui.core.pnl_history import PnlPoint
 from mmtui.core.positions import PositionBook
 from mmtui.core.risk import RiskEngine, RiskState
 from mmtui.core.telemetry import TelemetryHub, TelemetryView
+from mmtui.core.venue_views import (
+    AccountView,
+    HealthView,
+    SessionInfo,
+    account_views,
+    health_views,
+    tape,
+)
 from strategies.telemetry import Value
 
 if TYPE_CHECKING:
@@ -184,6 +197,9 @@ class ReadModel:
         attention: Callable[[], tuple[str, ...]] = tuple,
         telemetry: TelemetryHub,
         foreign_orders: Callable[[], Mapping[str, Sequence[OpenOrder]]] = dict,
+        insight: Insight | None = None,
+        journal: Journal | None = None,
+        started_ms: Callable[[], int] = int,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -198,6 +214,9 @@ class ReadModel:
         self._attention = attention
         self._foreign_orders = foreign_orders
         self._telemetry = telemetry
+        self._insight = insight
+        self._journal = journal
+        self._started_ms = started_ms
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -380,6 +399,52 @@ class ReadModel:
             book.mid(),
             book.spread(),
         )
+
+    def tape(self, venue: str, symbol: str, limit: int) -> tuple[Trade, ...]:
+        """The latest public trades on one market, newest first."""
+        return tape(self._insight.watch, venue, symbol, limit) if self._insight else ()
+
+    # -- venues: accounts, health ---------------------------------------------
+
+    def accounts(self) -> tuple[AccountView, ...]:
+        if self._insight is None:
+            return ()
+        return account_views(self._markets, self._insight.watch)
+
+    def health(self) -> tuple[HealthView, ...]:
+        if self._insight is None:
+            return ()
+        insight = self._insight
+        return health_views(self._markets, insight.watch, insight.subscribed, self._clock.now_ms())
+
+    def session_info(self, config_path: str = "") -> SessionInfo:
+        return SessionInfo(
+            run_id=self._orders.run_prefix,
+            mode=self._mode,
+            started_ms=self._started_ms(),
+            now_ms=self._clock.now_ms(),
+            config_path=config_path or "(none)",
+            journal_path=str(self._journal.path) if self._journal is not None else "(off)",
+        )
+
+    # -- history and parameters -----------------------------------------------
+
+    def pnl_history(self) -> tuple[PnlPoint, ...]:
+        """Session PnL samples, total and per strategy, oldest first."""
+        return tuple(self._insight.pnl.points) if self._insight is not None else ()
+
+    @property
+    def has_journal(self) -> bool:
+        return self._journal is not None
+
+    def journal_fills(self, limit: int = FILLS_SHOWN) -> tuple[FillRecord, ...]:
+        """The journal's latest fills of every run, oldest first. Blocking (SQLite):
+        call it from a thread, never the event loop."""
+        return read_fills(self._journal, limit) if self._journal is not None else ()
+
+    def params(self, strategy: str) -> tuple[ParamRow, ...]:
+        """A strategy's parameters, each marked whether it may change while running."""
+        return self._insight.params.rows(strategy) if self._insight is not None else ()
 
     # -- events ---------------------------------------------------------------
 

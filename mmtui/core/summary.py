@@ -11,6 +11,7 @@ from connectors.base import ZERO
 from connectors.position_math import PositionState
 
 if TYPE_CHECKING:
+    from mmtui.core.engine import Engine
     from mmtui.core.orders import Order
 
 
@@ -217,3 +218,30 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def run_summary(engine: Engine, *, open_orders_left: int | None = None) -> RunSummary:
+    """The run's summary from the engine's state (its totals valued at the marks)."""
+    c = engine.orders.counters
+    end = engine.stopped_ms or engine.clock.now_ms()
+    return RunSummary(
+        run_id=engine.run_prefix,
+        mode=engine.mode,
+        duration_s=(end - engine.started_ms) / 1000 if engine.started_ms else 0.0,
+        orders_placed=c.placed,
+        orders_cancelled=c.cancelled,
+        orders_amended=c.amended,
+        orders_lost=c.lost,
+        notices=list(engine.attention(detailed=True)),
+        orders_rejected=c.rejected,
+        **position_totals(
+            engine.positions.items(), lambda v, s: engine.instrument(v, s).base, engine.mark
+        ),
+        open_orders_left=(
+            open_orders_left if open_orders_left is not None else engine.orders.live_count()
+        ),
+        risk_state=engine.risk.state.value,
+        risk_rejections=dict(engine.risk.rejections),
+        strategies={n: r.state.value for n, r in engine.strategies.items()},
+        fills_refused=engine.order_path.refused_fills,
+    )

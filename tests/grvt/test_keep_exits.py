@@ -59,10 +59,24 @@ async def _exit_resting(harness: Any, session: Session) -> str:
     tick, size = inst.tick_size, Decimal("0.002")
     buy = runner.place(VENUE, BTC, Side.BUY, size, bid + tick, post_only=True)
     await until(lambda: buy.status is OrderStatus.OPEN, what=lambda: f"bid {buy.status}")
-    req = OrderRequest(
-        "t1", SIM[BTC], Side.SELL, size, price=bid + tick, time_in_force=TimeInForce.IOC
-    )
-    harness.call(lambda: harness.venue.submit(OTHER, req))
+    price = bid + tick
+
+    def hit_ours() -> None:
+        # in the venue's thread, at once: sell into every bid at or above ours (the
+        # market may have moved up meanwhile, and better bids fill first), ours included
+        bids, _, _ = harness.venue.snapshot(SIM[BTC])
+        ahead = sum(lots for ticks, lots in bids if ticks >= inst.price_to_ticks(price))
+        req = OrderRequest(
+            "t1",
+            SIM[BTC],
+            Side.SELL,
+            inst.lots_to_size(ahead),
+            price=price,
+            time_in_force=TimeInForce.IOC,
+        )
+        harness.venue.submit(OTHER, req)
+
+    harness.call(hit_ours)
     await until(lambda: runner.position(VENUE, BTC).size == size, what="the bid filled")
     exit_ = runner.place(
         VENUE, BTC, Side.SELL, size, ask + 50 * tick, post_only=True, reduce_only=True

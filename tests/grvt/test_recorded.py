@@ -558,3 +558,30 @@ async def test_unreadable_frames_are_counted_not_guessed(rec_conn: Recorded) -> 
     assert not push(r, bad_seq, private=True)
     await flushed(r)
     assert r.of(Fill) == [] and r.conn.stats.bad_frames == 3
+
+
+async def test_account_from_the_spec_summary_with_a_recorded_position_and_ticker(
+    rec_conn: Recorded,
+) -> None:
+    """``read_account``: the spec's account summary carrying the recorded live position
+    (the summary's positions are the Positions model), the spec's ticker example."""
+    await rec_conn.conn.instruments()
+    summary = copy.deepcopy(SPEC["Sub Account Summary"]["Full Response"])
+    summary["result"]["positions"] = rec("positions")["result"]
+    rec_conn.replay.answer("account_summary", summary)
+    rec_conn.replay.answer("ticker", SPEC["Ticker"]["Full Response"])
+    state = await rec_conn.conn.read_account([BTC])
+    (btc,) = state.markets
+    assert (btc.symbol, btc.position_size) == (BTC, D("0.001"))
+    assert btc.liquidation_price == D("77951.450008979")
+    assert btc.leverage == D("28.0")  # the venue's own figure
+    assert btc.funding == D("-0.033862")  # cumulative_realized_funding_payment: paid
+    assert btc.funding_rate == D("0.0003") / 100  # a percentage on the wire
+    assert btc.next_funding_ms == 1697788800000
+    assert (state.equity, state.margin_used, state.available) == (
+        D("123456.78"),
+        D("123456.78"),
+        D("123456.78"),
+    )
+    assert state.leverage == D("89.8169") / D("123456.78")
+    assert rec_conn.replay.bodies("ticker") == [{"instrument": BTC}]

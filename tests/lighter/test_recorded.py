@@ -328,3 +328,34 @@ async def test_error_frames_in_both_shapes(connect: Any) -> None:
     assert conn.ws.error_frames == 2 and conn.ws.last_error == ""  # no problem
     await frame(conn, {"type": "error", "code": 30007, "message": "Invalid Data"})
     assert conn.ws.error_frames == 3 and "30007" in conn.ws.last_error
+
+
+async def test_account_funding_and_liquidation_from_recorded_forms(
+    venue: tuple[Venue, str], connect: Any
+) -> None:
+    """``read_account``: the recorded account, with the position object of the recorded
+    positions frame (the REST and WS position share one model), and the recorded
+    funding rates (plus another exchange's entry, which is not Lighter's rate)."""
+    v, _ = venue
+    account = recorded("http_account.json")
+    position = recorded("ws_account_all_positions_update.json")["positions"]["0"]
+    account["accounts"][0]["positions"] = [position]
+    account["accounts"][0]["total_asset_value"] = "1000.00"
+    account["accounts"][0]["cross_initial_margin_requirement"] = "176.25"
+    v.answers["/api/v1/account"] = account
+    rates = recorded("http_funding_rates.json")
+    rates["funding_rates"].append(
+        {"market_id": 0, "exchange": "binance", "symbol": "ETH", "rate": 1}
+    )
+    v.answers["/api/v1/funding-rates"] = rates
+    conn, _ = connect(123456)
+    await conn.instruments()
+    state = await conn.read_account(["ETH"])
+    (eth,) = state.markets
+    assert (eth.symbol, eth.position_size, eth.liquidation_price) == ("ETH", D("1.5"), D("1900"))
+    assert eth.funding == D("-0.05")  # total_funding_paid_out 0.05: paid
+    assert eth.funding_rate == D("0.00009599999999999999")
+    assert eth.next_funding_ms is not None and eth.next_funding_ms % 3_600_000 == 0
+    assert eth.leverage == D("3525.15") / D("1000.00")
+    assert (state.equity, state.margin_used) == (D("1000.00"), D("176.25"))
+    assert state.available == D("0")  # available_balance "0.000000"

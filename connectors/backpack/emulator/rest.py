@@ -162,12 +162,16 @@ class RestApi:
         out = []
         for m in [chosen] if chosen else self._markets():
             mark = sim_mid(self.venue, m.inst.symbol) or ZERO
+            funding = self.venue.funding
+            nxt = funding.next_ms
+            if nxt is None:  # before the sim's first step
+                nxt = (self.venue.now_ms // funding.interval_ms + 1) * funding.interval_ms
             out.append(
                 {
-                    "fundingRate": "0.0000125",
+                    "fundingRate": plain(funding.rate),
                     "indexPrice": plain(mark),
                     "markPrice": plain(mark),
-                    "nextFundingTimestamp": (self.venue.now_ms // 3_600_000 + 1) * 3_600_000,
+                    "nextFundingTimestamp": nxt,
                     "symbol": m.wire,
                 }
             )
@@ -205,6 +209,7 @@ class RestApi:
     def _collateral(self, account: str, params: Any) -> dict[str, Any]:
         bal = self.venue.balances(account)[0]
         total, available = plain(bal.total, 6), plain(bal.available, 6)
+        margin = self.venue.account(account, [])
         return {
             "assetsValue": total,
             "borrowLiability": "0",
@@ -226,19 +231,27 @@ class RestApi:
             "marginFraction": None,
             "mmf": "0.0125",
             "netEquity": total,
-            "netEquityAvailable": total,
-            "netEquityLocked": "0",
-            "netExposureFutures": "0",
+            "netEquityAvailable": plain(margin.available or ZERO, 6),
+            "netEquityLocked": plain(margin.margin_used or ZERO, 6),
+            "netExposureFutures": plain((margin.leverage or ZERO) * bal.total, 6),
             "pnlUnrealized": plain(bal.total - bal.available, 6),
             "unsettledEquity": "0",
         }
 
     def _positions(self, account: str, params: Any) -> list[dict[str, Any]]:
-        return [
-            self.state.position_rest(account, p, sim_mid(self.venue, p.symbol) or p.entry_price)
-            for p in self.venue.positions(account)
-            if p.size != 0
-        ]
+        margin = {m.symbol: m for m in self.venue.account(account, []).markets}
+        out = []
+        for p in self.venue.positions(account):
+            if p.size == 0:
+                continue
+            row = self.state.position_rest(
+                account, p, sim_mid(self.venue, p.symbol) or p.entry_price
+            )
+            liq = margin[p.symbol].liquidation_price if p.symbol in margin else None
+            row["estLiquidationPrice"] = plain(liq) if liq is not None else "0"
+            row["cumulativeFundingPayment"] = plain(self.venue.accounts.funding(account, p.symbol))
+            out.append(row)
+        return out
 
     # -- orders -----------------------------------------------------------------------
 

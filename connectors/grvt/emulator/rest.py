@@ -180,7 +180,21 @@ class GrvtRoutes:
             ),
             zero,
         )
-        return self.feed.mini_feed(self.state.market(body)) | extra | {"long_short_ratio": "1.0"}
+        funding = self.exchange.venue.funding
+        rate = funding.rate * 100  # a percentage, as GRVT states it
+        nxt = funding.next_ms or (self.exchange.venue.now_ms // funding.interval_ms + 1) * (
+            funding.interval_ms
+        )
+        return (
+            self.feed.mini_feed(self.state.market(body))
+            | extra
+            | {
+                "long_short_ratio": "1.0",
+                "funding_rate": fmt(rate),
+                "funding_rate_8h_curr": fmt(rate * 8 * 3_600_000 / funding.interval_ms),
+                "next_funding_time": str(nxt * 1_000_000),
+            }
+        )
 
     # -- trading -------------------------------------------------------------------
 
@@ -222,6 +236,7 @@ class GrvtRoutes:
 
     def account_summary(self, user: User, body: dict[str, Any]) -> dict[str, Any]:
         (bal,) = self.exchange.venue.balances(user.account)
+        margin = self.exchange.venue.account(user.account, [])
         open_positions = self.exchange.positions(user)
         unrealized = sum((p.unrealized_pnl for p in open_positions), Decimal(0))
         return {
@@ -231,8 +246,8 @@ class GrvtRoutes:
             "settle_currency": WIRE_QUOTE,
             "unrealized_pnl": fmt(unrealized),
             "total_equity": fmt(bal.total),
-            "initial_margin": "0.0",
-            "maintenance_margin": "0.0",
+            "initial_margin": fmt(margin.margin_used or ZERO),
+            "maintenance_margin": fmt((margin.margin_used or ZERO) / 2),
             "available_balance": fmt(bal.available),
             "spot_balances": [
                 {"currency": WIRE_QUOTE, "balance": fmt(bal.available), "index_price": "1.0"}

@@ -369,7 +369,9 @@ class GrvtExchange:
     def position(self, user: User, p: Position, form: str) -> dict[str, Any]:
         m = self.state.by_sim[p.symbol]
         mark = sim_mid(self.venue, p.symbol) or p.entry_price
-        return position_json(user, m, p, mark, form)
+        markets = self.venue.account(user.account, [p.symbol]).markets
+        margin = next((a for a in markets if a.symbol == p.symbol), None)
+        return position_json(user, m, p, mark, form, margin)
 
     def positions(self, user: User, markets: list[Market] | None = None) -> list[Position]:
         chosen = None if markets is None else {id(m) for m in markets}

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from connectors.base import ZERO, Fill, Position, Side
+from connectors.base import ZERO, Fill, MarketAccount, Position, Side
 from connectors.emulation.rest import json_answer
 
 if TYPE_CHECKING:
@@ -323,8 +323,19 @@ def fill_json(
     return out
 
 
-def position_json(user: User, m: Market, p: Position, mark: Decimal, form: str) -> dict[str, Any]:
+def position_json(
+    user: User,
+    m: Market,
+    p: Position,
+    mark: Decimal,
+    form: str,
+    margin: MarketAccount | None = None,
+) -> dict[str, Any]:
+    """``margin``: the sim account's reading of the market (liquidation price,
+    leverage, funding), when there is one."""
     notional = abs(p.size) * mark
+    liq = margin.liquidation_price if margin is not None else None
+    lev = margin.leverage if margin is not None else None
     out = {
         "event_time": str(now_ns()),
         "sub_account_id": user.sub_account_id,
@@ -339,10 +350,10 @@ def position_json(user: User, m: Market, p: Position, mark: Decimal, form: str) 
         "total_pnl": fmt(p.unrealized_pnl + p.realized_pnl),
         "roi": "0.0",
         "quote_index_price": "1.0",
-        "est_liquidation_price": "0.0",
-        "leverage": "1.0",
+        "est_liquidation_price": fmt(liq) if liq is not None else "0.0",
+        "leverage": fmt(lev.quantize(Decimal("0.0001"))) if lev is not None else "1.0",
         "cumulative_fee": "0.0",
-        "cumulative_realized_funding_payment": "0.0",
+        "cumulative_realized_funding_payment": fmt(-margin.funding) if margin else "0.0",
     }
     if form == "ws":
         out["margin_type"] = "CROSS"

@@ -259,6 +259,7 @@ class LighterDialect(RestApi, Sequencer, Feed, VenueDialect):  # Sequencer: Canc
             "trades": self._trades,
             "nextNonce": self._next_nonce,
             "apikeys": self._apikeys,
+            "funding-rates": self._funding_rates,
         }
         for name, fn in gets.items():
             r.add_get(f"/api/v1/{name}", self.routes.wrap(self._limited(name, fn)))

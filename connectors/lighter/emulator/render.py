@@ -104,7 +104,11 @@ class Render:
         mark = self._mid(m) or ZERO
         last = m.last_price if m.last_price is not None else mark
         first = m.first_price if m.first_price is not None else last
-        hour = 3_600_000
+        funding = self.venue.funding
+        percent = w.fmt(funding.rate * 100, 4)  # ccxt's recorded "0.0012": a percentage (guess)
+        nxt = funding.next_ms or (self.venue.now_ms // funding.interval_ms + 1) * (
+            funding.interval_ms
+        )
         return {
             "symbol": m.wire,
             "market_id": m.market_id,
@@ -113,9 +117,9 @@ class Render:
             "mid_price": m.price(mark),
             "open_interest": "0",
             "last_trade_price": m.price(last),
-            "current_funding_rate": "0.0000",
-            "funding_rate": "0.0000",
-            "funding_timestamp": (self.venue.now_ms // hour + 1) * hour,
+            "current_funding_rate": percent,
+            "funding_rate": percent,
+            "funding_timestamp": nxt,
             "daily_base_token_volume": float(m.volume),
             "daily_quote_token_volume": float(m.quote_volume),
             "daily_price_low": float(m.low if m.low is not None else last),
@@ -265,11 +269,32 @@ class Render:
             "position_value": w.fmt(abs(size) * mark, 6),
             "unrealized_pnl": w.fmt(unrealized, 6),
             "realized_pnl": w.fmt(p.realized_pnl if p is not None else ZERO, 6),
-            "liquidation_price": "0",
-            "total_funding_paid_out": "0",
+            "liquidation_price": self._liquidation(acct, m),
+            "total_funding_paid_out": w.fmt(
+                -self.venue.accounts.funding(acct.sim, m.inst.symbol), 8
+            ),
             "margin_mode": 0,
             "allocated_margin": "0.000000",
             "total_discount": "0",
+        }
+
+    def _liquidation(self, acct: Account, m: Market) -> str:
+        """The sim account's liquidation price on the market ("0": none, as recorded)."""
+        for market in self.venue.account(acct.sim, [m.inst.symbol]).markets:
+            if market.symbol == m.inst.symbol and market.liquidation_price is not None:
+                return m.price(market.liquidation_price)
+        return "0"
+
+    def _funding_rates(self, request: Any) -> dict[str, Any]:
+        """``GET /api/v1/funding-rates`` as ccxt's comment records it: a JSON float
+        ``rate`` per market and exchange (here only the venue's own)."""
+        rate = float(self.venue.funding.rate)
+        return {
+            "code": w.CODE_OK,
+            "funding_rates": [
+                {"market_id": m.market_id, "exchange": "lighter", "symbol": m.wire, "rate": rate}
+                for m in sorted(self._by_id.values(), key=lambda m: m.market_id)
+            ],
         }
 
     def _base_account(self, acct: Account) -> dict[str, Any]:
@@ -317,7 +342,9 @@ class Render:
             ],
             "total_asset_value": w.fmt(total, 6),
             "cross_asset_value": w.fmt(total, 6),
-            "cross_initial_margin_requirement": "0.000000",
+            "cross_initial_margin_requirement": w.fmt(
+                self.venue.account(acct.sim, []).margin_used or ZERO, 6
+            ),
             "cross_maintenance_margin_requirement": "0.000000",
             "shares": [],
             "pending_unlocks": [],

@@ -432,6 +432,34 @@ class DeadManSwitched(Protocol):
 
 
 @runtime_checkable
+class Withdrawable(Protocol):
+    """A connector that holds our order requests before they leave (a venue budget paced
+    inside it) and can take one back or change it while it waits (optional).
+
+    A place taken back was never sent: the venue provably never had it, and its ``place``
+    call answers ``OrderStatus.CANCELLED`` (a terminal state the core needs no venue to
+    confirm)."""
+
+    def withdraw(self, symbol: str, client_id: str) -> bool:
+        """Take back our place of ``client_id`` if it has not left; False when it has (or
+        is not held): cancel it the usual way."""
+
+    def restate(self, symbol: str, client_id: str, size: Decimal, price: Decimal) -> bool:
+        """Our place of ``client_id`` that has not left leaves with this ``size`` (its
+        whole size: nothing of it filled) and ``price`` instead; False when it has left or
+        the terms do not fit the market (cancel and place instead)."""
+
+
+@runtime_checkable
+class WindsDown(Protocol):
+    """A connector told when a shutdown begins (optional)."""
+
+    def wind_down(self) -> None:
+        """A shutdown begins: drop what has not left and keep the venue's budget for the
+        shutdown's cancels and the checks that verify them."""
+
+
+@runtime_checkable
 class AccountReader(Protocol):
     """A connector that reads the account's margin and funding (optional). It may set
     ``account_poll_s``: the least seconds between two readings its venue's request

@@ -86,6 +86,7 @@ from connectors.lighter.tx import (
     TIF_POST_ONLY,
     LighterTx,
 )
+from connectors.lighter.txqueue import TxKind, TxRequest, Withdrawn
 from connectors.lighter.ws import LighterWs
 
 log = logging.getLogger("connectors.lighter")
@@ -93,6 +94,7 @@ log = logging.getLogger("connectors.lighter")
 AUTH_TTL_S = 600
 AUTH_RENEW_BEFORE_S = 120
 MAX_AUTH_FAILURES = 3
+UNSENT = "cancelled before it was sent"
 
 
 def _now_ms() -> int:
@@ -210,6 +212,10 @@ class LighterConnector:
         self._events.sink = sink
         self._closing = False
         self.stream.started_ms = _now_ms()
+        if self.pacer is not None:
+            # an earlier run may have spent the venue's minute: its 429s are waited out
+            # for one window (said once in the log), a refusal still fails at once
+            self.pacer.connecting()
         await self.rest.start()
         try:
             await startup_read(self.name, "the markets", self.instruments)
@@ -243,6 +249,7 @@ class LighterConnector:
 
     async def close(self) -> None:
         self._closing = True
+        self.wind_down()  # nothing new leaves; the switch's abort has the reserve
         if self.dead_man is not None:
             await self.dead_man.stop()
         if self._auth_retry is not None:
@@ -333,6 +340,10 @@ class LighterConnector:
                 order_expiry=expiry,
                 on_nonce=lambda nonce: self.orders.sent(index, nonce),
             )
+        except Withdrawn:
+            # cancelled (or dropped at a shutdown) before it left: provably not at the venue
+            self.orders.refused(index)
+            return OrderAck(request.client_id, None, OrderStatus.CANCELLED, UNSENT)
         except VenueError as exc:
             if not exc.outcome_unknown:
                 self.orders.refused(index)  # nothing is on its way
@@ -365,6 +376,8 @@ class LighterConnector:
         index = self.ids.to_index(client_id)
         live = sorted(self.orders.live.get(index, ()))
         if not live:
+            if self.tx.queue.withdraw(index):
+                return True  # its create had not left: nothing goes out for either
             if self.orders.on_its_way(index):
                 await self.tx.cancel_order(market=m.market_id, index=index)
                 return True
@@ -383,6 +396,8 @@ class LighterConnector:
         Lighter's ``BaseAmount`` is the order's new *total* size (docs/venues/lighter.md,
         "Modify"): we send what it filled so far plus ``size``. A fill racing the modify is
         not added back: the venue leaves ``size`` less that fill."""
+        if self.restate(symbol, client_id, size, price):
+            return  # its create had not left: it leaves with the new terms
         m = self.markets.market(symbol)
         index = self.ids.to_index(client_id)
         filled = self.orders.filled.get(index)
@@ -394,29 +409,82 @@ class LighterConnector:
                     code=ErrorCode.NOT_FOUND,
                 )
             filled = found.filled_size
-        await self.tx.modify_order(
-            market=m.market_id,
-            index=index,
-            base_amount=wire.base_amount(filled + size, m),
-            price=wire.price_int(price, m),
-        )
+        try:
+            await self.tx.modify_order(
+                market=m.market_id,
+                index=index,
+                base_amount=wire.base_amount(filled + size, m),
+                price=wire.price_int(price, m),
+            )
+        except Withdrawn:
+            raise VenueError(
+                f"{self.name}: modify of {client_id} not sent: shutting down",
+                code=ErrorCode.VENUE,
+            ) from None
+
+    # -- orders that have not left (``connectors.base.Withdrawable``) ----------------
+
+    def withdraw(self, symbol: str, client_id: str) -> bool:
+        """Take back our place of ``client_id`` if its create has not left the tx queue
+        (waiting for the tier's budget): nothing is sent for it, its ``place`` answers
+        CANCELLED. False when it has left (cancel it the usual way)."""
+        self.markets.market(symbol)
+        return self.tx.queue.withdraw(self.ids.to_index(client_id))
+
+    def restate(self, symbol: str, client_id: str, size: Decimal, price: Decimal) -> bool:
+        """Give our place of ``client_id`` that has not left yet a new ``size`` and
+        ``price``: its create is signed with them when it leaves. False when it has left,
+        or the new terms fail the market's minimums (cancel and place instead)."""
+        m = self.markets.market(symbol)
+        inst = self.markets.instruments[symbol]
+        if size < inst.min_size or price <= 0 or price * size < inst.min_notional:
+            return False
+        index = self.ids.to_index(client_id)
+        return self.tx.restate_create(index, wire.base_amount(size, m), wire.price_int(price, m))
+
+    def wind_down(self) -> None:
+        """A shutdown begins (``connectors.base.WindsDown``): every create that has not
+        left is taken back (its place answers CANCELLED), and what follows -- cancels, the
+        listings that find and verify them, the switch's abort -- may use the budget's
+        shutdown reserve, which routine traffic never spends."""
+        if self.pacer is not None:
+            self.pacer.wind_down()
+        dropped = self.tx.queue.withdraw_unsent()
+        if dropped:
+            log.info(
+                "%s: %d order transaction(s) not yet sent dropped at shutdown", self.name, dropped
+            )
 
     async def cancel_all(
         self, symbol: str | None = None, client_id_prefix: str | None = None
     ) -> int:
+        dropped = self._withdraw_unsent(symbol, client_id_prefix)
         orders = await self.open_orders(symbol)
         if client_id_prefix is None:
             # everything on the account (the venue's cancel-all, other tools' orders too)
             market = None if symbol is None else self.markets.market(symbol).market_id
             await self.tx.cancel_all(market)
-            return len(orders)
-        count = 0
+            return len(orders) + dropped
+        count = dropped
         for o in orders:
             if o.client_id and o.client_id.startswith(client_id_prefix):
                 m = self.markets.market(o.symbol)
                 await self.tx.cancel_order(market=m.market_id, index=int(o.venue_order_id))
                 count += 1
         return count
+
+    def _withdraw_unsent(self, symbol: str | None, prefix: str | None) -> int:
+        """Take back the creates that have not left (of ``symbol``'s market, or all; with
+        ``prefix``, of client ids starting with it): before a cancel-all, nothing new."""
+        market = None if symbol is None else self.markets.market(symbol).market_id
+
+        def keep(req: TxRequest) -> bool:
+            if market is not None and getattr(req.terms, "market", market) != market:
+                return True
+            client_id = self.ids.from_index(req.target or 0)
+            return prefix is not None and not client_id.startswith(prefix)
+
+        return self.tx.queue.withdraw_unsent(frozenset({TxKind.CREATE}), keep=keep)
 
     async def open_orders(self, symbol: str | None = None) -> list[OpenOrder]:
         """``accountActiveOrders`` per market (the venue wants ``market_id``), every page.

@@ -19,8 +19,13 @@ lookups, the dead-man's switch), so the venue's published budget is kept here. S
   ``volume_quota_remaining``.
 
 One ``RollingBudget`` keeps a log of what it granted in the last window and lets a request
-wait (cancels first, then orders, then reads) until its cost fits. A 429 closes it for the
-``Retry-After`` (or ``DEFAULT_BACKOFF_S``).
+wait (a shutdown's first, then cancels, then orders, then reads) until its cost fits. The
+last ``SHUTDOWN_RESERVE`` of the window is a shutdown's alone (``RequestPacer.wind_down``:
+its cancels, the listing that verifies them, the switch's abort), the ``CANCEL_RESERVE``
+before it cancels' too: routine traffic never spends what a shutdown needs. A 429 closes
+it for the ``Retry-After`` (or ``DEFAULT_BACKOFF_S``); while connecting
+(``RequestPacer.connecting``) a 429 is waited out and the request asked again, bounded by
+one window (an earlier run spent the venue's minute: our fresh budget cannot know).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import logging
 import math
 import time
 from collections import deque
@@ -48,10 +54,13 @@ FREE_TX_EVERY_S = 15.0
 DEFAULT_BACKOFF_S = 2.0
 MARGIN = 0.02
 """A grant counts this share of the window longer than the window (at most 1 s)."""
-CANCEL_RESERVE = 0.1
-"""The share of the budget only cancels may use (requests that cancel and create nothing,
-and the listing that verifies them): 6 of a Standard account's 60 requests -- a shutdown's
-cancels, its check and the switch's abort never wait for a spent minute."""
+SHUTDOWN_RESERVE = 0.1
+"""The share of the budget only a shutdown may use (after ``RequestPacer.wind_down``: its
+cancels, the listings that find and verify them, the switch's abort): 6 of a Standard
+account's 60 requests -- a shutdown never waits for a minute routine traffic spent."""
+CANCEL_RESERVE = 0.05
+"""The share below it that requests which only cancel (and the open-orders listing) may
+use and new orders and reads may not: 3 of a Standard account's 60."""
 AGE_S = 5.0
 """A read waiting this long ranks with new orders."""
 
@@ -73,9 +82,11 @@ TX_ENDPOINTS = frozenset({"sendTx", "sendTxBatch"})
 
 
 class Priority(enum.IntEnum):
-    CANCEL = 0
-    PLACE = 1
-    QUERY = 2
+    SHUTDOWN = 0
+    """A shutdown's requests (after ``RequestPacer.wind_down``): the whole window."""
+    CANCEL = 1
+    PLACE = 2
+    QUERY = 3
 
 
 def endpoint_of(path: str) -> str:
@@ -116,8 +127,8 @@ class _Waiter:
 
 class RollingBudget:
     """At most ``capacity`` cost units granted in any ``window_s`` seconds; the last
-    ``reserve`` of them only to cancels (a shutdown's cancels and the dead-man's switch's
-    abort are never starved by reads and new orders)."""
+    ``shutdown_reserve`` of them only to a shutdown's requests, the ``reserve`` before
+    those only to cancels and shutdowns (neither is starved by reads and new orders)."""
 
     def __init__(
         self,
@@ -125,6 +136,7 @@ class RollingBudget:
         window_s: float = WINDOW_S,
         *,
         reserve: float = 0.0,
+        shutdown_reserve: float = 0.0,
         margin_s: float | None = None,
         time_fn: Callable[[], float] = time.monotonic,
         sleep_fn: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -132,7 +144,8 @@ class RollingBudget:
         if not (math.isfinite(capacity) and capacity > 0 and window_s > 0):
             raise ValueError(f"a budget needs a positive capacity and window: {capacity}")
         self.capacity = float(capacity)
-        self.reserve = min(max(0.0, reserve), self.capacity / 2)
+        self.shutdown_reserve = min(max(0.0, shutdown_reserve), self.capacity / 4)
+        self.reserve = min(max(0.0, reserve), self.capacity / 4)
         self.window_s = window_s
         self.span_s = window_s + (min(1.0, window_s * MARGIN) if margin_s is None else margin_s)
         """How long a grant counts: the venue's window and a margin for the time between our
@@ -160,10 +173,18 @@ class RollingBudget:
         if not self._log:
             self._used = 0.0
 
-    def _delay(self, cost: float, now: float, priority: int = Priority.CANCEL) -> float:
+    def room(self, priority: int) -> float:
+        """What ``priority`` may use of the window."""
+        if priority <= Priority.SHUTDOWN:
+            return self.capacity
+        if priority <= Priority.CANCEL:
+            return self.capacity - self.shutdown_reserve
+        return self.capacity - self.shutdown_reserve - self.reserve
+
+    def _delay(self, cost: float, now: float, priority: int = Priority.SHUTDOWN) -> float:
         """Seconds until ``cost`` fits (<= 0: now)."""
         wait = self._backoff_until - now
-        room = self.capacity if priority <= Priority.CANCEL else self.capacity - self.reserve
+        room = self.room(priority)
         excess = self._used + cost - room
         if excess > 1e-9:
             freed = 0.0
@@ -173,6 +194,13 @@ class RollingBudget:
                     wait = max(wait, at + self.span_s - now)
                     break
         return wait
+
+    def must_wait(self, cost: float, priority: int) -> bool:
+        """Whether ``acquire(cost, priority)`` would wait now."""
+        now = self._time()
+        self._expire(now)
+        cost = min(float(cost), self.capacity)
+        return bool(self._queue) or self._delay(cost, now, priority) > 1e-9
 
     def _grant(self, cost: float, now: float) -> None:
         self._log.append((now, cost))
@@ -203,6 +231,9 @@ class RollingBudget:
     def back_off(self, seconds: float) -> None:
         """Grant nothing before now + ``seconds`` (the venue answered 429)."""
         self._backoff_until = max(self._backoff_until, self._time() + max(0.0, seconds))
+
+    def backoff_left(self) -> float:
+        return max(0.0, self._backoff_until - self._time())
 
     def _rank(self, w: _Waiter, now: float) -> tuple[float, int]:
         """Cancels first; a read waiting ``AGE_S`` ranks with new orders (a steady stream
@@ -333,6 +364,7 @@ class RequestPacer:
                 capacity,
                 window_s,
                 reserve=capacity * CANCEL_RESERVE,
+                shutdown_reserve=capacity * SHUTDOWN_RESERVE,
                 margin_s=margin_s,
                 time_fn=time_fn,
                 sleep_fn=sleep_fn,
@@ -344,15 +376,67 @@ class RequestPacer:
             VolumeQuota(free_every_s=free_tx_s, time_fn=time_fn) if tier.volume_quota else None
         )
         self.rate_limited = 0
+        self.window_s = window_s
+        self._time = time_fn
+        self.winding_down = False
+        """A shutdown began (``wind_down``): every request ranks as ``SHUTDOWN``."""
+        self._patient_until = -math.inf
+        self.waited_out = 0
+        """429s waited out while connecting."""
+
+    def wind_down(self) -> None:
+        """The owner is shutting down (it sends no new orders): from now on its requests --
+        cancels, the listings that find and verify them, the last reads, the switch's abort
+        -- may use the shutdown's reserve; a 429 is no longer waited out."""
+        self.winding_down = True
+        self._patient_until = -math.inf
+
+    def connecting(self, seconds: float | None = None) -> None:
+        """A (re)connect: not winding down, and for ``seconds`` (default: one window and
+        its margin) a 429 is waited out (``wait_out``): an earlier run of ours may have
+        spent the venue's minute, which this budget cannot know."""
+        self.winding_down = False
+        span = self.rest.span_s if seconds is None else seconds
+        self._patient_until = self._time() + span
+
+    async def wait_out(self, what: str, err: BaseException, log: logging.Logger) -> bool:
+        """A 429 (``err``, already backed off) on ``what``: while connecting, wait until
+        the back-off passed and say True (ask again); False when not connecting or the
+        wait would pass the patience (the caller raises)."""
+        left = self._patient_until - self._time()
+        wait = self.rest.backoff_left()
+        if left <= 0 or wait > left:
+            return False
+        if self.waited_out == 0:
+            log.warning(
+                "%s: answered 429: the venue's request budget is spent (by an earlier run "
+                "in the last minute?); waiting for it (%.0f s, and up to %.0f s in all)",
+                what,
+                wait,
+                left,
+            )
+        self.waited_out += 1
+        await self.rest._sleep(max(wait, 0.05))
+        return True
 
     def _bucket(self, endpoint: str) -> tuple[RollingBudget, float]:
         if endpoint in TX_ENDPOINTS and self.tx is not None:
             return self.tx, 1.0
         return self.rest, float(self.tier.cost(endpoint))
 
+    def must_wait(self, endpoint: str, priority: int = Priority.QUERY) -> bool:
+        """Whether a request of ``priority`` for ``endpoint`` would wait now."""
+        budget, cost = self._bucket(endpoint)
+        return budget.must_wait(cost, self._priority(priority))
+
+    def _priority(self, priority: int) -> int:
+        # a shutdown sends no new orders (``wind_down`` dropped them): what it still asks
+        # (cancels, the listings that verify them, the last positions) is its own
+        return Priority.SHUTDOWN if self.winding_down else priority
+
     async def request(self, endpoint: str, priority: int = Priority.QUERY) -> None:
         budget, cost = self._bucket(endpoint)
-        await budget.acquire(cost, priority)
+        await budget.acquire(cost, self._priority(priority))
 
     def refund(self, endpoint: str) -> None:
         budget, cost = self._bucket(endpoint)

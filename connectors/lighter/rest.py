@@ -76,7 +76,20 @@ class LighterRest:
         priority: int = Priority.QUERY,
     ) -> dict[str, Any]:
         """One GET; a private one carries the auth token and, when the venue refuses the
-        token, is sent once more with a fresh one (a refused fresh token is final)."""
+        token, is sent once more with a fresh one (a refused fresh token is final). While
+        connecting, a 429 is waited out and the GET sent again (``RequestPacer.wait_out``)."""
+        while True:
+            try:
+                return await self._get(path, params, private=private, priority=priority)
+            except RateLimited as exc:
+                if self.pacer is None or not await self.pacer.wait_out(
+                    f"{self.venue}: GET {path}", exc, log
+                ):
+                    raise
+
+    async def _get(
+        self, path: str, params: Mapping[str, Any] | None, *, private: bool, priority: int
+    ) -> dict[str, Any]:
         query = {k: _render(v) for k, v in (params or {}).items() if v is not None}
         for fresh in (False, True) if private else (False,):
             headers = None

@@ -20,6 +20,7 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -58,6 +59,25 @@ def load_sdk() -> Any:
     signer_client = importlib.import_module("lighter.signer_client")
     signer_client.get_signer()
     return lighter
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTerms:
+    """What a CreateOrder is signed with (kept until it leaves: ``restate_create``)."""
+
+    market: int
+    client_index: int
+    base_amount: int
+    price: int
+    is_ask: bool
+    order_type: int
+    time_in_force: int
+    reduce_only: bool
+    order_expiry: int
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class LighterTx:
@@ -152,26 +172,54 @@ class LighterTx:
         order_expiry: int,
         on_nonce: Callable[[int], None] | None = None,
     ) -> TxResult:
-        """``on_nonce`` hears the nonce the order is signed with before it is sent."""
+        """``on_nonce`` hears the nonce the order is signed with before it is sent. Raises
+        ``Withdrawn`` when the create was taken back before it left (``queue.withdraw``)."""
+        terms = CreateTerms(
+            market,
+            client_index,
+            base_amount,
+            price,
+            is_ask,
+            order_type,
+            time_in_force,
+            reduce_only,
+            order_expiry,
+        )
+        what = f"create order {client_index} on market {market}"
+        req = TxRequest(what, TxKind.CREATE, self._create_signer(terms), client_index, on_nonce)
+        req.terms = terms
+        return await self._submit(req)
 
+    def _create_signer(self, t: CreateTerms) -> Callable[[int, int], Signed]:
         def sign(nonce: int, key: int) -> Signed:
             return self.client.sign_create_order(
-                market,
-                client_index,
-                base_amount,
-                price,
-                int(is_ask),
-                order_type,
-                time_in_force,
-                int(reduce_only),
+                t.market,
+                t.client_index,
+                t.base_amount,
+                t.price,
+                int(t.is_ask),
+                t.order_type,
+                t.time_in_force,
+                int(t.reduce_only),
                 0,  # trigger price: none
-                order_expiry,
+                t.order_expiry,
                 nonce=nonce,
                 api_key_index=key,
             )
 
-        what = f"create order {client_index} on market {market}"
-        return await self._run(what, TxKind.CREATE, sign, client_index, on_nonce)
+        return sign
+
+    def restate_create(self, client_index: int, base_amount: int, price: int) -> bool:
+        """Our create of ``client_index`` has not left yet: it will be signed with this
+        size and price instead (one transaction, not a create and a modify). False when it
+        has left or is not queued."""
+        req = self.queue.unsent(TxKind.CREATE, client_index)
+        if req is None or not isinstance(req.terms, CreateTerms):
+            return False
+        req.terms = replace(req.terms, base_amount=base_amount, price=price)
+        req.sign = self._create_signer(req.terms)
+        self.queue.restated += 1
+        return True
 
     async def cancel_order(self, *, market: int, index: int) -> TxResult:
         def sign(nonce: int, key: int) -> Signed:
@@ -193,9 +241,14 @@ class LighterTx:
         return await self._run(what, TxKind.CANCEL_ALL, sign)
 
     def _schedule_request(self, at_ms: int) -> TxRequest:
+        issued_ms = _now_ms()
+
         def sign(nonce: int, key: int) -> Signed:
+            # as far ahead as when it was issued: the time it waited for the budget is
+            # added (the venue refuses a schedule under 5 min ahead, 21714)
+            at = at_ms + max(0, _now_ms() - issued_ms)
             return self.client.sign_cancel_all_orders(
-                CANCEL_ALL_SCHEDULED, at_ms, NIL_MARKET, nonce=nonce, api_key_index=key
+                CANCEL_ALL_SCHEDULED, at, NIL_MARKET, nonce=nonce, api_key_index=key
             )
 
         return TxRequest(f"schedule cancel all at {at_ms}", TxKind.CANCEL_ALL, sign)

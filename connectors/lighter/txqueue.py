@@ -85,6 +85,11 @@ QUOTA_KINDS = frozenset({TxKind.CREATE, TxKind.MODIFY})
 """What spends Premium volume quota (*docs/volume-quota*: create, modify; not cancels)."""
 
 
+class Withdrawn(Exception):
+    """A create taken back before it left (``TxQueue.withdraw``): nothing was signed nor
+    sent for it, no nonce spent -- the order is provably not at the venue."""
+
+
 @dataclass(eq=False)
 class TxRequest:
     what: str
@@ -96,6 +101,8 @@ class TxRequest:
     future: asyncio.Future[TxResult] | None = field(default=None, repr=False)
     nonce: int | None = None
     """The nonce it was last signed with."""
+    terms: Any = None
+    """A create's terms (``tx.CreateTerms``): what ``restate`` changes before it leaves."""
 
     @property
     def priority(self) -> int:
@@ -168,6 +175,10 @@ class TxQueue:
         self.batches = 0
         self.split = 0
         """Refused batches sent again one by one."""
+        self.withdrawn = 0
+        """Creates taken back before they left (cancelled, or dropped at a shutdown)."""
+        self.restated = 0
+        """Creates re-signed with new terms before they left (a modify of an unsent order)."""
 
     @property
     def venue(self) -> str:
@@ -193,6 +204,41 @@ class TxQueue:
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._work(), name=f"{self.venue} tx queue")
         return req.future
+
+    def unsent(self, kind: TxKind, target: int) -> TxRequest | None:
+        """Our ``kind`` transaction of ``target`` still waiting in the queue (not taken by
+        the worker: not signed, no nonce)."""
+        for req in self._pending:
+            if req.kind is kind and req.target == target and not req.done:
+                return req
+        return None
+
+    def withdraw(self, target: int, kind: TxKind = TxKind.CREATE) -> bool:
+        """Take back the ``kind`` transaction of ``target`` (a create's client index) if it
+        has not left: its caller gets ``Withdrawn``. False when it was taken (it goes out)
+        or is not queued."""
+        req = self.unsent(kind, target)
+        if req is None:
+            return False
+        self._pending.remove(req)
+        self._fail([req], Withdrawn(f"{self.venue}: {req.what}: withdrawn before it was sent"))
+        self._wake.set()
+        self.withdrawn += 1
+        return True
+
+    def withdraw_unsent(
+        self,
+        kinds: frozenset[TxKind] = QUOTA_KINDS,
+        keep: Callable[[TxRequest], bool] = lambda r: False,
+    ) -> int:
+        """Take back every create and modify (``kinds``) that has not left, but those
+        ``keep`` says: a shutdown sends nothing new. How many."""
+        reqs = [
+            r
+            for r in self._pending
+            if r.kind in kinds and r.target is not None and not r.done and not keep(r)
+        ]
+        return sum(self.withdraw(r.target, r.kind) for r in reqs if r.target is not None)
 
     def wake(self) -> None:
         """Something changed for transactions held back (the quota grew)."""
@@ -241,7 +287,8 @@ class TxQueue:
                 continue
             endpoint = "sendTx" if len(batch) == 1 else "sendTxBatch"
             if self.pacer is not None:
-                await self.pacer.request(endpoint, request_priority(batch))
+                if not await self._acquire(endpoint, request_priority(batch)):
+                    continue  # the queue changed while waiting (a cancel, a withdrawal)
                 batch = plan(self._pending, self.limit, self._allowance())  # more came
                 if not batch:
                     self.pacer.refund(endpoint)
@@ -261,6 +308,27 @@ class TxQueue:
                         outcome_unknown=True,
                     ),
                 )
+
+    async def _acquire(self, endpoint: str, priority: int) -> bool:
+        """Wait for the budget; False (nothing granted) when the queue changed meanwhile:
+        the batch is planned again (a shutdown's cancels and abort do not wait for the
+        room orders need, for orders it has taken back)."""
+        assert self.pacer is not None
+        self._wake.clear()
+        loop = asyncio.get_running_loop()
+        grant = loop.create_task(self.pacer.request(endpoint, priority))
+        woken = loop.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({grant, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            if not grant.done():
+                grant.cancel()
+            await asyncio.wait({grant})
+        if grant.cancelled():
+            return False
+        grant.result()
+        return True
 
     async def _wait_for_quota(self) -> None:
         """Every queued transaction needs volume quota and none is left: wait for the
@@ -293,10 +361,8 @@ class TxQueue:
             batch = [r for r in batch if not (r.future is not None and r.future.cancelled())]
             if not batch:
                 return
-            try:
-                first = await self.owner.next_nonce(key)
-            except VenueError as exc:
-                self._fail(batch, exc)
+            first = await self._first_nonce(batch, key)
+            if first is None:
                 return
             # The Go signer takes ~4 ms per tx and releases the GIL: sign off the loop.
             try:
@@ -362,6 +428,32 @@ class TxQueue:
             self._accepted(reqs, resp)
             return
 
+    async def _first_nonce(self, batch: list[TxRequest], key: int) -> int | None:
+        """The batch's first nonce; None (the batch failed) when it cannot be read. While
+        connecting, a 429 is waited out (``RequestPacer.wait_out``)."""
+        while True:
+            try:
+                return await self.owner.next_nonce(key)
+            except RateLimited as exc:
+                if self.pacer is None or not await self.pacer.wait_out(
+                    f"{self.venue}: nextNonce", exc, log
+                ):
+                    self._fail(batch, exc)
+                    return None
+            except VenueError as exc:
+                self._fail(batch, exc)
+                return None
+
+    async def _rate_limited(self, reqs: list[TxRequest], err: RateLimited) -> None:
+        """The venue said 429: nothing was queued. While connecting, the transactions wait
+        it out at the head of the queue; else they fail (the core retries a place)."""
+        if self.pacer is not None:
+            self.pacer.back_off(err.retry_after)
+            if await self.pacer.wait_out(f"{self.venue}: {reqs[0].what}", err, log):
+                self._pending[:0] = [r for r in reqs if not r.done]
+                return
+        self._fail(reqs, err)
+
     async def _post(self, ok: list[tuple[TxRequest, int, Any, Any, None]]) -> Any:
         client = self.owner.client
         if len(ok) == 1:
@@ -421,9 +513,7 @@ class TxQueue:
     ) -> None:
         err = self.owner.refused(reqs[0].what, code, message, status)
         if isinstance(err, RateLimited):
-            if self.pacer is not None:
-                self.pacer.back_off(err.retry_after)
-            self._fail(reqs, err)
+            await self._rate_limited(reqs, err)
             return
         if len(reqs) == 1:
             self._fail(reqs, err)
@@ -454,9 +544,7 @@ class TxQueue:
                     retry_after=retry_after(exc),
                     venue_code=str(codes.venue_code(body) or ""),
                 )
-                if self.pacer is not None:
-                    self.pacer.back_off(err.retry_after)
-                self._fail(reqs, err)
+                await self._rate_limited(reqs, err)
                 return
             await self._refused(reqs, key, codes.venue_code(body), codes.message_of(body), status)
             return
@@ -571,6 +659,7 @@ __all__ = [
     "TxQueue",
     "TxRequest",
     "TxResult",
+    "Withdrawn",
     "plan",
     "retry_after",
 ]

@@ -35,6 +35,7 @@ from connectors.base import (
     Trade,
     VenueError,
     VenueOrder,
+    WindsDown,
 )
 from connectors.book import OrderBook
 from mmtui.core.alerts import EventLog
@@ -465,6 +466,9 @@ class Engine:
         for name, runner in self.strategies.items():
             runner.stop("shutdown", keep=keep.get(name, ()))
         kept = frozenset().union(*keep.values())
+        for conn in self.connectors.values():
+            if isinstance(conn, WindsDown):
+                conn.wind_down()  # nothing unsent leaves; the shutdown gets the venue's budget
         report = await self.flattener.cancel_everything("shutdown", timeout, keep=kept)
         self.telemetry.publish()  # the exporters' last frame
         for task in list(self._background):

@@ -410,19 +410,23 @@ class Flattener:
                     f"{o.client_id} {o.symbol} {o.side.value} @ {o.price}" for o in remaining
                 ),
             )
-        await self._read_positions(name)
+        await self._read_positions(name, left())
         ok = not remaining
         detail = "0 open orders" if ok else f"{len(remaining)} orders still open"
         if kept:
             detail += f"; {len(kept)} reduce-only exit(s) kept resting (on_quit: keep_exits)"
         return (FlattenLine(name, ok, detail), len(remaining), 0), kept
 
-    async def _read_positions(self, venue: str) -> None:
+    async def _read_positions(self, venue: str, timeout: float) -> None:
         """The venue's positions as it reports them now (its marks value what is left
-        open in the run summary); a failure only costs that."""
+        open in the run summary); a failure, or no answer within ``timeout`` (a venue
+        budget spent), only costs that -- the cancels are verified already."""
         try:
-            positions = await self._gateways[venue].call(
-                "positions", Priority.QUERY, self._markets.connectors[venue].positions
+            positions = await asyncio.wait_for(
+                self._gateways[venue].call(
+                    "positions", Priority.QUERY, self._markets.connectors[venue].positions
+                ),
+                timeout,
             )
         except Exception as exc:
             log.warning("%s: reading positions at the end failed: %r", venue, exc)

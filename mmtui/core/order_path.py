@@ -32,6 +32,7 @@ from connectors.base import (
     Side,
     TimeInForce,
     VenueError,
+    Withdrawable,
 )
 from mmtui.core import fill_check, numbers
 from mmtui.core.clock import Clock
@@ -191,10 +192,30 @@ class OrderPath:
         first = not order.cancel_requested
         self._orders.mark_cancel_requested(order, self._clock.now_ms())
         if order.status is OrderStatus.PENDING and order.venue_order_id is None:
-            return True  # the cancel goes out when the place is acknowledged
+            if first:
+                self._withdraw(order)  # not left yet: taken back, its place answers CANCELLED
+            return True  # else the cancel goes out when the place is acknowledged
         if first:
             self._send_cancel(order)
         return True
+
+    def _holder(self, order: Order) -> Withdrawable | None:
+        """The connector that may still hold ``order``'s place (not answered yet) and can
+        take it back or change it before it leaves (``connectors.base.Withdrawable``)."""
+        if order.answered_ms is not None or order.venue_order_id is not None:
+            return None
+        conn = self._markets.connectors[order.venue]
+        return conn if isinstance(conn, Withdrawable) else None
+
+    def _withdraw(self, order: Order) -> bool:
+        holder = self._holder(order)
+        if holder is None:
+            return False
+        try:
+            return holder.withdraw(order.symbol, order.client_id)
+        except VenueError as exc:
+            log.warning("%s: withdrawing %s failed: %s", order.venue, order.client_id, exc)
+            return False
 
     def resend_cancel(self, order: Order) -> None:
         """A cancel the venue acknowledged but that changed nothing: send it again."""
@@ -217,14 +238,22 @@ class OrderPath:
         resting (pending, cancelling, already amending) or the risk check refuses the
         new terms: the caller then cancels and places as usual. The order keeps its
         client id; its price and size change once the venue accepted the request.
+
+        A pending order whose place has not left the connector yet
+        (``connectors.base.Withdrawable``) leaves with the new terms instead: one
+        request, not a place and a modify.
         """
+        holder = self._holder(order) if order.status is OrderStatus.PENDING else None
         if (
             not self._accepting()
-            or not self.can_amend(order.venue)
             or order.type is not OrderType.LIMIT
-            or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
             or order.cancel_requested
             or order.amending
+        ):
+            return False
+        if holder is None and (
+            not self.can_amend(order.venue)
+            or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
         ):
             return False
         new_size = order.size if size is None else size
@@ -242,6 +271,8 @@ class OrderPath:
         if reason is not None:
             log.info("%s: amend of %s refused by risk: %s", order.venue, order.client_id, reason)
             return False
+        if holder is not None:
+            return self._restate(holder, order, price, new_size)
         order.amending = True
         gateway = self.gateways[order.venue]
         gateway.spawn(self._amend(gateway, order, price, new_size, remaining), "amend")
@@ -273,6 +304,21 @@ class OrderPath:
         # may drop it): look the order up soon and take the venue's terms if not.
         order.amend_check_ms = order.updated_ms + self._amend_check_ms
         self._journal_order(order)  # new terms, same status: nothing to deliver
+
+    def _restate(self, holder: Withdrawable, order: Order, price: Decimal, size: Decimal) -> bool:
+        """New terms for a place that has not left: it leaves with them."""
+        try:
+            if not holder.restate(order.symbol, order.client_id, size, price):
+                return False
+        except VenueError as exc:
+            log.info("%s: restating %s failed: %s", order.venue, order.client_id, exc)
+            return False
+        order.price, order.size = price, size
+        order.amends += 1
+        self._orders.counters.amended += 1
+        order.updated_ms = self._clock.now_ms()
+        self._journal_order(order)  # new terms, same status: nothing to deliver
+        return True
 
     def terminal(self, order: Order) -> asyncio.Future[None]:
         """A future that is done once ``order`` reaches a terminal status."""

@@ -95,7 +95,7 @@ class DeadManSwitch:
         deadline = self._deadline()
         try:
             await self.tx.schedule_cancel_all(deadline)
-            self.deadline_ms = deadline
+            self.deadline_ms = self.tx.scheduled_at_ms or deadline
             self._count("dead_man_pushes")
         except VenueError as exc:
             if exc.outcome_unknown:
@@ -152,7 +152,7 @@ class DeadManSwitch:
         deadline = self._deadline()
         aborted, scheduled = await self.tx.reschedule_cancel_all(deadline)
         if not isinstance(scheduled, BaseException):
-            self.deadline_ms = deadline
+            self.deadline_ms = self.tx.scheduled_at_ms or deadline
             self._uncertain = False
             self._count("dead_man_pushes")
             return
@@ -172,7 +172,7 @@ class DeadManSwitch:
         await self._abort_executed(aborted.nonce)
         deadline = self._deadline()
         await self.tx.schedule_cancel_all(deadline)
-        self.deadline_ms = deadline
+        self.deadline_ms = self.tx.scheduled_at_ms or deadline
         self._count("dead_man_pushes")
 
     async def _abort_executed(self, nonce: int) -> None:

@@ -104,6 +104,9 @@ class LighterTx:
         self.unknown_outcomes = 0
         self.volume_quota_remaining: int | None = None
         self.queue = TxQueue(self, batch=batch, pacer=pacer)
+        self.scheduled_at_ms: int | None = None
+        """The deadline the last scheduled cancel-all was signed with (it may be later
+        than asked: ``_schedule_request``)."""
 
     async def start(self) -> None:
         if self.client is not None:
@@ -247,6 +250,7 @@ class LighterTx:
             # as far ahead as when it was issued: the time it waited for the budget is
             # added (the venue refuses a schedule under 5 min ahead, 21714)
             at = at_ms + max(0, _now_ms() - issued_ms)
+            self.scheduled_at_ms = at
             return self.client.sign_cancel_all_orders(
                 CANCEL_ALL_SCHEDULED, at, NIL_MARKET, nonce=nonce, api_key_index=key
             )

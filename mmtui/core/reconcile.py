@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from connectors.base import ZERO, Connector, OpenOrder, Position
 from connectors.common.errors import VenueError
-from connectors.common.retry import startup_read
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.inflight import InflightChecker
@@ -231,19 +230,16 @@ class Reconciler:
     # -- a run's starting point -------------------------------------------------
 
     async def read_start_positions(self) -> dict[str, list[Position]]:
-        """What every venue holds, read at start, transient errors retried: a venue whose
-        positions cannot be read fails the start (``VenueError``) -- trading on a position
-        taken for 0 would be trading blind. First the venues' recent fill history is
-        marked as already counted in them."""
+        """What every venue holds, read at start (the gateway retries transient errors):
+        a venue whose positions cannot be read fails the start (``VenueError``) -- trading
+        on a position taken for 0 would be trading blind. First the venues' recent fill
+        history is marked as already counted in them."""
         held: dict[str, list[Position]] = {}
         for name, conn in self._connectors.items():
             await self.recovery.prime(name)
-            gateway = self._gateways[name]
-            try:
-                held[name] = await startup_read(
-                    name,
-                    "reading positions",
-                    lambda g=gateway, c=conn: g.call("positions", Priority.QUERY, c.positions),
+            try:  # the gateway retries a transient error (a 503, a 429, a timeout)
+                held[name] = await self._gateways[name].call(
+                    "positions", Priority.QUERY, conn.positions
                 )
             except VenueError as exc:
                 raise VenueError(
@@ -275,12 +271,9 @@ class Reconciler:
         """Sort the resting orders found at start: an earlier run's of ours (proven
         by the journal) are settled once strategies are added; other tools' are left."""
         for name, conn in self._connectors.items():
-            gateway = self._gateways[name]
             try:
-                listed = await startup_read(
-                    name,
-                    "listing open orders",
-                    lambda g=gateway, c=conn: g.call("open_orders", Priority.QUERY, c.open_orders),
+                listed = await self._gateways[name].call(
+                    "open_orders", Priority.QUERY, conn.open_orders
                 )
             except Exception:
                 log.exception("%s: listing open orders at start failed", name)

@@ -62,9 +62,11 @@ class KeyedTable(DataTable[Cell]):
         A row that appears anywhere but at the end (a second venue's row before the
         NET row) rebuilds the rows in order; else rows change in place."""
         keys = [self.COLUMNS[i][0] for i in self._shown]
+        changed = False
         for gone in set(self._cells) - set(rows):
             self.remove_row(gone)
             del self._cells[gone]
+            changed = True
         kept = [k for k in rows if k in self._cells]
         if kept != list(self._cells)[: len(kept)] or kept != list(rows)[: len(kept)]:
             selected = self.selected_key()
@@ -83,12 +85,15 @@ class KeyedTable(DataTable[Cell]):
             old = self._cells.get(row_key)
             if old is None:
                 self.add_row(*cells, key=row_key)
+                changed = True
             elif old != cells:
+                changed = True
                 for col, (before, after) in enumerate(zip(old, cells, strict=True)):
                     if before != after:
                         self.update_cell(row_key, keys[col], after, update_width=True)
             self._cells[row_key] = cells
-        self._fit_columns()
+        if changed:  # nothing to measure on a render that changed nothing (10 Hz)
+            self._fit_columns()
 
     def _fit_columns(self) -> None:
         """Each column as wide as what it shows now (a DataTable only ever widens its

@@ -340,6 +340,20 @@ def test_close_waits_as_long_as_the_writer_makes_progress(
     assert len(j.events()) == 1000
 
 
+def _gated(j: Journal, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The writer of ``j`` (not started yet) takes its first batch only once the event
+    is set: every row recorded before then is queued at once."""
+    gate = threading.Event()
+    real_run = j._run
+
+    def gated_run() -> None:
+        gate.wait()
+        real_run()
+
+    monkeypatch.setattr(j, "_run", gated_run)
+    return gate
+
+
 def test_close_waits_for_a_long_transaction_that_makes_progress(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -357,14 +371,7 @@ def test_close_waits_for_a_long_transaction_that_makes_progress(
 
     monkeypatch.setattr(journal_module, "_insert", slow)
     j = Journal(tmp_path / "j.sqlite", run_id="r-long-tx")
-    gate = threading.Event()
-    real_run = j._run
-
-    def gated_run() -> None:  # queue every row before the writer's first batch
-        gate.wait()
-        real_run()
-
-    monkeypatch.setattr(j, "_run", gated_run)
+    gate = _gated(j, monkeypatch)
     j.start()
     for i in range(1000):
         j.record_event(ts_ms=i, kind="k", detail="d")
@@ -390,14 +397,7 @@ def test_interleaved_tables_take_one_statement_per_table(
 
     monkeypatch.setattr(journal_module, "_insert", counting)
     j = Journal(tmp_path / "j.sqlite", run_id="r-mixed")
-    gate = threading.Event()
-    real_run = j._run
-
-    def gated_run() -> None:
-        gate.wait()
-        real_run()
-
-    monkeypatch.setattr(j, "_run", gated_run)
+    gate = _gated(j, monkeypatch)
     j.start()
     for i in range(100):
         j.record_event(ts_ms=i, kind="k", detail=f"d{i}")

@@ -81,6 +81,9 @@ async def test_a_scrape_matches_the_engine(make_session: Callable[..., Session])
             t2t, "mmtui_tick_to_trade_seconds_bucket", venue="sim", symbol="BTC-PERP", le="+Inf"
         )
         assert inf == count
+        ((market, stat),) = engine.view.latency().tick_to_trade  # what a view reads
+        assert market == ("sim", "BTC-PERP") and stat.count == count
+        assert stat.p50_ms is not None and stat.max_ms is not None
 
         assert _total(families["mmtui_risk_state"], "mmtui_risk_state", state="ACTIVE") == 1
         running = _total(

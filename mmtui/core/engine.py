@@ -219,6 +219,7 @@ class Engine:
             insight=self.insight,
             journal=journal,
             started_ms=lambda: self.started_ms,
+            latency=self.latency,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler

@@ -59,7 +59,13 @@ ORDER_COUNTS: tuple[tuple[str, str, str], ...] = (
 
 
 def _f(value: Decimal | float | int | None) -> float:
-    return float("nan") if value is None else float(value)
+    """A sample's value; NaN for none, or for a number that is none (a Decimal sNaN)."""
+    if value is None:
+        return float("nan")
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return float("nan")
 
 
 def _histogram(name: str, doc: str, labels: Iterable[str]) -> HistogramMetricFamily:

@@ -81,6 +81,8 @@ async def test_a_scrape_matches_the_engine(make_session: Callable[..., Session])
             t2t, "mmtui_tick_to_trade_seconds_bucket", venue="sim", symbol="BTC-PERP", le="+Inf"
         )
         assert inf == count
+        unanswered = families["mmtui_book_unanswered_seconds"]
+        assert _total(unanswered, "mmtui_book_unanswered_seconds_count") == count
         ((market, stat),) = engine.view.latency().tick_to_trade  # what a view reads
         assert market == ("sim", "BTC-PERP") and stat.count == count
         assert stat.p50_ms is not None and stat.max_ms is not None

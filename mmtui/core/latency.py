@@ -1,12 +1,18 @@
 """The core's own latencies, on the wall clock: tick-to-trade and event-loop lag.
 
-- **Tick-to-trade**, per market: from the engine's intake of a book change
-  (``BookChanged``) to the first order request the core hands to that market's
-  connector after it (a place or a modify, right after its rate limit let it
-  go). One sample per request that has a book change before it: the oldest
-  change since the market's previous request, so a strategy that requotes
-  only on its timer shows its tick. A change older than ``T2T_WINDOW_S`` is
-  not a trigger (a paused strategy's next order is not a reaction to it).
+- **Tick-to-trade**, per market: from the engine's intake of the latest book
+  change (``BookChanged``) to the first order request the core hands to that
+  market's connector after it (a place or a modify, right after its rate
+  limit let it go): for a strategy that requotes on the book, its reaction;
+  for one that requotes on a timer, the age of the book it quoted on. One
+  sample per change at most (the second order of a requote has none).
+- **Unanswered book**, per market: from the *first* book change since the
+  market's previous request to the next request: a timer's delay shows here
+  (a strategy on a 500 ms tick: up to 500 ms), and so do changes a strategy
+  chose not to answer (its quotes were still good).
+
+  A change older than ``T2T_WINDOW_S`` is no trigger of either (a paused
+  strategy's next order is no reaction to it).
 - **Loop lag**: a small task asks to wake every ``LAG_INTERVAL_S`` and records
   how late it woke (a paint, a garbage collection, any callback that runs
   long delays every timer and I/O callback of the loop the same way).
@@ -99,6 +105,7 @@ class LatencyStat:
 @dataclass(frozen=True, slots=True)
 class LatencyView:
     tick_to_trade: tuple[tuple[Market, LatencyStat], ...]
+    unanswered: tuple[tuple[Market, LatencyStat], ...]
     loop_lag: LatencyStat
 
 
@@ -116,29 +123,29 @@ class Latency:
 
     def __init__(self, perf: Callable[[], float] = time.perf_counter) -> None:
         self._perf = perf
-        self._book_seen: dict[Market, float] = {}
+        self._first_seen: dict[Market, float] = {}
+        self._last_seen: dict[Market, float] = {}
         self.tick_to_trade: dict[Market, Histogram] = {}
+        self.unanswered: dict[Market, Histogram] = {}
         self.loop_lag = Histogram(LOOP_LAG_BUCKETS_S)
 
     def book_seen(self, venue: str, symbol: str) -> None:
-        """A book change came in: the first since the market's last request starts
-        the clock (later ones until the next request do not move it)."""
+        """A book change came in (the engine's event intake)."""
         key = (venue, symbol)
-        if key not in self._book_seen:
-            self._book_seen[key] = self._perf()
+        now = self._last_seen[key] = self._perf()
+        if key not in self._first_seen:
+            self._first_seen[key] = now
 
     def request_sent(self, venue: str, symbol: str) -> None:
         """An order request for the market is handed to its connector."""
-        seen = self._book_seen.pop((venue, symbol), None)
-        if seen is None:
+        key = (venue, symbol)
+        last = self._last_seen.pop(key, None)
+        first = self._first_seen.pop(key, None)
+        if last is None or first is None:
             return
-        elapsed = self._perf() - seen
-        if elapsed > T2T_WINDOW_S:
-            return
-        hist = self.tick_to_trade.get((venue, symbol))
-        if hist is None:
-            hist = self.tick_to_trade[(venue, symbol)] = Histogram(TICK_TO_TRADE_BUCKETS_S)
-        hist.observe(elapsed)
+        now = self._perf()
+        _observe(self.tick_to_trade, key, now - last)
+        _observe(self.unanswered, key, now - first)
 
     async def watch_loop(self, interval_s: float = LAG_INTERVAL_S) -> None:
         """Record how late the loop wakes this task (a background task of the engine)."""
@@ -149,11 +156,23 @@ class Latency:
 
     def view(self) -> LatencyView:
         return LatencyView(
-            tick_to_trade=tuple(
-                (market, _stat(h)) for market, h in sorted(self.tick_to_trade.items())
-            ),
+            tick_to_trade=_stats(self.tick_to_trade),
+            unanswered=_stats(self.unanswered),
             loop_lag=_stat(self.loop_lag),
         )
+
+
+def _observe(by_market: dict[Market, Histogram], key: Market, elapsed: float) -> None:
+    if elapsed > T2T_WINDOW_S:
+        return
+    hist = by_market.get(key)
+    if hist is None:
+        hist = by_market[key] = Histogram(TICK_TO_TRADE_BUCKETS_S)
+    hist.observe(elapsed)
+
+
+def _stats(by_market: dict[Market, Histogram]) -> tuple[tuple[Market, LatencyStat], ...]:
+    return tuple((market, _stat(h)) for market, h in sorted(by_market.items()))
 
 
 __all__ = [

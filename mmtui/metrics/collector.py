@@ -293,12 +293,20 @@ class EngineCollector(Collector):
         latency = self._engine.latency
         t2t = _histogram(
             "mmtui_tick_to_trade_seconds",
-            "From a book change's intake to the next order request sent on that market",
+            "From the latest book change's intake to the next order request on that market",
             MARKET,
         )
         for (venue, symbol), h in sorted(latency.tick_to_trade.items()):
             _add_histogram(t2t, [venue, symbol], h)
         yield t2t
+        unanswered = _histogram(
+            "mmtui_book_unanswered_seconds",
+            "From the first book change since the market's last order request to the next",
+            MARKET,
+        )
+        for (venue, symbol), h in sorted(latency.unanswered.items()):
+            _add_histogram(unanswered, [venue, symbol], h)
+        yield unanswered
         lag = _histogram("mmtui_loop_lag_seconds", "How late the event loop wakes a timer", ())
         _add_histogram(lag, [], latency.loop_lag)
         yield lag

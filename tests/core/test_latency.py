@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from connectors.base import OrderStatus, Side
 from mmtui.core.latency import T2T_WINDOW_S, Histogram, Latency
 from mmtui.session import Session
@@ -21,26 +23,28 @@ class FakePerf:
         return self.now
 
 
-def test_the_oldest_change_since_the_last_request_starts_the_clock() -> None:
+def test_tick_to_trade_from_the_latest_change_unanswered_from_the_first() -> None:
     perf = FakePerf()
     lat = Latency(perf)
     lat.request_sent("v", "A")  # no book change before it: no sample
-    assert lat.tick_to_trade == {}
+    assert lat.tick_to_trade == {} and lat.unanswered == {}
     lat.book_seen("v", "A")
     perf.now += 0.2
-    lat.book_seen("v", "A")  # a later change does not move the start
+    lat.book_seen("v", "A")  # the latest change: tick-to-trade starts here
     lat.book_seen("v", "B")
     perf.now += 0.3
     lat.request_sent("v", "A")
     lat.request_sent("v", "A")  # the second order of the same requote: no sample
-    hist = lat.tick_to_trade[("v", "A")]
-    assert hist.count == 1 and abs(hist.sum - 0.5) < 1e-9
+    t2t, first = lat.tick_to_trade[("v", "A")], lat.unanswered[("v", "A")]
+    assert t2t.count == 1 and abs(t2t.sum - 0.3) < 1e-9
+    assert first.count == 1 and abs(first.sum - 0.5) < 1e-9
     assert ("v", "B") not in lat.tick_to_trade  # another market's change waits for its own
     lat.request_sent("v", "B")
     assert abs(lat.tick_to_trade[("v", "B")].sum - 0.3) < 1e-9
     view = lat.view()
     assert [m for m, _ in view.tick_to_trade] == [("v", "A"), ("v", "B")]
-    assert view.tick_to_trade[0][1].p50_ms == 500.0
+    assert view.tick_to_trade[0][1].p50_ms == pytest.approx(300.0)
+    assert view.unanswered[0][1].p50_ms == pytest.approx(500.0)
 
 
 def test_a_change_older_than_the_window_is_no_trigger() -> None:
@@ -49,7 +53,7 @@ def test_a_change_older_than_the_window_is_no_trigger() -> None:
     lat.book_seen("v", "A")
     perf.now += T2T_WINDOW_S + 1  # e.g. a paused strategy resumed
     lat.request_sent("v", "A")
-    assert lat.tick_to_trade == {}
+    assert lat.tick_to_trade == {} and lat.unanswered == {}
     lat.book_seen("v", "A")  # the next change starts a new clock
     perf.now += 0.01
     lat.request_sent("v", "A")

@@ -43,9 +43,11 @@ def _settled(session: Session) -> bool:
 
 async def test_a_scrape_matches_the_engine(make_session: Callable[..., Session]) -> None:
     session = make_session(sim_config(metrics=MetricsOn))
+    before = _listening_sockets()
     await session.start()
     try:
         assert session.metrics is not None and session.metrics.port > 0
+        assert len(_listening_sockets() - before) == 1  # the endpoint's listener, seen
         await session.run_for(60)  # AS quotes on its timer; the sim's takers fill some
         engine = session.engine
         await until(lambda: engine.latency.loop_lag.count > 0, what="a loop-lag sample")

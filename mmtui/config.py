@@ -39,6 +39,7 @@ from mmtui.config_reader import (
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
+from mmtui.metrics.config import MetricsConfig
 from strategies.registry import STRATEGY_KINDS
 
 ENV_PREFIX = "MMTUI_"
@@ -353,6 +354,7 @@ class Config(_Model):
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
         description=(

@@ -145,6 +145,7 @@ class Engine:
             amend_check_s=policy.amend_check_s,
         )
         self._gateways = self.order_path.gateways
+        self.latency = self.order_path.latency  # tick-to-trade and loop lag (latency.py)
         self.inflight = InflightChecker(
             self.orders,
             lookup=self._lookup,
@@ -218,6 +219,7 @@ class Engine:
             insight=self.insight,
             journal=journal,
             started_ms=lambda: self.started_ms,
+            latency=self.latency,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -352,6 +354,7 @@ class Engine:
         self._spawn_background(
             self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
+        self._spawn_background(self.latency.watch_loop(), "loop lag")
         for loop, what in self.insight.loops():
             self._spawn_background(loop, what)
 
@@ -500,6 +503,7 @@ class Engine:
 
     def _on_event(self, venue: str, event: Event) -> None:
         if isinstance(event, BookChanged):
+            self.latency.book_seen(event.venue, event.symbol)
             for runner in self._book_subscribers.get((event.venue, event.symbol), ()):
                 runner.deliver_book(event.venue, event.symbol)
         elif isinstance(event, Fill):

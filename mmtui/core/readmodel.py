@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side, Trade
@@ -71,6 +72,8 @@ class HeaderView:
     attention: tuple[str, ...] = ()
     """What an operator should look at: inventory that disagrees with the account,
     other tools' orders, lost orders, fills of no order of ours."""
+    recording: Path | None = None
+    """Where the record toggle writes, while it is on (the status bar shows REC)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +205,7 @@ class ReadModel:
         journal: Journal | None = None,
         started_ms: Callable[[], int] = int,
         latency: Latency | None = None,
+        recording: Callable[[], Path | None] = lambda: None,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -220,6 +224,7 @@ class ReadModel:
         self._journal = journal
         self._started_ms = started_ms
         self._latency = latency or Latency()
+        self._recording = recording
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -243,6 +248,7 @@ class ReadModel:
             session_pnl=self._session_pnl(),
             now_ms=self._clock.now_ms(),
             attention=self._attention(),
+            recording=self._recording(),
         )
 
     def _venue(self, name: str) -> VenueView:

@@ -88,7 +88,7 @@ def _stream(
 
     def books() -> Iterator[_Message]:
         apply = venue.apply_book
-        for ts, changes, snap in book_messages(ds.book_files, ticks, lots):
+        for ts, changes, snap in book_messages(ds.book_files, symbol, ticks, lots):
             yield ts, 1, idx, apply, (symbol, ts // 1000, changes, snap)
 
     def trades() -> Iterator[_Message]:

@@ -234,13 +234,15 @@ class QueueVenue:
                 ts_ms,
             )
 
-    def advance(self, now_ms: int) -> None:
-        """Time passes to ``now_ms``: what is due is released; heartbeats go out."""
+    def advance(self, now_ms: int, *, heartbeat: bool = True) -> None:
+        """Time passes to ``now_ms``: what is due is released; a heartbeat goes out (the
+        feed is alive; not when the data has ended)."""
         if now_ms < self.now_ms:
             return
         self._release(now_ms)
         self.now_ms = now_ms
-        self.feed.heartbeat(now_ms)
+        if heartbeat:
+            self.feed.heartbeat(now_ms)
 
     def _release(self, until_ms: int) -> None:
         actions = self._actions

@@ -17,12 +17,7 @@ from connectors.replay.tardis import BOOK_HEADER, TardisWriter
 from connectors.replay.world import ReplayWorld, base_of
 from connectors.sim.connector import SimConnector
 
-from .recording import START_MS, SYMBOL, Recording, record_sim
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    return record_sim(tmp_path_factory.mktemp("rec"), seconds=20)
+from .recording import START_MS, SYMBOL, Recording
 
 
 def _spec(**kw: object) -> ReplayVenueSpec:

@@ -48,26 +48,26 @@ def decimals(text: str) -> int:
 class Scale:
     """Exact conversion of number strings to integer multiples of one increment."""
 
-    __slots__ = ("_cache", "_digits", "increment", "what")
+    __slots__ = ("_digits", "cache", "increment", "what")
 
     def __init__(self, increment: Decimal, what: str) -> None:
         if increment <= 0:
             raise ReplayDataError(f"{what}: increment {increment} must be positive")
         self.increment = increment
         self.what = what
-        self._cache: dict[str, int] = {}
+        self.cache: dict[str, int] = {}
         exponent = increment.normalize().as_tuple().exponent
         power = isinstance(exponent, int) and increment.normalize() == Decimal(1).scaleb(exponent)
         self._digits = -exponent if power and isinstance(exponent, int) and exponent <= 0 else None
         """k when the increment is 10**-k: strings are scaled by moving the point."""
 
     def __call__(self, text: str) -> int:
-        value = self._cache.get(text)
+        value = self.cache.get(text)
         if value is None:
             value = self._parse(text)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[text] = value
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[text] = value
         return value
 
     def _parse(self, text: str) -> int:
@@ -147,6 +147,7 @@ def book_messages(
     snap = False
     in_snapshot = False
     sides, flags = _SIDES, _SNAPSHOT
+    cached_ticks, cached_lots = ticks.cache.get, lots.cache.get
     for path in paths:
         with open_text(path) as fh:
             reader = csv.reader(fh)
@@ -169,7 +170,13 @@ def book_messages(
                             current, current_text = int(local), local
                         changes, snap = [], starts
                     in_snapshot = is_snapshot
-                    changes.append((sides[side], ticks(price), lots(amount)))
+                    t = cached_ticks(price)
+                    if t is None:
+                        t = ticks(price)
+                    q = cached_lots(amount)
+                    if q is None:
+                        q = lots(amount)
+                    changes.append((sides[side], t, q))
             except (ValueError, KeyError, csv.Error) as exc:
                 if isinstance(exc, ReplayDataError):
                     raise ReplayDataError(f"{path.name} line {reader.line_num}: {exc}") from None

@@ -1,22 +1,19 @@
 """What decides an order's entry on a replay venue: a request's checks against the
 market's grid, what refuses it at the book (reduce-only, post-only, fill-or-kill), whether
-it meets the book; and the fill events the venue reports."""
+it meets the book."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from connectors.base import (
-    Fill,
     Instrument,
-    Liquidity,
     OrderRequest,
     OrderType,
     Side,
     TimeInForce,
 )
 from connectors.replay.market import ReplayMarket
-from connectors.sim.orders import OrderRecord
 
 
 def invalid(req: OrderRequest, inst: Instrument) -> str:
@@ -60,31 +57,4 @@ def refusal(position: Decimal, req: OrderRequest, m: ReplayMarket) -> str:
     return ""
 
 
-def fill_event(
-    venue: str,
-    record: OrderRecord,
-    order_id: int,
-    side: Side,
-    price: Decimal,
-    size: Decimal,
-    fee: Decimal,
-    liquidity: Liquidity,
-    trade_id: str,
-    ts_ms: int,
-) -> Fill:
-    return Fill(
-        venue=venue,
-        symbol=record.symbol,
-        client_id=record.client_id,
-        venue_order_id=str(order_id),
-        side=side,
-        price=price,
-        size=size,
-        fee=fee,
-        liquidity=liquidity,
-        trade_id=trade_id,
-        ts_ms=ts_ms,
-    )
-
-
-__all__ = ["crosses", "fill_event", "invalid", "refusal"]
+__all__ = ["crosses", "invalid", "refusal"]

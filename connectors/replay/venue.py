@@ -47,8 +47,9 @@ from connectors.base import (
     Trade,
     VenueOrder,
 )
-from connectors.replay.entry import crosses, fill_event, invalid, refusal
+from connectors.replay.entry import crosses, invalid, refusal
 from connectors.replay.feed import BookListener, Feed, HeartbeatListener, TradeListener
+from connectors.replay.ledger import Ledger
 from connectors.replay.market import NO_ASK, Change, ReplayMarket
 from connectors.replay.market import Fill as MakerFill
 from connectors.replay.queue import QueueSpec, Resting
@@ -93,7 +94,7 @@ class QueueVenue:
         )
         self.now_ms = 0
         self._next_order_id = 1
-        self._trade_seq = 0
+        self.ledger = Ledger(name, self.accounts)
         self.feed = Feed(self.latency.feed_ms)
         self._resting: dict[int, Resting] = {}
         """Order id -> our order on a book."""
@@ -430,32 +431,13 @@ class QueueVenue:
         """Take the recorded opposite levels (they stay as recorded); the lots left."""
         inst = m.instrument
         left = lots
-        state = self.accounts.position(record.account, record.symbol)
         for price, available in m.takeable(side, limit):
             qty = min(left, available)
-            px, size = inst.ticks_to_price(price), inst.lots_to_size(qty)
-            fee = px * size * inst.taker_fee
-            record.filled_lots += qty
-            if record.filled_lots < record.size_lots:
-                record.status = OrderStatus.PARTIALLY_FILLED
-            state.apply_fill(side, px, size, fee)
-            trade_id = self._new_trade_id()
-            self.accounts.emit(
-                record.account,
-                fill_event(
-                    self.name,
-                    record,
-                    order_id,
-                    side,
-                    px,
-                    size,
-                    fee,
-                    Liquidity.TAKER,
-                    trade_id,
-                    self.now_ms,
-                ),
+            fill = self.ledger.fill(
+                inst, record, order_id, side, price, qty, Liquidity.TAKER, self.now_ms
             )
-            self.feed.trade(Trade(self.name, m.symbol, side, px, size, self.now_ms), self.now_ms)
+            trade = Trade(self.name, m.symbol, side, fill.price, fill.size, self.now_ms)
+            self.feed.trade(trade, self.now_ms)
             left -= qty
             if left == 0:
                 break
@@ -475,28 +457,16 @@ class QueueVenue:
                 continue
             lots = min(lots, order.lots)
             record = self._orders.live[order.order_id]
-            px, size = inst.ticks_to_price(order.price), inst.lots_to_size(lots)
-            fee = px * size * inst.maker_fee
-            record.filled_lots += lots
-            if record.filled_lots < record.size_lots:
-                record.status = OrderStatus.PARTIALLY_FILLED
-            self.accounts.position(order.account, m.symbol).apply_fill(order.side, px, size, fee)
             m.reduce(order, lots)
-            trade_id = self._new_trade_id()
-            self.accounts.emit(
-                order.account,
-                fill_event(
-                    self.name,
-                    record,
-                    order.order_id,
-                    order.side,
-                    px,
-                    size,
-                    fee,
-                    Liquidity.MAKER,
-                    trade_id,
-                    self.now_ms,
-                ),
+            self.ledger.fill(
+                inst,
+                record,
+                order.order_id,
+                order.side,
+                order.price,
+                lots,
+                Liquidity.MAKER,
+                self.now_ms,
             )
             touched.append((order.side, order.price))
             accounts.add(order.account)
@@ -610,10 +580,6 @@ class QueueVenue:
         order_id = self._next_order_id
         self._next_order_id += 1
         return order_id
-
-    def _new_trade_id(self) -> str:
-        self._trade_seq += 1
-        return f"{self.name}-r{self._trade_seq}"
 
     def _market(self, symbol: str) -> ReplayMarket:
         m = self._markets.get(symbol)

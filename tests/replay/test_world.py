@@ -195,3 +195,33 @@ def test_base_of_symbols() -> None:
         "ETH",
         "SOL",
     ]
+
+
+def test_two_venues_files_are_merged_in_time_order(tmp_path: Path) -> None:
+    t = START_MS * 1000
+    a = TardisWriter(tmp_path, "ex-a", "ETH-PERP")
+    b = TardisWriter(tmp_path, "ex-b", "ETH-PERP")
+    a.snapshot(t, t, [("10.5", "1")], [("10.7", "2")])
+    b.snapshot(t + 500, t + 500, [("10.4", "1")], [("10.6", "2")])
+    a.levels(t + 1000, t + 1000, [("bid", "10.6", "4")])
+    b.trade(t + 1500, t + 1500, "x1", "sell", "10.4", "1")
+    b.levels(t + 2000, t + 2000, [("ask", "10.6", "0")])
+    for w in (a, b):
+        w.close()
+    world = ReplayWorld(
+        tmp_path,
+        [ReplayVenueSpec("va", exchange="ex-a"), ReplayVenueSpec("vb", exchange="ex-b")],
+    )
+    order: list[tuple[str, int]] = []
+    for name, venue in world.venues.items():
+        venue.on_book(lambda s, c, seq, ts, name=name: order.append((name, ts)))
+        venue.on_trade(lambda trade, name=name: order.append((name + " trade", trade.ts_ms)))
+    now = world.start_ms
+    world.prime(now)
+    while not world.finished:
+        now += 1
+        world.step(now, 1)
+    ms = START_MS
+    assert order == [("va", ms), ("vb", ms), ("va", ms + 1), ("vb trade", ms + 1), ("vb", ms + 2)]
+    assert world.venues["va"].recorded("ETH-PERP") == ({105: 1, 106: 4}, {107: 2})
+    assert world.venues["vb"].recorded("ETH-PERP") == ({104: 1}, {})

@@ -29,6 +29,7 @@ from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
 from mmtui.commands import COMMANDS
+from mmtui.config_modes import Mode, PaperConfig, ReplayConfig, check_modes
 from mmtui.config_reader import (
     ConfigReadError,
     first_non_finite,
@@ -343,7 +344,7 @@ class OrderChecksConfig(_Model):
 
 
 class Config(_Model):
-    mode: Literal["sim", "live"] = "sim"
+    mode: Mode = "sim"
     sim: SimConfig = Field(default_factory=SimConfig)
     venues: dict[str, VenueConfig] = Field(default_factory=lambda: {"sim": SimVenueConfig()})
     risk: RiskLimits = Field(default_factory=RiskLimits)
@@ -353,6 +354,8 @@ class Config(_Model):
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)  # mode: replay (config_modes)
+    paper: PaperConfig = Field(default_factory=PaperConfig)  # mode: paper
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
         description=(
@@ -379,6 +382,8 @@ class Config(_Model):
                 raise ValueError(
                     f"mode is sim but venues {live} point at a real exchange (set mode: live)"
                 )
+        check_modes(self)
+        on_venues = self.mode != "replay"  # the replay's venues: check_modes
         symbols = {f"{a}-PERP" for a in self.sim.assets}
         for name, venue in self.venues.items():
             if venue.type == "sim" and venue.symbols:
@@ -393,16 +398,16 @@ class Config(_Model):
             if s.name in seen:
                 raise ValueError(f"{where}: duplicate strategy name")
             seen.add(s.name)
-            if s.venue not in self.venues:
+            if on_venues and s.venue not in self.venues:
                 raise ValueError(f"{where}.venue: {s.venue!r} is not a configured venue")
-            venue = self.venues[s.venue]
-            if venue.type == "sim":
+            venue = self.venues.get(s.venue) if on_venues else None
+            if venue is not None and venue.type == "sim":
                 listed = set(venue.symbols or symbols)
                 if s.symbol not in listed:
                     raise ValueError(
                         f"{where}.symbol: {s.symbol!r} not listed on {s.venue} ({sorted(listed)})"
                     )
-            for key, value in s.params.items():
+            for key, value in s.params.items() if on_venues else ():
                 if key.endswith("_venue") and value is not None and value not in self.venues:
                     raise ValueError(
                         f"{where}.params.{key}: {value!r} is not a configured venue "

@@ -1,0 +1,269 @@
+"""The config of the modes that trade on recorded or live public data, fills simulated:
+``mode: replay`` (recorded Tardis CSV files played on the sim clock: ``mmtui backtest``
+and the console) and ``mode: paper`` (a real venue's live public data, no keys, no order
+ever sent).
+
+Both fill our orders with the same model (``FillModelConfig``): a queue-position model
+(conservative: we fill only after the queue ahead of us at our price has traded or been
+cancelled away; probabilistic: hftbacktest's power-law model), latencies (order entry,
+cancel, feed) and fees.
+
+::
+
+    mode: replay
+    replay:
+      data: ./recorded          # a directory of Tardis CSV files (mmtui backtest --data)
+      venues:
+        backpack:               # the venue name strategies use
+          exchange: backpack    # the files' exchange column (default: the venue name)
+          symbols: [BTC_USDC_PERP]      # default: every symbol of that exchange in the data
+          instruments: infer    # or {BTC_USDC_PERP: {tick_size: 0.1, step_size: 0.001, ...}}
+          queue: {model: conservative}  # or {model: probabilistic, power: 2}
+          latency: {entry_ms: 20, cancel_ms: 20, feed_ms: 5}
+          maker_fee: 0.0002
+          taker_fee: 0.0005
+          collateral: 100000
+
+    mode: paper
+    venues:
+      bp: {type: backpack, rest_url: ..., ws_url: ...}   # no key_file: public data only
+    paper:
+      venues:
+        bp: {queue: {model: conservative}, latency: {entry_ms: 30}}   # optional
+
+The checks that look at the whole config are ``check_modes`` (called by
+``Config``'s own checks); the ones that read the data directory are
+``replay_data_problem`` (``startup_checks``: ``check-config`` and a start).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from mmtui.config import Config
+
+Mode = Literal["sim", "live", "replay", "paper"]
+"""sim: the embedded synthetic market; live: real venues, real orders (never the
+default); replay: recorded data, fills simulated; paper: live public data, fills
+simulated, no order ever sent."""
+
+MODES_ON_SIMULATED_FILLS = ("replay", "paper")
+
+DEFAULT_MAKER_FEE = Decimal("0.0002")
+DEFAULT_TAKER_FEE = Decimal("0.0005")
+"""A guess at a typical perp DEX's base tier when a config names no fees."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueueModelConfig(_Model):
+    """Where our order stands in the recorded queue at its price."""
+
+    model: Literal["conservative", "probabilistic"] = "conservative"
+    power: float = Field(
+        default=2.0,
+        gt=0,
+        le=100,
+        description="probabilistic: a cancel at our price is ahead of us with probability "
+        "f(ahead) / (f(ahead) + f(behind)), f(x) = x ** power (hftbacktest's power model)",
+    )
+
+
+class LatencyConfig(_Model):
+    entry_ms: int = Field(default=0, ge=0, le=60_000, description="order entry: sent -> booked")
+    cancel_ms: int = Field(default=0, ge=0, le=60_000, description="cancel: sent -> removed")
+    feed_ms: int = Field(default=0, ge=0, le=60_000, description="market data: venue -> us")
+
+
+class FillModelConfig(_Model):
+    """How a venue whose orders are simulated fills them."""
+
+    queue: QueueModelConfig = Field(default_factory=QueueModelConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    maker_fee: Decimal = Field(default=DEFAULT_MAKER_FEE, ge=-1, le=1)
+    taker_fee: Decimal = Field(default=DEFAULT_TAKER_FEE, ge=-1, le=1)
+    collateral: Decimal = Field(
+        default=Decimal(100_000), gt=0, le=Decimal("1e15"), description="starting, in quote"
+    )
+
+
+class InstrumentGrid(_Model):
+    tick_size: Decimal = Field(gt=0)
+    step_size: Decimal = Field(gt=0)
+    min_size: Decimal | None = Field(default=None, gt=0, description="default: step_size")
+
+    @model_validator(mode="after")
+    def _min_on_step(self) -> InstrumentGrid:
+        if self.min_size is None:
+            return self
+        try:
+            off_step = self.min_size % self.step_size != 0
+        except ArithmeticError:
+            off_step = True
+        if off_step:
+            raise ValueError(
+                f"min_size {self.min_size} is not a multiple of step_size {self.step_size}"
+            )
+        return self
+
+
+class ReplayVenueConfig(FillModelConfig):
+    exchange: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the exchange column of the files played (default: the venue name)",
+    )
+    symbols: list[str] | None = Field(
+        default=None, min_length=1, description="default: every symbol of the exchange"
+    )
+    instruments: Literal["infer"] | dict[str, InstrumentGrid] = Field(
+        default="infer",
+        description="each symbol's grid; infer: from the prices and amounts in the data",
+    )
+
+
+class ReplayConfig(_Model):
+    data: Path | None = Field(
+        default=None, description="a directory of Tardis CSV files (mmtui backtest --data)"
+    )
+    venues: dict[str, ReplayVenueConfig] = Field(
+        default_factory=dict,
+        description="empty: one venue per exchange in the data, named after it",
+    )
+    sample_ms: int = Field(
+        default=1000,
+        ge=10,
+        le=3_600_000,
+        description="how often the report samples PnL, inventory and mid (sim time)",
+    )
+
+
+class PaperConfig(_Model):
+    venues: dict[str, FillModelConfig] = Field(
+        default_factory=dict,
+        description="per venue of `venues:` (any not named: the defaults)",
+    )
+    sample_ms: int = Field(default=1000, ge=10, le=3_600_000)
+
+
+def check_modes(config: Config) -> None:
+    """The mode's settings against the rest of the config; ``ValueError`` (one line)."""
+    if config.mode == "replay":
+        _check_replay(config)
+    elif config.mode == "paper":
+        _check_paper(config)
+
+
+def _check_replay(config: Config) -> None:
+    venues = config.replay.venues
+    for name, venue in venues.items():
+        grids = venue.instruments
+        if isinstance(grids, dict) and venue.symbols is not None:
+            missing = sorted(set(venue.symbols) - set(grids))
+            if missing:
+                raise ValueError(
+                    f"replay.venues.{name}.instruments: no grid for {missing} "
+                    "(give one per symbol, or: infer)"
+                )
+    if not venues:
+        return  # the venues come from the data: the session checks the strategies
+    for i, s in enumerate(config.strategies):
+        where = f"strategies[{i}] ({s.name})"
+        if s.venue not in venues:
+            raise ValueError(f"{where}.venue: {s.venue!r} is not a replay venue ({sorted(venues)})")
+        listed = venues[s.venue].symbols
+        if listed is not None and s.symbol not in listed:
+            raise ValueError(f"{where}.symbol: {s.symbol!r} not replayed on {s.venue} ({listed})")
+        for key, value in s.params.items():
+            if key.endswith("_venue") and value is not None and value not in venues:
+                raise ValueError(
+                    f"{where}.params.{key}: {value!r} is not a replay venue ({sorted(venues)})"
+                )
+
+
+def _check_paper(config: Config) -> None:
+    sims = sorted(n for n, v in config.venues.items() if v.type == "sim")
+    if sims:
+        raise ValueError(
+            f"venues: mode paper trades a real venue's public data; {sims} are sim venues "
+            "(use mode: sim for those)"
+        )
+    unknown = sorted(set(config.paper.venues) - set(config.venues))
+    if unknown:
+        raise ValueError(
+            f"paper.venues: {unknown} are not configured venues ({sorted(config.venues)})"
+        )
+
+
+def replay_data_problem(config: Config) -> tuple[str, str] | None:
+    """(key, problem) when the replay's data directory cannot serve the config, or None:
+    missing, not a directory, unreadable files, or exchanges/symbols it does not hold."""
+    from connectors.replay.tardis import TardisError, discover
+
+    data = config.replay.data
+    if data is None:
+        return "replay.data", "no data directory (set it, or pass --data to mmtui backtest)"
+    data = data.expanduser()
+    if not data.is_dir():
+        return "replay.data", f"{data} is not a directory"
+    try:
+        sets = discover(data)
+    except (TardisError, OSError) as exc:
+        return "replay.data", str(exc)
+    if not sets:
+        return "replay.data", f"{data} holds no Tardis CSV files (incremental_book_L2, trades)"
+    held: dict[str, set[str]] = {}
+    for ds in sets:
+        if ds.book_files:
+            held.setdefault(ds.exchange, set()).add(ds.symbol)
+    for name, venue in config.replay.venues.items():
+        exchange = venue.exchange or name
+        if exchange not in held:
+            return (
+                f"replay.venues.{name}.exchange",
+                f"no book data of exchange {exchange!r} in {data} (found: {sorted(held)})",
+            )
+        missing = sorted(set(venue.symbols or ()) - held[exchange])
+        if missing:
+            return (
+                f"replay.venues.{name}.symbols",
+                f"{missing} not in the data of {exchange} (found: {sorted(held[exchange])})",
+            )
+    if not config.replay.venues:
+        for i, s in enumerate(config.strategies):
+            if s.venue not in held:
+                return (
+                    f"strategies.{i}.venue",
+                    f"{s.venue!r}: no exchange of that name in {data} (found: {sorted(held)})",
+                )
+            if s.symbol not in held[s.venue]:
+                return (
+                    f"strategies.{i}.symbol",
+                    f"{s.symbol!r} not in the data of {s.venue} (found: {sorted(held[s.venue])})",
+                )
+    return None
+
+
+__all__ = [
+    "DEFAULT_MAKER_FEE",
+    "DEFAULT_TAKER_FEE",
+    "MODES_ON_SIMULATED_FILLS",
+    "FillModelConfig",
+    "InstrumentGrid",
+    "LatencyConfig",
+    "Mode",
+    "PaperConfig",
+    "QueueModelConfig",
+    "ReplayConfig",
+    "ReplayVenueConfig",
+    "check_modes",
+    "replay_data_problem",
+]

@@ -4,6 +4,7 @@
     mmtui --headless [--duration S] [--speed X] [--json]
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui backtest --data DIR --config FILE [--out DIR]  strategies on recorded data + report
 
 Exit codes: 0 ok, 1 the run ended badly (orders left open or unverified at a venue
 that did not answer, a FAIL line in the shutdown report — a journal that could not
@@ -51,7 +52,10 @@ subcommands:
   mmtui emulate VENUE [--port P] [--dir D]
                                 a loopback venue to rehearse against (backpack, lighter,
                                 grvt): writes its keys and a config to run mmtui on
-  (see `mmtui check-config --help`, `mmtui emulate --help`)
+  mmtui backtest --data DIR --config FILE [--out DIR] [--speed max]
+                                the config's strategies on recorded data (Tardis CSV),
+                                headless, then a report (docs/backtest.md)
+  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui backtest --help`)
 
 exit codes: 0 ok; 1 the run ended badly (orders left open or unverified, a FAIL line
 in the shutdown report); 2 bad input (config, arguments)
@@ -91,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
+    if args_list and args_list[0] == "backtest":
+        from mmtui.backtest import main as backtest_main
+
+        return backtest_main(args_list[1:])
     if args_list and args_list[0] == "emulate":
         from mmtui.emulate import main as emulate_main
 

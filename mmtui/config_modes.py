@@ -4,9 +4,9 @@ and the console) and ``mode: paper`` (a real venue's live public data, no keys, 
 ever sent).
 
 Both fill our orders with the same model (``FillModelConfig``): a queue-position model
-(conservative: we fill only after the queue ahead of us at our price has traded or been
-cancelled away; probabilistic: hftbacktest's power-law model), latencies (order entry,
-cancel, feed) and fees.
+(conservative: we fill only after the queue ahead of us at our price has traded away;
+probabilistic: hftbacktest's model, a level's decrease split ahead of and behind us),
+latencies (order entry, cancel, feed) and fees.
 
 ::
 
@@ -18,7 +18,7 @@ cancel, feed) and fees.
           exchange: backpack    # the files' exchange column (default: the venue name)
           symbols: [BTC_USDC_PERP]      # default: every symbol of that exchange in the data
           instruments: infer    # or {BTC_USDC_PERP: {tick_size: 0.1, step_size: 0.001, ...}}
-          queue: {model: conservative}  # or {model: probabilistic, power: 2}
+          queue: {model: conservative}  # or {model: probabilistic, n: 2}
           latency: {entry_ms: 20, cancel_ms: 20, feed_ms: 5}
           maker_fee: 0.0002
           taker_fee: 0.0005
@@ -64,16 +64,20 @@ class _Model(BaseModel):
 
 
 class QueueModelConfig(_Model):
-    """Where our order stands in the recorded queue at its price."""
+    """Where our order stands in the recorded queue at its price (connectors/replay/queue.py,
+    after hftbacktest's models)."""
 
     model: Literal["conservative", "probabilistic"] = "conservative"
-    power: float = Field(
-        default=2.0,
-        gt=0,
-        le=100,
-        description="probabilistic: a cancel at our price is ahead of us with probability "
-        "f(ahead) / (f(ahead) + f(behind)), f(x) = x ** power (hftbacktest's power model)",
+    function: Literal["power", "log"] = Field(
+        default="power",
+        description="probabilistic: a level's decrease is behind us with probability "
+        "f(back) / (f(back) + f(front)); f(x) = x ** n (power) or log(1 + x) (log)",
     )
+    n: float = Field(default=2.0, gt=0, le=100, description="the power function's exponent")
+    sampled: bool = Field(
+        default=False, description="draw each decrease ahead or behind at random (seeded)"
+    )
+    seed: int = Field(default=1, ge=0, le=2**63 - 1)
 
 
 class LatencyConfig(_Model):
@@ -95,13 +99,18 @@ class FillModelConfig(_Model):
 
 
 class InstrumentGrid(_Model):
-    tick_size: Decimal = Field(gt=0)
-    step_size: Decimal = Field(gt=0)
-    min_size: Decimal | None = Field(default=None, gt=0, description="default: step_size")
+    """One replayed symbol's grid; a value left out is inferred from the data (tick and
+    step from the finest decimals in it, min size = step, base from the symbol)."""
+
+    tick_size: Decimal | None = Field(default=None, gt=0)
+    step_size: Decimal | None = Field(default=None, gt=0)
+    min_size: Decimal | None = Field(default=None, gt=0)
+    base: str | None = Field(default=None, min_length=1, max_length=32)
+    quote: str = Field(default="USDC", min_length=1, max_length=32)
 
     @model_validator(mode="after")
     def _min_on_step(self) -> InstrumentGrid:
-        if self.min_size is None:
+        if self.min_size is None or self.step_size is None:
             return self
         try:
             off_step = self.min_size % self.step_size != 0
@@ -126,7 +135,7 @@ class ReplayVenueConfig(FillModelConfig):
     )
     instruments: Literal["infer"] | dict[str, InstrumentGrid] = Field(
         default="infer",
-        description="each symbol's grid; infer: from the prices and amounts in the data",
+        description="per symbol, its grid (what is left out is inferred); infer: all of it",
     )
 
 
@@ -167,11 +176,11 @@ def _check_replay(config: Config) -> None:
     for name, venue in venues.items():
         grids = venue.instruments
         if isinstance(grids, dict) and venue.symbols is not None:
-            missing = sorted(set(venue.symbols) - set(grids))
-            if missing:
+            extra = sorted(set(grids) - set(venue.symbols))
+            if extra:
                 raise ValueError(
-                    f"replay.venues.{name}.instruments: no grid for {missing} "
-                    "(give one per symbol, or: infer)"
+                    f"replay.venues.{name}.instruments: {extra} are not among its symbols "
+                    f"({venue.symbols})"
                 )
     if not venues:
         return  # the venues come from the data: the session checks the strategies

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import platformdirs
 
@@ -19,6 +19,7 @@ from connectors.base import Connector, VenueError
 from connectors.sim.connector import SimConnector
 from connectors.sim.world import SimWorld
 from mmtui.config import Config, SimVenueConfig
+from mmtui.config_modes import MODES_ON_SIMULATED_FILLS
 from mmtui.core.clock import Clock, SimClock, WallClock, pace
 from mmtui.core.engine import Engine
 from mmtui.core.inflight import InflightPolicy
@@ -35,12 +36,23 @@ def default_journal_path() -> Path:
     return platformdirs.user_state_path("mmtui") / "journal.sqlite"
 
 
+class Service(Protocol):
+    """Something a mode runs beside the engine (paper: the live feed that drives the
+    local venue): started before the engine connects, closed after its shutdown."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Session:
     config: Config
     engine: Engine
     clock: Clock
-    world: SimWorld | None = None
+    world: Any = None
+    """What the sim clock steps (``prime``, ``run``, ``venues``): a ``SimWorld``, or a
+    ``ReplayWorld`` in mode replay (also ``finished``, ``progress()``); None on live venues."""
     speed: float | None = 1.0
     manual: bool = False
     _stop_pacer: asyncio.Event = field(default_factory=asyncio.Event)
@@ -49,6 +61,11 @@ class Session:
     started: bool = False
     config_path: Path | None = None
     """The config file the session came from (shown in the console's health view)."""
+    step_ms: int = 100
+    """How far the pacer moves the sim clock at a time (sim.step_ms; replay.step_ms)."""
+    sample_ms: int = 1000
+    """How often a report samples PnL and mids (replay.sample_ms; paper.sample_ms)."""
+    services: list[Service] = field(default_factory=list)
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""
@@ -59,16 +76,14 @@ class Session:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
             self._tasks.append(
-                loop.create_task(
-                    self.world.run(self.clock, self.config.sim.step_ms), name="sim world"
-                )
+                loop.create_task(self.world.run(self.clock, self.step_ms), name="sim world")
             )
             if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
                         pace(
                             self.clock,
-                            self.config.sim.step_ms,
+                            self.step_ms,
                             self.speed,
                             self._stop_pacer,
                             self._journal_gate(),
@@ -77,12 +92,15 @@ class Session:
                     )
                 )
         try:
+            for service in self.services:
+                await service.start()
             await self.engine.start()
         except VenueError as exc:
             # nothing was placed yet: stop the sim tasks and make stop() a no-op
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._close_services()
             self.shutdown_report = FlattenReport(action="start failed")
             raise SessionError(f"could not start: {exc}") from None
         for spec in self.config.strategies:
@@ -107,7 +125,7 @@ class Session:
             await self.clock.sleep(seconds)
             return
         assert isinstance(self.clock, SimClock)
-        step = self.config.sim.step_ms
+        step = self.step_ms
         remaining = round(seconds * 1000)
         gate = self._journal_gate()
         while remaining > 0:
@@ -125,6 +143,7 @@ class Session:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in self.engine.connectors.values():
             await conn.close()
+        await self._close_services()
         self.engine.running = False
         if self.engine.journal is not None:
             await self.engine.journal.aclose()
@@ -140,7 +159,7 @@ class Session:
                 asyncio.get_running_loop().create_task(
                     pace(
                         self.clock,
-                        self.config.sim.step_ms,
+                        self.step_ms,
                         None,
                         self._stop_pacer,
                         self._journal_gate(),
@@ -149,12 +168,20 @@ class Session:
                 )
             )
         report = await self.engine.shutdown(self.config.shutdown_timeout_s)
+        await self._close_services()
         self._stop_pacer.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.shutdown_report = report
         return report
+
+    async def _close_services(self) -> None:
+        for service in self.services:
+            try:
+                await service.close()
+            except Exception:  # one service's failure must not stop the others' close
+                log.exception("closing %r", service)
 
     def summary(self) -> RunSummary:
         report = self.shutdown_report
@@ -187,30 +214,27 @@ def build_session(
     manual = speed == "manual"
     sim_speed = config.sim.speed if speed in ("config", "manual") else speed
     run_prefix = run_prefix or new_run_prefix()
-    real = {n: v for n, v in config.venues.items() if not isinstance(v, SimVenueConfig)}
-    if real:
-        # A real venue dialect (even an emulator on loopback) runs on wall time.
-        if manual:
-            raise SessionError("a session with real venue connectors cannot run on manual time")
-        clock = WallClock()
-        sim_speed = 1.0
-    elif clock is None:
-        clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
-    sim_specs = config.sim_venue_specs()
-    if world is None and sim_specs:
-        world = SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
-    connectors: dict[str, Connector] = {}
-    for name, venue_cfg in config.venues.items():
-        if isinstance(venue_cfg, SimVenueConfig):
-            assert world is not None
-            connectors[name] = SimConnector(
-                world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
-            )
-        else:
-            connectors[name] = venue_connector(name, venue_cfg, run_prefix)
+    services: list[Service] = []
+    step_ms, sample_ms = config.sim.step_ms, 1000
+    if config.mode in MODES_ON_SIMULATED_FILLS:  # replay, paper: mmtui/modes.py
+        from mmtui.modes import mode_parts
+
+        parts = mode_parts(config, manual=manual, start_ms=start_ms)
+        clock, world, connectors, services = (
+            parts.clock,
+            parts.world,
+            parts.connectors,
+            parts.services,
+        )
+        step_ms, sample_ms = parts.step_ms, parts.sample_ms
+        sim_speed = sim_speed if parts.paced else 1.0
+    else:
+        clock, world, connectors = _sim_or_live(config, run_prefix, manual, start_ms, world, clock)
+        if isinstance(clock, WallClock):
+            sim_speed = 1.0
     limiters: dict[str, RateLimiter] = {}
     for name, venue_cfg in config.venues.items():
-        if venue_cfg.rate_limit is not None:
+        if venue_cfg.rate_limit is not None and name in connectors:
             rl = venue_cfg.rate_limit
             limiters[name] = RateLimiter(
                 rl.capacity,
@@ -245,7 +269,45 @@ def build_session(
         world=world,
         speed=sim_speed,  # type: ignore[arg-type]
         manual=manual,
+        step_ms=step_ms,
+        sample_ms=sample_ms,
+        services=services,
     )
+
+
+def _sim_or_live(
+    config: Config,
+    run_prefix: str,
+    manual: bool,
+    start_ms: int | None,
+    world: SimWorld | None,
+    clock: SimClock | None,
+) -> tuple[Clock, SimWorld | None, dict[str, Connector]]:
+    """Modes sim and live: the sim world and its venues, the real venues' connectors."""
+    real = {n: v for n, v in config.venues.items() if not isinstance(v, SimVenueConfig)}
+    use: Clock
+    if real:
+        # A real venue dialect (even an emulator on loopback) runs on wall time.
+        if manual:
+            raise SessionError("a session with real venue connectors cannot run on manual time")
+        use = WallClock()
+    else:
+        use = clock or SimClock(
+            start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000
+        )
+    sim_specs = config.sim_venue_specs()
+    if world is None and sim_specs:
+        world = SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
+    connectors: dict[str, Connector] = {}
+    for name, venue_cfg in config.venues.items():
+        if isinstance(venue_cfg, SimVenueConfig):
+            assert world is not None
+            connectors[name] = SimConnector(
+                world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=use.sleep
+            )
+        else:
+            connectors[name] = venue_connector(name, venue_cfg, run_prefix)
+    return use, world, connectors
 
 
 __all__ = ["Session", "SessionError", "build_session", "default_journal_path"]

@@ -97,6 +97,7 @@ COMMANDS: tuple[Command, ...] = (
         "toggle_recording",
         "Rec",
         "record the books and trades in use to files (record.dir); again: stop",
+        show=False,
     ),
     Command(
         "quit_ctrl",

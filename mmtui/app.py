@@ -337,6 +337,17 @@ class MMApp(ViewActions, App[RunSummary | None]):
         self.notify("risk reset to ACTIVE")
         self.refresh_actions()
 
+    def action_toggle_recording(self) -> None:
+        try:
+            done = self.session.toggle_recording()
+        except (OSError, ValueError) as exc:
+            self.notify(f"recording not started: {exc}", severity="error")
+            return
+        if isinstance(done, Path):
+            self.notify(f"recording to {done}")
+        elif done is not None:
+            self.notify(done.line())
+
     def action_cycle_log_level(self) -> None:
         self.main.query_one(LogPane).cycle_level()
 

@@ -26,6 +26,7 @@ from mmtui.core.inflight import InflightPolicy
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
+from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
 from mmtui.venue_factory import SessionError, venue_connector
 
@@ -43,6 +44,10 @@ class Service(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def default_recording_dir() -> Path:
+    return platformdirs.user_state_path("mmtui") / "recordings"
 
 
 @dataclass
@@ -182,6 +187,20 @@ class Session:
                 await service.close()
             except Exception:  # one service's failure must not stop the others' close
                 log.exception("closing %r", service)
+
+    def toggle_recording(self) -> Path | RecordSummary | None:
+        """The console's record toggle: start recording the books and trades in use into
+        a new folder under ``record.dir`` (returned), or stop (what was written).
+        ``OSError`` / ``ValueError`` when the folder cannot be made."""
+        recording = self.engine.recording
+        if recording.active:
+            return recording.stop()
+        base = self.config.record.dir
+        base = base.expanduser() if base is not None else default_recording_dir()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now_ms() / 1000))
+        out = base / stamp
+        recording.start(out, {name: v.type for name, v in self.config.venues.items()})
+        return out
 
     def summary(self) -> RunSummary:
         report = self.shutdown_report

@@ -90,6 +90,9 @@ class TradeRow(NamedTuple):
 
 
 def file_name(exchange: str, data_type: str, day: dt.date, symbol: str) -> str:
+    # in the name only, a symbol's "_" "/" ":" become "-" (Backpack's BTC_USDC_PERP);
+    # the rows keep the symbol as it is
+    symbol = re.sub(r"[_/:]", "-", symbol)
     for what, value in (("exchange", exchange), ("symbol", symbol)):
         if not value or "_" in value or "/" in value or value.startswith("."):
             raise ValueError(f"{what} {value!r} cannot be part of a Tardis file name")

@@ -55,6 +55,7 @@ from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority, RateLimiter
 from mmtui.core.readmodel import ReadModel, Snapshot
 from mmtui.core.reconcile import Reconciler
+from mmtui.core.record_switch import RecordSwitch
 from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
@@ -201,6 +202,10 @@ class Engine:
             note_event=self.note_event,
         )
         self.params = self.insight.params
+        self.recording = RecordSwitch(
+            self.markets, lambda: self._subscribed, lambda: clock.now_ms() * 1000
+        )
+        """The record toggle: the books and trades in use, to files, while on."""
         self.view = ReadModel(
             mode=mode,
             clock=clock,
@@ -218,6 +223,7 @@ class Engine:
             insight=self.insight,
             journal=journal,
             started_ms=lambda: self.started_ms,
+            recording=lambda: self.recording.out_dir,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -449,6 +455,7 @@ class Engine:
         for venue, symbols in by_venue.items():
             await self.connectors[venue].subscribe_books(symbols)
             self._subscribed.update((venue, s) for s in symbols)
+            self.recording.follow((venue, s) for s in symbols)
 
     async def shutdown(self, timeout: float = 10.0) -> FlattenReport:
         """Stop strategies, cancel all our orders everywhere, report what is left.
@@ -475,6 +482,7 @@ class Engine:
             task.cancel()
         for key, _ in self.positions.items():
             self.markets.mark(*key)  # type: ignore[misc]  # the last mids, before the books go
+        self.recording.stop()
         await self.markets.close_all(CLOSE_MARGIN_S)
         self.running = False
         if report.kept:
@@ -499,6 +507,7 @@ class Engine:
         return sink
 
     def _on_event(self, venue: str, event: Event) -> None:
+        self.recording.on_event(event)  # nothing while the record toggle is off
         if isinstance(event, BookChanged):
             for runner in self._book_subscribers.get((event.venue, event.symbol), ()):
                 runner.deliver_book(event.venue, event.symbol)

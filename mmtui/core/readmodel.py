@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side, Trade
@@ -70,6 +71,8 @@ class HeaderView:
     attention: tuple[str, ...] = ()
     """What an operator should look at: inventory that disagrees with the account,
     other tools' orders, lost orders, fills of no order of ours."""
+    recording: Path | None = None
+    """Where the record toggle writes, while it is on (the status bar shows REC)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ class ReadModel:
         insight: Insight | None = None,
         journal: Journal | None = None,
         started_ms: Callable[[], int] = int,
+        recording: Callable[[], Path | None] = lambda: None,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -217,6 +221,7 @@ class ReadModel:
         self._insight = insight
         self._journal = journal
         self._started_ms = started_ms
+        self._recording = recording
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -240,6 +245,7 @@ class ReadModel:
             session_pnl=self._session_pnl(),
             now_ms=self._clock.now_ms(),
             attention=self._attention(),
+            recording=self._recording(),
         )
 
     def _venue(self, name: str) -> VenueView:

@@ -43,6 +43,8 @@ def status_text(header: HeaderView) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     label, style = _MODE_STYLE.get(header.mode, _MODE_STYLE["sim"])
     text.append(f" {label} ", style=style)
+    if header.recording is not None:
+        text.append("  ● REC", style="bold red")
     for venue in header.venues:
         glyph, style = _CONN_STYLE.get(venue.state, ("?", "red"))
         latency = venue.latency_ms

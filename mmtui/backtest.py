@@ -233,7 +233,7 @@ async def run_backtest(
         "shutdown": summary.shutdown,
         "journal": str(out / JOURNAL_FILE),
     }
-    info.update(_replay_stats(session))
+    info.update(_replay_stats(session, info["wall_seconds"]))
     try:
         written = await write_report(session, sampler, out, run_info=info, chart=chart)
     except ReportError as exc:
@@ -327,15 +327,19 @@ async def settle(loop: asyncio.AbstractEventLoop, rounds: int = 10_000) -> None:
         await asyncio.sleep(0)
 
 
-def _replay_stats(session: Any) -> dict[str, Any]:
+def _replay_stats(session: Any, wall_s: float) -> dict[str, Any]:
+    """What the replay played, and how fast (run.json: it differs between runs)."""
     world = session.world
-    stats = getattr(world, "stats", None)
-    if stats is None:
+    messages = getattr(world, "messages", None)
+    if not isinstance(messages, int):
         return {}
-    try:
-        return {"replay": stats() if callable(stats) else dict(stats)}
-    except (TypeError, ValueError):
-        return {}
+    return {
+        "replay": {
+            "messages": messages,
+            "steps": getattr(world, "steps", 0),
+            "messages_per_wall_second": round(messages / wall_s) if wall_s > 0 else None,
+        }
+    }
 
 
 __all__ = [

@@ -56,7 +56,8 @@ MODES_ON_SIMULATED_FILLS = ("replay", "paper")
 
 DEFAULT_MAKER_FEE = Decimal("0.0002")
 DEFAULT_TAKER_FEE = Decimal("0.0005")
-"""A guess at a typical perp DEX's base tier when a config names no fees."""
+"""A replay venue's fees when the config names none: a guess at a perp DEX's base tier
+(no source; set the fees of the venue and tier you trade)."""
 
 
 class _Model(BaseModel):
@@ -91,8 +92,14 @@ class FillModelConfig(_Model):
 
     queue: QueueModelConfig = Field(default_factory=QueueModelConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
-    maker_fee: Decimal = Field(default=DEFAULT_MAKER_FEE, ge=-1, le=1)
-    taker_fee: Decimal = Field(default=DEFAULT_TAKER_FEE, ge=-1, le=1)
+    maker_fee: Decimal | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="a fraction of notional (negative: a rebate); default: paper, the live "
+        "venue's own; replay, DEFAULT_MAKER_FEE",
+    )
+    taker_fee: Decimal | None = Field(default=None, ge=-1, le=1)
     collateral: Decimal = Field(
         default=Decimal(100_000), gt=0, le=Decimal("1e15"), description="starting, in quote"
     )
@@ -142,6 +149,12 @@ class ReplayVenueConfig(FillModelConfig):
 class ReplayConfig(_Model):
     data: Path | None = Field(
         default=None, description="a directory of Tardis CSV files (mmtui backtest --data)"
+    )
+    step_ms: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="the replay clock's step: messages and latencies resolve to it",
     )
     venues: dict[str, ReplayVenueConfig] = Field(
         default_factory=dict,

@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import Connector
-from mmtui.config import Config
-from mmtui.core.clock import Clock
-from mmtui.venue_factory import SessionError
+from connectors.replay.spec import InstrumentSpec, ReplayVenueSpec
+from connectors.replay.world import ReplayWorld
+from connectors.sim.connector import SimConnector
+from mmtui.config import Config, SimVenueConfig
+from mmtui.config_modes import (
+    DEFAULT_MAKER_FEE,
+    DEFAULT_TAKER_FEE,
+    FillModelConfig,
+    ReplayVenueConfig,
+)
+from mmtui.core.clock import Clock, SimClock, WallClock
+from mmtui.paper import PaperConnector, latency_spec, queue_spec
+from mmtui.venue_factory import SessionError, public_feed
 
 
 @dataclass(slots=True)
@@ -43,12 +53,82 @@ def mode_parts(config: Config, *, manual: bool, start_ms: int | None) -> ModePar
     raise SessionError(f"mode {config.mode}: no simulated fills")
 
 
+def replay_specs(config: Config) -> list[ReplayVenueSpec]:
+    """``replay.venues`` as the replay venue specs; none configured: one venue per
+    exchange a strategy names (defaults throughout)."""
+    venues = dict(config.replay.venues)
+    if not venues:
+        venues = {s.venue: ReplayVenueConfig() for s in config.strategies}
+    if not venues:
+        raise SessionError("mode replay: no replay venue (replay.venues, or a strategy's venue)")
+    specs = []
+    for name, v in venues.items():
+        grids = v.instruments if isinstance(v.instruments, dict) else {}
+        specs.append(
+            ReplayVenueSpec(
+                name=name,
+                exchange=v.exchange,
+                symbols=tuple(v.symbols) if v.symbols else None,
+                instruments={
+                    symbol: InstrumentSpec(
+                        tick_size=g.tick_size,
+                        step_size=g.step_size,
+                        min_size=g.min_size,
+                        base=g.base,
+                        quote=g.quote,
+                    )
+                    for symbol, g in grids.items()
+                },
+                maker_fee=v.maker_fee if v.maker_fee is not None else DEFAULT_MAKER_FEE,
+                taker_fee=v.taker_fee if v.taker_fee is not None else DEFAULT_TAKER_FEE,
+                queue=queue_spec(v),
+                latency=latency_spec(v),
+                starting_collateral=v.collateral,
+            )
+        )
+    return specs
+
+
 def replay_parts(config: Config, *, start_ms: int | None) -> ModeParts:
-    raise SessionError("mode replay: the replay venue (connectors/replay) is not in this build")
+    """The recorded data on a sim clock that starts at its first timestamp."""
+    data = config.replay.data
+    if data is None:
+        raise SessionError("mode replay: no data directory (replay.data, or --data)")
+    try:
+        world = ReplayWorld(data.expanduser(), replay_specs(config))
+    except (ValueError, OSError) as exc:  # ReplayDataError, TardisError: one line each
+        raise SessionError(f"replay: {exc}") from None
+    clock = SimClock(start_ms=world.start_ms)
+    connectors: dict[str, Connector] = {
+        name: SimConnector(venue, sleep=clock.sleep)  # type: ignore[arg-type]
+        for name, venue in world.venues.items()
+    }
+    return ModeParts(
+        clock=clock,
+        world=world,
+        connectors=connectors,
+        step_ms=config.replay.step_ms,
+        sample_ms=config.replay.sample_ms,
+        paced=True,
+    )
 
 
 def paper_parts(config: Config) -> ModeParts:
-    raise SessionError("mode paper: the replay venue (connectors/replay) is not in this build")
+    """Each configured real venue's public feed behind a local paper venue."""
+    connectors: dict[str, Connector] = {}
+    for name, venue_cfg in config.venues.items():
+        if isinstance(venue_cfg, SimVenueConfig):
+            raise SessionError(f"mode paper: venue {name} is a sim venue")
+        fill = config.paper.venues.get(name) or FillModelConfig()
+        connectors[name] = PaperConnector(name, public_feed(name, venue_cfg), fill)
+    return ModeParts(
+        clock=WallClock(),
+        world=None,
+        connectors=connectors,
+        step_ms=config.sim.step_ms,
+        sample_ms=config.paper.sample_ms,
+        paced=False,
+    )
 
 
-__all__ = ["ModeParts", "mode_parts", "paper_parts", "replay_parts"]
+__all__ = ["ModeParts", "mode_parts", "paper_parts", "replay_parts", "replay_specs"]

@@ -80,9 +80,7 @@ class Session:
         if self.world is not None:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
-            self._tasks.append(
-                loop.create_task(self.world.run(self.clock, self.step_ms), name="sim world")
-            )
+            self._tasks.append(loop.create_task(self._run_world(), name="sim world"))
             if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
@@ -114,6 +112,14 @@ class Session:
         for spec in self.config.strategies:
             if spec.autostart:
                 await self.engine.start_strategy(spec.name)
+
+    async def _run_world(self) -> None:
+        await self.world.run(self.clock, self.step_ms)
+        # A replay's world returns at the end of its data; its venues still settle what
+        # is in flight (latency-delayed entries and cancels) until the session stops.
+        while True:
+            await self.clock.sleep(self.step_ms / 1000)
+            self.world.step(self.clock.now_ms(), self.step_ms)
 
     def _journal_gate(self) -> Callable[[], Awaitable[None]] | None:
         """The sim's virtual time waits for the journal's writer (nothing is lost at

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
     from mmtui.config import Config
@@ -140,10 +140,20 @@ class ReplayVenueConfig(FillModelConfig):
     symbols: list[str] | None = Field(
         default=None, min_length=1, description="default: every symbol of the exchange"
     )
-    instruments: Literal["infer"] | dict[str, InstrumentGrid] = Field(
-        default="infer",
-        description="per symbol, its grid (what is left out is inferred); infer: all of it",
+    instruments: dict[str, InstrumentGrid] = Field(
+        default_factory=dict,
+        description="per symbol, its grid (what is left out is inferred from the data); "
+        "infer (or none): all of it",
     )
+
+    @field_validator("instruments", mode="before")
+    @classmethod
+    def _infer(cls, value: Any) -> Any:
+        if value == "infer" or value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("infer, or a mapping of symbol -> {tick_size, step_size, ...}")
+        return value
 
 
 class ReplayConfig(_Model):
@@ -188,7 +198,7 @@ def _check_replay(config: Config) -> None:
     venues = config.replay.venues
     for name, venue in venues.items():
         grids = venue.instruments
-        if isinstance(grids, dict) and venue.symbols is not None:
+        if grids and venue.symbols is not None:
             extra = sorted(set(grids) - set(venue.symbols))
             if extra:
                 raise ValueError(

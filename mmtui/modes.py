@@ -63,7 +63,7 @@ def replay_specs(config: Config) -> list[ReplayVenueSpec]:
         raise SessionError("mode replay: no replay venue (replay.venues, or a strategy's venue)")
     specs = []
     for name, v in venues.items():
-        grids = v.instruments if isinstance(v.instruments, dict) else {}
+        grids = v.instruments
         specs.append(
             ReplayVenueSpec(
                 name=name,

@@ -13,8 +13,11 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from mmtui.backtest import drive, shut_down
+import pytest
+
+from mmtui.backtest import drive, run_backtest, shut_down
 from mmtui.config import Config
+from mmtui.core.journal import Journal
 from mmtui.report import Sampler, write_report
 from mmtui.session import build_session
 
@@ -120,3 +123,39 @@ def test_backtest_bad_input_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = _backtest("--data", str(tmp_path / "empty"), "--config", str(config), cwd=tmp_path)
     assert result.returncode == 2 and "holds no Tardis CSV files" in result.stderr
+
+
+class _Quiet:
+    def __init__(self, what: str) -> None:
+        pass
+
+    def update(self, done: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_same_report_when_the_journal_holds_the_clock_back(
+    recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's back-pressure waits in real time (here after every 5 rows): what
+    happens at a virtual instant must not depend on it. On the session's own pacer
+    (which moves the clock while the session starts, and does not wait for the loop
+    between steps) these two runs differ."""
+    keep_up = Journal.keep_up
+
+    async def eager(self: Journal, limit: int = 5, poll_s: float = 0.002) -> None:
+        await keep_up(self, 5, poll_s)
+
+    monkeypatch.setattr(Journal, "keep_up", eager)
+    reports = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        raw = replay_config(recorded)
+        raw["journal"] = {"path": str(out / "journal.sqlite")}
+        config = Config.model_validate(raw)
+        code = asyncio.run(run_backtest(config, out, chart=False, progress=_Quiet))
+        assert code == 0
+        reports.append((out / "report.json").read_bytes())
+    assert reports[0] == reports[1]

@@ -8,17 +8,26 @@ inferred from the data's decimals (``infer_grid``).
 
 from __future__ import annotations
 
+import csv
 import gzip
+import re
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from connectors.base import Side
-from connectors.replay.tardis import read_all_book, read_all_trades
+from connectors.replay.tardis import (
+    BOOK_HEADER,
+    TardisError,
+    open_text,
+    read_all_book,
+    read_all_trades,
+)
 
 _BUY = Side.BUY
 _SELL = Side.SELL
 _CACHE_LIMIT = 1_000_000
+_NUMBER = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?([eE][-+]?[0-9]{1,3})?\Z")
 INFER_ROWS = 50_000
 """Rows (book and trades each) read per market to infer a grid the spec does not give."""
 
@@ -39,35 +48,37 @@ def decimals(text: str) -> int:
 class Scale:
     """Exact conversion of number strings to integer multiples of one increment."""
 
-    __slots__ = ("_cache", "_digits", "increment", "what")
+    __slots__ = ("_digits", "cache", "increment", "what")
 
     def __init__(self, increment: Decimal, what: str) -> None:
         if increment <= 0:
             raise ReplayDataError(f"{what}: increment {increment} must be positive")
         self.increment = increment
         self.what = what
-        self._cache: dict[str, int] = {}
+        self.cache: dict[str, int] = {}
         exponent = increment.normalize().as_tuple().exponent
         power = isinstance(exponent, int) and increment.normalize() == Decimal(1).scaleb(exponent)
         self._digits = -exponent if power and isinstance(exponent, int) and exponent <= 0 else None
         """k when the increment is 10**-k: strings are scaled by moving the point."""
 
     def __call__(self, text: str) -> int:
-        value = self._cache.get(text)
+        value = self.cache.get(text)
         if value is None:
             value = self._parse(text)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[text] = value
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[text] = value
         return value
 
     def _parse(self, text: str) -> int:
+        if _NUMBER.match(text) is None:  # int() and Decimal() take "1_0", " 1", "+1"
+            raise ReplayDataError(f"{self.what}: {text[:40]!r} is not a number")
         k = self._digits
-        if k is not None and "e" not in text and "E" not in text and not text.startswith("-"):
+        if k is not None and "e" not in text and "E" not in text:
             whole, _, frac = text.partition(".")
             frac = frac.rstrip("0")
-            if len(frac) <= k and (whole or frac):
-                return int((whole or "0") + frac.ljust(k, "0"))
+            if len(frac) <= k:
+                return int(whole + frac.ljust(k, "0"))
         try:
             ratio = Decimal(text) / self.increment
         except (InvalidOperation, ArithmeticError):
@@ -115,23 +126,69 @@ TradeMessage = tuple[int, Side | None, int, int, str]
 """(local time µs, taker side or None, price ticks, lots, trade id)."""
 
 
-def book_messages(paths: list[Path], ticks: Scale, lots: Scale) -> Iterator[BookMessage]:
+_SIDES = {"bid": _BUY, "ask": _SELL}
+_SNAPSHOT = {"true": True, "false": False}
+
+
+def book_messages(
+    paths: list[Path], symbol: str, ticks: Scale, lots: Scale
+) -> Iterator[BookMessage]:
     """The book files' rows grouped by message (one ``local_timestamp``). Rows with
     ``is_snapshot`` true after rows with it false start a snapshot (Tardis: the book is
-    cleared first); a snapshot spread over several timestamps clears only once."""
+    cleared first); a snapshot spread over several timestamps clears only once.
+
+    The hot loop of a replay: it reads the CSV itself (not ``tardis.read_book``) and
+    checks each row as cheaply as it can: a timestamp only when it changes, a price or
+    an amount only the first time that string is seen (``Scale``'s cache), sides and
+    flags by a dict look-up. A bad row is a ``TardisError`` naming file and line."""
     current = -1
+    current_text = ""
     changes: list[tuple[Side, int, int]] = []
     snap = False
     in_snapshot = False
-    for row in read_all_book(paths):
-        ts = row.local_ts_us
-        starts = row.is_snapshot and not in_snapshot
-        if ts != current or starts:
-            if changes or snap:
-                yield current, changes, snap
-            current, changes, snap = ts, [], starts
-        in_snapshot = row.is_snapshot
-        changes.append((_BUY if row.side == "bid" else _SELL, ticks(row.price), lots(row.amount)))
+    sides, flags = _SIDES, _SNAPSHOT
+    cached_ticks, cached_lots = ticks.cache.get, lots.cache.get
+    for path in paths:
+        with open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = tuple(next(reader, ()))
+            if header != BOOK_HEADER:
+                raise TardisError(f"{path.name}: not an incremental_book_L2 file ({header})")
+            try:
+                for row in reader:
+                    _, sym, _, local, is_snap, side, price, amount = row
+                    if sym != symbol:
+                        raise TardisError(f"symbol {sym[:40]!r} in a file of {symbol}")
+                    is_snapshot = flags[is_snap]
+                    starts = is_snapshot and not in_snapshot
+                    if local != current_text or starts:
+                        if changes or snap:
+                            yield current, changes, snap
+                        if local != current_text:
+                            if not local.isdigit() or len(local) > 19:
+                                raise TardisError(f"local_timestamp {local[:40]!r}")
+                            current, current_text = int(local), local
+                        changes, snap = [], starts
+                    in_snapshot = is_snapshot
+                    t = cached_ticks(price)
+                    if t is None:
+                        t = ticks(price)
+                    q = cached_lots(amount)
+                    if q is None:
+                        q = lots(amount)
+                    changes.append((sides[side], t, q))
+            except (ValueError, KeyError, csv.Error) as exc:
+                if isinstance(exc, ReplayDataError):
+                    raise ReplayDataError(f"{path.name} line {reader.line_num}: {exc}") from None
+                if isinstance(exc, TardisError):
+                    detail = str(exc)
+                elif isinstance(exc, csv.Error):
+                    detail = f"unreadable CSV ({exc})"
+                elif len(row) != 8:
+                    detail = f"{len(row)} columns, expected 8"
+                else:
+                    detail = f"{exc} is not a side (bid, ask) or an is_snapshot (true, false)"
+                raise TardisError(f"{path.name} line {reader.line_num}: {detail}") from None
     if changes or snap:
         yield current, changes, snap
 

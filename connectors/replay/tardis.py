@@ -106,7 +106,8 @@ def day_of(ts_us: int) -> dt.date:
 # -- reading ------------------------------------------------------------------
 
 
-def _open_text(path: Path) -> IO[str]:
+def open_text(path: Path) -> IO[str]:
+    """A Tardis file as text (gunzipped when the name ends in ``.gz``)."""
     if path.name.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
     return path.open("r", encoding="utf-8", newline="")
@@ -115,7 +116,7 @@ def _open_text(path: Path) -> IO[str]:
 def data_type_of(path: Path) -> str | None:
     """``incremental_book_L2`` or ``trades`` by the file's header; None for another file."""
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             header = tuple(next(csv.reader(fh), ()))
     except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
         return None
@@ -140,7 +141,7 @@ def _number(value: str, path: Path, line: int, what: str) -> str:
 
 def read_book(path: Path) -> Iterator[BookRow]:
     """The rows of an ``incremental_book_L2`` file, checked, in file order."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = tuple(next(reader, ()))
         if header != BOOK_HEADER:
@@ -167,7 +168,7 @@ def read_book(path: Path) -> Iterator[BookRow]:
 
 def read_trades(path: Path) -> Iterator[TradeRow]:
     """The rows of a ``trades`` file, checked, in file order."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = tuple(next(reader, ()))
         if header != TRADES_HEADER:
@@ -385,6 +386,7 @@ __all__ = [
     "day_of",
     "discover",
     "file_name",
+    "open_text",
     "read_all_book",
     "read_all_trades",
     "read_book",

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections import deque
-from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from connectors.base import (
     ZERO,
@@ -48,6 +47,9 @@ from connectors.base import (
     Trade,
     VenueOrder,
 )
+from connectors.replay.entry import crosses, invalid, refusal
+from connectors.replay.feed import BookListener, Feed, HeartbeatListener, TradeListener
+from connectors.replay.ledger import Ledger
 from connectors.replay.market import NO_ASK, Change, ReplayMarket
 from connectors.replay.market import Fill as MakerFill
 from connectors.replay.queue import QueueSpec, Resting
@@ -57,9 +59,6 @@ from connectors.sim.orders import OrderRecord, OrderRecords
 
 log = logging.getLogger("connectors.replay.venue")
 
-BookListener = Callable[[str, list[Change], int, int], None]
-"""(symbol, [(side, price_ticks, lots)], seq, ts_ms) — seq increases by one per call."""
-TradeListener = Callable[[Trade], None]
 
 _ENTER = 0
 _CANCEL = 1
@@ -95,10 +94,8 @@ class QueueVenue:
         )
         self.now_ms = 0
         self._next_order_id = 1
-        self._trade_seq = 0
-        self._book_listeners: list[BookListener] = []
-        self._trade_listeners: list[TradeListener] = []
-        self._heartbeat_listeners: list[Callable[[int], None]] = []
+        self.ledger = Ledger(name, self.accounts)
+        self.feed = Feed(self.latency.feed_ms)
         self._resting: dict[int, Resting] = {}
         """Order id -> our order on a book."""
         self._actions: list[tuple[int, int, int, int]] = []
@@ -110,8 +107,6 @@ class QueueVenue:
         """Order ids with a cancel on its way."""
         self._cancel_on_arrival: set[int] = set()
         """Order ids whose cancel got there before the order: cancelled as it arrives."""
-        self._feed: deque[tuple[int, ReplayMarket | None, object]] = deque()
-        """(due ms, market, changes | Trade) published ``feed_ms`` late, in time order."""
         self.level_updates = 0
         """Recorded level rows applied (what the benchmark counts)."""
 
@@ -140,40 +135,29 @@ class QueueVenue:
         self.accounts.remove_listener(account, listener)
 
     def on_book(self, listener: BookListener) -> None:
-        self._book_listeners.append(listener)
+        self.feed.book_listeners.append(listener)
 
     def remove_book_listener(self, listener: BookListener) -> None:
-        if listener in self._book_listeners:
-            self._book_listeners.remove(listener)
+        _remove(self.feed.book_listeners, listener)
 
-    def on_heartbeat(self, listener: Callable[[int], None]) -> None:
+    def on_heartbeat(self, listener: HeartbeatListener) -> None:
         """Called on every ``advance``: the feed is alive up to the time given."""
-        self._heartbeat_listeners.append(listener)
+        self.feed.heartbeat_listeners.append(listener)
 
-    def remove_heartbeat_listener(self, listener: Callable[[int], None]) -> None:
-        if listener in self._heartbeat_listeners:
-            self._heartbeat_listeners.remove(listener)
+    def remove_heartbeat_listener(self, listener: HeartbeatListener) -> None:
+        _remove(self.feed.heartbeat_listeners, listener)
 
     def on_trade(self, listener: TradeListener) -> None:
-        self._trade_listeners.append(listener)
+        self.feed.trade_listeners.append(listener)
 
     def remove_trade_listener(self, listener: TradeListener) -> None:
-        if listener in self._trade_listeners:
-            self._trade_listeners.remove(listener)
+        _remove(self.feed.trade_listeners, listener)
 
     def snapshot(
         self, symbol: str, depth: int = 1000
     ) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
         """(bids, asks, seq) as the feed has published them (best first, ticks/lots)."""
-        m = self._market(symbol)
-        if self.latency.feed_ms:
-            return (
-                sorted(m.pub_bids.items(), reverse=True)[:depth],
-                sorted(m.pub_asks.items())[:depth],
-                m.seq,
-            )
-        bids, asks = m.visible_book(depth)
-        return bids, asks, m.seq
+        return self.feed.snapshot(self._market(symbol), depth)
 
     def recorded(self, symbol: str) -> tuple[dict[int, int], dict[int, int]]:
         """The recorded book now (without our orders): bid and ask maps, ticks -> lots."""
@@ -197,7 +181,7 @@ class QueueVenue:
             self._release(ts_ms)
         self.now_ms = ts_ms
         m = self._markets[symbol]
-        out: list[Change] | None = [] if self._book_listeners or self.latency.feed_ms else None
+        out: list[Change] | None = [] if self.feed.wanted else None
         self.level_updates += len(changes)
         if snapshot:
             hit_bid, hit_ask = m.apply_snapshot(changes, out)
@@ -233,14 +217,13 @@ class QueueVenue:
                 return
         fills = m.trade_fills(taker_side, price_ticks, lots)
         if fills:
-            out: list[Change] | None = [] if self._book_listeners or self.latency.feed_ms else None
+            out: list[Change] | None = [] if self.feed.wanted else None
             self._settle_makers(m, fills, out)
             if out:
                 self._publish(m, out)
-        if self._trade_listeners or self.latency.feed_ms:
+        if self.feed.trade_listeners or self.feed.lag_ms:
             inst = m.instrument
-            self._publish_trade(
-                m,
+            self.feed.trade(
                 Trade(
                     self.name,
                     symbol,
@@ -249,17 +232,18 @@ class QueueVenue:
                     inst.lots_to_size(lots),
                     ts_ms,
                 ),
+                ts_ms,
             )
 
-    def advance(self, now_ms: int) -> None:
-        """Time passes to ``now_ms``: what is due is released; heartbeats go out."""
+    def advance(self, now_ms: int, *, heartbeat: bool = True) -> None:
+        """Time passes to ``now_ms``: what is due is released; a heartbeat goes out (the
+        feed is alive; not when the data has ended)."""
         if now_ms < self.now_ms:
             return
         self._release(now_ms)
         self.now_ms = now_ms
-        alive = now_ms - self.latency.feed_ms
-        for listener in list(self._heartbeat_listeners):
-            listener(alive)
+        if heartbeat:
+            self.feed.heartbeat(now_ms)
 
     def _release(self, until_ms: int) -> None:
         actions = self._actions
@@ -270,40 +254,10 @@ class QueueVenue:
                 self._arrive(order_id)
             else:
                 self._cancel_now(order_id, "cancelled by user")
-        feed = self._feed
-        while feed and feed[0][0] <= until_ms:
-            due, m, what = feed.popleft()
-            if isinstance(what, Trade):
-                for tl in list(self._trade_listeners):
-                    tl(what)
-            elif m is not None:
-                self._deliver(m, what, due)  # type: ignore[arg-type]
+        self.feed.release(until_ms)
 
     def _publish(self, m: ReplayMarket, changes: list[Change]) -> None:
-        if self.latency.feed_ms:
-            self._feed.append((self.now_ms + self.latency.feed_ms, m, changes))
-            return
-        self._deliver(m, changes, self.now_ms)
-
-    def _deliver(self, m: ReplayMarket, changes: list[Change], ts_ms: int) -> None:
-        if self.latency.feed_ms:
-            pub_bids, pub_asks = m.pub_bids, m.pub_asks
-            for side, price, lots in changes:
-                book = pub_bids if side is _BUY else pub_asks
-                if lots:
-                    book[price] = lots
-                else:
-                    book.pop(price, None)
-        m.seq += 1
-        for listener in list(self._book_listeners):
-            listener(m.symbol, changes, m.seq, ts_ms)
-
-    def _publish_trade(self, m: ReplayMarket, trade: Trade) -> None:
-        if self.latency.feed_ms:
-            self._feed.append((self.now_ms + self.latency.feed_ms, None, trade))
-            return
-        for listener in list(self._trade_listeners):
-            listener(trade)
+        self.feed.book(m, changes, self.now_ms)
 
     def _publish_level(self, m: ReplayMarket, side: Side, price: int) -> None:
         self._publish(m, [m.visible(side, price)])
@@ -317,18 +271,11 @@ class QueueVenue:
         inst = m.instrument
         if self._orders.live_id(account, req.client_id) is not None:
             return _reject(req, f"duplicate client id {req.client_id}")
-        if req.size <= 0 or not inst.is_on_step(req.size):
-            return _reject(req, f"size {req.size} not a positive multiple of {inst.step_size}")
-        if req.size < inst.min_size and not req.reduce_only:
-            return _reject(req, f"size {req.size} below min size {inst.min_size}")
-        if req.price is not None and (req.price <= 0 or not inst.is_on_tick(req.price)):
-            return _reject(req, f"price {req.price} not a positive multiple of {inst.tick_size}")
-        if req.type is OrderType.LIMIT and req.price is None:
-            return _reject(req, "limit order without a price")
-        if self.latency.entry_ms == 0:
-            reason = self._refusal(account, req, m)
-            if reason:
-                return _reject(req, reason)
+        reason = invalid(req, inst)
+        if not reason and self.latency.entry_ms == 0:
+            reason = refusal(self.accounts.position(account, req.symbol).size, req, m)
+        if reason:
+            return _reject(req, reason)
         order_id = self._new_order_id()
         record = OrderRecord(
             account,
@@ -416,33 +363,6 @@ class QueueVenue:
         self._action_seq += 1
         heapq.heappush(self._actions, (due_ms, self._action_seq, kind, order_id))
 
-    def _refusal(self, account: str, req: OrderRequest, m: ReplayMarket) -> str:
-        """Why the order cannot enter the book now ("" when it can)."""
-        inst = m.instrument
-        if req.reduce_only:
-            position = self.accounts.position(account, req.symbol).size
-            if position == 0 or Side.closing(position) is not req.side:
-                return "reduce-only order would not reduce the position"
-        price = inst.price_to_ticks(req.price) if req.price is not None else None
-        marketable = req.type is OrderType.MARKET or self._crosses(m, req.side, price)
-        if req.post_only and req.type is OrderType.LIMIT and marketable:
-            return "post-only order would cross the book"
-        if req.time_in_force is TimeInForce.FOK:
-            lots = inst.size_to_lots(req.size)
-            if sum(q for _, q in m.takeable(req.side, price)) < lots:
-                return "fill-or-kill could not fill in full"
-        return ""
-
-    def _crosses(self, m: ReplayMarket, side: Side, price: int | None) -> bool:
-        """Would a limit at ``price`` meet the book a listener sees (recorded + ours)?"""
-        if price is None:
-            return True
-        if side is _BUY:
-            best = m.best_ask()
-            return (best is not None and price >= best) or price >= m.ask_floor
-        best = m.best_bid()
-        return (best is not None and price <= best) or price <= m.bid_ceiling
-
     def _arrive(self, order_id: int) -> None:
         """An order reaches the book: refused, taken, rested, or what is left cancelled."""
         entry = self._entering.pop(order_id, None)
@@ -456,7 +376,7 @@ class QueueVenue:
             self._finish(order_id, OrderStatus.CANCELLED, "cancelled before it reached the book")
             return
         if self.latency.entry_ms:
-            reason = self._refusal(account, req, m)
+            reason = refusal(self.accounts.position(account, req.symbol).size, req, m)
             if reason:
                 self._finish(order_id, OrderStatus.REJECTED, reason)
                 return
@@ -472,7 +392,7 @@ class QueueVenue:
         # are cancelled first (as the sim's matching engine does).
         self._prevent_self_trade(m, account, req.side, price)
         left = lots
-        if req.type is OrderType.MARKET or self._crosses(m, req.side, price):
+        if req.type is OrderType.MARKET or crosses(m, req.side, price):
             left = self._take(m, order_id, record, req.side, lots, price)
         if left == 0:
             self._finish(order_id, OrderStatus.FILLED, "")
@@ -511,21 +431,13 @@ class QueueVenue:
         """Take the recorded opposite levels (they stay as recorded); the lots left."""
         inst = m.instrument
         left = lots
-        state = self.accounts.position(record.account, record.symbol)
         for price, available in m.takeable(side, limit):
             qty = min(left, available)
-            px, size = inst.ticks_to_price(price), inst.lots_to_size(qty)
-            fee = px * size * inst.taker_fee
-            record.filled_lots += qty
-            if record.filled_lots < record.size_lots:
-                record.status = OrderStatus.PARTIALLY_FILLED
-            state.apply_fill(side, px, size, fee)
-            trade_id = self._new_trade_id()
-            self.accounts.emit(
-                record.account,
-                self._fill(record, order_id, side, px, size, fee, Liquidity.TAKER, trade_id),
+            fill = self.ledger.fill(
+                inst, record, order_id, side, price, qty, Liquidity.TAKER, self.now_ms
             )
-            self._publish_trade(m, Trade(self.name, m.symbol, side, px, size, self.now_ms))
+            trade = Trade(self.name, m.symbol, side, fill.price, fill.size, self.now_ms)
+            self.feed.trade(trade, self.now_ms)
             left -= qty
             if left == 0:
                 break
@@ -545,19 +457,16 @@ class QueueVenue:
                 continue
             lots = min(lots, order.lots)
             record = self._orders.live[order.order_id]
-            px, size = inst.ticks_to_price(order.price), inst.lots_to_size(lots)
-            fee = px * size * inst.maker_fee
-            record.filled_lots += lots
-            if record.filled_lots < record.size_lots:
-                record.status = OrderStatus.PARTIALLY_FILLED
-            self.accounts.position(order.account, m.symbol).apply_fill(order.side, px, size, fee)
             m.reduce(order, lots)
-            trade_id = self._new_trade_id()
-            self.accounts.emit(
-                order.account,
-                self._fill(
-                    record, order.order_id, order.side, px, size, fee, Liquidity.MAKER, trade_id
-                ),
+            self.ledger.fill(
+                inst,
+                record,
+                order.order_id,
+                order.side,
+                order.price,
+                lots,
+                Liquidity.MAKER,
+                self.now_ms,
             )
             touched.append((order.side, order.price))
             accounts.add(order.account)
@@ -660,31 +569,6 @@ class QueueVenue:
         inst = self._markets[record.symbol].instrument
         return record.update(self.name, order_id, inst, status, reason, self.now_ms)
 
-    def _fill(
-        self,
-        record: OrderRecord,
-        order_id: int,
-        side: Side,
-        price: Decimal,
-        size: Decimal,
-        fee: Decimal,
-        liquidity: Liquidity,
-        trade_id: str,
-    ) -> Fill:
-        return Fill(
-            venue=self.name,
-            symbol=record.symbol,
-            client_id=record.client_id,
-            venue_order_id=str(order_id),
-            side=side,
-            price=price,
-            size=size,
-            fee=fee,
-            liquidity=liquidity,
-            trade_id=trade_id,
-            ts_ms=self.now_ms,
-        )
-
     def _mark(self, symbol: str) -> Decimal | None:
         m = self._markets[symbol]
         bid, ask = m.best_bid(), m.best_ask()
@@ -697,15 +581,16 @@ class QueueVenue:
         self._next_order_id += 1
         return order_id
 
-    def _new_trade_id(self) -> str:
-        self._trade_seq += 1
-        return f"{self.name}-r{self._trade_seq}"
-
     def _market(self, symbol: str) -> ReplayMarket:
         m = self._markets.get(symbol)
         if m is None:
             raise KeyError(f"{self.name}: unknown symbol {symbol!r}")
         return m
+
+
+def _remove(listeners: list[Any], listener: object) -> None:
+    if listener in listeners:
+        listeners.remove(listener)
 
 
 def _reject(req: OrderRequest, reason: str) -> OrderAck:

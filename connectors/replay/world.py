@@ -88,7 +88,7 @@ def _stream(
 
     def books() -> Iterator[_Message]:
         apply = venue.apply_book
-        for ts, changes, snap in book_messages(ds.book_files, ticks, lots):
+        for ts, changes, snap in book_messages(ds.book_files, symbol, ticks, lots):
             yield ts, 1, idx, apply, (symbol, ts // 1000, changes, snap)
 
     def trades() -> Iterator[_Message]:
@@ -188,8 +188,9 @@ class ReplayWorld:
         self.messages += count
         if now_ms > self.now_ms:
             self.now_ms = now_ms
+        live = nxt is not None
         for venue in self.venues.values():
-            venue.advance(now_ms)
+            venue.advance(now_ms, heartbeat=live)
 
     def prime(self, now_ms: int) -> None:
         """Apply what was recorded up to ``now_ms`` (the opening snapshots at
@@ -203,10 +204,13 @@ class ReplayWorld:
     async def run(
         self, clock: _Clock, step_ms: int, on_error: Callable[[Exception], None] | None = None
     ) -> None:
-        """Step every ``step_ms`` of ``clock`` until the recording ends (then return:
-        the feed stops, the books go stale) or until cancelled."""
+        """Step every ``step_ms`` of ``clock`` until cancelled. Once the recording has
+        ended (``finished``) the feed sends nothing more, not even heartbeats (the core's
+        stale-book check sees the end), while the venues still take orders and cancels
+        (a shutdown's cancels complete)."""
         self.prime(clock.now_ms())
-        while not self.finished:
+        ended = False
+        while True:
             await clock.sleep(step_ms / 1000)
             try:
                 self.step(clock.now_ms(), step_ms)
@@ -215,7 +219,9 @@ class ReplayWorld:
                 if on_error is not None:
                     on_error(exc)
                 raise
-        log.info("replay finished at %d ms (%d messages)", self.now_ms, self.messages)
+            if self.finished and not ended:
+                ended = True
+                log.info("replay finished at %d ms (%d messages)", self.now_ms, self.messages)
 
 
 def _first_ts_us(path: Path) -> int | None:

@@ -13,16 +13,11 @@ import pytest
 from connectors.base import Event, Fill, OrderRequest, OrderStatus, Side
 from connectors.replay.source import ReplayDataError
 from connectors.replay.spec import InstrumentSpec, LatencySpec, ReplayVenueSpec
-from connectors.replay.tardis import TardisWriter
+from connectors.replay.tardis import BOOK_HEADER, TardisWriter
 from connectors.replay.world import ReplayWorld, base_of
 from connectors.sim.connector import SimConnector
 
-from .recording import START_MS, SYMBOL, Recording, record_sim
-
-
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
-    return record_sim(tmp_path_factory.mktemp("rec"), seconds=20)
+from .recording import START_MS, SYMBOL, Recording
 
 
 def _spec(**kw: object) -> ReplayVenueSpec:
@@ -137,8 +132,35 @@ def test_a_price_off_the_given_grid_is_a_clear_error(tmp_path: Path) -> None:
     w.snapshot(t, t, [("10.55", "1")], [("10.7", "2")])
     w.close()
     spec = ReplayVenueSpec("v", exchange="x", instruments={"ETH-PERP": InstrumentSpec(D("0.1"))})
-    with pytest.raises(ReplayDataError, match=r"ETH-PERP price: 10.55 is not a multiple of 0.1"):
+    message = r"ETH-PERP\.csv\.gz line 2: x ETH-PERP price: 10.55 is not a multiple of 0.1"
+    with pytest.raises(ReplayDataError, match=message):
         ReplayWorld(tmp_path, [spec]).prime(START_MS)
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("x,ETH-PERP,1,1,false,bid,10.5", "line 3: 7 columns, expected 8"),
+        ("x,ETH-PERP,1,1,false,buy,10.5,1", "line 3: 'buy' is not a side"),
+        ("x,ETH-PERP,1,1,maybe,bid,10.5,1", "line 3: 'maybe' is not a side .* or an is_snapshot"),
+        ("x,ETH-PERP,1,1x,false,bid,10.5,1", "line 3: local_timestamp '1x'"),
+        ("x,BTC-PERP,1,1,false,bid,10.5,1", "line 3: symbol 'BTC-PERP' in a file of ETH-PERP"),
+        ("x,ETH-PERP,1,1,false,bid,10_5,1", "line 3: x ETH-PERP price: '10_5' is not a number"),
+    ],
+)
+def test_a_bad_book_row_is_an_error_naming_file_and_line(
+    tmp_path: Path, row: str, error: str
+) -> None:
+    path = tmp_path / "x_incremental_book_L2_2026-05-28_ETH-PERP.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(",".join(BOOK_HEADER) + "\n")
+        fh.write("x,ETH-PERP,1,1,true,bid,10.5,1\n")
+        fh.write(row + "\n")
+    grid = InstrumentSpec(D("0.1"), D("1"))  # given: nothing else reads the rows first
+    spec = ReplayVenueSpec("v", exchange="x", instruments={"ETH-PERP": grid})
+    with pytest.raises(ValueError, match=f"ETH-PERP.csv.gz {error}"):
+        world = ReplayWorld(tmp_path, [spec])
+        world.prime(START_MS)
 
 
 def test_missing_data_names_what_is_there(tmp_path: Path) -> None:

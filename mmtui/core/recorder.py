@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from connectors.base import BookChanged, Event, Instrument, Side, Trade
-from connectors.book import OrderBook
+from connectors.book import Level, OrderBook
 from connectors.book_follow import BookFollower
 from connectors.replay.tardis import TardisWriter
 
@@ -56,6 +56,9 @@ class _Market:
     trade_rows: int = 0
     in_gap: bool = False
     """The book went unsynced after a sync: an empty snapshot was written."""
+    open_snapshot: tuple[set[int], set[int]] | None = None
+    """The prices (bid, ask ticks) of the snapshot written last, while no level row
+    followed it: a reader joins adjacent snapshot rows into one snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +149,7 @@ class Recorder:
             if not book.synced and m.snapshots and not m.in_gap:
                 m.in_gap = True
                 m.gaps += 1
-                m.writer.snapshot(now, now, (), ())  # the book is unknown: empty until synced
-                m.book_rows += 1
+                self._snapshot(m, now, now, [], [])  # the book is unknown: empty until synced
             return
         inst = m.instrument
         tick, lot = inst.tick_size, inst.step_size
@@ -161,14 +163,9 @@ class Recorder:
             else:  # a new day's file starts with the whole book
                 bid_map, ask_map = book.level_maps()
                 bids, asks = sorted(bid_map.items(), reverse=True), sorted(ask_map.items())
-            m.writer.snapshot(
-                ts,
-                now,
-                [(_text(p * tick), _text(q * lot)) for p, q in bids],
-                [(_text(p * tick), _text(q * lot)) for p, q in asks],
-            )
-            m.book_rows += max(1, len(bids) + len(asks))
+            self._snapshot(m, ts, now, bids, asks)
             return
+        m.open_snapshot = None
         m.writer.levels(
             ts,
             now,
@@ -178,6 +175,24 @@ class Recorder:
             ],
         )
         m.book_rows += len(step.changes)
+
+    def _snapshot(
+        self, m: _Market, ts: int, now: int, bids: list[Level], asks: list[Level]
+    ) -> None:
+        """A snapshot's rows. Right after another snapshot (no level row between), a
+        reader takes both for one (Tardis: snapshot rows that follow level rows start a
+        new one): the earlier one's prices not in this one are written with amount 0."""
+        tick, lot = m.instrument.tick_size, m.instrument.step_size
+        rows_b = [(_text(p * tick), _text(q * lot)) for p, q in bids]
+        rows_a = [(_text(p * tick), _text(q * lot)) for p, q in asks]
+        new_b, new_a = {p for p, _ in bids}, {p for p, _ in asks}
+        if m.open_snapshot is not None:
+            old_b, old_a = m.open_snapshot
+            rows_b += [(_text(p * tick), "0") for p in sorted(old_b - new_b, reverse=True)]
+            rows_a += [(_text(p * tick), "0") for p in sorted(old_a - new_a)]
+        m.writer.snapshot(ts, now, rows_b, rows_a)
+        m.book_rows += max(1, len(rows_b) + len(rows_a))
+        m.open_snapshot = (new_b, new_a)
 
     def _on_trade(self, m: _Market, trade: Trade, now: int) -> None:
         ts = trade.ts_ms * 1000 if trade.ts_ms > 0 else now

@@ -23,6 +23,7 @@ feeds it the engine's events (``RecordSwitch``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pathlib import Path
 from connectors.base import BookChanged, Event, Instrument, Side, Trade
 from connectors.book import Level, OrderBook
 from connectors.book_follow import BookFollower
-from connectors.replay.tardis import TardisWriter
+from connectors.replay.tardis import BOOK, TardisWriter, file_name
 
 log = logging.getLogger("mmtui.recorder")
 
@@ -99,14 +100,22 @@ class Recorder:
         self.closed = False
 
     def add_market(self, venue: str, exchange: str, instrument: Instrument) -> None:
-        """Record ``instrument``'s book and trades from ``venue`` as ``exchange``'s."""
+        """Record ``instrument``'s book and trades from ``venue`` as ``exchange``'s.
+        ``ValueError`` when ``out_dir`` holds that market's files already (a recording
+        of the same day would overwrite them) or a name cannot be a file name."""
         key = (venue, instrument.symbol)
         if key in self._markets or self.closed:
             return
-        exchanges = {m.writer.exchange for m in self._markets.values()}
-        symbols = {(m.writer.exchange, m.instrument.symbol) for m in self._markets.values()}
-        if (exchange, instrument.symbol) in symbols and exchange in exchanges:
+        taken = {(m.writer.exchange, m.instrument.symbol) for m in self._markets.values()}
+        if (exchange, instrument.symbol) in taken:
             exchange = venue  # two venues of one type: their files must not meet
+        named = file_name(exchange, BOOK, dt.date.today(), instrument.symbol).rsplit("_", 1)[1]
+        earlier = sorted(self.out_dir.glob(f"{exchange}_*_{named}"))
+        if earlier:  # a day's file would be overwritten, or two sessions run as one
+            raise ValueError(
+                f"{self.out_dir} already holds {exchange} {instrument.symbol} files "
+                f"({earlier[0].name}): record into a new folder"
+            )
         writer = TardisWriter(self.out_dir, exchange, instrument.symbol)
         self._markets[key] = _Market(venue, instrument, writer)
         self._on_book(self._markets[key], self._now_us())  # a book already synced

@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.base import BookChanged, Event, Trade
 from connectors.common.public import PublicFeed
 from connectors.replay.tardis import discover, read_all_book, read_all_trades
@@ -154,3 +156,12 @@ async def test_record_runs_the_sim_for_its_seconds(tmp_path: Path) -> None:
     assert 29 <= span <= 30.1  # 30 s of sim time
     line = summary.line()
     assert line.startswith(f"recorded {summary.book_rows} book rows, ") and "0 gap(s)" in line
+
+
+async def test_a_folder_with_that_markets_files_is_refused(tmp_path: Path) -> None:
+    config = two_assets()
+    await record(config, "sim", ["BTC-PERP"], tmp_path, 1.0, announce=lambda _: None)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with pytest.raises(ValueError, match="already holds sim BTC-PERP files"):
+        await record(config, "sim", ["BTC-PERP"], tmp_path, 1.0, announce=lambda _: None)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before  # untouched

@@ -123,8 +123,8 @@ async def record(
             for waiter in waiters:
                 waiter.cancel()
     finally:
+        summary = recorder.close()  # first: the books the close empties are no gap
         await feed.close()
-        summary = recorder.close()
     return summary
 
 

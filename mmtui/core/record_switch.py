@@ -47,17 +47,13 @@ class RecordSwitch:
     def start(self, out_dir: Path, exchanges: Mapping[str, str] | None = None) -> None:
         """Record every subscribed market into ``out_dir`` (``exchanges``: venue name ->
         the exchange name its files carry, the venue's type; default the venue name).
-        Raises ``OSError`` / ``ValueError`` when the directory or a name will not do."""
+        Raises ``OSError`` when the directory cannot be made; a market whose files
+        cannot be written is left out (logged)."""
         if self._recorder is not None:
             return
         self._exchanges = dict(exchanges or {})
         self._recorder = Recorder(out_dir, self._markets.book, self._now_us)
-        try:
-            self.follow(self._subscribed())
-        except (OSError, ValueError):
-            self._recorder.close()
-            self._recorder = None
-            raise
+        self.follow(self._subscribed())
         log.info("recording %d market(s) to %s", len(self._recorder.markets), out_dir)
 
     def follow(self, markets: Iterable[tuple[str, str]]) -> None:
@@ -67,8 +63,12 @@ class RecordSwitch:
             return
         for venue, symbol in markets:
             inst = self._markets.instruments.get((venue, symbol))
-            if inst is not None:
+            if inst is None:
+                continue
+            try:
                 recorder.add_market(venue, self._exchanges.get(venue, venue), inst)
+            except (OSError, ValueError) as exc:  # that market only: the others go on
+                log.error("not recording %s %s: %s", venue, symbol, exc)
 
     def on_event(self, event: Event) -> None:
         recorder = self._recorder

@@ -23,6 +23,7 @@ feeds it the engine's events (``RecordSwitch``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,9 +31,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from connectors.base import BookChanged, Event, Instrument, Side, Trade
-from connectors.book import OrderBook
+from connectors.book import Level, OrderBook
 from connectors.book_follow import BookFollower
-from connectors.replay.tardis import TardisWriter
+from connectors.replay.tardis import BOOK, TardisWriter, file_name
 
 log = logging.getLogger("mmtui.recorder")
 
@@ -56,6 +57,9 @@ class _Market:
     trade_rows: int = 0
     in_gap: bool = False
     """The book went unsynced after a sync: an empty snapshot was written."""
+    open_snapshot: tuple[set[int], set[int]] | None = None
+    """The prices (bid, ask ticks) of the snapshot written last, while no level row
+    followed it: a reader joins adjacent snapshot rows into one snapshot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +100,22 @@ class Recorder:
         self.closed = False
 
     def add_market(self, venue: str, exchange: str, instrument: Instrument) -> None:
-        """Record ``instrument``'s book and trades from ``venue`` as ``exchange``'s."""
+        """Record ``instrument``'s book and trades from ``venue`` as ``exchange``'s.
+        ``ValueError`` when ``out_dir`` holds that market's files already (a recording
+        of the same day would overwrite them) or a name cannot be a file name."""
         key = (venue, instrument.symbol)
         if key in self._markets or self.closed:
             return
-        exchanges = {m.writer.exchange for m in self._markets.values()}
-        symbols = {(m.writer.exchange, m.instrument.symbol) for m in self._markets.values()}
-        if (exchange, instrument.symbol) in symbols and exchange in exchanges:
+        taken = {(m.writer.exchange, m.instrument.symbol) for m in self._markets.values()}
+        if (exchange, instrument.symbol) in taken:
             exchange = venue  # two venues of one type: their files must not meet
+        named = file_name(exchange, BOOK, dt.date.today(), instrument.symbol).rsplit("_", 1)[1]
+        earlier = sorted(self.out_dir.glob(f"{exchange}_*_{named}"))
+        if earlier:  # a day's file would be overwritten, or two sessions run as one
+            raise ValueError(
+                f"{self.out_dir} already holds {exchange} {instrument.symbol} files "
+                f"({earlier[0].name}): record into a new folder"
+            )
         writer = TardisWriter(self.out_dir, exchange, instrument.symbol)
         self._markets[key] = _Market(venue, instrument, writer)
         self._on_book(self._markets[key], self._now_us())  # a book already synced
@@ -146,8 +158,7 @@ class Recorder:
             if not book.synced and m.snapshots and not m.in_gap:
                 m.in_gap = True
                 m.gaps += 1
-                m.writer.snapshot(now, now, (), ())  # the book is unknown: empty until synced
-                m.book_rows += 1
+                self._snapshot(m, now, now, [], [])  # the book is unknown: empty until synced
             return
         inst = m.instrument
         tick, lot = inst.tick_size, inst.step_size
@@ -161,14 +172,9 @@ class Recorder:
             else:  # a new day's file starts with the whole book
                 bid_map, ask_map = book.level_maps()
                 bids, asks = sorted(bid_map.items(), reverse=True), sorted(ask_map.items())
-            m.writer.snapshot(
-                ts,
-                now,
-                [(_text(p * tick), _text(q * lot)) for p, q in bids],
-                [(_text(p * tick), _text(q * lot)) for p, q in asks],
-            )
-            m.book_rows += max(1, len(bids) + len(asks))
+            self._snapshot(m, ts, now, bids, asks)
             return
+        m.open_snapshot = None
         m.writer.levels(
             ts,
             now,
@@ -178,6 +184,24 @@ class Recorder:
             ],
         )
         m.book_rows += len(step.changes)
+
+    def _snapshot(
+        self, m: _Market, ts: int, now: int, bids: list[Level], asks: list[Level]
+    ) -> None:
+        """A snapshot's rows. Right after another snapshot (no level row between), a
+        reader takes both for one (Tardis: snapshot rows that follow level rows start a
+        new one): the earlier one's prices not in this one are written with amount 0."""
+        tick, lot = m.instrument.tick_size, m.instrument.step_size
+        rows_b = [(_text(p * tick), _text(q * lot)) for p, q in bids]
+        rows_a = [(_text(p * tick), _text(q * lot)) for p, q in asks]
+        new_b, new_a = {p for p, _ in bids}, {p for p, _ in asks}
+        if m.open_snapshot is not None:
+            old_b, old_a = m.open_snapshot
+            rows_b += [(_text(p * tick), "0") for p in sorted(old_b - new_b, reverse=True)]
+            rows_a += [(_text(p * tick), "0") for p in sorted(old_a - new_a)]
+        m.writer.snapshot(ts, now, rows_b, rows_a)
+        m.book_rows += max(1, len(rows_b) + len(rows_a))
+        m.open_snapshot = (new_b, new_a)
 
     def _on_trade(self, m: _Market, trade: Trade, now: int) -> None:
         ts = trade.ts_ms * 1000 if trade.ts_ms > 0 else now

@@ -159,3 +159,32 @@ def test_same_report_when_the_journal_holds_the_clock_back(
         assert code == 0
         reports.append((out / "report.json").read_bytes())
     assert reports[0] == reports[1]
+
+
+def test_backtest_on_the_shipped_backpack_recording(tmp_path: Path) -> None:
+    """The recorded Backpack emulator session, as a new user would backtest it: a config
+    with only a strategy (the replay venue is the data's exchange, its grid inferred)."""
+    data = ROOT / "tests" / "fixtures" / "recorded" / "backpack"
+    strategy = {
+        "name": "as_btc",
+        "kind": "avellaneda_stoikov",
+        "venue": "backpack",
+        "symbol": "BTC_USDC_PERP",
+        "params": {
+            "gamma": 0.01,
+            "k": 0.1,
+            "tau": 6,
+            "size": 0.01,
+            "max_position": 0.05,
+            "tick_interval_ms": 500,
+            "requote_ticks": 20,
+        },
+    }
+    config = write_config(tmp_path / "as.yaml", {"strategies": [strategy]})
+    result = _backtest("--data", str(data), "--config", str(config), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    s = report["strategies"]["as_btc"]
+    assert s["venue"] == "backpack" and report["mode"] == "replay"
+    assert s["fills"]["count"] > 0 and s["orders"]["placed"] > 0
+    assert 40 <= Decimal(report["duration_s"]) <= 46  # the 45 s recording

@@ -205,8 +205,9 @@ async def run_backtest(
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     bar = progress("backtest" if config.mode == "replay" else f"sim {duration:g}s")
-    sampler = Sampler(session.engine, session.sample_ms / 1000)
-    sampling: asyncio.Task[None] | None = None
+    # the session samples (and takes a last sample as it stops); the report is ours
+    sampler = session.sampler = Sampler(session.engine, session.sample_ms / 1000)
+    session.report_dir = None
     completed = False
     try:
         try:
@@ -214,15 +215,11 @@ async def run_backtest(
         except SessionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        sampling = loop.create_task(sampler.run(), name="report sampler")
         completed = await drive(session, duration, speed, bar.update, stop)
-        sampler.sample()  # the last instant before the shutdown
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
         bar.close()
-        if sampling is not None:
-            sampling.cancel()
         report = await shut_down(session)
     summary = session.summary()
     info = {

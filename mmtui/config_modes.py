@@ -176,6 +176,11 @@ class ReplayConfig(_Model):
         le=3_600_000,
         description="how often the report samples PnL, inventory and mid (sim time)",
     )
+    report_dir: Path | None = Field(
+        default=None,
+        description="the console / --headless run writes its report here when it stops "
+        "(mmtui backtest writes to --out)",
+    )
 
 
 class PaperConfig(_Model):
@@ -184,6 +189,9 @@ class PaperConfig(_Model):
         description="per venue of `venues:` (any not named: the defaults)",
     )
     sample_ms: int = Field(default=1000, ge=10, le=3_600_000)
+    report_dir: Path | None = Field(
+        default=None, description="the run writes its report here when it stops"
+    )
 
 
 def check_modes(config: Config) -> None:

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector
@@ -40,7 +41,8 @@ class ModeParts:
     sample_ms: int
     paced: bool
     """True: a sim clock the pacer moves (replay); False: wall time (paper)."""
-    services: list[Any] = field(default_factory=list)
+    report_dir: Path | None = None
+    """Where the session's stop writes its report (replay.report_dir, paper.report_dir)."""
 
 
 def mode_parts(config: Config, *, manual: bool, start_ms: int | None) -> ModeParts:
@@ -110,6 +112,7 @@ def replay_parts(config: Config, *, start_ms: int | None) -> ModeParts:
         step_ms=config.replay.step_ms,
         sample_ms=config.replay.sample_ms,
         paced=True,
+        report_dir=config.replay.report_dir,
     )
 
 
@@ -128,6 +131,7 @@ def paper_parts(config: Config) -> ModeParts:
         step_ms=config.sim.step_ms,
         sample_ms=config.paper.sample_ms,
         paced=False,
+        report_dir=config.paper.report_dir,
     )
 
 

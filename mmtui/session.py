@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import platformdirs
 
@@ -28,6 +28,7 @@ from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
+from mmtui.report.sampler import Sampler
 from mmtui.venue_factory import SessionError, venue_connector
 
 log = logging.getLogger("mmtui.session")
@@ -35,15 +36,6 @@ log = logging.getLogger("mmtui.session")
 
 def default_journal_path() -> Path:
     return platformdirs.user_state_path("mmtui") / "journal.sqlite"
-
-
-class Service(Protocol):
-    """Something a mode runs beside the engine (paper: the live feed that drives the
-    local venue): started before the engine connects, closed after its shutdown."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 def default_recording_dir() -> Path:
@@ -70,7 +62,10 @@ class Session:
     """How far the pacer moves the sim clock at a time (sim.step_ms; replay.step_ms)."""
     sample_ms: int = 1000
     """How often a report samples PnL and mids (replay.sample_ms; paper.sample_ms)."""
-    services: list[Service] = field(default_factory=list)
+    sampler: Sampler | None = None
+    """Samples PnL and mids for a report (modes replay and paper; ``mmtui backtest``)."""
+    report_dir: Path | None = None
+    """Where ``stop`` writes the run's report (replay.report_dir, paper.report_dir)."""
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""
@@ -95,15 +90,12 @@ class Session:
                     )
                 )
         try:
-            for service in self.services:
-                await service.start()
             await self.engine.start()
         except VenueError as exc:
             # nothing was placed yet: stop the sim tasks and make stop() a no-op
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self._close_services()
             self.shutdown_report = FlattenReport(action="start failed")
             raise SessionError(f"could not start: {exc}") from None
         for spec in self.config.strategies:
@@ -112,6 +104,10 @@ class Session:
         for spec in self.config.strategies:
             if spec.autostart:
                 await self.engine.start_strategy(spec.name)
+        if self.sampler is not None:
+            self._tasks.append(
+                asyncio.get_running_loop().create_task(self.sampler.run(), name="report sampler")
+            )
 
     async def _run_world(self) -> None:
         await self.world.run(self.clock, self.step_ms)
@@ -154,7 +150,6 @@ class Session:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in self.engine.connectors.values():
             await conn.close()
-        await self._close_services()
         self.engine.running = False
         if self.engine.journal is not None:
             await self.engine.journal.aclose()
@@ -178,21 +173,29 @@ class Session:
                     name="sim pacer (shutdown)",
                 )
             )
+        if self.sampler is not None and self.engine.running:
+            self.sampler.sample()  # the last instant before the shutdown
         report = await self.engine.shutdown(self.config.shutdown_timeout_s)
-        await self._close_services()
         self._stop_pacer.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.shutdown_report = report
+        if self.report_dir is not None:
+            await self._write_report(report)
         return report
 
-    async def _close_services(self) -> None:
-        for service in self.services:
-            try:
-                await service.close()
-            except Exception:  # one service's failure must not stop the others' close
-                log.exception("closing %r", service)
+    async def _write_report(self, report: FlattenReport) -> None:
+        from mmtui.report import ReportError, write_report
+
+        assert self.report_dir is not None
+        try:
+            written = await write_report(self, self.sampler, self.report_dir)
+        except (ReportError, OSError, ValueError) as exc:
+            log.error("report not written to %s: %s", self.report_dir, exc)
+            report.notes.append(f"report not written: {exc}")
+            return
+        report.notes.append("report: " + ", ".join(str(p) for p in written.paths))
 
     def toggle_recording(self) -> Path | RecordSummary | None:
         """The console's record toggle: start recording the books and trades in use into
@@ -239,19 +242,13 @@ def build_session(
     manual = speed == "manual"
     sim_speed = config.sim.speed if speed in ("config", "manual") else speed
     run_prefix = run_prefix or new_run_prefix()
-    services: list[Service] = []
-    step_ms, sample_ms = config.sim.step_ms, 1000
+    step_ms, sample_ms, report_dir = config.sim.step_ms, 1000, None
     if config.mode in MODES_ON_SIMULATED_FILLS:  # replay, paper: mmtui/modes.py
         from mmtui.modes import mode_parts
 
         parts = mode_parts(config, manual=manual, start_ms=start_ms)
-        clock, world, connectors, services = (
-            parts.clock,
-            parts.world,
-            parts.connectors,
-            parts.services,
-        )
-        step_ms, sample_ms = parts.step_ms, parts.sample_ms
+        clock, world, connectors = parts.clock, parts.world, parts.connectors
+        step_ms, sample_ms, report_dir = parts.step_ms, parts.sample_ms, parts.report_dir
         sim_speed = sim_speed if parts.paced else 1.0
     else:
         clock, world, connectors = _sim_or_live(config, run_prefix, manual, start_ms, world, clock)
@@ -296,7 +293,8 @@ def build_session(
         manual=manual,
         step_ms=step_ms,
         sample_ms=sample_ms,
-        services=services,
+        sampler=Sampler(engine, sample_ms / 1000) if report_dir is not None else None,
+        report_dir=report_dir,
     )
 
 

@@ -93,12 +93,9 @@ def test_backtest_report_agrees_with_the_core(recorded: Path, tmp_path: Path) ->
 
     async def run() -> tuple[dict, object]:
         session = build_session(config, speed="manual")
+        sampler = session.sampler = Sampler(session.engine, session.sample_ms / 1000)
         await session.start()
-        sampler = Sampler(session.engine, session.sample_ms / 1000)
-        task = asyncio.get_running_loop().create_task(sampler.run())
         assert await drive(session, None, None, lambda _: None, asyncio.Event())
-        sampler.sample()
-        task.cancel()
         await shut_down(session)
         written = await write_report(session, sampler, tmp_path / "out", chart=False)
         return written.report, session.summary()

@@ -5,6 +5,7 @@ emulator) and never sends it an order."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def _header(app: MMApp) -> str:
 
 
 async def test_replay_in_the_console_says_replay(recorded: Path, tmp_path: Path) -> None:
-    config = Config.model_validate(replay_config(recorded))
+    config = Config.model_validate(replay_config(recorded, report_dir=str(tmp_path / "rep")))
     session = build_session(config, speed="manual", journal_path=tmp_path / "j.sqlite")
     await session.start()
     world = session.world
@@ -54,6 +55,10 @@ async def test_replay_in_the_console_says_replay(recorded: Path, tmp_path: Path)
     finally:
         report = await session.stop()
     assert report.ok, report.lines
+    # replay.report_dir: the console's run leaves its report there as it stops
+    written = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert written["strategies"]["as_btc"]["orders"]["placed"] > 0
+    assert any(note.startswith("report: ") for note in report.notes), report.notes
 
 
 @pytest.fixture
@@ -96,7 +101,10 @@ async def test_paper_quotes_on_live_data_says_paper_and_sends_nothing(
                         "ws_url": emulator.ws_url,
                     }
                 },
-                "paper": {"venues": {"bp": {"latency": {"entry_ms": 10, "cancel_ms": 10}}}},
+                "paper": {
+                    "venues": {"bp": {"latency": {"entry_ms": 10, "cancel_ms": 10}}},
+                    "report_dir": str(tmp_path / "rep"),
+                },
                 "strategies": [
                     {
                         "name": "as_bp",
@@ -132,3 +140,5 @@ async def test_paper_quotes_on_live_data_says_paper_and_sends_nothing(
     assert all(method == "GET" for method, _ in requests), requests
     assert not any("order" in path.lower() for _, path in requests), requests
     assert submits == []  # the emulator's venue never saw an order
+    written = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert written["mode"] == "paper" and written["strategies"]["as_bp"]["orders"]["placed"] >= 2

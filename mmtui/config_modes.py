@@ -96,8 +96,8 @@ class FillModelConfig(_Model):
         default=None,
         ge=-1,
         le=1,
-        description="a fraction of notional (negative: a rebate); default: paper, the live "
-        "venue's own; replay, DEFAULT_MAKER_FEE",
+        description="a fraction of notional (negative: a rebate); default DEFAULT_MAKER_FEE "
+        "(paper on Lighter: the venue's listed fee)",
     )
     taker_fee: Decimal | None = Field(default=None, ge=-1, le=1)
     collateral: Decimal = Field(

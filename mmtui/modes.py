@@ -123,7 +123,10 @@ def paper_parts(config: Config) -> ModeParts:
         if isinstance(venue_cfg, SimVenueConfig):
             raise SessionError(f"mode paper: venue {name} is a sim venue")
         fill = config.paper.venues.get(name) or FillModelConfig()
-        connectors[name] = PaperConnector(name, public_feed(name, venue_cfg), fill)
+        # Lighter's market list gives its fees; Backpack's and GRVT's connectors read none
+        listed = venue_cfg.type == "lighter"
+        defaults = None if listed else (DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE)
+        connectors[name] = PaperConnector(name, public_feed(name, venue_cfg), fill, defaults)
     return ModeParts(
         clock=WallClock(),
         world=None,

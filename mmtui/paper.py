@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from decimal import Decimal
 from typing import Any
 
 from connectors.base import (
@@ -64,10 +65,19 @@ def latency_spec(cfg: FillModelConfig) -> LatencySpec:
 class PaperConnector:
     """The engine's connector in paper mode (see the module docstring)."""
 
-    def __init__(self, name: str, public: Connector, fill: FillModelConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        public: Connector,
+        fill: FillModelConfig,
+        default_fees: tuple[Decimal, Decimal] | None = None,
+    ) -> None:
+        """``default_fees`` (maker, taker): where the config names none and the venue's
+        market list gives none either; None: the live instruments' own."""
         self.name = name
         self.public = public
         self.fill = fill
+        self.default_fees = default_fees
         self.stats = ConnectorStats()
         self.feed = LiveFeed(public)
         self.venue: QueueVenue | None = None
@@ -86,11 +96,12 @@ class PaperConnector:
     async def connect(self, sink: EventSink) -> None:
         await self.public.connect(self.feed.on_event)
         live = await self.public.instruments()
-        fees = {
-            k: v
-            for k, v in (("maker_fee", self.fill.maker_fee), ("taker_fee", self.fill.taker_fee))
-            if v is not None
-        }
+        maker, taker = self.default_fees or (None, None)
+        if self.fill.maker_fee is not None:
+            maker = self.fill.maker_fee
+        if self.fill.taker_fee is not None:
+            taker = self.fill.taker_fee
+        fees = {k: v for k, v in (("maker_fee", maker), ("taker_fee", taker)) if v is not None}
         instruments = [dataclasses.replace(i, venue=self.name, **fees) for i in live.values()]
         self.venue = QueueVenue(
             self.name,

@@ -74,6 +74,7 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     out = Path(args.out).expanduser()
     try:
+        check_out(out)
         config, source = load_backtest_config(args.config, args.data, out)
         if config.mode == "sim" and args.duration is None:
             raise ConfigError(
@@ -122,15 +123,18 @@ def load_backtest_config(path: str, data: str | None, out: Path) -> tuple[Config
     return config, source
 
 
-def prepare_out(out: Path) -> None:
-    """A fresh output directory: an earlier backtest's files there are replaced; a
-    journal that is not a backtest's is never touched."""
-    journal = out / JOURNAL_FILE
-    if journal.exists() and not (out / RUN_FILE).exists():
+def check_out(out: Path) -> None:
+    """A journal in ``out`` that no backtest wrote is never touched: refused."""
+    if (out / JOURNAL_FILE).exists() and not (out / RUN_FILE).exists():
         raise ConfigError(
             f"config error: --out {out}: holds a {JOURNAL_FILE} that no backtest wrote "
             "(choose another directory)"
         )
+
+
+def prepare_out(out: Path) -> None:
+    """A fresh output directory: an earlier backtest's files there are replaced."""
+    check_out(out)
     for name in (*OUTPUTS, JOURNAL_FILE, f"{JOURNAL_FILE}-wal", f"{JOURNAL_FILE}-shm"):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
@@ -341,6 +345,7 @@ def _replay_stats(session: Any, wall_s: float) -> dict[str, Any]:
 
 __all__ = [
     "Progress",
+    "check_out",
     "drive",
     "load_backtest_config",
     "main",

@@ -185,3 +185,23 @@ def test_backtest_on_the_shipped_backpack_recording(tmp_path: Path) -> None:
     assert s["venue"] == "backpack" and report["mode"] == "replay"
     assert s["fills"]["count"] > 0 and s["orders"]["placed"] > 0
     assert 40 <= Decimal(report["duration_s"]) <= 46  # the 45 s recording
+
+
+def test_backtest_never_overwrites_a_journal_it_did_not_write(
+    recorded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmtui.backtest import main as backtest_main
+
+    config = write_config(tmp_path / "bt.yaml", replay_config(None))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "journal.sqlite").write_bytes(b"a live journal")
+    code = backtest_main(["--data", str(recorded), "--config", str(config), "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a journal.sqlite that no backtest wrote" in err[0]
+    assert (out / "journal.sqlite").read_bytes() == b"a live journal"
+    # a sim config without --data has no end: --duration is asked for
+    sim = write_config(tmp_path / "sim.yaml", {"journal": {"enabled": False}})
+    assert backtest_main(["--config", str(sim), "--out", str(tmp_path / "o2")]) == 2
+    assert "pass --duration S" in capsys.readouterr().err

@@ -131,3 +131,7 @@ def test_bad_mode_settings_are_one_line(
     assert len(lines) == 1, err
     assert str(tmp_path / "c.yaml") in lines[0] and expect in lines[0], lines[0]
     assert "Traceback" not in err
+    # a run refuses it with the same line, before it starts anything
+    code = main(["--headless", "--config", str(tmp_path / "c.yaml"), "--duration", "1"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == lines[0]

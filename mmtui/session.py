@@ -34,8 +34,12 @@ from mmtui.venue_factory import SessionError, venue_connector
 log = logging.getLogger("mmtui.session")
 
 
-def default_journal_path() -> Path:
-    return platformdirs.user_state_path("mmtui") / "journal.sqlite"
+def default_journal_path(mode: str = "sim") -> Path:
+    """The journal's default file. Modes replay and paper keep their own: their fills
+    (on a venue of the same name as a live one) must never count as a live strategy's
+    inventory at a live start."""
+    name = f"journal-{mode}.sqlite" if mode in MODES_ON_SIMULATED_FILLS else "journal.sqlite"
+    return platformdirs.user_state_path("mmtui") / name
 
 
 def default_recording_dir() -> Path:
@@ -267,7 +271,7 @@ def build_session(
             )
     journal = None
     if config.journal.enabled:
-        path = journal_path or config.journal.path or default_journal_path()
+        path = journal_path or config.journal.path or default_journal_path(config.mode)
         journal = Journal(path, run_id=run_prefix)
     engine = Engine(
         clock=clock,

@@ -50,7 +50,7 @@ def check_start(config: Config, source: Path) -> None:
         raise fail(log_from, problem)
 
     if config.journal.enabled:
-        path = (config.journal.path or default_journal_path()).expanduser()
+        path = (config.journal.path or default_journal_path(config.mode)).expanduser()
         problem = journal_problem(path)
         if problem is not None:
             raise fail("key 'journal.path'", problem)

@@ -135,3 +135,13 @@ def test_bad_mode_settings_are_one_line(
     code = main(["--headless", "--config", str(tmp_path / "c.yaml"), "--duration", "1"])
     assert code == 2
     assert capsys.readouterr().err.strip() == lines[0]
+
+
+def test_replay_and_paper_keep_their_own_default_journal() -> None:
+    """Their fills must never count as a live strategy's inventory at a live start."""
+    from mmtui.session import default_journal_path
+
+    live = default_journal_path("live")
+    assert default_journal_path("sim") == live
+    assert default_journal_path("paper") == live.with_name("journal-paper.sqlite")
+    assert default_journal_path("replay") == live.with_name("journal-replay.sqlite")

@@ -2,9 +2,11 @@
 ``lag_ms`` after the venue (feed latency).
 
 Book listeners get (symbol, [(side, price ticks, lots)], seq, ts_ms) with ``seq`` one
-more per call, as from a ``SimVenue``. While the feed lags, the book as published so
-far is kept per market (``snapshot`` serves it, with the ``seq`` it is at), so a
-connector's snapshot and the deltas after it agree.
+more per call, as from a ``SimVenue``; ``ts_ms`` is the venue's time of the change (so a
+lagging feed shows as the book's age), heartbeats say "alive as of now less the lag".
+While the feed lags, the book as published so far is kept per market (``snapshot``
+serves it, with the ``seq`` it is at), so a connector's snapshot and the deltas after
+it agree.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ class Feed:
             if isinstance(what, Trade):
                 for listener in list(self.trade_listeners):
                     listener(what)
-            elif m is not None:
-                self._deliver(m, what, due)
+            elif m is not None:  # stamped with the venue's time of the change
+                self._deliver(m, what, due - self.lag_ms)
 
     def heartbeat(self, now_ms: int) -> None:
         """The feed is alive: as of ``now_ms`` less the lag."""

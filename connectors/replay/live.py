@@ -7,7 +7,8 @@ snapshot, anything else the levels that changed) and applies that to the paper
 venue; each public ``Trade`` is applied as a recorded trade. Time is the wall clock
 (or the ``now_ms`` given), never going backwards; ``run`` advances the venue on a
 timer so latency-delayed entries and cancels are released and the paper feed's
-heartbeats keep the core's stale-book check satisfied while the live book is quiet.
+heartbeats keep the core's stale-book check satisfied while the live book is quiet
+(not while a live book is down or resyncing: then the paper book ages as the live one).
 
 The core trades the paper venue through a ``SimConnector`` on it, as on the sim.
 """
@@ -115,9 +116,19 @@ class LiveFeed:
             f"live-{self._trades}",
         )
 
+    def live(self) -> bool:
+        """Whether every followed live book is synced (a dropped or resyncing live feed
+        is not: the paper feed then sends no heartbeats, and the core's stale-book check
+        sees the paper book age as the live one does)."""
+        for symbol in self._followers:
+            book = self.connector.book(symbol)
+            if book is None or not book.synced:
+                return False
+        return bool(self._followers)
+
     def advance(self) -> None:
         if self.venue is not None:
-            self.venue.advance(self.now())
+            self.venue.advance(self.now(), heartbeat=self.live())
 
     async def run(
         self,

@@ -93,3 +93,34 @@ async def test_a_gap_in_the_live_feed_is_a_new_snapshot_on_paper() -> None:
             assert paper.recorded(SYMBOL) == (dict(bids), dict(asks)), f"step {step}"
     assert feed.snapshots == 2 and live_conn.stats.resyncs == 1
     await live_conn.close()
+
+
+async def test_no_paper_heartbeats_while_the_live_feed_is_down() -> None:
+    world = _live_world()
+    live = world.venues["live"]
+    now = 1_780_000_000_000
+    world.prime(now)
+    live_conn = SimConnector(live, account="watcher")
+    feed = await start_paper(live_conn, [SYMBOL], now_ms=lambda: live.now_ms)
+    paper = feed.venue
+    assert paper is not None
+    beats: list[int] = []
+    paper.on_heartbeat(beats.append)
+
+    async def step() -> None:
+        nonlocal now
+        now += 100
+        world.step(now, 100)
+        await asyncio.sleep(0)
+        feed.advance()
+
+    await step()
+    assert feed.live() and beats == [now]
+    live_conn.drop_stream()
+    await step()
+    await step()
+    assert not feed.live() and beats == [now - 200]
+    live_conn.restore_stream()
+    await step()
+    assert feed.live() and beats[-1] == now and feed.snapshots == 2
+    await live_conn.close()

@@ -249,8 +249,30 @@ def test_the_feed_lags_by_feed_latency() -> None:
     venue.advance(1019)
     assert seen == []  # the opening snapshot's levels are published at 1020
     venue.advance(1020)
-    assert seen == [(1, 1020)] and beats[-1] == 1000
+    assert seen == [(1, 1000)] and beats[-1] == 1000  # the venue's time of the change
     venue.apply_book(SYMBOL, 1030, [(BUY, 1000, 2)])
     assert venue.snapshot(SYMBOL)[0] == [(1000, 5)]
     venue.advance(1050)
     assert venue.snapshot(SYMBOL) == ([(1000, 2)], [(1001, 5)], 2)
+
+
+def test_a_trade_of_unknown_side_is_placed_by_the_book() -> None:
+    venue, events = make_venue()
+    venue.submit("me", limit("b1", BUY, "100.0"))
+    venue.submit("me", limit("a1", SELL, "100.1"))
+    venue.apply_trade(SYMBOL, 1001, None, 1000, 6, "t1")  # at the bid: a seller
+    assert [f.client_id for f in fills(events)] == ["b1"]
+    venue.apply_trade(SYMBOL, 1002, None, 1001, 6, "t2")  # at the ask: a buyer
+    assert [f.client_id for f in fills(events)] == ["b1", "a1"]
+
+
+def test_our_orders_at_one_price_share_a_trade_oldest_first() -> None:
+    venue, events = make_venue()
+    venue.apply_book(SYMBOL, 1000, [(BUY, 1000, 0)])  # an empty level: nobody ahead
+    venue.submit("me", limit("b1", BUY, "100.0", "0.002"))
+    venue.submit("me", limit("b2", BUY, "100.0", "0.002"))
+    venue.apply_trade(SYMBOL, 1001, SELL, 1000, 3, "t1")
+    assert [(f.client_id, f.size) for f in fills(events)] == [
+        ("b1", D("0.002")),
+        ("b2", D("0.001")),
+    ]

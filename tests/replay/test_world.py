@@ -35,9 +35,13 @@ def test_the_book_after_every_recorded_message_is_the_recorded_one(recording: Re
     assert world.start_ms == START_MS and not world.finished
     now = world.start_ms
     world.prime(now)
+    halfway = None
     while not world.finished:
         now += 100
         world.step(now, 100)
+        if halfway is None and now >= world.start_ms + 10_000:
+            halfway = world.progress()
+    assert halfway is not None and 0.45 < halfway < 0.55
     assert len(seen) == recording.messages > 100
     for i, (got, want) in enumerate(zip(seen, recording.books, strict=True)):
         assert got == want, f"message {i}"
@@ -81,8 +85,11 @@ def test_a_replay_is_deterministic(recording: Recording) -> None:
     assert run() == first
 
 
-async def test_the_core_connector_path_on_a_replay_venue(recording: Recording) -> None:
-    world = ReplayWorld(recording.out_dir, [_spec()])
+@pytest.mark.parametrize("feed_ms", [0, 250])
+async def test_the_core_connector_path_on_a_replay_venue(
+    recording: Recording, feed_ms: int
+) -> None:
+    world = ReplayWorld(recording.out_dir, [_spec(latency=LatencySpec(feed_ms=feed_ms))])
     venue = world.venues["sim"]
     conn = SimConnector(venue)  # type: ignore[arg-type]
     events: list[Event] = []
@@ -92,6 +99,11 @@ async def test_the_core_connector_path_on_a_replay_venue(recording: Recording) -
     await conn.subscribe_books([SYMBOL])
     book = conn.book(SYMBOL)
     assert book is not None and book.synced
+    while book.best_bid_ticks() is None:  # with a lagging feed the book shows up late
+        assert now < world.start_ms + 1000
+        now += 100
+        world.step(now, 100)
+        await asyncio.sleep(0)
     bid = book.best_bid_ticks()
     assert bid is not None
     ack = await conn.place(OrderRequest("c1", SYMBOL, Side.BUY, D("0.003"), price=D(bid) / 10))
@@ -101,13 +113,15 @@ async def test_the_core_connector_path_on_a_replay_venue(recording: Recording) -
         world.step(now, 100)
         await asyncio.sleep(0)
         bids, asks, seq = venue.snapshot(SYMBOL, depth=1_000_000)
-        assert book.synced and book.seq == seq
+        assert book.synced and book.seq == seq and conn.stats.resyncs == 0
         assert book.bids_ticks(1_000_000) == bids and book.asks_ticks(1_000_000) == asks
         if any(isinstance(e, Fill) for e in events):
             break
     fills = [e for e in events if isinstance(e, Fill)]
     assert fills and fills[0].client_id == "c1"
     assert (await conn.positions())[0].size == sum(f.size for f in fills)
+    if feed_ms:  # what the connector's book shows lags the venue's own
+        assert book.last_update_ms <= now - feed_ms
 
 
 def test_snapshot_rows_after_deltas_clear_the_book(tmp_path: Path) -> None:
@@ -181,3 +195,33 @@ def test_base_of_symbols() -> None:
         "ETH",
         "SOL",
     ]
+
+
+def test_two_venues_files_are_merged_in_time_order(tmp_path: Path) -> None:
+    t = START_MS * 1000
+    a = TardisWriter(tmp_path, "ex-a", "ETH-PERP")
+    b = TardisWriter(tmp_path, "ex-b", "ETH-PERP")
+    a.snapshot(t, t, [("10.5", "1")], [("10.7", "2")])
+    b.snapshot(t + 500, t + 500, [("10.4", "1")], [("10.6", "2")])
+    a.levels(t + 1000, t + 1000, [("bid", "10.6", "4")])
+    b.trade(t + 1500, t + 1500, "x1", "sell", "10.4", "1")
+    b.levels(t + 2000, t + 2000, [("ask", "10.6", "0")])
+    for w in (a, b):
+        w.close()
+    world = ReplayWorld(
+        tmp_path,
+        [ReplayVenueSpec("va", exchange="ex-a"), ReplayVenueSpec("vb", exchange="ex-b")],
+    )
+    order: list[tuple[str, int]] = []
+    for name, venue in world.venues.items():
+        venue.on_book(lambda s, c, seq, ts, name=name: order.append((name, ts)))
+        venue.on_trade(lambda trade, name=name: order.append((name + " trade", trade.ts_ms)))
+    now = world.start_ms
+    world.prime(now)
+    while not world.finished:
+        now += 1
+        world.step(now, 1)
+    ms = START_MS
+    assert order == [("va", ms), ("vb", ms), ("va", ms + 1), ("vb trade", ms + 1), ("vb", ms + 2)]
+    assert world.venues["va"].recorded("ETH-PERP") == ({105: 1, 106: 4}, {107: 2})
+    assert world.venues["vb"].recorded("ETH-PERP") == ({104: 1}, {})

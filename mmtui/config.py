@@ -40,6 +40,7 @@ from mmtui.config_reader import (
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
+from mmtui.metrics.config import MetricsConfig
 from strategies.registry import STRATEGY_KINDS
 
 ENV_PREFIX = "MMTUI_"
@@ -365,6 +366,7 @@ class Config(_Model):
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)  # mode: replay (config_modes)
     paper: PaperConfig = Field(default_factory=PaperConfig)  # mode: paper
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
         description=(

@@ -28,6 +28,7 @@ from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
+from mmtui.metrics.server import MetricsServer, start_metrics, stop_metrics
 from mmtui.report.sampler import Sampler
 from mmtui.venue_factory import SessionError, venue_connector
 
@@ -70,12 +71,15 @@ class Session:
     """Samples PnL and mids for a report (modes replay and paper; ``mmtui backtest``)."""
     report_dir: Path | None = None
     """Where ``stop`` writes the run's report (replay.report_dir, paper.report_dir)."""
+    metrics: MetricsServer | None = None
+    """The Prometheus endpoint (config ``metrics``), up from start to the end of stop."""
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""
         if self.started:
             return
         self.started = True
+        self.metrics = await start_metrics(self.config.metrics, self.engine)
         if self.world is not None:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
@@ -100,6 +104,7 @@ class Session:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await stop_metrics(self.metrics)
             self.shutdown_report = FlattenReport(action="start failed")
             raise SessionError(f"could not start: {exc}") from None
         for spec in self.config.strategies:
@@ -155,6 +160,7 @@ class Session:
         for conn in self.engine.connectors.values():
             await conn.close()
         self.engine.running = False
+        await stop_metrics(self.metrics)
         if self.engine.journal is not None:
             await self.engine.journal.aclose()
         self.shutdown_report = FlattenReport(action="abandoned")
@@ -184,6 +190,7 @@ class Session:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_metrics(self.metrics)
         self.shutdown_report = report
         if self.report_dir is not None:
             await self._write_report(report)

@@ -146,6 +146,7 @@ class Engine:
             amend_check_s=policy.amend_check_s,
         )
         self._gateways = self.order_path.gateways
+        self.latency = self.order_path.latency  # tick-to-trade and loop lag (latency.py)
         self.inflight = InflightChecker(
             self.orders,
             lookup=self._lookup,
@@ -223,6 +224,7 @@ class Engine:
             insight=self.insight,
             journal=journal,
             started_ms=lambda: self.started_ms,
+            latency=self.latency,
             recording=lambda: self.recording.out_dir,
         )
         # The parts' commands under the engine's name: callers keep one object.
@@ -358,6 +360,7 @@ class Engine:
         self._spawn_background(
             self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
+        self._spawn_background(self.latency.watch_loop(), "loop lag")
         for loop, what in self.insight.loops():
             self._spawn_background(loop, what)
 
@@ -509,6 +512,7 @@ class Engine:
     def _on_event(self, venue: str, event: Event) -> None:
         self.recording.on_event(event)  # nothing while the record toggle is off
         if isinstance(event, BookChanged):
+            self.latency.book_seen(event.venue, event.symbol)
             for runner in self._book_subscribers.get((event.venue, event.symbol), ()):
                 runner.deliver_book(event.venue, event.symbol)
         elif isinstance(event, Fill):

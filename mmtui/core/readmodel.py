@@ -21,6 +21,7 @@ from mmtui.core.clock import Clock
 from mmtui.core.fill_history import FILLS_SHOWN, FillRecord, read_fills
 from mmtui.core.insight import Insight
 from mmtui.core.journal import Journal
+from mmtui.core.latency import Latency, LatencyView
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.params import ParamRow
@@ -203,6 +204,7 @@ class ReadModel:
         insight: Insight | None = None,
         journal: Journal | None = None,
         started_ms: Callable[[], int] = int,
+        latency: Latency | None = None,
         recording: Callable[[], Path | None] = lambda: None,
     ) -> None:
         self._mode = mode
@@ -221,6 +223,7 @@ class ReadModel:
         self._insight = insight
         self._journal = journal
         self._started_ms = started_ms
+        self._latency = latency or Latency()
         self._recording = recording
 
     def snapshot(self) -> Snapshot:
@@ -422,6 +425,11 @@ class ReadModel:
             return ()
         insight = self._insight
         return health_views(self._markets, insight.watch, insight.subscribed, self._clock.now_ms())
+
+    def latency(self) -> LatencyView:
+        """Tick-to-trade per market and the event loop's lag (``mmtui.core.latency``):
+        the figures the metrics histograms hold, as quantiles of the latest samples."""
+        return self._latency.view()
 
     def session_info(self, config_path: str = "") -> SessionInfo:
         return SessionInfo(

@@ -145,3 +145,21 @@ def test_replay_and_paper_keep_their_own_default_journal() -> None:
     assert default_journal_path("sim") == live
     assert default_journal_path("paper") == live.with_name("journal-paper.sqlite")
     assert default_journal_path("replay") == live.with_name("journal-replay.sqlite")
+
+
+def test_a_backtest_replays_a_live_config_without_its_keys(
+    recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mmtui backtest --data`` on a live config: mode replay, the strategies on the
+    data's exchange of their venue's name, no key asked for, nothing sent anywhere."""
+    from mmtui.backtest import load_backtest_config
+
+    for name in ("BACKPACK_API_KEY", "BACKPACK_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    raw = replay_config(None)
+    raw.pop("replay")
+    raw.update(mode="live", venues={"sim": {"type": "backpack", "key_file": "missing.yaml"}})
+    path = write_config(tmp_path / "live.yaml", raw)
+    config, _ = load_backtest_config(str(path), str(recorded), tmp_path / "out")
+    assert config.mode == "replay" and config.replay.data == recorded
+    assert config.journal.path == tmp_path / "out" / "journal.sqlite"

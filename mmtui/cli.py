@@ -156,7 +156,9 @@ def check_config(argv: Sequence[str]) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     names = ", ".join(s.name for s in config.strategies) or "none"
-    print(f"{source}: ok ({config.mode} mode, {len(config.venues)} venue(s), strategies: {names})")
+    replay = config.mode == "replay"
+    venues = len(config.replay.venues if replay else config.venues) or "the data's"
+    print(f"{source}: ok ({config.mode} mode, {venues} venue(s), strategies: {names})")
     return EXIT_OK
 
 

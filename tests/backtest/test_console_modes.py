@@ -131,6 +131,9 @@ async def test_paper_quotes_on_live_data_says_paper_and_sends_nothing(
                 assert header.lstrip().startswith("PAPER "), header
                 placed = session.engine.orders.counters.placed
                 assert placed >= 2
+                # our quotes rest on the local paper venue (the emulator's venue never
+                # sees a submit: checked below)
+                assert conn.venue is not None and conn.venue.open_orders("me")
         finally:
             report = await session.stop()
         assert report.ok, report.lines

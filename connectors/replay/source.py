@@ -18,6 +18,7 @@ from pathlib import Path
 from connectors.base import Side
 from connectors.replay.tardis import (
     BOOK_HEADER,
+    TRADES_HEADER,
     TardisError,
     open_text,
     read_all_book,
@@ -178,17 +179,9 @@ def book_messages(
                         q = lots(amount)
                     changes.append((sides[side], t, q))
             except (ValueError, KeyError, csv.Error) as exc:
-                if isinstance(exc, ReplayDataError):
-                    raise ReplayDataError(f"{path.name} line {reader.line_num}: {exc}") from None
-                if isinstance(exc, TardisError):
-                    detail = str(exc)
-                elif isinstance(exc, csv.Error):
-                    detail = f"unreadable CSV ({exc})"
-                elif len(row) != 8:
-                    detail = f"{len(row)} columns, expected 8"
-                else:
-                    detail = f"{exc} is not a side (bid, ask) or an is_snapshot (true, false)"
-                raise TardisError(f"{path.name} line {reader.line_num}: {detail}") from None
+                raise _row_error(
+                    path, reader.line_num, row, exc, "a side (bid, ask) or an is_snapshot"
+                ) from None
     if changes or snap:
         yield current, changes, snap
 
@@ -196,9 +189,48 @@ def book_messages(
 _TAKER = {"buy": _BUY, "sell": _SELL, "unknown": None}
 
 
-def trade_messages(paths: list[Path], ticks: Scale, lots: Scale) -> Iterator[TradeMessage]:
-    for row in read_all_trades(paths):
-        yield row.local_ts_us, _TAKER[row.side], ticks(row.price), lots(row.amount), row.id
+def trade_messages(
+    paths: list[Path], symbol: str, ticks: Scale, lots: Scale
+) -> Iterator[TradeMessage]:
+    """The trade files' rows, checked as ``book_messages`` checks book rows."""
+    current = -1
+    current_text = ""
+    takers = _TAKER
+    for path in paths:
+        with open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = tuple(next(reader, ()))
+            if header != TRADES_HEADER:
+                raise TardisError(f"{path.name}: not a trades file ({header})")
+            try:
+                for row in reader:
+                    _, sym, _, local, trade_id, side, price, amount = row
+                    if sym != symbol:
+                        raise TardisError(f"symbol {sym[:40]!r} in a file of {symbol}")
+                    if local != current_text:
+                        if not local.isdigit() or len(local) > 19:
+                            raise TardisError(f"local_timestamp {local[:40]!r}")
+                        current, current_text = int(local), local
+                    yield current, takers[side], ticks(price), lots(amount), trade_id
+            except (ValueError, KeyError, csv.Error) as exc:
+                raise _row_error(
+                    path, reader.line_num, row, exc, "a side (buy, sell, unknown)"
+                ) from None
+
+
+def _row_error(path: Path, line: int, row: list[str], exc: Exception, field: str) -> ValueError:
+    """A bad row's error: the file, the line, what is wrong."""
+    if isinstance(exc, ReplayDataError):
+        return ReplayDataError(f"{path.name} line {line}: {exc}")
+    if isinstance(exc, TardisError):
+        detail = str(exc)
+    elif isinstance(exc, csv.Error):
+        detail = f"unreadable CSV ({exc})"
+    elif len(row) != 8:
+        detail = f"{len(row)} columns, expected 8"
+    else:
+        detail = f"{exc} is not {field}"
+    return TardisError(f"{path.name} line {line}: {detail}")
 
 
 __all__ = [

@@ -93,7 +93,7 @@ def _stream(
 
     def trades() -> Iterator[_Message]:
         apply = venue.apply_trade
-        for ts, side, price, qty, trade_id in trade_messages(ds.trade_files, ticks, lots):
+        for ts, side, price, qty, trade_id in trade_messages(ds.trade_files, symbol, ticks, lots):
             yield ts, 0, idx + 1, apply, (symbol, ts // 1000, side, price, qty, trade_id)
 
     return [books(), trades()]

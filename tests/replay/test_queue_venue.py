@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal as D
+
+import pytest
 
 from connectors.base import Liquidity, OrderStatus, TimeInForce, Trade
 from connectors.replay.queue import QueueSpec
@@ -105,8 +108,6 @@ def test_probabilistic_log_function_and_trades_are_not_counted_twice() -> None:
     venue.apply_book(SYMBOL, 1003, [(BUY, 1000, 13)])  # the trade's own decrease
     assert venue.queue_ahead("me", "b1") == 3
     venue.apply_book(SYMBOL, 1004, [(BUY, 1000, 7)])  # 6 cancelled
-    import math
-
     p = math.log1p(10) / (math.log1p(10) + math.log1p(3))
     expected = 3 - (1 - p) * 6 + min(10 - p * 6, 0)
     assert abs(venue.queue_ahead("me", "b1") - expected) < 1e-9  # type: ignore[operator]
@@ -276,3 +277,16 @@ def test_our_orders_at_one_price_share_a_trade_oldest_first() -> None:
         ("b1", D("0.002")),
         ("b2", D("0.001")),
     ]
+
+
+def test_specs_refuse_what_they_cannot_model() -> None:
+    for bad in (
+        QueueSpec(model="fifo"),  # type: ignore[arg-type]
+        QueueSpec(model="probabilistic", function="cubic"),  # type: ignore[arg-type]
+        QueueSpec(model="probabilistic", n=0),
+    ):
+        with pytest.raises(ValueError, match="queue"):
+            bad.build()
+    for kwargs in ({"entry_ms": -1}, {"cancel_ms": 1.5}, {"feed_ms": 120_000}):
+        with pytest.raises(ValueError, match="latency"):
+            LatencySpec(**kwargs)  # type: ignore[arg-type]

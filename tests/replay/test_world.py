@@ -13,7 +13,7 @@ import pytest
 from connectors.base import Event, Fill, OrderRequest, OrderStatus, Side
 from connectors.replay.source import ReplayDataError
 from connectors.replay.spec import InstrumentSpec, LatencySpec, ReplayVenueSpec
-from connectors.replay.tardis import BOOK_HEADER, TardisWriter
+from connectors.replay.tardis import BOOK_HEADER, TRADES_HEADER, TardisWriter
 from connectors.replay.world import ReplayWorld, base_of
 from connectors.sim.connector import SimConnector
 
@@ -157,6 +157,7 @@ def test_a_price_off_the_given_grid_is_a_clear_error(tmp_path: Path) -> None:
         ("x,ETH-PERP,1,1,false,bid,10.5", "line 3: 7 columns, expected 8"),
         ("x,ETH-PERP,1,1,false,buy,10.5,1", "line 3: 'buy' is not a side"),
         ("x,ETH-PERP,1,1,maybe,bid,10.5,1", "line 3: 'maybe' is not a side .* or an is_snapshot"),
+        ("x,ETH-PERP,1,1,false,bid,10.5,1\n\0", "line 4: 1 columns, expected 8"),
         ("x,ETH-PERP,1,1x,false,bid,10.5,1", "line 3: local_timestamp '1x'"),
         ("x,BTC-PERP,1,1,false,bid,10.5,1", "line 3: symbol 'BTC-PERP' in a file of ETH-PERP"),
         ("x,ETH-PERP,1,1,false,bid,10_5,1", "line 3: x ETH-PERP price: '10_5' is not a number"),
@@ -171,6 +172,30 @@ def test_a_bad_book_row_is_an_error_naming_file_and_line(
         fh.write("x,ETH-PERP,1,1,true,bid,10.5,1\n")
         fh.write(row + "\n")
     grid = InstrumentSpec(D("0.1"), D("1"))  # given: nothing else reads the rows first
+    spec = ReplayVenueSpec("v", exchange="x", instruments={"ETH-PERP": grid})
+    with pytest.raises(ValueError, match=f"ETH-PERP.csv.gz {error}"):
+        world = ReplayWorld(tmp_path, [spec])
+        world.prime(START_MS)
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("x,ETH-PERP,1,1,t2,bid,10.5,1", "line 3: 'bid' is not a side \\(buy, sell, unknown\\)"),
+        ("x,ETH-PERP,1,1,t2,buy,10.5", "line 3: 7 columns, expected 8"),
+        ("x,ETH-PERP,1,-1,t2,buy,10.5,1", "line 3: local_timestamp '-1'"),
+        ("x,ETH-PERP,1,1,t2,buy,10.55,1", "line 3: x ETH-PERP price: 10.55 is not a multiple"),
+    ],
+)
+def test_a_bad_trade_row_is_an_error_naming_file_and_line(
+    tmp_path: Path, row: str, error: str
+) -> None:
+    path = tmp_path / "x_trades_2026-05-28_ETH-PERP.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(",".join(TRADES_HEADER) + "\n")
+        fh.write("x,ETH-PERP,1,1,t1,sell,10.5,1\n")
+        fh.write(row + "\n")
+    grid = InstrumentSpec(D("0.1"), D("1"))
     spec = ReplayVenueSpec("v", exchange="x", instruments={"ETH-PERP": grid})
     with pytest.raises(ValueError, match=f"ETH-PERP.csv.gz {error}"):
         world = ReplayWorld(tmp_path, [spec])

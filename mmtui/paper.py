@@ -95,7 +95,28 @@ class PaperConnector:
 
     async def connect(self, sink: EventSink) -> None:
         await self.public.connect(self.feed.on_event)
-        live = await self.public.instruments()
+        try:
+            live = await self.public.instruments()
+            self._build_venue(live)
+        except BaseException:
+            # the engine closes only connectors whose connect returned: close the feed
+            await self.public.close()
+            raise
+        self.inner = SimConnector(self.venue)  # type: ignore[arg-type]  # SimVenue's surface
+        self.stats = self.inner.stats
+        await self.inner.connect(sink)
+        self._advance = asyncio.get_running_loop().create_task(
+            self.feed.run(ADVANCE_S), name=f"paper {self.name} advance"
+        )
+        log.info(
+            "paper %s: %d markets from the live feed, queue %s",
+            self.name,
+            len(live),
+            self.fill.queue.model,
+        )
+
+    def _build_venue(self, live: dict[str, Instrument]) -> None:
+        """The local venue: the live instruments (ticks and lots), fees as configured."""
         maker, taker = self.default_fees or (None, None)
         if self.fill.maker_fee is not None:
             maker = self.fill.maker_fee
@@ -112,18 +133,6 @@ class PaperConnector:
         )
         self.venue.now_ms = self.feed.now()
         self.feed.venue = self.venue
-        self.inner = SimConnector(self.venue)  # type: ignore[arg-type]  # SimVenue's surface
-        self.stats = self.inner.stats
-        await self.inner.connect(sink)
-        self._advance = asyncio.get_running_loop().create_task(
-            self.feed.run(ADVANCE_S), name=f"paper {self.name} advance"
-        )
-        log.info(
-            "paper %s: %d markets from the live feed, queue %s",
-            self.name,
-            len(live),
-            self.fill.queue.model,
-        )
 
     async def close(self) -> None:
         if self._advance is not None:

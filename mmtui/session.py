@@ -83,7 +83,11 @@ class Session:
         if self.world is not None:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
-            self._tasks.append(loop.create_task(self._run_world(), name="sim world"))
+            self._tasks.append(
+                loop.create_task(self.world.run(self.clock, self.step_ms), name="sim world")
+            )
+            if hasattr(self.world, "finished"):
+                self._tasks.append(loop.create_task(self._watch_replay_end(), name="replay end"))
             if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
@@ -118,13 +122,12 @@ class Session:
                 asyncio.get_running_loop().create_task(self.sampler.run(), name="report sampler")
             )
 
-    async def _run_world(self) -> None:
-        await self.world.run(self.clock, self.step_ms)
-        # A replay's world returns at the end of its data; its venues still settle what
-        # is in flight (latency-delayed entries and cancels) until the session stops.
-        while True:
-            await self.clock.sleep(self.step_ms / 1000)
-            self.world.step(self.clock.now_ms(), self.step_ms)
+    async def _watch_replay_end(self) -> None:
+        """A replay's world plays on (its venues settle what is in flight) after its
+        data ends: say when it did, in the events pane and the journal."""
+        while not self.world.finished:
+            await self.clock.sleep(1.0)
+        self.engine.note_event("replay", "the recorded data ended: the books stand still")
 
     def _journal_gate(self) -> Callable[[], Awaitable[None]] | None:
         """The sim's virtual time waits for the journal's writer (nothing is lost at

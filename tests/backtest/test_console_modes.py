@@ -52,6 +52,8 @@ async def test_replay_in_the_console_says_replay(recorded: Path, tmp_path: Path)
             assert runner.orders(), "the strategy quotes on the replayed book"
             await session.run_for(120)  # past the data's end: the world finishes
             assert world.finished
+            ended = [detail for _, kind, detail in session.engine.events if kind == "replay"]
+            assert ended and "data ended" in ended[0]
     finally:
         report = await session.stop()
     assert report.ok, report.lines

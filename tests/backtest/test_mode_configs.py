@@ -163,3 +163,39 @@ def test_a_backtest_replays_a_live_config_without_its_keys(
     config, _ = load_backtest_config(str(path), str(recorded), tmp_path / "out")
     assert config.mode == "replay" and config.replay.data == recorded
     assert config.journal.path == tmp_path / "out" / "journal.sqlite"
+
+
+def test_replay_settings_map_onto_the_replay_venue_spec(recorded: Path) -> None:
+    from decimal import Decimal as D
+
+    from connectors.replay.queue import QueueSpec
+    from connectors.replay.spec import InstrumentSpec, LatencySpec
+    from mmtui.config import Config
+    from mmtui.modes import replay_specs
+
+    venue = {
+        "exchange": "sim",
+        "symbols": ["BTC-PERP"],
+        "instruments": {"BTC-PERP": {"tick_size": "0.5", "step_size": "0.01", "base": "XBT"}},
+        "queue": {"model": "probabilistic", "function": "log", "sampled": True, "seed": 9},
+        "latency": {"entry_ms": 25, "cancel_ms": 15, "feed_ms": 5},
+        "maker_fee": "-0.0001",
+        "taker_fee": "0.0007",
+        "collateral": "2500",
+    }
+    raw = replay_config(recorded)
+    raw["replay"]["venues"] = {"rp": venue}
+    raw["strategies"][0]["venue"] = "rp"
+    (spec,) = replay_specs(Config.model_validate(raw))
+    assert spec.name == "rp" and spec.recorded_exchange == "sim"
+    assert spec.symbols == ("BTC-PERP",)
+    assert spec.instruments == {
+        "BTC-PERP": InstrumentSpec(tick_size=D("0.5"), step_size=D("0.01"), base="XBT")
+    }
+    assert spec.queue == QueueSpec(model="probabilistic", function="log", sampled=True, seed=9)
+    assert spec.latency == LatencySpec(entry_ms=25, cancel_ms=15, feed_ms=5)
+    assert (spec.maker_fee, spec.taker_fee) == (D("-0.0001"), D("0.0007"))
+    assert spec.starting_collateral == D(2500)
+    # no replay.venues: one venue per exchange a strategy names, with the defaults
+    (inferred,) = replay_specs(Config.model_validate(replay_config(recorded, venues={})))
+    assert inferred.name == "sim" and inferred.queue == QueueSpec()

@@ -29,12 +29,11 @@ from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
 from mmtui.commands import COMMANDS
+from mmtui.config_env import EnvOverrideError, apply_env
 from mmtui.config_modes import Mode, PaperConfig, ReplayConfig, check_modes
 from mmtui.config_reader import (
     ConfigReadError,
     first_non_finite,
-    numeric_string_problem,
-    parse_yaml,
     read_yaml_file,
 )
 from mmtui.core.inventory import InventoryPolicy
@@ -43,8 +42,6 @@ from mmtui.core.risk import RiskLimits
 from mmtui.metrics.config import MetricsConfig
 from strategies.registry import STRATEGY_KINDS
 
-ENV_PREFIX = "MMTUI_"
-RESERVED_ENV = {"MMTUI_CONFIG", "MMTUI_LOG_LEVEL", "MMTUI_LOG_DIR"}
 SECRET_WORDS = ("secret", "private_key", "api_key", "password", "passphrase")
 NOT_SECRET_SUFFIXES = ("_file", "_index", "_env")
 
@@ -511,7 +508,10 @@ def load_config(
             f"config error: {source}: the top level must be a mapping, not {type(raw).__name__}"
         )
     _refuse_secrets(raw, source, "")
-    env_keys = _apply_env(raw, env, source)
+    try:
+        env_keys = apply_env(raw, env)
+    except EnvOverrideError as exc:
+        raise ConfigError(f"config error: {source}: {exc}") from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -554,50 +554,6 @@ def _refuse_secrets(node: Any, source: Path, path: str) -> None:
     elif isinstance(node, list):
         for i, item in enumerate(node):
             _refuse_secrets(item, source, f"{path}.{i}")
-
-
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dict[str, str]:
-    """Apply MMTUI_* overrides in place; returns dotted key -> variable name."""
-    applied: dict[str, str] = {}
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
-            continue
-        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
-        if not parts:
-            continue
-        problem = numeric_string_problem(env[var])
-        if problem is not None:
-            raise ConfigError(f"config error: {source}: {var}: {problem}")
-        try:
-            value = parse_yaml(env[var])
-        except ConfigReadError:
-            value = env[var]
-        node: Any = raw
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    at = ".".join(parts[:i])
-                    raise ConfigError(
-                        f"config error: {source}: {var}: no list item {part!r} at '{at}'"
-                    )
-                if last:
-                    node[int(part)] = value
-                else:
-                    node = node[int(part)]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if not isinstance(node.get(part), dict | list):
-                        node[part] = {}
-                    node = node[part]
-            else:
-                raise ConfigError(
-                    f"config error: {source}: {var}: '{'.'.join(parts[:i])}' is not a section"
-                )
-        applied[".".join(parts)] = var
-    return applied
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

@@ -4,6 +4,7 @@
     mmtui --headless [--duration S] [--speed X] [--json]
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui backtest --data DIR --config FILE [--out DIR]  strategies on recorded data + report
     mmtui record --venue V --symbols A,B --out DIR        public books + trades to files
 
 Exit codes: 0 ok, 1 the run ended badly (orders left open or unverified at a venue
@@ -52,10 +53,14 @@ subcommands:
   mmtui emulate VENUE [--port P] [--dir D]
                                 a loopback venue to rehearse against (backpack, lighter,
                                 grvt): writes its keys and a config to run mmtui on
+  mmtui backtest --data DIR --config FILE [--out DIR] [--speed max]
+                                the config's strategies on recorded data (Tardis CSV),
+                                headless, then a report (docs/backtest.md)
   mmtui record --venue V --symbols A,B --out DIR [--config F] [--seconds N]
                                 a venue's public books and trades as Tardis.dev CSV
                                 files (no keys needed; docs/recording.md)
-  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui record --help`)
+  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui backtest --help`,
+  `mmtui record --help`)
 
 exit codes: 0 ok; 1 the run ended badly (orders left open or unverified, a FAIL line
 in the shutdown report); 2 bad input (config, arguments)
@@ -95,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
+    if args_list and args_list[0] == "backtest":
+        from mmtui.backtest import main as backtest_main
+
+        return backtest_main(args_list[1:])
     if args_list and args_list[0] == "emulate":
         from mmtui.emulate import main as emulate_main
 
@@ -147,7 +156,9 @@ def check_config(argv: Sequence[str]) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     names = ", ".join(s.name for s in config.strategies) or "none"
-    print(f"{source}: ok ({config.mode} mode, {len(config.venues)} venue(s), strategies: {names})")
+    replay = config.mode == "replay"
+    venues = len(config.replay.venues if replay else config.venues) or "the data's"
+    print(f"{source}: ok ({config.mode} mode, {venues} venue(s), strategies: {names})")
     return EXIT_OK
 
 

@@ -58,6 +58,7 @@ from strategies.base import (
     StrategyParams,
 )
 from strategies.external_book import external_best, external_mid
+from strategies.requote import QuotingParams, RequoteGate
 
 BPS = Decimal(10_000)
 CONTROL_TAGS = frozenset({"reduce", "target"})
@@ -74,7 +75,7 @@ _RENAMED = {
 }
 
 
-class PerpMarketMakerParams(StrategyParams):
+class PerpMarketMakerParams(QuotingParams):
     tick_interval_ms: int = Field(default=1000, ge=10, description="quoting cycle, ms")
     base_spread_pct: Decimal = Field(
         default=Decimal("0.2"), gt=0, le=20, description="total spread of level 0, % of mid"
@@ -256,6 +257,7 @@ class PerpMarketMaker(Strategy):
         self._last_ref: Decimal | None = None
         self._held = False
         self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+        self.gate = RequoteGate.of(ctx, self._cycle, self.inst.tick_size, p)
 
     @property
     def p(self) -> PerpMarketMakerParams:
@@ -311,7 +313,10 @@ class PerpMarketMaker(Strategy):
             return
         mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         if mid is not None:
-            self._add_mid(self.ctx.now_ms(), mid)
+            now_ms = self.ctx.now_ms()
+            self._add_mid(now_ms, mid)
+            # requote now if the reference (the window's median) moved enough
+            self.gate.on_book(now_ms, self._reference_mid(now_ms))
 
     def on_order(self, order: OrderView) -> None:
         kind = "ladder" if order.tag.startswith("L") else "control"
@@ -350,6 +355,7 @@ class PerpMarketMaker(Strategy):
             return
         self._add_mid(now_ms, mid)
         ref = self._reference_mid(now_ms)
+        self.gate.cycled(now_ms, ref)
         position = self.ctx.position(self.venue, self.symbol)
         plan = self.plan(book, ref, position.size)
         # After a jump of the reference, cancel what no longer fits but place
@@ -359,6 +365,7 @@ class PerpMarketMaker(Strategy):
         self._held, self._last_ref = hold, ref
         if hold:
             tel.count("holds")
+            self.gate.later()  # the settled price is looked at after the minimum interval
         self._track_control(plan, now_ms)
         if not self._escalate(plan, book, mine, now_ms):
             self._work_control(plan, now_ms)

@@ -259,4 +259,3 @@ async def test_pmm_moves_both_sides_together_on_a_book_move(
         assert runner.ticks == 0
     finally:
         await s.stop()
-

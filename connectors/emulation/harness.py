@@ -130,6 +130,19 @@ class FaultInjector:
 
         self._h.call(apply)
 
+    def freeze(self, max_s: float = 30.0) -> None:
+        """Freeze the whole venue until ``thaw`` (at most ``max_s``): its loop stops, so
+        no frame, no pong and no HTTP answer leaves; the sockets stay open. A frozen
+        feed, as a stuck venue or a half-open connection looks from our side."""
+        thawed = self._h.thawed
+        thawed.clear()
+        loop = self._h._loop
+        assert loop is not None, "the emulator is not running"
+        loop.call_soon_threadsafe(thawed.wait, max_s)
+
+    def thaw(self) -> None:
+        self._h.thawed.set()
+
     def close_sockets(self, *, abrupt: bool = False) -> int:
         """Close every open WebSocket; returns how many there were."""
         return self._h.call_async(lambda: self._h.dialect.close_sockets(abrupt=abrupt))
@@ -240,6 +253,8 @@ class EmulatorHarness:
         self._startup_error: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._paused = False
+        self.thawed = threading.Event()
+        """Cleared while ``faults.freeze`` holds the emulator's loop."""
         self.port = port  # 0: an ephemeral port, known once started
         self.step_errors = 0
 
@@ -267,6 +282,7 @@ class EmulatorHarness:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.thawed.set()  # a frozen loop could not stop
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

@@ -3,9 +3,10 @@
 A quoting strategy prices off a reference (the external mid, a median of it). Its
 tick (``tick_interval_ms``) stays for housekeeping; between ticks a book change
 requotes at once when the reference moved at least ``move_ticks`` ticks since the
-last quote cycle (tick or book). Cycles are at least ``min_interval_ms`` apart: a
-move inside the interval is not dropped but put off to its end (one timer at a
-time, ``StrategyContext.call_later``), where the reference is checked again.
+last quote cycle (tick or book). Book-driven cycles are at least ``min_interval_ms``
+apart (the requote rate they can cost); a move inside the interval is not dropped
+but put off to its end (one timer at a time, ``StrategyContext.call_later``). A tick
+does not hold a book change back: it runs on its own clock.
 
 The connector already coalesces its book changes to one per symbol per loop turn
 (``connectors.common.delivery``), so a burst of deltas costs one look here.
@@ -56,6 +57,7 @@ class RequoteGate:
         self.move = tick_size * move_ticks
         self.enabled = enabled
         self.last_ms: int | None = None
+        """When the last book-driven cycle ran."""
         self.last_ref: Decimal | None = None
         self.pending = False
         self.book_cycles = 0
@@ -76,8 +78,7 @@ class RequoteGate:
 
     def cycled(self, now_ms: int, ref: Decimal | None) -> None:
         """A quote cycle ran at ``now_ms`` on ``ref`` (the strategy calls this from
-        every cycle, the tick's too)."""
-        self.last_ms = now_ms
+        every cycle, the tick's too): moves are measured from there."""
         if ref is not None:
             self.last_ref = ref
 
@@ -108,15 +109,13 @@ class RequoteGate:
             self.ctx.call_later(max(1, self.min_interval_ms), self._due)
 
     def _due(self) -> None:
-        """The minimum interval is over: cycle (the cycle itself judges the book as
-        it is now; a tick in between may have done it already)."""
+        """The minimum interval is over: cycle (on the book as it is now; a cycle that
+        finds its quotes still fit sends nothing)."""
         self.pending = False
-        now_ms = self.ctx.now_ms()
-        if self.last_ms is not None and now_ms - self.last_ms < max(1, self.min_interval_ms):
-            return  # a tick cycled meanwhile; the next book change starts over
-        self._run(now_ms)
+        self._run(self.ctx.now_ms())
 
     def _run(self, now_ms: int) -> None:
+        self.last_ms = now_ms
         self.book_cycles += 1
         self.ctx.telemetry.count("book_requotes")
         self._cycle(now_ms)

@@ -269,8 +269,9 @@ class ReconnectingWs:
     # -- feed liveness -------------------------------------------------------------
 
     def _start_pinger(self, ws: Any) -> None:
-        if self.liveness is not None and self.liveness_ping_s:
+        if self.liveness is not None:
             self.liveness.beat()  # connected: alive from here
+        if self.liveness is not None and self.liveness_ping_s:
             self._pinger = asyncio.get_running_loop().create_task(
                 self._liveness_pings(ws, self.liveness, self.liveness_ping_s),
                 name=f"{self.venue} ws liveness",

@@ -253,6 +253,9 @@ class EmulatorHarness:
         self._startup_error: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._paused = False
+        self.on_request: Callable[[web.Request], None] | None = None
+        """Measurement hook (off: None): called on the emulator's loop as each HTTP
+        request arrives (``benchmarks/bench_tick_to_trade.py``)."""
         self.thawed = threading.Event()
         """Cleared while ``faults.freeze`` holds the emulator's loop."""
         self.port = port  # 0: an ephemeral port, known once started
@@ -422,6 +425,8 @@ class EmulatorHarness:
     async def _fault_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]
     ) -> web.StreamResponse:
+        if self.on_request is not None:
+            self.on_request(request)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         state = self.fault_state

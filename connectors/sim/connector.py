@@ -215,6 +215,7 @@ class SimConnector:
         bids, asks, seq = self.venue.snapshot(symbol)
         book = self._books[symbol]
         book.apply_snapshot(bids, asks, seq, self.venue.now_ms)
+        self.liveness.beat(self.venue.now_ms)  # the snapshot is a word from the feed
         self._events.book_changed(symbol)
 
     def _on_levels(self, symbol: str, changes: LevelChanges, seq: int, ts_ms: int) -> None:
@@ -227,6 +228,7 @@ class SimConnector:
             return
         bids = [(price, qty) for side, price, qty in changes if side is Side.BUY]
         asks = [(price, qty) for side, price, qty in changes if side is Side.SELL]
+        self.liveness.beat(ts_ms)
         if not book.apply_delta(bids, asks, prev_seq=seq - 1, seq=seq, ts_ms=ts_ms):
             log.warning("%s %s: book resync (%s)", self.name, symbol, book.resync_reason)
             self.stats.resyncs += 1

@@ -4,6 +4,7 @@ not on the next tick; cycles stay ``requote_min_interval_ms`` apart; a move unde
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
@@ -103,10 +104,12 @@ def test_gate_off_paused_or_after_a_tick() -> None:
     assert cycles == []  # a paused strategy places nothing
     ctx.running = True
     _book(gate, ctx, 700, "103.00")
-    _book(gate, ctx, 710, "104.00")  # put off to 800
-    gate.cycled(750, D("104.00"))  # a tick quoted meanwhile
+    gate.cycled(705, D("103.00"))  # a tick: it does not hold book changes back...
+    _book(gate, ctx, 710, "103.00")  # ...but moves are measured from it: nothing
+    assert cycles == [700] and ctx.timers == []
+    _book(gate, ctx, 720, "104.00")  # put off to 800
     ctx.advance(800)
-    assert cycles == [700]  # the tick did it; the next book change starts over
+    assert cycles == [700, 800]
 
 
 def test_params_are_validated() -> None:
@@ -202,11 +205,11 @@ async def test_as_holds_the_min_interval_on_a_busy_book(
         strategy.gate._cycle = by("book")  # type: ignore[attr-defined]
         strategy._quote = by("tick")  # type: ignore[attr-defined]  # what on_tick calls
         await s.run_for(6)
-        books = [i for i, (_, kind) in enumerate(cycles) if kind == "book"]
-        assert len(books) >= 2, cycles
-        # a book-driven cycle is never within 1 s of the cycle before it (tick or book)
-        assert all(cycles[i][0] - cycles[i - 1][0] >= 1000 for i in books if i), cycles
-        assert len(cycles) <= 3 + 6  # 6 s: ticks every 2 s, and at most one more a second
+        books = [t for t, kind in cycles if kind == "book"]
+        assert len(books) >= 4, cycles  # the book moves every step: a cycle a second
+        # book-driven cycles are never within 1 s of each other (ticks run on their own)
+        assert all(b - a >= 1000 for a, b in itertools.pairwise(books)), cycles
+        assert len(books) <= 7  # 6 s
     finally:
         await s.stop()
 

@@ -1,0 +1,534 @@
+"""Tick-to-trade on the Backpack emulator: from a book change leaving the venue to our
+first order request arriving there, with the stage breakdown and the floor.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_tick_to_trade.py [--triggers 60] [--tick-ms 500]
+        [--tick-driven] [--runs 1] [--interval-ms MS] [--json]
+
+Three processes on 127.0.0.1, as in production:
+
+- **the venue**: the Backpack emulator (``mmtui emulate backpack``'s, its own process).
+  After a warm-up it stops stepping its market; then, every ``--interval-ms``
+  (jittered ±50 %), it moves the fair value ±5 USD (50 ticks) and steps once: the
+  crowd follows and a depth frame leaves. Its measurement hooks (off by default:
+  ``SocketSet.on_send``, ``EmulatorHarness.on_request``) stamp every frame leaving
+  and every HTTP request arriving.
+- **the core**: the session ``mmtui --headless`` runs (``build_session`` on the
+  config ``mmtui emulate`` writes): the real Backpack connector and an
+  Avellaneda–Stoikov strategy (``requote_ticks`` 20, ``tick_interval_ms``
+  ``--tick-ms``; ``--tick-driven``: ``requote_on_book: false``, the old behaviour).
+  Probes stamp each depth frame received, each ``on_book``, and each request handed
+  to the HTTP client; a task measures the loop's lag (a 1 ms sleep's overshoot).
+- **this process**, idle otherwise, measures the floor in the same run: a bare
+  WebSocket client on the same depth stream (venue send -> received), the frame's
+  parse and an order's signature (median of many), and an HTTP request on a kept
+  connection (sent -> arrived at the venue).
+
+Per trigger: t2t = first order request (place or cancel) arriving at the venue -
+the trigger's depth frame leaving for our connector. Stages: venue->connector (frame
+received), connector->strategy (``on_book`` on that book), strategy->request sent (the
+request handed to aiohttp: pricing, risk, gateway, signing), request->venue (aiohttp
+and loopback). Clocks: ``time.time_ns()`` in every process (one machine).
+
+Internal roles (``--role venue|core``) are how the script starts its own processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SYMBOL = "BTC_USDC_PERP"
+DEPTH = f"depth.{SYMBOL}"
+ORDER_PATH = "/api/v1/order"
+MOVE = 0.00005  # of 100 000: 5 USD, 50 ticks (AS requotes at 20)
+PROBE_HEADER = "X-Bench-Probe"
+
+
+def _stream(text: str, name: str) -> bool:
+    """Is ``text`` a push of stream ``name`` (a prefix of it)? The emulator writes the
+    stream name last; a real venue may write it first: both ends are looked at."""
+    key = f'"stream":"{name}'
+    return key in text[-80:] or key in text[:80]
+
+
+def _now() -> int:
+    return time.time_ns()
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+# -- the venue process -----------------------------------------------------------------
+
+
+def run_venue(folder: Path) -> int:
+    from connectors.backpack.emulator import backpack_emulator
+    from connectors.sim.venue import FlowParams
+    from mmtui.emulate import ACCOUNT, new_keypair, write_backpack_files
+
+    # ``mmtui emulate backpack``'s emulator, with a crowd that refills every level at
+    # once: one step after a move, its whole ladder has moved (a trigger always moves
+    # the touch by the full 50 ticks, never by a random part of it)
+    api_key, api_secret = new_keypair()
+    harness = backpack_emulator({api_key: ACCOUNT}, flow=FlowParams(refill_prob=1.0)).start()
+    config = write_backpack_files(folder, harness.base_url, harness.ws_url, api_key, api_secret)
+    sent: list[tuple[int, int, str]] = []  # (ns, client id, frame)
+    arrived: list[tuple[int, str, str, str]] = []  # (ns, method, path, probe id)
+    triggers: list[int] = []
+
+    def on_send(conn: Any, text: str) -> None:
+        if _stream(text, DEPTH + '"') or _stream(text, "account."):
+            sent.append((_now(), id(conn), text))
+
+    def on_request(request: Any) -> None:
+        arrived.append(
+            (_now(), request.method, request.path, request.headers.get(PROBE_HEADER, ""))
+        )
+
+    harness.dialect.sockets.on_send = on_send  # type: ignore[attr-defined]
+    harness.on_request = on_request
+    print(json.dumps({"config": str(config), "ws": harness.ws_url, "rest": harness.base_url}))
+    sys.stdout.flush()
+    market = harness.world.market
+    for line in sys.stdin:  # commands from the driver
+        cmd = line.split()
+        if not cmd:
+            continue
+        if cmd[0] == "pause":
+            harness.pause()
+        elif cmd[0] == "go":
+            count, interval_ms, seed = int(cmd[1]), float(cmd[2]), int(cmd[3])
+            rng = random.Random(seed)
+            for k in range(count):
+                time.sleep(interval_ms / 1000 * rng.uniform(0.5, 1.5))
+                sign = 1 if k % 2 == 0 else -1
+
+                def move(sign: int = sign) -> None:
+                    triggers.append(_now())
+                    market.shock("BTC", sign * MOVE)
+                    harness._step_once()  # one step: the crowd follows
+
+                harness.call(move)
+            time.sleep(max(0.5, interval_ms / 1000 * 2))
+            print(json.dumps({"done": True}))
+            sys.stdout.flush()
+        elif cmd[0] == "dump":
+            Path(cmd[1]).write_bytes(
+                orjson.dumps({"sent": sent, "arrived": arrived, "triggers": triggers})
+            )
+            print(json.dumps({"dumped": True}))
+            sys.stdout.flush()
+        elif cmd[0] == "stop":
+            break
+    harness.stop()
+    return 0
+
+
+# -- the core process ------------------------------------------------------------------
+
+
+def run_core(config_path: Path, trace_path: Path) -> int:
+    return asyncio.run(_core(config_path, trace_path))
+
+
+async def _core(config_path: Path, trace_path: Path) -> int:
+    from connectors.backpack.ws import BackpackWs
+    from connectors.common.http import HttpClient
+    from mmtui.config import load_config
+    from mmtui.session import build_session
+    from strategies.avellaneda_stoikov import AvellanedaStoikov
+
+    received: list[tuple[int, str]] = []
+    books: list[tuple[int, int]] = []
+    requests: list[tuple[int, str, str]] = []
+    lags: list[float] = []
+
+    handle = BackpackWs.handle
+
+    def probe_handle(self: Any, ws: Any, raw: str | bytes) -> bool:
+        t = _now()
+        if isinstance(raw, str) and _stream(raw, DEPTH + '"'):
+            received.append((t, raw))
+        return handle(self, ws, raw)
+
+    on_book = AvellanedaStoikov.on_book
+
+    def probe_on_book(self: Any, venue: str, symbol: str) -> None:
+        book = self.ctx.book(venue, symbol)
+        books.append((_now(), book.seq if book is not None else -1))
+        on_book(self, venue, symbol)
+
+    answer = HttpClient.answer
+
+    async def probe_answer(self: Any, method: str, path: str, **kw: Any) -> Any:
+        requests.append((_now(), method.upper(), path))
+        return await answer(self, method, path, **kw)
+
+    BackpackWs.handle = probe_handle  # type: ignore[method-assign]
+    AvellanedaStoikov.on_book = probe_on_book  # type: ignore[method-assign]
+    HttpClient.answer = probe_answer  # type: ignore[method-assign]
+
+    config, _ = load_config(config_path, env={})
+    session = build_session(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    async def lag_probe() -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append((time.perf_counter() - t0 - 0.001) * 1000)
+
+    await session.start()
+    runner = next(iter(session.engine.strategies.values()))
+    while len(runner.orders()) < 2:  # quoting: warmed up
+        await asyncio.sleep(0.05)
+    print(json.dumps({"ready": True}))
+    sys.stdout.flush()
+    lag_task = loop.create_task(lag_probe())
+    await stop.wait()
+    lag_task.cancel()
+    await session.stop()
+    trace_path.write_bytes(
+        orjson.dumps(
+            {
+                "received": received,
+                "books": books,
+                "requests": requests,
+                "lags": lags,
+                "rejections": dict(session.engine.risk.rejections),
+            }
+        )
+    )
+    return 0
+
+
+# -- the floor, measured here ------------------------------------------------------------
+
+
+async def _floor_probe(
+    ws_url: str, rest_url: str, stop: asyncio.Event, out: dict[str, Any]
+) -> None:
+    import aiohttp
+    import websockets
+
+    frames: list[tuple[int, str]] = []
+    sends: list[tuple[int, str]] = []
+
+    async def ws_reader() -> None:
+        async with websockets.connect(ws_url, compression=None) as ws:
+            await ws.send(orjson.dumps({"method": "SUBSCRIBE", "params": [DEPTH]}).decode())
+            async for raw in ws:
+                frames.append((_now(), raw if isinstance(raw, str) else raw.decode()))
+
+    async def http_pinger() -> None:
+        async with aiohttp.ClientSession() as http:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                tag = f"p{i}"
+                sends.append((_now(), tag))
+                async with http.get(rest_url + "/api/v1/ping", headers={PROBE_HEADER: tag}) as r:
+                    await r.read()
+                await asyncio.sleep(0.05)
+
+    tasks = [asyncio.create_task(ws_reader()), asyncio.create_task(http_pinger())]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    out["frames"] = frames
+    out["sends"] = sends
+
+
+def _parse_and_sign_us(sample_frame: str) -> tuple[float, float]:
+    """Median microseconds: a depth frame's parse (frame + both sides' levels) and one
+    order's ED25519 signature (the connector's own functions)."""
+    from connectors.backpack import wire
+    from connectors.backpack.keys import BackpackKeys
+    from connectors.backpack.signing import auth_headers
+    from connectors.backpack.ws import parse_frame
+    from connectors.base import Instrument
+
+    tick, step = Decimal("0.1"), Decimal("0.001")
+    inst = Instrument("backpack", SYMBOL, "BTC", "USDC", tick, step, step)
+    parse: list[float] = []
+    for _ in range(2000):
+        t0 = time.perf_counter_ns()
+        frame = parse_frame(sample_frame)
+        d = frame.data
+        wire.update_id(d["U"]), wire.update_id(d["u"])
+        wire.book_levels(d.get("b") or [], inst)
+        wire.book_levels(d.get("a") or [], inst)
+        parse.append((time.perf_counter_ns() - t0) / 1000)
+    keys = BackpackKeys("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")
+    body = {
+        "symbol": SYMBOL,
+        "side": "Bid",
+        "orderType": "Limit",
+        "quantity": "0.010",
+        "price": "99990.0",
+        "postOnly": True,
+        "clientId": 123456,
+        "timeInForce": "GTC",
+    }
+    sign: list[float] = []
+    for _ in range(500):
+        t0 = time.perf_counter_ns()
+        auth_headers(keys, "orderExecute", body, int(time.time() * 1000))
+        orjson.dumps(body)
+        sign.append((time.perf_counter_ns() - t0) / 1000)
+    return statistics.median(parse), statistics.median(sign)
+
+
+# -- the driver ---------------------------------------------------------------------------
+
+
+class Proc:
+    """A child in its own process group, talking JSON lines on stdout."""
+
+    def __init__(self, args: list[str], *, stdin: bool = False) -> None:
+        self.p = subprocess.Popen(
+            [sys.executable, __file__, *args],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # setsid: its own group, killed by its id only
+            cwd=ROOT,
+        )
+
+    def send(self, line: str) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def read(self, timeout: float = 60.0) -> dict[str, Any]:
+        assert self.p.stdout is not None
+        result: dict[str, Any] = {}
+
+        def read() -> None:
+            line = self.p.stdout.readline()  # type: ignore[union-attr]
+            if line:
+                result.update(json.loads(line))
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        t.join(timeout)
+        if not result:
+            raise RuntimeError(f"child {self.p.args[2:]} said nothing in {timeout} s")
+        return result
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.p.pid, signal.SIGKILL)
+        self.p.wait()
+
+
+def _configure(config: Path, tick_ms: int, on_book: bool) -> None:
+    data = yaml.safe_load(config.read_text())
+    data["strategies"][0]["params"].update(
+        tick_interval_ms=tick_ms, requote_on_book=on_book, warmup_secs=2
+    )
+    data["journal"] = {"enabled": False}
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="t2t-") as tmp:
+        folder = Path(tmp)
+        venue = Proc(["--role", "venue", "--dir", str(folder)], stdin=True)
+        core: Proc | None = None
+        try:
+            info = venue.read()
+            config = Path(info["config"])
+            _configure(config, args.tick_ms, not args.tick_driven)
+            core_trace = folder / "core.json"
+            core = Proc(["--role", "core", "--config", str(config), "--trace", str(core_trace)])
+            core.read(timeout=90)  # quoting
+            venue.send("pause")
+            time.sleep(0.5)
+            out: dict[str, Any] = {}
+            stop = asyncio.Event()
+            loop = asyncio.new_event_loop()
+            probe = threading.Thread(
+                target=loop.run_until_complete,
+                args=(_floor_probe(info["ws"], info["rest"], stop, out),),
+                daemon=True,
+            )
+            probe.start()
+            time.sleep(0.5)
+            venue.send(f"go {args.triggers} {args.interval_ms} {seed}")
+            venue.read(timeout=args.triggers * args.interval_ms / 500 + 60)
+            loop.call_soon_threadsafe(stop.set)
+            probe.join(10)
+            os.killpg(core.p.pid, signal.SIGTERM)
+            core.p.wait(60)
+            venue_trace = folder / "venue.json"
+            venue.send(f"dump {venue_trace}")
+            venue.read()
+            venue.send("stop")
+            venue.p.wait(30)
+            return analyse(
+                orjson.loads(venue_trace.read_bytes()), orjson.loads(core_trace.read_bytes()), out
+            )
+        finally:
+            venue.kill()
+            if core is not None:
+                core.kill()
+
+
+def _u(frame: str) -> int:
+    return int(orjson.loads(frame)["data"]["u"])
+
+
+def analyse(venue: dict[str, Any], core: dict[str, Any], probe: dict[str, Any]) -> dict[str, Any]:
+    ms = 1e-6
+    # which connection is the core's: the one that also gets our account's pushes
+    core_conns = {c for _, c, text in venue["sent"] if _stream(text, "account.")}
+    sent = [(t, c, text) for t, c, text in venue["sent"] if _stream(text, DEPTH + '"')]
+    ours = [(t, _u(text)) for t, c, text in sent if c in core_conns]
+    theirs = {_u(text): t for t, c, text in sent if c not in core_conns}
+    received = {_u(raw): t for t, raw in core["received"]}
+    probe_rx = {_u(raw): t for t, raw in probe["frames"] if _stream(raw, DEPTH + '"')}
+    orders_in = [t for t, method, path, _ in venue["arrived"] if path == ORDER_PATH]
+    probes_in = {tag: t for t, _, _, tag in venue["arrived"] if tag}
+    books = core["books"]
+    requests = [(t, m, p) for t, m, p in core["requests"] if p == ORDER_PATH]
+
+    rows: list[dict[str, float]] = []
+    for trig in venue["triggers"]:
+        after = [(t, u) for t, u in ours if t >= trig]
+        if not after:
+            continue
+        t_out, u = after[0]
+        first_in = next((t for t in orders_in if t >= t_out), None)
+        if first_in is None or (first_in - t_out) * ms > 5000:
+            continue
+        t_rx = received.get(u)
+        t_book = next((t for t, seq in books if seq >= u and t_rx and t >= t_rx), None)
+        t_req = next((t for t, _, _ in requests if t_book and t >= t_book), None)
+        row = {"t2t": (first_in - t_out) * ms}
+        if t_rx and t_book and t_req and t_req <= first_in:
+            row |= {
+                "venue->connector": (t_rx - t_out) * ms,
+                "connector->strategy": (t_book - t_rx) * ms,
+                "strategy->request sent": (t_req - t_book) * ms,
+                "request->venue": (first_in - t_req) * ms,
+            }
+        if u in probe_rx and u in theirs:
+            row["ws one way"] = (probe_rx[u] - theirs[u]) * ms
+        rows.append(row)
+    http = [(probes_in[tag] - t) * ms for t, tag in probe["sends"] if tag in probes_in]
+    sample = next((raw for _, raw in core["received"] if '"b":[[' in raw), None)
+    parse_us, sign_us = _parse_and_sign_us(sample or core["received"][-1][1])
+    return {
+        "rows": rows,
+        "http": http,
+        "parse_ms": parse_us / 1000,
+        "sign_ms": sign_us / 1000,
+        "lags": core["lags"],
+        "triggers": len(venue["triggers"]),
+        "rejections": core["rejections"],
+    }
+
+
+def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [r for run in runs for r in run["rows"]]
+    col = {k: [r[k] for r in rows if k in r] for k in rows[0]} if rows else {}
+    ws = statistics.median(col.get("ws one way") or [float("nan")])
+    http = statistics.median([h for run in runs for h in run["http"]] or [float("nan")])
+    parse = statistics.median(run["parse_ms"] for run in runs)
+    sign = statistics.median(run["sign_ms"] for run in runs)
+    floor = ws + parse + sign + http
+    lags = [x for run in runs for x in run["lags"]]
+    t2t = col.get("t2t", [])
+    mode = "tick-driven" if args.tick_driven else "event-driven"
+    out = {
+        "mode": f"headless, {mode}",
+        "tick_ms": args.tick_ms,
+        "triggers": sum(run["triggers"] for run in runs),
+        "measured": len(t2t),
+        "t2t_ms": {"p50": _pct(t2t, 50), "p99": _pct(t2t, 99), "max": max(t2t, default=0)},
+        "loop_lag_ms": {"p99": _pct(lags, 99), "max": max(lags, default=0)},
+        "stages_p50_ms": {k: _pct(v, 50) for k, v in col.items() if k not in ("t2t", "ws one way")},
+        "floor_ms": {"ws one way": ws, "parse": parse, "sign": sign, "http one way": http},
+        "floor_total_ms": floor,
+        "p50_over_floor": _pct(t2t, 50) / floor if floor else float("nan"),
+        "rejections": [run["rejections"] for run in runs],
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return out
+    t = out["t2t_ms"]
+    lag = out["loop_lag_ms"]
+    print(f"tick-to-trade, Backpack emulator, AS ({out['measured']}/{out['triggers']} triggers)")
+    print("| | tick | p50 | p99 | max | loop lag p99 / max | floor | p50 / floor |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {out['mode']} | {args.tick_ms} ms | {t['p50']:.2f} | {t['p99']:.2f} | "
+        f"{t['max']:.2f} | {lag['p99']:.2f} / {lag['max']:.2f} | {floor:.3f} | "
+        f"{out['p50_over_floor']:.1f}x |"
+    )
+    print("stages (p50, ms): " + ", ".join(f"{k} {v:.3f}" for k, v in out["stages_p50_ms"].items()))
+    print("floor (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in out["floor_ms"].items()))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--role", choices=["venue", "core"], help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--trace", help=argparse.SUPPRESS)
+    parser.add_argument("--triggers", type=int, default=60)
+    parser.add_argument("--tick-ms", type=int, default=500)
+    parser.add_argument("--interval-ms", type=float, default=None, help="between triggers")
+    parser.add_argument("--tick-driven", action="store_true", help="requote_on_book: false")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.role == "venue":
+        return run_venue(Path(args.dir))
+    if args.role == "core":
+        return run_core(Path(args.config), Path(args.trace))
+    if args.interval_ms is None:
+        args.interval_ms = max(250.0, 2.0 * args.tick_ms if args.tick_driven else 250.0)
+    runs = [one_run(args, seed) for seed in range(args.runs)]
+    report(args, runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

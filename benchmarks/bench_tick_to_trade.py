@@ -94,10 +94,11 @@ def run_venue(folder: Path) -> int:
     from mmtui.emulate import ACCOUNT, new_keypair, write_backpack_files
 
     # ``mmtui emulate backpack``'s emulator, with a crowd that refills every level at
-    # once: one step after a move, its whole ladder has moved (a trigger always moves
-    # the touch by the full 50 ticks, never by a random part of it)
+    # once (one step after a move its whole ladder has moved: a trigger always moves
+    # the touch by the full 50 ticks) and no takers
     api_key, api_secret = new_keypair()
-    harness = backpack_emulator({api_key: ACCOUNT}, flow=FlowParams(refill_prob=1.0)).start()
+    flow = FlowParams(refill_prob=1.0, taker_rate=0.0)  # nobody trades: no fills
+    harness = backpack_emulator({api_key: ACCOUNT}, flow=flow).start()
     config = write_backpack_files(folder, harness.base_url, harness.ws_url, api_key, api_secret)
     sent: list[tuple[int, int, str]] = []  # (ns, client id, frame)
     arrived: list[tuple[int, str, str, str]] = []  # (ns, method, path, probe id)
@@ -131,9 +132,13 @@ def run_venue(folder: Path) -> int:
                 sign = 1 if k % 2 == 0 else -1
 
                 def move(sign: int = sign) -> None:
+                    # the fair value moves and the venue steps once (its crowd follows:
+                    # one depth frame); the market's own random walk stays still, so
+                    # every trigger moves the mid by the same 5 USD
                     triggers.append(_now())
                     market.shock("BTC", sign * MOVE)
-                    harness._step_once()  # one step: the crowd follows
+                    harness._now_ms += harness.step_ms
+                    harness.venue.step(harness._now_ms, harness.step_ms)
 
                 harness.call(move)
             time.sleep(max(0.5, interval_ms / 1000 * 2))

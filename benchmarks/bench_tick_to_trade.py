@@ -4,7 +4,7 @@ first order request arriving there, with the stage breakdown and the floor.
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_tick_to_trade.py [--triggers 60] [--tick-ms 500]
-        [--tick-driven] [--runs 1] [--interval-ms MS] [--json]
+        [--tick-driven] [--runs 1] [--interval-ms MS] [--console COLSxROWS] [--json]
 
 Three processes on 127.0.0.1, as in production:
 
@@ -20,6 +20,8 @@ Three processes on 127.0.0.1, as in production:
   ``--tick-ms``; ``--tick-driven``: ``requote_on_book: false``, the old behaviour).
   Probes stamp each depth frame received, each ``on_book``, and each request handed
   to the HTTP client; a task measures the loop's lag (a 1 ms sleep's overshoot).
+  ``--console 160x48``: the same session under the real console (``MMApp``) on a
+  pseudo-terminal of that size, its output read and dropped.
 - **this process**, idle otherwise, measures the floor in the same run: a bare
   WebSocket client on the same depth stream (venue send -> received; the core's own
   socket's figure when less: the venue writes to the probe after the core), the
@@ -160,11 +162,11 @@ def run_venue(folder: Path) -> int:
 # -- the core process ------------------------------------------------------------------
 
 
-def run_core(config_path: Path, trace_path: Path) -> int:
-    return asyncio.run(_core(config_path, trace_path))
+def run_core(config_path: Path, trace_path: Path, console: bool) -> int:
+    return asyncio.run(_core(config_path, trace_path, console))
 
 
-async def _core(config_path: Path, trace_path: Path) -> int:
+async def _core(config_path: Path, trace_path: Path, console: bool) -> int:
     from connectors.backpack.ws import BackpackWs
     from connectors.common.http import HttpClient
     from mmtui.config import load_config
@@ -205,7 +207,7 @@ async def _core(config_path: Path, trace_path: Path) -> int:
     session = build_session(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    ready_file = trace_path.with_suffix(".ready")
 
     async def lag_probe() -> None:
         while True:
@@ -213,15 +215,26 @@ async def _core(config_path: Path, trace_path: Path) -> int:
             await asyncio.sleep(0.001)
             lags.append((time.perf_counter() - t0 - 0.001) * 1000)
 
+    async def when_quoting() -> None:
+        runner = next(iter(session.engine.strategies.values()))
+        while len(runner.orders()) < 2:  # quoting: warmed up
+            await asyncio.sleep(0.05)
+        ready_file.write_text("ready")  # stdout may be the console's terminal
+        await lag_probe()
+
     await session.start()
-    runner = next(iter(session.engine.strategies.values()))
-    while len(runner.orders()) < 2:  # quoting: warmed up
-        await asyncio.sleep(0.05)
-    print(json.dumps({"ready": True}))
-    sys.stdout.flush()
-    lag_task = loop.create_task(lag_probe())
-    await stop.wait()
-    lag_task.cancel()
+    probe = loop.create_task(when_quoting())
+    if console:  # the real console, painting on the pty the driver gave us
+        from mmtui.app import MMApp
+        from mmtui.logsetup import LogBuffer
+
+        app = MMApp(session, LogBuffer(capacity=5000), refresh_hz=config.ui.refresh_hz, bell=False)
+        loop.add_signal_handler(signal.SIGTERM, lambda: app.call_later(app.safe_exit))
+        await app.run_async()
+    else:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+    probe.cancel()
     await session.stop()
     trace_path.write_bytes(
         orjson.dumps(
@@ -321,18 +334,52 @@ def _parse_and_sign_us(sample_frame: str) -> tuple[float, float]:
 
 
 class Proc:
-    """A child in its own process group, talking JSON lines on stdout."""
+    """A child in its own process group, talking JSON lines on stdout (or, with
+    ``pty`` = (cols, rows), on a pseudo-terminal of that size, read and dropped)."""
 
-    def __init__(self, args: list[str], *, stdin: bool = False) -> None:
+    def __init__(
+        self, args: list[str], *, stdin: bool = False, pty: tuple[int, int] | None = None
+    ) -> None:
+        self._master: int | None = None
+        if pty is None:
+            self.p = subprocess.Popen(
+                [sys.executable, __file__, *args],
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,  # setsid: its own group, killed by its id only
+                cwd=ROOT,
+            )
+            return
+        import fcntl
+        import pty as ptys
+        import struct
+        import termios
+
+        master, slave = ptys.openpty()
+        cols, rows = pty
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
         self.p = subprocess.Popen(
             [sys.executable, __file__, *args],
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdin=slave,
+            stdout=slave,
             stderr=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,  # setsid: its own group, killed by its id only
+            start_new_session=True,
             cwd=ROOT,
+            env=env,
         )
+        os.close(slave)
+        self._master = master
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        """Read what the console paints (a terminal that never reads would stall it)."""
+        assert self._master is not None
+        with contextlib.suppress(OSError):
+            while os.read(self._master, 65536):
+                pass
 
     def send(self, line: str) -> None:
         assert self.p.stdin is not None
@@ -381,8 +428,14 @@ def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             config = Path(info["config"])
             _configure(config, args.tick_ms, not args.tick_driven)
             core_trace = folder / "core.json"
-            core = Proc(["--role", "core", "--config", str(config), "--trace", str(core_trace)])
-            core.read(timeout=90)  # quoting
+            role = ["--role", "core", "--config", str(config), "--trace", str(core_trace)]
+            core = Proc(role + (["--console-core"] if args.console else []), pty=args.console)
+            ready = core_trace.with_suffix(".ready")
+            deadline = time.monotonic() + 90
+            while not ready.exists():  # quoting
+                if time.monotonic() > deadline or core.p.poll() is not None:
+                    raise RuntimeError("the core did not start quoting")
+                time.sleep(0.1)
             venue.send("pause")
             time.sleep(0.5)
             out: dict[str, Any] = {}
@@ -487,8 +540,9 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, An
     lags = [x for run in runs for x in run["lags"]]
     t2t = col.get("t2t", [])
     mode = "tick-driven" if args.tick_driven else "event-driven"
+    where = f"console {args.console[0]}x{args.console[1]} (pty)" if args.console else "headless"
     out = {
-        "mode": f"headless, {mode}",
+        "mode": f"{where}, {mode}",
         "tick_ms": args.tick_ms,
         "triggers": sum(run["triggers"] for run in runs),
         "measured": len(t2t),
@@ -518,6 +572,13 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, An
     return out
 
 
+def _size(text: str) -> tuple[int, int]:
+    cols, _, rows = text.lower().partition("x")
+    if not (cols.isdigit() and rows.isdigit()) or int(cols) < 40 or int(rows) < 10:
+        raise argparse.ArgumentTypeError(f"--console wants COLSxROWS (e.g. 160x48), got {text!r}")
+    return int(cols), int(rows)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--role", choices=["venue", "core"], help=argparse.SUPPRESS)
@@ -530,11 +591,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tick-driven", action="store_true", help="requote_on_book: false")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--console", type=_size, default=None, help="COLSxROWS: the real console in a pty"
+    )
+    parser.add_argument("--console-core", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "venue":
         return run_venue(Path(args.dir))
     if args.role == "core":
-        return run_core(Path(args.config), Path(args.trace))
+        return run_core(Path(args.config), Path(args.trace), args.console_core)
     if args.interval_ms is None:
         args.interval_ms = max(250.0, 2.0 * args.tick_ms if args.tick_driven else 250.0)
     runs = [one_run(args, seed) for seed in range(args.runs)]

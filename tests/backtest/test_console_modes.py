@@ -134,8 +134,11 @@ async def test_paper_quotes_on_live_data_says_paper_and_sends_nothing(
                 placed = session.engine.orders.counters.placed
                 assert placed >= 2
                 # our quotes rest on the local paper venue (the emulator's venue never
-                # sees a submit: checked below)
-                assert conn.venue is not None and conn.venue.open_orders("me")
+                # sees a submit: checked below); they are requoted on book changes, so
+                # wait for a moment they rest rather than look once
+                venue = conn.venue
+                assert venue is not None
+                await until(lambda: bool(venue.open_orders("me")), what="quotes resting on paper")
         finally:
             report = await session.stop()
         assert report.ok, report.lines

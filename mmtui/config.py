@@ -309,6 +309,11 @@ class UiConfig(_Model):
     keys: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {pause: P}"
     )
+    core: Literal["inprocess", "process"] = Field(
+        default="inprocess",
+        description="plain `mmtui`: the core in the console's process, or in a child "
+        "process behind a socket (`mmtui serve` + `mmtui attach`)",
+    )
 
     @model_validator(mode="after")
     def _known_ids(self) -> UiConfig:
@@ -317,6 +322,21 @@ class UiConfig(_Model):
         if unknown:
             raise ValueError(f"keys: unknown binding ids {unknown} (known: {sorted(known)})")
         return self
+
+
+class UnattendedConfig(_Model):
+    """What ``mmtui serve`` does when no viewer has been attached for a while."""
+
+    policy: Literal["keep_running", "pause", "flatten"] = Field(
+        default="keep_running",
+        description="keep_running, pause (every running strategy), or flatten (everything)",
+    )
+    after_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        le=10_080,
+        description="minutes with no viewer attached (the session's clock) before acting",
+    )
 
 
 class OrderChecksConfig(_Model):
@@ -353,6 +373,7 @@ class Config(_Model):
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
+    unattended: UnattendedConfig = Field(default_factory=UnattendedConfig)
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
         description=(

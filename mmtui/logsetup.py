@@ -342,6 +342,14 @@ class LogBuffer(logging.Handler):
             self._lines.append(line)
             self._total += 1
 
+    def add(self, line: LogLine) -> None:
+        """A line formatted elsewhere (a served core's log, shown by an attached console)."""
+        with self._buffer_lock:
+            if len(self._lines) == self.capacity:
+                self._dropped += 1
+            self._lines.append(line)
+            self._total += 1
+
     def records(self) -> list[LogLine]:
         """All buffered lines, oldest first."""
         with self._buffer_lock:

@@ -189,9 +189,7 @@ class RemoteCore:
         return str(self.hello.get("config_path", ""))
 
     async def connect(self, timeout: float = 10.0) -> None:
-        self._reader, self._writer = await asyncio.open_unix_connection(
-            str(self.path), limit=2**20
-        )
+        self._reader, self._writer = await asyncio.open_unix_connection(str(self.path), limit=2**20)
         self._writer.write(frame({"type": "hello", "version": PROTOCOL, "role": self.role}))
         hello = await asyncio.wait_for(read_message(self._reader), timeout)
         if hello.get("type") != "hello":

@@ -234,9 +234,7 @@ def _short(value: Any) -> str:
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message (a dict of str keys) as UTF-8 JSON bytes."""
-    return json.dumps(
-        {k: to_wire(v) for k, v in message.items()}, separators=(",", ":")
-    ).encode()
+    return json.dumps({k: to_wire(v) for k, v in message.items()}, separators=(",", ":")).encode()
 
 
 def decode(payload: bytes) -> dict[str, Any]:

@@ -61,14 +61,16 @@ def dispatch(server: CoreServer, op: str, args: dict[str, Any]) -> Awaitable[obj
         "kill": engine.kill_switch,
         "reset_risk": lambda: _sync(engine.reset_risk),
         "add_strategy": lambda: _sync(
-            lambda: engine.add_strategy(
-                name(),
-                _text(args, "kind"),
-                _text(args, "venue"),
-                _text(args, "symbol"),
-                _params(args),
+            lambda: (
+                engine.add_strategy(
+                    name(),
+                    _text(args, "kind"),
+                    _text(args, "venue"),
+                    _text(args, "symbol"),
+                    _params(args),
+                )
+                and None
             )
-            and None
         ),
         "preview": lambda: _list(
             engine.preview_with_books(

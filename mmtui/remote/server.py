@@ -17,6 +17,7 @@ kill) never leaves its child core trading unseen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -77,9 +78,7 @@ class CoreServer:
         self.engine = session.engine
         self.path = path
         self.refresh_hz = refresh_hz
-        self.publisher = Publisher(
-            session.engine, logs, config_path=str(session.config_path or "")
-        )
+        self.publisher = Publisher(session.engine, logs, config_path=str(session.config_path or ""))
         self.unattended = Unattended(session.config.unattended, session.engine)
         self.viewers: set[Viewer] = set()
         self.stop_requested = asyncio.Event()
@@ -117,10 +116,8 @@ class CoreServer:
         if self._server is not None:
             self._server.close()
         for viewer in list(self.viewers):
-            try:
+            with contextlib.suppress(TimeoutError, ConnectionError):
                 await asyncio.wait_for(viewer.writer.drain(), 2.0)
-            except (TimeoutError, ConnectionError):
-                pass
             viewer.writer.close()
         for task in list(self._tasks):
             task.cancel()

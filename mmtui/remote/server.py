@@ -147,9 +147,11 @@ class CoreServer:
         except Exception:
             log.exception("the unattended policy %r failed", self.unattended.config.policy)
 
-    def publish(self) -> None:
+    def publish(self, *, force: bool = False) -> None:
+        """What changed, to every viewer (``force``: bring the published state up to
+        date even with none attached, as a new viewer's full state is built from it)."""
         ready = [v for v in self.viewers if v.ready]
-        if not ready:
+        if not ready and not force:
             return
         message = self.publisher.changes()
         if message is None:
@@ -165,7 +167,7 @@ class CoreServer:
         try:
             if not await self._hello(viewer, reader):
                 return
-            self.publish()  # the others are brought up to date first
+            self.publish(force=True)  # up to date (the others too) before the full state
             viewer.send(frame(self.publisher.full()))
             viewer.ready = True
             self.viewers.add(viewer)

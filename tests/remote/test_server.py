@@ -46,8 +46,10 @@ async def test_two_viewers_see_the_core_and_a_command_from_one_reaches_both(
             book = session.engine.book("sim", "BTC-PERP")
             assert book is not None and book.is_valid()
             await until(
-                lambda: (shown := a.view.book("sim", "BTC-PERP", 5)) is not None
-                and shown.bids[:1] == tuple(book.bids(1)),
+                lambda: (
+                    (shown := a.view.book("sim", "BTC-PERP", 5)) is not None
+                    and shown.bids[:1] == tuple(book.bids(1))
+                ),
                 what="viewer a shows the core's book",
             )
         finally:
@@ -112,7 +114,9 @@ async def test_bad_frames_are_refused_and_the_server_goes_on(
         client = await RawClient.open(server.path)
         client.raw(b"\x80not json")
         assert "bad frame: not JSON" in (await client.next("error"))["error"]
-        client.raw(b'{"type":"cmd","id":1,"op":"pause","args":{"M":[["name",{"C":"os.system","f":[]}]]}}')
+        client.raw(
+            b'{"type":"cmd","id":1,"op":"pause","args":{"M":[["name",{"C":"os.system","f":[]}]]}}'
+        )
         assert "unknown class 'os.system'" in (await client.next("error"))["error"]
         client.raw(b'{"type":"cmd","id":2,"op":"rm -rf","args":{"M":[]}}')
         reply = await client.next("reply")

@@ -151,7 +151,9 @@ async def run_process_console(
         else:
             sys.stderr.write(err.decode(errors="replace"))
     except OSError:
-        log.warning("terminal gone; summary not printed")
+        log.warning(
+            "terminal gone; summary not printed: %s", summary.to_dict() if summary else None
+        )
     return child.returncode if child.returncode is not None else EXIT_FAILED
 
 

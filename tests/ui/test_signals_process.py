@@ -1,0 +1,76 @@
+"""``ui.core: process``: plain ``mmtui`` with its core in a child process behind a
+socket keeps the console's safety — q, SIGTERM and SIGHUP (the terminal gone) all
+end in the child's safe shutdown: every order terminal in the journal, the summary
+printed (or logged when the terminal is gone), exit 0."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .test_signals import EXIT_TIMEOUT_S, PtyConsole, _assert_every_order_terminal, _summary
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[PtyConsole]:
+    con = PtyConsole(tmp_path, core="process")
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def test_q_stops_the_child_core_safely(console: PtyConsole) -> None:
+    console.wait_trading()
+    console.type("q")
+    code = console.wait(EXIT_TIMEOUT_S)
+    out = _summary(console)
+    assert code == 0, f"exit {code}; log tail:\n{console.log_tail()}"
+    assert "open orders left: 0" in out, out[-2000:]
+    _assert_every_order_terminal(console)
+
+
+def test_sigterm_stops_the_child_core_safely(console: PtyConsole) -> None:
+    console.wait_trading()
+    console.signal(signal.SIGTERM)
+    code = console.wait(EXIT_TIMEOUT_S)
+    assert code == 0, f"exit {code}; log tail:\n{console.log_tail()}"
+    assert "open orders left: 0" in _summary(console)
+    _assert_every_order_terminal(console)
+
+
+def test_sighup_with_the_terminal_gone_stops_the_child_core_safely(
+    console: PtyConsole,
+) -> None:
+    console.wait_trading()
+    console.hang_up()
+    console.signal(signal.SIGHUP)
+    code = console.wait(EXIT_TIMEOUT_S)
+    _assert_every_order_terminal(console)
+    log = console.log_text()
+    assert "SIGHUP: safe shutdown" in log, log[-3000:]
+    assert "engine_stopped: shutdown: PASS" in log, log[-3000:]
+    assert "'open_orders_left': 0" in log, log[-3000:]
+    assert code == 0, f"exit {code}; log tail:\n{console.log_tail()}"
+
+
+def test_the_console_killed_outright_still_stops_the_child_core_safely(
+    console: PtyConsole,
+) -> None:
+    """SIGKILL: nothing of the console runs; the child sees its owner gone."""
+    console.wait_trading()
+    console.signal(signal.SIGKILL)
+    console.wait(EXIT_TIMEOUT_S)
+    log = console.log_text()
+    for _ in range(int(EXIT_TIMEOUT_S * 10)):
+        if "engine_stopped: shutdown" in log:
+            break
+        time.sleep(0.1)
+        log = console.log_text()
+    assert "the console that owns this core went away" in log, log[-3000:]
+    assert "engine_stopped: shutdown: PASS" in log, log[-3000:]
+    _assert_every_order_terminal(console)

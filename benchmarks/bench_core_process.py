@@ -132,8 +132,19 @@ async def role_core(args: argparse.Namespace) -> None:
     server = CoreServer(session, Path(args.socket), buffer, refresh_hz=config.ui.refresh_hz)
     await server.start()
 
+    publish_ms: list[float] = []
+    publish = server.publish
+
+    def timed_publish(*, force: bool = False) -> None:
+        t0 = time.perf_counter()
+        publish(force=force)
+        publish_ms.append((time.perf_counter() - t0) * 1000)
+
+    server.publish = timed_publish  # type: ignore[method-assign]
+
     async def measure() -> None:
-        _write(args.out, lags=await _measure_core(session, args))
+        lags = await _measure_core(session, args)
+        _write(args.out, lags=lags, publish_ms=publish_ms[-len(lags) :])
 
     task = asyncio.get_running_loop().create_task(measure())
     await server.stop_requested.wait()
@@ -279,6 +290,14 @@ def main() -> None:
             elif role == "console":
                 print(f"the console wrote no result; its output ended: {tail[-600:]!r}")
             print(report(label, result["lags"], renders or 0), flush=True)
+            if result.get("publish_ms"):
+                cost = sorted(result["publish_ms"])
+                print(
+                    f"  the server's publish (views -> changed sections -> frame, per viewer "
+                    f"write): p50 {_pct(cost, 0.5):.2f} ms, p99 {_pct(cost, 0.99):.2f} ms, "
+                    f"max {cost[-1]:.2f} ms ({len(cost)} publishes)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

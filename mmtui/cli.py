@@ -127,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.headless:
         return asyncio.run(run_headless(config, args.duration, speed, args.json))
     if config.ui.core == "process":
-        from mmtui.remote.attach import run_process_console
+        from mmtui.remote.attach import CONSOLE_LOG, run_process_console
+
+        # the child core writes the main log; two processes never rotate one file
+        setup_logging(config.logging.level, config.logging.dir, file_name=CONSOLE_LOG)
 
         return asyncio.run(run_process_console(config, source, speed))
     from mmtui.app import run_console
@@ -209,9 +212,13 @@ def attach(argv: Sequence[str]) -> int:
             print(exc, file=sys.stderr)
             return EXIT_BAD_INPUT
         ui = config.ui
-        with contextlib.suppress(ValueError, OSError):
-            setup_logging(config.logging.level, config.logging.dir, console=False)
-    from mmtui.remote.attach import run_attach
+        level, folder = config.logging.level, config.logging.dir
+    else:
+        level, folder = None, None
+    from mmtui.remote.attach import CONSOLE_LOG, run_attach
+
+    with contextlib.suppress(ValueError, OSError):
+        setup_logging(level, folder, file_name=CONSOLE_LOG)
 
     return asyncio.run(run_attach(_socket_path(args.socket), ui))
 

@@ -21,6 +21,8 @@ from mmtui.remote.client import RemoteCore, RemoteError
 log = logging.getLogger("mmtui.remote.attach")
 
 EXIT_OK, EXIT_FAILED = 0, 1
+CONSOLE_LOG = "mmtui-console.log"
+"""An attached console's log file, beside the core's ``mmtui.log``."""
 START_TIMEOUT_S = 120.0
 """The child core's start (venues connected, positions read) before the console opens."""
 

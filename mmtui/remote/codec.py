@@ -106,6 +106,8 @@ ENUMS: dict[str, type[enum.Enum]] = {
 }
 _FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in CLASSES.items()}
 MAX_DEPTH = 32
+MAX_EXPONENT = 1000
+"""A Decimal's magnitude on the wire: prices and sizes are nowhere near."""
 
 
 class CodecError(ValueError):
@@ -169,9 +171,12 @@ def from_wire(data: Any, depth: int = 0) -> Any:
         if not isinstance(text, str) or len(text) > 64:
             raise CodecError(f"bad decimal {_short(text)}")
         try:
-            return Decimal(text)
+            number = Decimal(text)
         except InvalidOperation:
             raise CodecError(f"bad decimal {_short(text)}") from None
+        if number.is_finite() and abs(number.adjusted()) > MAX_EXPONENT:
+            raise CodecError(f"bad decimal {_short(text)}: exponent beyond {MAX_EXPONENT}")
+        return number
     if "L" in data and len(data) == 1:
         return [from_wire(v, depth + 1) for v in _array(data["L"])]
     if "M" in data and len(data) == 1:

@@ -15,6 +15,13 @@ import pytest
 from .test_signals import EXIT_TIMEOUT_S, PtyConsole, _assert_every_order_terminal, _summary
 
 
+def _logs(con: PtyConsole) -> str:
+    """The core's log (mmtui.log) and the console's (mmtui-console.log)."""
+    console_log = con.log_dir / "mmtui-console.log"
+    extra = console_log.read_text(errors="replace") if console_log.exists() else ""
+    return con.log_text() + "\n" + extra
+
+
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[PtyConsole]:
     con = PtyConsole(tmp_path, core="process")
@@ -51,7 +58,7 @@ def test_sighup_with_the_terminal_gone_stops_the_child_core_safely(
     console.signal(signal.SIGHUP)
     code = console.wait(EXIT_TIMEOUT_S)
     _assert_every_order_terminal(console)
-    log = console.log_text()
+    log = _logs(console)
     assert "SIGHUP: safe shutdown" in log, log[-3000:]
     assert "engine_stopped: shutdown: PASS" in log, log[-3000:]
     assert "'open_orders_left': 0" in log, log[-3000:]
@@ -65,12 +72,12 @@ def test_the_console_killed_outright_still_stops_the_child_core_safely(
     console.wait_trading()
     console.signal(signal.SIGKILL)
     console.wait(EXIT_TIMEOUT_S)
-    log = console.log_text()
+    log = _logs(console)
     for _ in range(int(EXIT_TIMEOUT_S * 10)):
         if "engine_stopped: shutdown" in log:
             break
         time.sleep(0.1)
-        log = console.log_text()
+        log = _logs(console)
     assert "the console that owns this core went away" in log, log[-3000:]
     assert "engine_stopped: shutdown: PASS" in log, log[-3000:]
     _assert_every_order_terminal(console)

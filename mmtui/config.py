@@ -310,9 +310,10 @@ class UiConfig(_Model):
         default_factory=dict, description="binding id -> key, e.g. {pause: P}"
     )
     core: Literal["inprocess", "process"] = Field(
-        default="inprocess",
-        description="plain `mmtui`: the core in the console's process, or in a child "
-        "process behind a socket (`mmtui serve` + `mmtui attach`)",
+        default="process",
+        description="plain `mmtui`: the core in a child process behind a socket (`mmtui "
+        "serve` + the console attached as its owner: the screen cannot stall it), or in "
+        "the console's own process",
     )
 
     @model_validator(mode="after")

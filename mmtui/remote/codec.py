@@ -106,6 +106,7 @@ ENUMS: dict[str, type[enum.Enum]] = {
 }
 _FIELDS = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in CLASSES.items()}
 MAX_DEPTH = 32
+_PLAIN = frozenset((int, float, str, bool, type(None)))
 MAX_EXPONENT = 1000
 """A Decimal's magnitude on the wire: prices and sizes are nowhere near."""
 
@@ -119,6 +120,8 @@ def to_wire(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, tuple):
+        if all(type(v) in _PLAIN for v in value):  # a series of numbers: as is
+            return list(value)
         return [to_wire(v) for v in value]
     if isinstance(value, Decimal):
         return {"D": str(value)}

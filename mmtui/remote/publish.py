@@ -18,6 +18,7 @@ from typing import Any
 from mmtui.core.alerts import Alert
 from mmtui.core.engine import Engine
 from mmtui.core.pnl_history import PnlPoint
+from mmtui.core.readmodel import StrategyView
 from mmtui.logsetup import LogBuffer, LogLine
 
 BOOK_LEVELS = 60
@@ -27,6 +28,8 @@ LOG_KEPT = 1000
 """Log lines a new viewer gets (the newest)."""
 SLOW_EVERY = 10
 """Slow sections every this many publishes (1 s at 10 Hz)."""
+TELEMETRY_EVERY = 3
+"""Telemetry (values and series: the largest section) every this many publishes."""
 
 Key = str | tuple[str, str, str]
 
@@ -47,10 +50,10 @@ class Publisher:
         self.alerts: list[Alert] = []
         self.pnl: deque[PnlPoint] = deque(maxlen=2000)
 
-    def markets(self) -> list[tuple[str, str]]:
+    def markets(self, strategies: tuple[StrategyView, ...]) -> list[tuple[str, str]]:
         """Books to publish: every market a strategy trades or the core subscribed."""
         seen: list[tuple[str, str]] = []
-        for s in self.view.strategies():
+        for s in strategies:
             for m in s.markets:
                 if m not in seen:
                     seen.append(m)
@@ -61,27 +64,30 @@ class Publisher:
 
     def _sections(self, slow: bool) -> dict[Key, Any]:
         view = self.view
+        strategies = view.strategies()
+        markets = self.markets(strategies)
         out: dict[Key, Any] = {
             "header": view.header(),
             "positions": view.positions(),
             "strategy_positions": view.strategy_positions(),
             "orders": view.orders(),
-            "strategies": view.strategies(),
+            "strategies": strategies,
             "venue_names": view.venue_names(),
             "has_journal": view.has_journal,
-            "markets_used": tuple(self.markets()),
-            "telemetry": tuple(
-                t for name in view.strategy_names() if (t := view.telemetry(name)) is not None
-            ),
+            "markets_used": tuple(markets),
             "events": view.events(),
         }
+        if self.publishes % TELEMETRY_EVERY == 1 or "telemetry" not in self.state:
+            out["telemetry"] = tuple(
+                t for s in strategies if (t := view.telemetry(s.name)) is not None
+            )
         if slow or "markets" not in self.state:
             out["markets"] = view.markets()
             out["accounts"] = view.accounts()
             out["health"] = view.health()
             out["session_info"] = view.session_info(self.config_path)
             out["params"] = tuple((name, view.params(name)) for name in view.strategy_names())
-        for venue, symbol in self.markets():
+        for venue, symbol in markets:
             stamp = view.book_stamp(venue, symbol)
             if stamp != self.stamps.get((venue, symbol), _MISSING):
                 self.stamps[(venue, symbol)] = stamp

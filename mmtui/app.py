@@ -369,7 +369,17 @@ class MMApp(ViewActions, App[RunSummary | None]):
         return self.keymap_overrides.get(command_id, BY_ID[command_id].key)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen({c.id: self.key_of(c.id) for c in COMMANDS}))
+        attached = self.core.attached
+        keys = {c.id: self.key_of(c.id) for c in COMMANDS if attached or c.id != "stop_core"}
+        texts = (
+            {
+                "quit": "detach: the console closes, the core keeps trading",
+                "quit_ctrl": "detach from anywhere (the core keeps trading)",
+            }
+            if attached
+            else {}
+        )
+        self.push_screen(HelpScreen(keys, texts))
 
     def action_quit_safely(self) -> None:
         self.safe_exit()

@@ -7,13 +7,19 @@ from __future__ import annotations
 import asyncio
 import stat
 from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
 
 from mmtui.core.runner import StrategyState
+from mmtui.logsetup import LogBuffer
 from mmtui.remote.client import RemoteError
+from mmtui.remote.server import CoreServer
+from mmtui.remote.sockets import SocketError
 from mmtui.remote.wire import MAX_FRAME
 from mmtui.session import Session
 
-from ..conftest import sim_config
+from ..conftest import AS_PARAMS, sim_config
 from ..waiting import until
 from .rig import RawClient, served, viewer
 
@@ -238,3 +244,37 @@ async def test_keep_running_is_the_default(make_session: Callable[..., Session])
         await asyncio.sleep(0.2)
         assert server.unattended.acted == 0
         assert session.engine.runner("as_btc").state is StrategyState.RUNNING
+
+
+async def test_launch_preview_params_and_fills_go_through_the_socket(
+    make_session: Callable[..., Session],
+) -> None:
+    session = make_session(sim_config(journal={"enabled": True}))
+    async with served(session) as server:
+        await session.run_for(20)
+        v = await viewer(server)
+        try:
+            params = {**AS_PARAMS, "size": "0.002", "gamma": "0.05"}
+            planned = await v.preview("avellaneda_stoikov", "sim", "BTC-PERP", params)
+            assert planned and all(p.size == Decimal("0.002") for p in planned)
+            await v.add_strategy("as_two", "avellaneda_stoikov", "sim", "BTC-PERP", params)
+            await v.start_strategy("as_two")
+            assert session.engine.runner("as_two").state is StrategyState.RUNNING
+            await until(lambda: v.view.strategy("as_two") is not None, what="published")
+            change = await v.edit_param("as_two", "gamma", "0.07")
+            assert change == "as_two: gamma 0.05 -> 0.07"
+            assert session.engine.runner("as_two").params.gamma == 0.07  # type: ignore[attr-defined]
+            session.engine.journal.flush()  # type: ignore[union-attr]
+            fills = await v.journal_fills()
+            assert len(fills) == len(session.engine.journal.fills())  # type: ignore[union-attr]
+        finally:
+            await v.detach()
+
+
+async def test_a_second_server_on_a_served_socket_is_refused(
+    make_session: Callable[..., Session],
+) -> None:
+    async with served(make_session()) as server:
+        other = CoreServer(server.session, server.path, LogBuffer())
+        with pytest.raises(SocketError, match="a core is already served there"):
+            await other.start()

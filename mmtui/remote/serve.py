@@ -18,7 +18,7 @@ from pathlib import Path
 from mmtui.config import Config
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.remote.server import CoreServer
-from mmtui.remote.sockets import SocketError
+from mmtui.remote.sockets import SocketError, check_path, clear_stale, private_dir
 from mmtui.session import SessionError, build_session
 
 log = logging.getLogger("mmtui.remote.serve")
@@ -37,8 +37,12 @@ async def run_serve(
     owner: bool = False,
 ) -> int:
     try:
+        # the socket first: a core already served there is refused before connecting
+        private_dir(socket_path.parent)
+        check_path(socket_path)
+        clear_stale(socket_path)
         session = build_session(config, speed=speed)
-    except SessionError as exc:
+    except (SessionError, SocketError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     session.config_path = source

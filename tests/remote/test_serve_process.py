@@ -125,6 +125,9 @@ async def test_sigterm_runs_the_safe_shutdown(folder: Path) -> None:
     proc = _serve(folder, sock)
     try:
         await _serving(proc, sock)
+        second = _serve(folder, sock)  # refused before it connects to anything
+        code, _, err = _finish(second)
+        assert code == 2 and f"socket path {sock}: a core is already served there" in err
         viewer = await _attach(sock)
         await _ours_resting(viewer)
         proc.send_signal(signal.SIGTERM)

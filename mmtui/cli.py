@@ -163,7 +163,13 @@ def serve(argv: Sequence[str]) -> int:
     parser.add_argument("--config", "-c", metavar="FILE", help="config file (YAML)")
     _socket_arg(parser)
     parser.add_argument("--stop", action="store_true", help="stop the served core and exit")
-    parser.add_argument("--speed", type=_speed, metavar="X", default=argparse.SUPPRESS)
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        metavar="X",
+        default=argparse.SUPPRESS,
+        help="sim speed: X times real time, or 'max' (default: from the config)",
+    )
     parser.add_argument("--seed", type=int, help="sim seed (overrides the config)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--owned", action="store_true", help=argparse.SUPPRESS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -245,8 +246,33 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps({k: to_wire(v) for k, v in message.items()}, separators=(",", ":")).encode()
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+MAX_JSON_DEPTH = 100
+
+
+def _nesting(payload: bytes) -> int:
+    """How deep the JSON's brackets nest (strings skipped), without parsing it: the C
+    parser recurses, and a deep enough payload overflows the stack (a crash, not an
+    error) wherever the recursion limit was raised."""
+    brackets = _STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for b in brackets:
+        if b in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
 def decode(payload: bytes) -> dict[str, Any]:
     """The message ``encode`` made; CodecError for anything else."""
+    if _nesting(payload) > MAX_JSON_DEPTH:
+        raise CodecError(f"not JSON we take: nested deeper than {MAX_JSON_DEPTH}")
     try:
         raw = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -31,7 +31,7 @@ from mmtui.remote.codec import CodecError
 from mmtui.remote.publish import Publisher
 from mmtui.remote.sockets import check_path, clear_stale, private_dir
 from mmtui.remote.unattended import Unattended
-from mmtui.remote.wire import PROTOCOL, FrameError, frame, read_message
+from mmtui.remote.wire import MAX_CLIENT_FRAME, PROTOCOL, FrameError, frame, read_message
 from mmtui.session import Session
 
 log = logging.getLogger("mmtui.remote.server")
@@ -190,7 +190,7 @@ class CoreServer:
 
     async def _hello(self, viewer: Viewer, reader: asyncio.StreamReader) -> bool:
         try:
-            hello = await asyncio.wait_for(read_message(reader), HELLO_TIMEOUT_S)
+            hello = await asyncio.wait_for(read_message(reader, MAX_CLIENT_FRAME), HELLO_TIMEOUT_S)
         except TimeoutError:
             viewer.error(f"no hello in {HELLO_TIMEOUT_S:g} s")
             return False
@@ -227,7 +227,7 @@ class CoreServer:
     async def _read(self, viewer: Viewer, reader: asyncio.StreamReader) -> None:
         while True:
             try:
-                message = await read_message(reader)
+                message = await read_message(reader, MAX_CLIENT_FRAME)
             except CodecError as exc:
                 log.warning("viewer %d: bad frame refused: %s", viewer.number, exc)
                 viewer.error(f"bad frame: {exc}")

@@ -16,7 +16,7 @@ from mmtui.logsetup import LogBuffer
 from mmtui.remote.client import RemoteError
 from mmtui.remote.server import CoreServer
 from mmtui.remote.sockets import SocketError
-from mmtui.remote.wire import MAX_FRAME
+from mmtui.remote.wire import MAX_CLIENT_FRAME
 from mmtui.session import Session
 
 from ..conftest import AS_PARAMS, sim_config
@@ -133,7 +133,9 @@ async def test_bad_frames_are_refused_and_the_server_goes_on(
         client.raw(b"[1, 2]")
         assert "a message is a JSON object" in (await client.next("error"))["error"]
         # a length past the limit: the stream cannot be trusted; this client is closed
-        client.writer.write((MAX_FRAME + 1).to_bytes(4, "big"))
+        client.raw(b"[" * 200_000)  # nested past what a parser survives
+        assert "nested deeper than 100" in (await client.next("error"))["error"]
+        client.writer.write((MAX_CLIENT_FRAME + 1).to_bytes(4, "big"))
         assert "over the limit" in (await client.next("error"))["error"]
         assert await client.closed()
         # a client that never says hello properly

@@ -268,7 +268,7 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """A public trade print."""
+    """A public trade print: ``side`` is the taker's, ``ts_ms`` the venue's time."""
 
     venue: str
     symbol: str
@@ -276,6 +276,8 @@ class Trade:
     price: Decimal
     size: Decimal
     ts_ms: int
+    trade_id: str = ""
+    """The venue's id of the trade ("" when it gives none)."""
 
 
 @dataclass(frozen=True, slots=True)

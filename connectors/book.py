@@ -48,6 +48,7 @@ class OrderBook:
         "resync_reason",
         "resyncs",
         "seq",
+        "snapshots",
         "step_size",
         "symbol",
         "synced",
@@ -64,6 +65,7 @@ class OrderBook:
     resync_reason: str
     updates: int
     resyncs: int
+    snapshots: int
     _bid_sizes: dict[int, int]
     _bid_keys: list[int]
     _ask_sizes: dict[int, int]
@@ -79,6 +81,8 @@ class OrderBook:
         self.resync_reason = "no snapshot"
         self.updates = 0
         self.resyncs = 0
+        self.snapshots = 0
+        """Snapshots applied: a reader that follows the book by diffs sees a new one."""
         self._bid_sizes = {}  # price ticks -> size lots
         self._bid_keys = []  # bid prices ascending: best is last
         self._ask_sizes = {}  # price ticks -> size lots
@@ -115,6 +119,7 @@ class OrderBook:
         self._ask_sizes = ask_sizes
         self._ask_keys = sorted([-p for p in ask_sizes])
         self.updates += len(bid_sizes) + len(ask_sizes)
+        self.snapshots += 1
         self.seq = seq
         self.last_update_ms = ts_ms
         self.synced = True
@@ -306,6 +311,10 @@ class OrderBook:
         """Lots resting at ``price_ticks`` on ``side`` (BUY = bids), 0 if no level."""
         d = self._bid_sizes if side is Side.BUY else self._ask_sizes
         return d.get(price_ticks, 0)
+
+    def level_maps(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Copies of both sides as {price ticks: lots} (bids, asks): for followers."""
+        return dict(self._bid_sizes), dict(self._ask_sizes)
 
     def depth(self) -> tuple[int, int]:
         """(number of bid levels, number of ask levels)."""

@@ -353,6 +353,19 @@ class MMApp(ViewActions, App[RunSummary | None]):
             return
         self.in_background(self._then_redraw(pending, "risk reset to ACTIVE"), "reset risk")
 
+    def action_toggle_recording(self) -> None:
+        try:
+            pending = self.core.toggle_recording()
+        except (OSError, ValueError) as exc:
+            self.notify(f"recording not started: {exc}", severity="error")
+            return
+
+        async def said() -> None:
+            if text := await pending:
+                self.notify(text)
+
+        self.in_background(said(), "recording")
+
     def action_cycle_log_level(self) -> None:
         self.main.query_one(LogPane).cycle_level()
 

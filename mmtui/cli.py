@@ -7,6 +7,7 @@
     mmtui attach [--socket PATH]          the console on a served core (q detaches)
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui record --venue V --symbols A,B --out DIR        public books + trades to files
 
 Exit codes: 0 ok, 1 the run ended badly (orders left open or unverified at a venue
 that did not answer, a FAIL line in the shutdown report — a journal that could not
@@ -60,7 +61,10 @@ subcommands:
   mmtui emulate VENUE [--port P] [--dir D]
                                 a loopback venue to rehearse against (backpack, lighter,
                                 grvt): writes its keys and a config to run mmtui on
-  (see `mmtui check-config --help`, `mmtui emulate --help`)
+  mmtui record --venue V --symbols A,B --out DIR [--config F] [--seconds N]
+                                a venue's public books and trades as Tardis.dev CSV
+                                files (no keys needed; docs/recording.md)
+  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui record --help`)
 
 exit codes: 0 ok; 1 the run ended badly (orders left open or unverified, a FAIL line
 in the shutdown report); 2 bad input (config, arguments)
@@ -109,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mmtui.emulate import main as emulate_main
 
         return emulate_main(args_list[1:])
+    if args_list and args_list[0] == "record":
+        from mmtui.record import main as record_main
+
+        return record_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     try:

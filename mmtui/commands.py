@@ -100,6 +100,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
     Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command(
+        "record",
+        "r",
+        "toggle_recording",
+        "Rec",
+        "record the books and trades in use to files (record.dir); again: stop",
+        show=False,
+    ),
+    Command(
         "quit_ctrl",
         "ctrl+q",
         "quit_safely",

@@ -39,6 +39,7 @@ from mmtui.config_reader import (
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
+from mmtui.metrics.config import MetricsConfig
 from strategies.registry import STRATEGY_KINDS
 
 ENV_PREFIX = "MMTUI_"
@@ -299,6 +300,14 @@ class LoggingConfig(_Model):
     dir: Path | None = None
 
 
+class RecordConfig(_Model):
+    dir: Path | None = Field(
+        default=None,
+        description="where the console's record toggle writes (default: recordings/ "
+        "under the state dir); docs/recording.md",
+    )
+
+
 class UiConfig(_Model):
     theme: Literal["mmtui-dark", "mmtui-light", "mmtui-contrast"] = "mmtui-dark"
     refresh_hz: float = Field(default=10.0, ge=1, le=30)
@@ -371,10 +380,12 @@ class Config(_Model):
     strategies: list[StrategyConfig] = Field(default_factory=list)
     journal: JournalConfig = Field(default_factory=JournalConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
     unattended: UnattendedConfig = Field(default_factory=UnattendedConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
         description=(

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from mmtui.core.fill_history import FillRecord
 from mmtui.core.readmodel import ReadModel
+from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary
 from mmtui.session import Session
 from strategies.base import PlannedOrder
@@ -59,6 +61,10 @@ class CoreClient(Protocol):
     def edit_param(self, strategy: str, name: str, text: str) -> Awaitable[str]: ...
     def subscribe(self, markets: Iterable[Market]) -> Awaitable[None]: ...
     def journal_fills(self) -> Awaitable[tuple[FillRecord, ...]]: ...
+    def toggle_recording(self) -> Awaitable[str]:
+        """The record toggle; what to tell the operator ('' for nothing)."""
+        ...
+
     async def shutdown(self) -> RunSummary | None:
         """The core's safe shutdown; its summary."""
         ...
@@ -134,6 +140,9 @@ class LocalCore:
         # SQLite blocks: on a thread, never the event loop
         return asyncio.to_thread(self.view.journal_fills)
 
+    def toggle_recording(self) -> Awaitable[str]:
+        return done(recording_text(self.session.toggle_recording()))
+
     async def shutdown(self) -> RunSummary | None:
         await self.session.stop()
         return self.session.summary()
@@ -142,4 +151,11 @@ class LocalCore:
         raise RuntimeError("an in-process core cannot be detached from")
 
 
-__all__ = ["CoreClient", "LocalCore", "done"]
+def recording_text(done: Path | RecordSummary | None) -> str:
+    """What the record toggle did, in one line."""
+    if isinstance(done, Path):
+        return f"recording to {done}"
+    return done.line() if done is not None else ""
+
+
+__all__ = ["CoreClient", "LocalCore", "done", "recording_text"]

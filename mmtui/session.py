@@ -25,7 +25,9 @@ from mmtui.core.inflight import InflightPolicy
 from mmtui.core.journal import Journal
 from mmtui.core.orders import new_run_prefix
 from mmtui.core.ratelimit import RateLimiter
+from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
+from mmtui.metrics.server import MetricsServer, start_metrics, stop_metrics
 from mmtui.venue_factory import SessionError, venue_connector
 
 log = logging.getLogger("mmtui.session")
@@ -33,6 +35,10 @@ log = logging.getLogger("mmtui.session")
 
 def default_journal_path() -> Path:
     return platformdirs.user_state_path("mmtui") / "journal.sqlite"
+
+
+def default_recording_dir() -> Path:
+    return platformdirs.user_state_path("mmtui") / "recordings"
 
 
 @dataclass
@@ -49,12 +55,15 @@ class Session:
     started: bool = False
     config_path: Path | None = None
     """The config file the session came from (shown in the console's health view)."""
+    metrics: MetricsServer | None = None
+    """The Prometheus endpoint (config ``metrics``), up from start to the end of stop."""
 
     async def start(self) -> None:
         """Start the market (sim), connect venues, add and autostart strategies."""
         if self.started:
             return
         self.started = True
+        self.metrics = await start_metrics(self.config.metrics, self.engine)
         if self.world is not None:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
@@ -83,6 +92,7 @@ class Session:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await stop_metrics(self.metrics)
             self.shutdown_report = FlattenReport(action="start failed")
             raise SessionError(f"could not start: {exc}") from None
         for spec in self.config.strategies:
@@ -126,6 +136,7 @@ class Session:
         for conn in self.engine.connectors.values():
             await conn.close()
         self.engine.running = False
+        await stop_metrics(self.metrics)
         if self.engine.journal is not None:
             await self.engine.journal.aclose()
         self.shutdown_report = FlattenReport(action="abandoned")
@@ -153,8 +164,23 @@ class Session:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_metrics(self.metrics)
         self.shutdown_report = report
         return report
+
+    def toggle_recording(self) -> Path | RecordSummary | None:
+        """The console's record toggle: start recording the books and trades in use into
+        a new folder under ``record.dir`` (returned), or stop (what was written).
+        ``OSError`` / ``ValueError`` when the folder cannot be made."""
+        recording = self.engine.recording
+        if recording.active:
+            return recording.stop()
+        base = self.config.record.dir
+        base = base.expanduser() if base is not None else default_recording_dir()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock.now_ms() / 1000))
+        out = base / stamp
+        recording.start(out, {name: v.type for name, v in self.config.venues.items()})
+        return out
 
     def summary(self) -> RunSummary:
         report = self.shutdown_report

@@ -32,6 +32,22 @@ def venue_connector(name: str, cfg: RemoteVenueConfig, run_prefix: str) -> Conne
     return _grvt(name, cfg, keys)
 
 
+def public_feed(name: str, cfg: RemoteVenueConfig) -> Connector:
+    """The venue's public feed (books, trades): built without keys -- no key file is
+    read, nothing is signed, no private stream opened; every private call refused
+    (``connectors.common.public.PublicFeed``). Recording and paper trading use it."""
+    from connectors.common.public import PublicFeed
+
+    if isinstance(cfg, BackpackVenueConfig):
+        return PublicFeed(_backpack(name, cfg, None, None))
+    if isinstance(cfg, LighterVenueConfig):
+        quiet = cfg.model_copy(update={"dead_man_switch_s": None})
+        return PublicFeed(_lighter(name, quiet, None, None))
+    if isinstance(cfg, GrvtVenueConfig):
+        return PublicFeed(_grvt(name, cfg.model_copy(update={"dead_man_switch_s": None}), None))
+    raise SessionError(f"venue {name}: type {cfg.type!r} has no connector")
+
+
 def venue_keys(name: str, cfg: RemoteVenueConfig) -> Any:
     """The venue's keys, from its key file or the environment, registered for log
     redaction; ``SessionError`` (one line naming the venue) if missing or bad.
@@ -77,7 +93,7 @@ def _keys(
     return keys
 
 
-def _backpack(name: str, cfg: BackpackVenueConfig, keys: Any, run_prefix: str) -> Connector:
+def _backpack(name: str, cfg: BackpackVenueConfig, keys: Any, run_prefix: str | None) -> Connector:
     from connectors.backpack.connector import BackpackConnector
 
     return BackpackConnector(
@@ -85,12 +101,12 @@ def _backpack(name: str, cfg: BackpackVenueConfig, keys: Any, run_prefix: str) -
         cfg.ws_url,
         keys,
         name=name,
-        run_prefixes=(run_prefix,),
+        run_prefixes=(run_prefix,) if run_prefix else (),
         window_ms=cfg.window_ms,
     )
 
 
-def _lighter(name: str, cfg: LighterVenueConfig, keys: Any, run_prefix: str) -> Connector:
+def _lighter(name: str, cfg: LighterVenueConfig, keys: Any, run_prefix: str | None) -> Connector:
     from connectors.lighter.connector import LighterConnector
 
     return LighterConnector(
@@ -98,7 +114,7 @@ def _lighter(name: str, cfg: LighterVenueConfig, keys: Any, run_prefix: str) -> 
         cfg.ws_url,
         keys,
         name=name,
-        run_prefixes=(run_prefix,),
+        run_prefixes=(run_prefix,) if run_prefix else (),
         chain_id=cfg.chain_id,
         dead_man_switch_s=cfg.dead_man_switch_s,
         market_slippage=cfg.market_slippage,

@@ -112,6 +112,7 @@ class BackpackStream:
                 wire.dec(d["p"], "price"),
                 wire.dec(d["q"], "size"),
                 wire.us_ms(d.get("T")) or wire.us_ms(d.get("E")),
+                "" if d.get("t") is None else str(d["t"])[:40],
             )
         )
 

@@ -415,6 +415,7 @@ def trade(venue: str, d: Any) -> Trade:
         number(d, "price", "trade"),
         number(d, "size", "trade"),
         ns_ms(d, "event_time"),
+        str(d.get("trade_id") or "")[:80],
     )
 
 

@@ -26,6 +26,9 @@ and ``dead_man`` (the scheduled cancel-all).
 * The account tier (``tier``: "standard", "premium"; None: no pacing) sets the request
   budget every request waits for (``pacing``); transactions issued in the same loop turn
   leave as one ``sendTxBatch`` (``txqueue``).
+* Without keys (``keys=None``) it is a public feed: markets, ``order_book/{id}`` and
+  ``trade/{id}`` only -- no signer, key check, auth token, private channel or dead-man's
+  switch; placing and cancelling are refused (``connectors.common.public``).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from connectors.common.books import BookSet
 from connectors.common.clientids import LIGHTER, ClientIdMap
 from connectors.common.delivery import EventQueue
 from connectors.common.errors import ErrorCode, VenueError
+from connectors.common.public import public_only_error
 from connectors.common.retry import startup_read
 from connectors.common.units import optional_decimal
 from connectors.common.wsclient import WsSettings
@@ -106,7 +110,7 @@ class LighterConnector:
         self,
         url: str,
         ws_url: str,
-        keys: LighterKeys,
+        keys: LighterKeys | None,
         *,
         name: str = "lighter",
         run_prefixes: tuple[str, ...] = (),
@@ -125,7 +129,10 @@ class LighterConnector:
         self.name = name
         self.stats = ConnectorStats()
         self.keys = keys
-        self.account = keys.account_index
+        self.account = keys.account_index if keys is not None else -1
+        """The account's index; -1 without keys (a public feed reads no account)."""
+        if keys is None:
+            dead_man_switch_s = None  # no account: nothing to cancel
         self.client_ids = ClientIdMap(run_prefixes, layout=LIGHTER)
         self.ids = ClientIndexes(self.client_ids)
         self.dead_man_switch_s = dead_man_switch_s
@@ -219,20 +226,18 @@ class LighterConnector:
         await self.rest.start()
         try:
             await startup_read(self.name, "the markets", self.instruments)
-            await self.tx.start()
-            await check_api_key(self.rest, self.keys, self.name)  # a wrong key fails here
-            await self.auth_token()
+            if self.keys is not None:  # without keys: a public feed, nothing signed
+                await self.tx.start()
+                await check_api_key(self.rest, self.keys, self.name)  # a wrong key fails here
+                await self.auth_token()
         except VenueError:
             await self.rest.close()
             await self.tx.close()
             raise
         acct = self.account
-        for channel in (
-            f"account_all_orders/{acct}",
-            f"account_all_trades/{acct}",
-            f"account_all_positions/{acct}",
-        ):
-            await self.ws.subscribe(channel, private=True)
+        private = ("account_all_orders", "account_all_trades", "account_all_positions")
+        for channel in private if self.keys is not None else ():
+            await self.ws.subscribe(f"{channel}/{acct}", private=True)
         try:
             await self.ws.start_and_wait(self.connect_timeout_s)
         except VenueError:
@@ -281,6 +286,7 @@ class LighterConnector:
         return self.books.get(symbol)
 
     async def place(self, request: OrderRequest) -> OrderAck:
+        self._need_keys(f"place {request.client_id}")
         m = self.markets.market(request.symbol)
         inst = self.markets.instruments[request.symbol]
         index = self.ids.to_index(request.client_id)
@@ -372,6 +378,7 @@ class LighterConnector:
         whose create is still on its way is cancelled by client index: one API key's
         transactions execute in nonce order, so the cancel lands after the create. False
         when the venue has none live."""
+        self._need_keys(f"cancel {client_id}")
         m = self.markets.market(symbol)
         index = self.ids.to_index(client_id)
         live = sorted(self.orders.live.get(index, ()))
@@ -581,6 +588,10 @@ class LighterConnector:
         await self.ws.resubscribe_private()
 
     # -- internals ---------------------------------------------------------------------
+
+    def _need_keys(self, what: str) -> None:
+        if self.keys is None:
+            raise public_only_error(self.name, what)
 
     async def _market_bound(self, request: OrderRequest, m: wire.Market) -> int:
         """The worst price a market order accepts (Lighter requires one)."""

@@ -84,7 +84,7 @@ class LighterTx:
     def __init__(
         self,
         url: str,
-        keys: LighterKeys,
+        keys: LighterKeys | None,
         *,
         chain_id: int | None = None,
         timeout_s: float = 10.0,
@@ -111,6 +111,8 @@ class LighterTx:
     async def start(self) -> None:
         if self.client is not None:
             return
+        if self.keys is None:
+            raise VenueError(f"{self.venue}: signing needs Lighter keys", code=ErrorCode.NO_KEYS)
         lighter = await asyncio.to_thread(load_sdk)
         try:
             # cheap once the SDK is imported: key check + Go CreateClient, no network

@@ -48,6 +48,7 @@ from connectors.common.errors import ErrorCode, RateLimited, VenueError
 from connectors.common.http import retry_after_s
 from connectors.lighter import codes
 from connectors.lighter.pacing import Priority, RequestPacer
+from connectors.lighter.signing import BatchSigner, Signed
 
 if TYPE_CHECKING:
     from connectors.lighter.tx import LighterTx
@@ -59,9 +60,6 @@ NONCE_ATTEMPTS = 4
 NONCE_WAIT_S = 0.35
 """Between invalid-nonce retries: "wait at least 350 ms before using the same api key"
 (*SDK* ``ApiNonceManager``)."""
-
-Signed = tuple[Any, Any, Any, Any]
-"""What ``SignerClient.sign_*`` returns: (tx_type, tx_info, tx_hash, error)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +165,7 @@ class TxQueue:
         self.batch = batch
         self.pacer = pacer
         self.limit = MAX_BATCH if batch else 1
+        self.signer = BatchSigner()
         self._pending: list[TxRequest] = []
         self._worker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -250,6 +249,7 @@ class TxQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        self.signer.close()
         err = VenueError(
             f"{self.venue}: connector closed", code=ErrorCode.NOT_CONNECTED, retryable=True
         )
@@ -364,9 +364,10 @@ class TxQueue:
             first = await self._first_nonce(batch, key)
             if first is None:
                 return
-            # The Go signer takes ~4 ms per tx and releases the GIL: sign off the loop.
+            # The Go signer releases the GIL and is fastest off the main thread: sign on
+            # the signer's own workers, two transactions at once (signing.py).
             try:
-                signed = await asyncio.to_thread(_sign_all, batch, first, key)
+                signed = await self.signer.sign(batch, first, key)
             except Exception as exc:  # the SDK's ctypes layer: nothing was sent
                 nm.nonce[key] = first - 1
                 log.exception("%s: signing %d transaction(s) raised", self.venue, len(batch))
@@ -614,23 +615,6 @@ class TxQueue:
         for req in reqs:
             if req.future is not None and not req.future.done():
                 req.future.set_exception(exc)
-
-
-def _sign_all(
-    batch: list[TxRequest], first: int, key: int
-) -> list[tuple[TxRequest, int, Any, Any, Any]]:
-    """Sign in order with consecutive nonces from ``first``; a transaction the signer
-    refuses spends no nonce. (req, nonce, tx_type, tx_info, error) each."""
-    out: list[tuple[TxRequest, int, Any, Any, Any]] = []
-    nonce = first
-    for req in batch:
-        tx_type, tx_info, _hash, err = req.sign(nonce, key)
-        if err is None and not (isinstance(tx_info, str) and tx_info.startswith("{")):
-            err = f"unexpected tx_info {str(tx_info)[:80]!r}"
-        out.append((req, nonce, tx_type, tx_info, err))
-        if err is None:
-            nonce += 1
-    return out
 
 
 def _invalid_nonce(body: str) -> bool:

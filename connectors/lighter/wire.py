@@ -374,6 +374,7 @@ def public_trade(venue: str, symbol: str, t: dict[str, Any]) -> Trade:
         parse_decimal(t["price"], "price"),
         parse_decimal(t["size"], "size"),
         epoch_ms(t.get("timestamp"), "ms"),
+        "" if t.get("trade_id") is None else str(t["trade_id"])[:40],
     )
 
 

@@ -429,7 +429,9 @@ class SimVenue:
                 if owner == match.maker_owner and match.maker_remaining == 0:
                     self._finish(order_id, OrderStatus.FILLED, "")
             m.last_trade_ms = self.now_ms
-            trade = Trade(self.name, inst.symbol, match.taker_side, price, size, self.now_ms)
+            trade = Trade(
+                self.name, inst.symbol, match.taker_side, price, size, self.now_ms, trade_id
+            )
             for listener in self._trade_listeners:
                 listener(trade)
         for resting in stp_cancelled:

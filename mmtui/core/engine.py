@@ -55,6 +55,7 @@ from mmtui.core.positions import PositionBook
 from mmtui.core.ratelimit import Priority, RateLimiter
 from mmtui.core.readmodel import ReadModel, Snapshot
 from mmtui.core.reconcile import Reconciler
+from mmtui.core.record_switch import RecordSwitch
 from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
@@ -145,6 +146,7 @@ class Engine:
             amend_check_s=policy.amend_check_s,
         )
         self._gateways = self.order_path.gateways
+        self.latency = self.order_path.latency  # tick-to-trade and loop lag (latency.py)
         self.inflight = InflightChecker(
             self.orders,
             lookup=self._lookup,
@@ -201,6 +203,10 @@ class Engine:
             note_event=self.note_event,
         )
         self.params = self.insight.params
+        self.recording = RecordSwitch(
+            self.markets, lambda: self._subscribed, lambda: clock.now_ms() * 1000
+        )
+        """The record toggle: the books and trades in use, to files, while on."""
         self.view = ReadModel(
             mode=mode,
             clock=clock,
@@ -218,6 +224,8 @@ class Engine:
             insight=self.insight,
             journal=journal,
             started_ms=lambda: self.started_ms,
+            latency=self.latency,
+            recording=lambda: self.recording.out_dir,
         )
         # The parts' commands under the engine's name: callers keep one object.
         path, flattener, reconciler = self.order_path, self.flattener, self.reconciler
@@ -352,6 +360,7 @@ class Engine:
         self._spawn_background(
             self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
+        self._spawn_background(self.latency.watch_loop(), "loop lag")
         for loop, what in self.insight.loops():
             self._spawn_background(loop, what)
 
@@ -449,6 +458,7 @@ class Engine:
         for venue, symbols in by_venue.items():
             await self.connectors[venue].subscribe_books(symbols)
             self._subscribed.update((venue, s) for s in symbols)
+            self.recording.follow((venue, s) for s in symbols)
 
     async def shutdown(self, timeout: float = 10.0) -> FlattenReport:
         """Stop strategies, cancel all our orders everywhere, report what is left.
@@ -475,6 +485,7 @@ class Engine:
             task.cancel()
         for key, _ in self.positions.items():
             self.markets.mark(*key)  # type: ignore[misc]  # the last mids, before the books go
+        self.recording.stop()
         await self.markets.close_all(CLOSE_MARGIN_S)
         self.running = False
         if report.kept:
@@ -499,7 +510,9 @@ class Engine:
         return sink
 
     def _on_event(self, venue: str, event: Event) -> None:
+        self.recording.on_event(event)  # nothing while the record toggle is off
         if isinstance(event, BookChanged):
+            self.latency.book_seen(event.venue, event.symbol)
             for runner in self._book_subscribers.get((event.venue, event.symbol), ()):
                 runner.deliver_book(event.venue, event.symbol)
         elif isinstance(event, Fill):

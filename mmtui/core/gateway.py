@@ -37,6 +37,7 @@ log = logging.getLogger("mmtui.gateway")
 AckHandler = Callable[[Order, OrderAck], None]
 CancelHandler = Callable[[Order, bool, str], None]
 UnknownHandler = Callable[[Order, str], None]
+SentHook = Callable[[str, str], None]
 
 ROUND_TRIPS_KEPT = 1000
 
@@ -53,6 +54,7 @@ class VenueGateway:
         max_retries: int = 5,
         retry_delay_s: float = 0.5,
         now_ms: Callable[[], int] | None = None,
+        sent: SentHook | None = None,
     ) -> None:
         self.connector = connector
         self.limiter = limiter
@@ -65,6 +67,8 @@ class VenueGateway:
         self.errors = 0
         self.retries = 0
         self._now_ms = now_ms
+        self.sent = sent
+        """Told (venue, symbol) as a place or a modify leaves (``mmtui.core.latency``)."""
         self.round_trips: deque[int] = deque(maxlen=ROUND_TRIPS_KEPT)
         """Milliseconds from sending a place to its answer, the latest first forgotten
         last (no answer, no sample)."""
@@ -175,6 +179,8 @@ class VenueGateway:
         self._on_ack(order, ack)
 
     async def _timed_place(self, request: OrderRequest) -> OrderAck:
+        if self.sent is not None:
+            self.sent(self.name, request.symbol)
         if self._now_ms is None:
             return await self.connector.place(request)
         sent = self._now_ms()

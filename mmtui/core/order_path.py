@@ -38,6 +38,7 @@ from mmtui.core import fill_check, numbers
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.journal import Journal, writable
+from mmtui.core.latency import Latency
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.positions import PositionBook
@@ -70,8 +71,11 @@ class OrderPath:
         note_event: Callable[[str, str], None] | None = None,
         first_sight: Callable[[Fill, bool], bool] | None = None,
         amend_check_s: float = 2.0,
+        latency: Latency | None = None,
     ) -> None:
         self._clock = clock
+        self.latency = latency or Latency()
+        """Tick-to-trade ends here: a place or a modify handed to the connector."""
         self._markets = markets
         self._orders = orders
         self._positions = positions
@@ -92,6 +96,7 @@ class OrderPath:
                 on_cancel_result=self._on_cancel_result,
                 on_unknown=self._on_unknown,
                 now_ms=clock.now_ms,
+                sent=self.latency.request_sent,
             )
             for name, conn in markets.connectors.items()
         }
@@ -283,12 +288,13 @@ class OrderPath:
     ) -> None:
         connector = self._markets.connectors[order.venue]
         assert isinstance(connector, Modifiable)
+
+        async def modify() -> None:
+            self.latency.request_sent(order.venue, order.symbol)  # tick-to-trade ends here
+            return await connector.modify(order.symbol, order.client_id, remaining, price)
+
         try:
-            await gateway.call(
-                "modify",
-                Priority.PLACE,
-                lambda: connector.modify(order.symbol, order.client_id, remaining, price),
-            )
+            await gateway.call("modify", Priority.PLACE, modify)
         except VenueError as exc:
             log.info("%s: amend of %s failed: %s", order.venue, order.client_id, exc)
             return
@@ -297,8 +303,7 @@ class OrderPath:
         if not order.is_live:
             return  # filled or cancelled meanwhile: the venue ignored the modify
         order.price, order.size = price, size
-        order.amends += 1
-        self._orders.counters.amended += 1
+        self._orders.mark_amended(order)
         order.updated_ms = self._clock.now_ms()
         # An acknowledged modify may still not happen (Lighter sequences the tx and
         # may drop it): look the order up soon and take the venue's terms if not.
@@ -314,8 +319,7 @@ class OrderPath:
             log.info("%s: restating %s failed: %s", order.venue, order.client_id, exc)
             return False
         order.price, order.size = price, size
-        order.amends += 1
-        self._orders.counters.amended += 1
+        self._orders.mark_amended(order)
         order.updated_ms = self._clock.now_ms()
         self._journal_order(order)  # new terms, same status: nothing to deliver
         return True

@@ -187,6 +187,8 @@ class OrderManager:
         """Client id -> when the order ended, oldest first: what ``prune`` may forget (LOST
         orders are never in it: the venue may still report them)."""
         self.counters = OrderCounters()
+        self.by_market: dict[tuple[str, str, str], OrderCounters] = {}
+        """The same counts per (venue, symbol, strategy or ""): what metrics label."""
         self.pruned = 0
 
     # -- creation -------------------------------------------------------------
@@ -340,42 +342,59 @@ class OrderManager:
             order.reason = reason
         if status.is_terminal:
             self._live.pop(order.client_id, None)
-            self._count_terminal(status)
+            self._count_terminal(order, status)
             if status is not OrderStatus.LOST:
                 self._ended[order.client_id] = now_ms
         return True
 
-    def _count_terminal(self, status: OrderStatus) -> None:
-        c = self.counters
-        if status is OrderStatus.FILLED:
-            c.filled += 1
-        elif status is OrderStatus.CANCELLED:
-            c.cancelled += 1
-        elif status is OrderStatus.REJECTED:
-            c.rejected += 1
-        elif status is OrderStatus.EXPIRED:
-            c.expired += 1
-        elif status is OrderStatus.LOST:
-            c.lost += 1
+    def _tallies(self, order: Order) -> tuple[OrderCounters, OrderCounters]:
+        """The run's counters and the order's market's (``by_market``)."""
+        key = (order.venue, order.symbol, order.strategy or "")
+        tally = self.by_market.get(key)
+        if tally is None:
+            tally = self.by_market[key] = OrderCounters()
+        return self.counters, tally
+
+    def _count_terminal(self, order: Order, status: OrderStatus) -> None:
+        for c in self._tallies(order):
+            if status is OrderStatus.FILLED:
+                c.filled += 1
+            elif status is OrderStatus.CANCELLED:
+                c.cancelled += 1
+            elif status is OrderStatus.REJECTED:
+                c.rejected += 1
+            elif status is OrderStatus.EXPIRED:
+                c.expired += 1
+            elif status is OrderStatus.LOST:
+                c.lost += 1
 
     def reject(self, order: Order, reason: str, now_ms: int) -> bool:
         return self._transition(order, OrderStatus.REJECTED, now_ms, reason)
 
     def mark_sent(self, order: Order) -> None:
-        self.counters.placed += 1
+        for c in self._tallies(order):
+            c.placed += 1
+
+    def mark_amended(self, order: Order) -> None:
+        """New terms taken (the venue's modify, or a restate before it left)."""
+        order.amends += 1
+        for c in self._tallies(order):
+            c.amended += 1
 
     def mark_cancel_requested(self, order: Order, now_ms: int = 0) -> None:
         if not order.cancel_requested:
             order.cancel_requested = True
             order.cancel_requested_ms = now_ms
-            self.counters.cancel_requests += 1
+            for c in self._tallies(order):
+                c.cancel_requests += 1
 
     def mark_outcome_unknown(self, order: Order, reason: str, now_ms: int) -> None:
         """The place's answer was lost: the order stays pending until a lookup by
         client id tells whether it landed (never resent: that could double it)."""
         if not order.outcome_unknown:
             order.outcome_unknown = True
-            self.counters.unknown_outcomes += 1
+            for c in self._tallies(order):
+                c.unknown_outcomes += 1
         order.reason = reason
         order.updated_ms = order.answered_ms = now_ms
 
@@ -444,7 +463,8 @@ class OrderManager:
         order.notional_filled += fill.price * fill.size
         order.fees += fill.fee
         order.updated_ms = now_ms
-        self.counters.fills += 1
+        for c in self._tallies(order):
+            c.fills += 1
         if order.filled > order.size:
             log.warning(
                 "order %s: filled %s exceeds size %s", order.client_id, order.filled, order.size

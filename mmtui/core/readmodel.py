@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from connectors.base import ConnectionState, OpenOrder, OrderStatus, OrderType, Side, Trade
@@ -20,6 +21,7 @@ from mmtui.core.clock import Clock
 from mmtui.core.fill_history import FILLS_SHOWN, FillRecord, read_fills
 from mmtui.core.insight import Insight
 from mmtui.core.journal import Journal
+from mmtui.core.latency import Latency, LatencyView
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
 from mmtui.core.params import ParamRow
@@ -70,6 +72,8 @@ class HeaderView:
     attention: tuple[str, ...] = ()
     """What an operator should look at: inventory that disagrees with the account,
     other tools' orders, lost orders, fills of no order of ours."""
+    recording: Path | None = None
+    """Where the record toggle writes, while it is on (the status bar shows REC)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,8 @@ class ReadModel:
         insight: Insight | None = None,
         journal: Journal | None = None,
         started_ms: Callable[[], int] = int,
+        latency: Latency | None = None,
+        recording: Callable[[], Path | None] = lambda: None,
     ) -> None:
         self._mode = mode
         self._clock = clock
@@ -217,6 +223,8 @@ class ReadModel:
         self._insight = insight
         self._journal = journal
         self._started_ms = started_ms
+        self._latency = latency or Latency()
+        self._recording = recording
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -240,6 +248,7 @@ class ReadModel:
             session_pnl=self._session_pnl(),
             now_ms=self._clock.now_ms(),
             attention=self._attention(),
+            recording=self._recording(),
         )
 
     def _venue(self, name: str) -> VenueView:
@@ -416,6 +425,11 @@ class ReadModel:
             return ()
         insight = self._insight
         return health_views(self._markets, insight.watch, insight.subscribed, self._clock.now_ms())
+
+    def latency(self) -> LatencyView:
+        """Tick-to-trade per market and the event loop's lag (``mmtui.core.latency``):
+        the figures the metrics histograms hold, as quantiles of the latest samples."""
+        return self._latency.view()
 
     def session_info(self, config_path: str = "") -> SessionInfo:
         return SessionInfo(

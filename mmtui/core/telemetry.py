@@ -55,10 +55,6 @@ class TelemetryFrame:
     ts_ms: int
     views: tuple[TelemetryView, ...]
 
-    def discard(self, strategy: str) -> None:
-        """Forget a strategy's store (one that could not be added)."""
-        self._stores.pop(strategy, None)
-
     def view(self, strategy: str) -> TelemetryView | None:
         return next((v for v in self.views if v.strategy == strategy), None)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from mmtui.core.alerts import Alert
 from mmtui.core.fill_history import FillRecord
+from mmtui.core.latency import LatencyView
 from mmtui.core.markets import EngineError
 from mmtui.core.params import ParamRow
 from mmtui.core.pnl_history import PnlPoint
@@ -149,6 +150,9 @@ class RemoteView:
     @property
     def has_journal(self) -> bool:
         return bool(self._get("has_journal", False))
+
+    def latency(self) -> LatencyView:
+        return self.state["latency"]
 
     def params(self, strategy: str) -> tuple[ParamRow, ...]:
         return dict(self._get("params")).get(strategy, ())
@@ -314,6 +318,9 @@ class RemoteCore:
 
     def journal_fills(self) -> Awaitable[tuple[FillRecord, ...]]:
         return self.request("journal_fills", LONG_TIMEOUT_S)
+
+    def toggle_recording(self) -> Awaitable[str]:
+        return self.request("toggle_recording")
 
     async def shutdown(self) -> RunSummary | None:
         """The served core's safe shutdown; its summary (None if it went away first)."""

@@ -12,7 +12,8 @@ name from the data.
 Forms (JSON): ``null``/bool/int/float/str as is; a tuple is a JSON array;
 a list ``{"L": [...]}``; a dict ``{"M": [[k, v], ...]}``; a Decimal
 ``{"D": "1.25"}``; an enum ``{"E": "Side", "v": "buy"}``; a dataclass
-``{"C": "OrderRow", "f": [field values in declaration order]}``.
+``{"C": "OrderRow", "f": [field values in declaration order]}``; a path
+``{"P": "/a/b"}``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import enum
 import json
 import re
 from decimal import Decimal, InvalidOperation
+from pathlib import Path, PurePath
 from typing import Any
 
 from connectors.base import (
@@ -39,6 +41,7 @@ from connectors.base import (
 )
 from mmtui.core.alerts import Alert
 from mmtui.core.fill_history import FillRecord
+from mmtui.core.latency import LatencyStat, LatencyView
 from mmtui.core.params import ParamRow
 from mmtui.core.pnl_history import PnlPoint
 from mmtui.core.readmodel import (
@@ -75,6 +78,8 @@ CLASSES: dict[str, type] = {
         FundingPayment,
         HeaderView,
         HealthView,
+        LatencyStat,
+        LatencyView,
         LogLine,
         MarketAccount,
         OrderRow,
@@ -133,6 +138,8 @@ def to_wire(value: Any) -> Any:
         return {"E": name, "v": value.value}
     if isinstance(value, list):
         return {"L": [to_wire(v) for v in value]}
+    if isinstance(value, PurePath):
+        return {"P": str(value)}
     if isinstance(value, dict):
         return {"M": [[to_wire(k), to_wire(v)] for k, v in value.items()]}
     name = type(value).__name__
@@ -183,6 +190,10 @@ def from_wire(data: Any, depth: int = 0) -> Any:
         return number
     if "L" in data and len(data) == 1:
         return [from_wire(v, depth + 1) for v in _array(data["L"])]
+    if "P" in data and len(data) == 1:
+        if not isinstance(data["P"], str) or len(data["P"]) > 4096:
+            raise CodecError(f"bad path {_short(data['P'])}")
+        return Path(data["P"])
     if "M" in data and len(data) == 1:
         out = {}
         for pair in _array(data["M"]):

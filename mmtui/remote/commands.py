@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from mmtui.coreclient import recording_text
+
 if TYPE_CHECKING:
     from mmtui.remote.server import CoreServer
 
@@ -84,6 +86,9 @@ def dispatch(server: CoreServer, op: str, args: dict[str, Any]) -> Awaitable[obj
         ),
         "subscribe": lambda: engine.subscribe(_markets(args)),
         "journal_fills": lambda: asyncio.to_thread(engine.view.journal_fills),
+        "toggle_recording": lambda: _sync(
+            lambda: recording_text(server.session.toggle_recording())
+        ),
         "shutdown": lambda: _shutdown(server),
     }
     chosen = table.get(op)

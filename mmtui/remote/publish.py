@@ -87,6 +87,7 @@ class Publisher:
             out["health"] = view.health()
             out["session_info"] = view.session_info(self.config_path)
             out["params"] = tuple((name, view.params(name)) for name in view.strategy_names())
+            out["latency"] = view.latency()
         for venue, symbol in markets:
             stamp = view.book_stamp(venue, symbol)
             if stamp != self.stamps.get((venue, symbol), _MISSING):

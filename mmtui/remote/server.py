@@ -256,7 +256,7 @@ class CoreServer:
             result = await dispatch(self, op, args)
         except (EngineError, CommandError) as exc:
             reply = {"type": "reply", "id": ref, "ok": False, "error": str(exc)}
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, OSError) as exc:
             reply = {"type": "reply", "id": ref, "ok": False, "error": f"{op}: {exc}"}
         except Exception as exc:
             log.exception("command %s from viewer %d failed", op, viewer.number)

@@ -38,6 +38,8 @@ def status_text(header: HeaderView) -> Text:
         text.append(" LIVE ", style="bold white on red")
     else:
         text.append(" SIM ", style="bold black on cyan")
+    if header.recording is not None:
+        text.append("  ● REC", style="bold red")
     for venue in header.venues:
         glyph, style = _CONN_STYLE.get(venue.state, ("?", "red"))
         latency = venue.latency_ms

@@ -122,7 +122,15 @@ async def test_trade_frame() -> None:
     s = _stream()
     assert await s.feed(WS["trade ETH_USDC_PERP (ccxt)"]) == [
         # m false: the buyer took; E/T are strings of microseconds
-        Trade("backpack", "ETH_USDC_PERP", Side.BUY, D("3870.25"), D("0.0008"), 1754601477744)
+        Trade(
+            "backpack",
+            "ETH_USDC_PERP",
+            Side.BUY,
+            D("3870.25"),
+            D("0.0008"),
+            1754601477744,
+            "10782547",
+        )
     ]
 
 

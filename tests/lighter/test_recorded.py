@@ -261,7 +261,9 @@ async def test_the_trade_snapshot_is_not_replayed_as_live_trades(connect: Any) -
     assert [e for e in events if isinstance(e, Trade)] == []
     await frame(conn, recorded("ws_trade_update.json"))
     (trade,) = [e for e in events if isinstance(e, Trade)]
-    assert trade == Trade("lighter", "ETH", Side.SELL, D("2181.83"), D("0.1336"), 1773854156654)
+    assert trade == Trade(
+        "lighter", "ETH", Side.SELL, D("2181.83"), D("0.1336"), 1773854156654, "16164557907"
+    )
 
 
 async def test_order_update_fields(connect: Any) -> None:

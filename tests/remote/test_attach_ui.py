@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mmtui.app import AttachedApp
@@ -117,3 +118,35 @@ async def test_a_plain_console_has_no_stop_core_key(make_session: Callable[..., 
             assert "attached to" not in screen_text(app)
     finally:
         await session.stop()
+
+
+async def test_the_record_key_on_an_attached_console_records_in_the_core(
+    make_session: Callable[..., Session], tmp_path: Path
+) -> None:
+    from ..conftest import sim_config
+
+    session = make_session(sim_config(record={"dir": str(tmp_path / "rec")}))
+    async with served(session) as server:
+        await session.run_for(2)
+        core = RemoteCore(server.path, logs=LogBuffer())
+        await core.connect()
+        app = AttachedApp(core, LogBuffer())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _shows(app, pilot, "BTC-PERP @ sim")
+            assert "REC" not in screen_text(app)
+            await pilot.press("r")
+            await until(lambda: session.engine.recording.active, what="recording")
+            await session.run_for(3)
+            await _shows(app, pilot, "REC")
+            said = [n.message for n in app._notifications]
+            assert any(m.startswith("recording to ") for m in said), said
+            await pilot.press("r")
+            await until(lambda: not session.engine.recording.active, what="stopped")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if "REC" not in screen_text(app):
+                    break
+            assert "REC" not in screen_text(app)
+            await pilot.press("q")
+    (folder,) = (tmp_path / "rec").iterdir()
+    assert any(folder.iterdir()), "the core wrote the recording"

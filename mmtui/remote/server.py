@@ -57,7 +57,7 @@ class Viewer:
         self.writer.write(data)
         if self.writer.transport.get_write_buffer_size() > MAX_BACKLOG:
             log.warning("viewer %d: over %d bytes behind: dropped", self.number, MAX_BACKLOG)
-            self.writer.close()
+            self.writer.transport.abort()  # now: close() would wait to send the backlog
             return False
         return True
 

@@ -8,6 +8,7 @@ import asyncio
 import stat
 from collections.abc import Callable
 from decimal import Decimal
+from socket import SO_RCVBUF, SO_SNDBUF, SOL_SOCKET
 
 import pytest
 
@@ -280,3 +281,32 @@ async def test_a_second_server_on_a_served_socket_is_refused(
         other = CoreServer(server.session, server.path, LogBuffer())
         with pytest.raises(SocketError, match="a core is already served there"):
             await other.start()
+
+
+async def test_a_viewer_that_never_reads_is_dropped_and_the_core_never_waits(
+    make_session: Callable[..., Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mmtui.remote.server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_BACKLOG", 64 * 1024)
+    session = make_session()
+    async with served(session) as server:
+        stuck = await RawClient.open(server.path)  # says hello, then never reads again
+        stuck.writer.transport.pause_reading()  # type: ignore[attr-defined]
+        await until(lambda: len(server.viewers) == 1, what="attached")
+        (theirs,) = server.viewers
+        # small kernel buffers, so what it does not read piles up in the server's
+        # transport soon (as it would on a slow link, given time)
+        theirs.writer.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, 4096)
+        stuck.writer.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_RCVBUF, 4096)
+        lively = await viewer(server)
+        for _ in range(400):  # the core trades on; every state goes to both
+            await session.run_for(0.5)
+            await asyncio.sleep(0.01)
+            if len(server.viewers) == 1:
+                break
+        assert [v.role for v in server.viewers] == ["viewer"] and lively.ended is None
+        await lively.pause_strategy("as_btc")
+        assert session.engine.runner("as_btc").state is StrategyState.PAUSED
+        await lively.detach()
+        stuck.close()

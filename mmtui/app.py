@@ -12,12 +12,9 @@ stops the core only on its own command (``Q``, confirmed).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -29,7 +26,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
-from mmtui.config import Config
 from mmtui.core.engine import EngineError
 from mmtui.core.readmodel import StrategyView
 from mmtui.core.risk import RiskState
@@ -37,10 +33,10 @@ from mmtui.core.runner import StrategyState
 from mmtui.core.summary import FlattenReport, RunSummary
 from mmtui.coreclient import CoreClient, LocalCore
 from mmtui.launcher import LaunchScreen
-from mmtui.logsetup import LogBuffer, add_handler, remove_handler
+from mmtui.logsetup import LogBuffer
 from mmtui.palette import EngineCommands
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
-from mmtui.session import Session, SessionError, build_session
+from mmtui.session import Session
 from mmtui.terminal import hangup_safe
 from mmtui.views.wiring import ViewActions
 from mmtui.widgets.alerts import AlertBar
@@ -586,57 +582,7 @@ class MainScreen(Screen[None]):
             self.query_one(LogPane).render_buffer()
 
 
-def run_console(config: Config, source: Path, *, speed: float | str | None = "config") -> int:
-    """Run the console; after it closes, print the same summary as ``--headless``."""
-    return asyncio.run(_console(config, source, speed))
-
-
-async def _console(config: Config, source: Path, speed: float | str | None) -> int:
-    try:
-        session = build_session(config, speed=speed)
-        session.config_path = source
-    except SessionError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # before the UI opens
-        return 2
-    buffer = LogBuffer(capacity=5000)
-    add_handler(buffer)
-    app = MMApp(
-        session,
-        buffer,
-        keymap=config.ui.keys,
-        theme=config.ui.theme,
-        refresh_hz=config.ui.refresh_hz,
-        bell=config.ui.bell,
-    )
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        log.warning("%s: safe shutdown", sig.name)
-        if app.is_running:
-            app.call_later(app.safe_exit)
-
-    try:
-        try:
-            await session.start()
-        except SessionError as exc:
-            print(f"error: {exc}", file=sys.stderr)  # before the UI opens
-            return 1
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, on_signal, sig)
-        await app.run_async()
-    finally:
-        # Whatever ended the app (q, a signal, a lost terminal, a crash): safe shutdown.
-        report = await session.stop()
-        remove_handler(buffer)
-    summary = session.summary()
-    try:
-        print(summary.render())
-    except OSError:
-        log.warning("terminal gone; summary not printed: %s", summary.to_dict())
-    return 0 if report.ok and summary.open_orders_left == 0 else 1
-
-
-__all__ = ["MMApp", "run_console"]
+__all__ = ["AttachedApp", "MMApp", "MainScreen"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("run `mmtui` instead")

@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(config.logging.level, config.logging.dir, file_name=CONSOLE_LOG)
 
         return asyncio.run(run_process_console(config, source, speed))
-    from mmtui.app import run_console
+    from mmtui.console_run import run_console
 
     return run_console(config, source, speed=speed)
 

@@ -7,6 +7,7 @@
     mmtui attach [--socket PATH]          the console on a served core (q detaches)
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
+    mmtui backtest --data DIR --config FILE [--out DIR]  strategies on recorded data + report
     mmtui record --venue V --symbols A,B --out DIR        public books + trades to files
 
 Exit codes: 0 ok, 1 the run ended badly (orders left open or unverified at a venue
@@ -61,10 +62,14 @@ subcommands:
   mmtui emulate VENUE [--port P] [--dir D]
                                 a loopback venue to rehearse against (backpack, lighter,
                                 grvt): writes its keys and a config to run mmtui on
+  mmtui backtest --data DIR --config FILE [--out DIR] [--speed max]
+                                the config's strategies on recorded data (Tardis CSV),
+                                headless, then a report (docs/backtest.md)
   mmtui record --venue V --symbols A,B --out DIR [--config F] [--seconds N]
                                 a venue's public books and trades as Tardis.dev CSV
                                 files (no keys needed; docs/recording.md)
-  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui record --help`)
+  (see `mmtui check-config --help`, `mmtui emulate --help`, `mmtui backtest --help`,
+  `mmtui record --help`)
 
 exit codes: 0 ok; 1 the run ended badly (orders left open or unverified, a FAIL line
 in the shutdown report); 2 bad input (config, arguments)
@@ -109,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args_list[1:])
     if args_list and args_list[0] == "attach":
         return attach(args_list[1:])
+    if args_list and args_list[0] == "backtest":
+        from mmtui.backtest import main as backtest_main
+
+        return backtest_main(args_list[1:])
     if args_list and args_list[0] == "emulate":
         from mmtui.emulate import main as emulate_main
 
@@ -259,7 +268,9 @@ def check_config(argv: Sequence[str]) -> int:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
     names = ", ".join(s.name for s in config.strategies) or "none"
-    print(f"{source}: ok ({config.mode} mode, {len(config.venues)} venue(s), strategies: {names})")
+    replay = config.mode == "replay"
+    venues = len(config.replay.venues if replay else config.venues) or "the data's"
+    print(f"{source}: ok ({config.mode} mode, {venues} venue(s), strategies: {names})")
     return EXIT_OK
 
 

@@ -29,21 +29,20 @@ from connectors.sim.market import BasisDynamics
 from connectors.sim.venue import FlowParams
 from connectors.sim.world import AssetSpec, VenueSpec
 from mmtui.commands import COMMANDS
+from mmtui.config_env import EnvOverrideError, apply_env
+from mmtui.config_modes import Mode, PaperConfig, ReplayConfig, check_modes
 from mmtui.config_reader import (
     ConfigReadError,
     first_non_finite,
-    numeric_string_problem,
-    parse_yaml,
     read_yaml_file,
 )
+from mmtui.config_serve import UnattendedConfig
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
 from mmtui.metrics.config import MetricsConfig
 from strategies.registry import STRATEGY_KINDS
 
-ENV_PREFIX = "MMTUI_"
-RESERVED_ENV = {"MMTUI_CONFIG", "MMTUI_LOG_LEVEL", "MMTUI_LOG_DIR"}
 SECRET_WORDS = ("secret", "private_key", "api_key", "password", "passphrase")
 NOT_SECRET_SUFFIXES = ("_file", "_index", "_env")
 
@@ -334,21 +333,6 @@ class UiConfig(_Model):
         return self
 
 
-class UnattendedConfig(_Model):
-    """What ``mmtui serve`` does when no viewer has been attached for a while."""
-
-    policy: Literal["keep_running", "pause", "flatten"] = Field(
-        default="keep_running",
-        description="keep_running, pause (every running strategy), or flatten (everything)",
-    )
-    after_minutes: float = Field(
-        default=30.0,
-        gt=0,
-        le=10_080,
-        description="minutes with no viewer attached (the session's clock) before acting",
-    )
-
-
 class OrderChecksConfig(_Model):
     """How the core settles orders a venue has not (``mmtui.core.inflight``)."""
 
@@ -373,7 +357,7 @@ class OrderChecksConfig(_Model):
 
 
 class Config(_Model):
-    mode: Literal["sim", "live"] = "sim"
+    mode: Mode = "sim"
     sim: SimConfig = Field(default_factory=SimConfig)
     venues: dict[str, VenueConfig] = Field(default_factory=lambda: {"sim": SimVenueConfig()})
     risk: RiskLimits = Field(default_factory=RiskLimits)
@@ -385,6 +369,8 @@ class Config(_Model):
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
     unattended: UnattendedConfig = Field(default_factory=UnattendedConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)  # mode: replay (config_modes)
+    paper: PaperConfig = Field(default_factory=PaperConfig)  # mode: paper
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     inventory_at_start: InventoryPolicy = Field(
         default=InventoryPolicy.START_FLAT,
@@ -412,6 +398,8 @@ class Config(_Model):
                 raise ValueError(
                     f"mode is sim but venues {live} point at a real exchange (set mode: live)"
                 )
+        check_modes(self)
+        on_venues = self.mode != "replay"  # the replay's venues: check_modes
         symbols = {f"{a}-PERP" for a in self.sim.assets}
         for name, venue in self.venues.items():
             if venue.type == "sim" and venue.symbols:
@@ -426,16 +414,16 @@ class Config(_Model):
             if s.name in seen:
                 raise ValueError(f"{where}: duplicate strategy name")
             seen.add(s.name)
-            if s.venue not in self.venues:
+            if on_venues and s.venue not in self.venues:
                 raise ValueError(f"{where}.venue: {s.venue!r} is not a configured venue")
-            venue = self.venues[s.venue]
-            if venue.type == "sim":
+            venue = self.venues.get(s.venue) if on_venues else None
+            if venue is not None and venue.type == "sim":
                 listed = set(venue.symbols or symbols)
                 if s.symbol not in listed:
                     raise ValueError(
                         f"{where}.symbol: {s.symbol!r} not listed on {s.venue} ({sorted(listed)})"
                     )
-            for key, value in s.params.items():
+            for key, value in s.params.items() if on_venues else ():
                 if key.endswith("_venue") and value is not None and value not in self.venues:
                     raise ValueError(
                         f"{where}.params.{key}: {value!r} is not a configured venue "
@@ -528,7 +516,10 @@ def load_config(
             f"config error: {source}: the top level must be a mapping, not {type(raw).__name__}"
         )
     _refuse_secrets(raw, source, "")
-    env_keys = _apply_env(raw, env, source)
+    try:
+        env_keys = apply_env(raw, env)
+    except EnvOverrideError as exc:
+        raise ConfigError(f"config error: {source}: {exc}") from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -571,50 +562,6 @@ def _refuse_secrets(node: Any, source: Path, path: str) -> None:
     elif isinstance(node, list):
         for i, item in enumerate(node):
             _refuse_secrets(item, source, f"{path}.{i}")
-
-
-def _apply_env(raw: dict[str, Any], env: Mapping[str, str], source: Path) -> dict[str, str]:
-    """Apply MMTUI_* overrides in place; returns dotted key -> variable name."""
-    applied: dict[str, str] = {}
-    for var in sorted(env):
-        if not var.startswith(ENV_PREFIX) or var in RESERVED_ENV:
-            continue
-        parts = [p.lower() for p in var[len(ENV_PREFIX) :].split("__") if p]
-        if not parts:
-            continue
-        problem = numeric_string_problem(env[var])
-        if problem is not None:
-            raise ConfigError(f"config error: {source}: {var}: {problem}")
-        try:
-            value = parse_yaml(env[var])
-        except ConfigReadError:
-            value = env[var]
-        node: Any = raw
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    at = ".".join(parts[:i])
-                    raise ConfigError(
-                        f"config error: {source}: {var}: no list item {part!r} at '{at}'"
-                    )
-                if last:
-                    node[int(part)] = value
-                else:
-                    node = node[int(part)]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    if not isinstance(node.get(part), dict | list):
-                        node[part] = {}
-                    node = node[part]
-            else:
-                raise ConfigError(
-                    f"config error: {source}: {var}: '{'.'.join(parts[:i])}' is not a section"
-                )
-        applied[".".join(parts)] = var
-    return applied
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

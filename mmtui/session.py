@@ -19,6 +19,7 @@ from connectors.base import Connector, VenueError
 from connectors.sim.connector import SimConnector
 from connectors.sim.world import SimWorld
 from mmtui.config import Config, SimVenueConfig
+from mmtui.config_modes import MODES_ON_SIMULATED_FILLS
 from mmtui.core.clock import Clock, SimClock, WallClock, pace
 from mmtui.core.engine import Engine
 from mmtui.core.inflight import InflightPolicy
@@ -28,13 +29,18 @@ from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.recorder import RecordSummary
 from mmtui.core.summary import FlattenReport, RunSummary, describe_kept
 from mmtui.metrics.server import MetricsServer, start_metrics, stop_metrics
+from mmtui.report.sampler import Sampler
 from mmtui.venue_factory import SessionError, venue_connector
 
 log = logging.getLogger("mmtui.session")
 
 
-def default_journal_path() -> Path:
-    return platformdirs.user_state_path("mmtui") / "journal.sqlite"
+def default_journal_path(mode: str = "sim") -> Path:
+    """The journal's default file. Modes replay and paper keep their own: their fills
+    (on a venue of the same name as a live one) must never count as a live strategy's
+    inventory at a live start."""
+    name = f"journal-{mode}.sqlite" if mode in MODES_ON_SIMULATED_FILLS else "journal.sqlite"
+    return platformdirs.user_state_path("mmtui") / name
 
 
 def default_recording_dir() -> Path:
@@ -46,7 +52,9 @@ class Session:
     config: Config
     engine: Engine
     clock: Clock
-    world: SimWorld | None = None
+    world: Any = None
+    """What the sim clock steps (``prime``, ``run``, ``venues``): a ``SimWorld``, or a
+    ``ReplayWorld`` in mode replay (also ``finished``, ``progress()``); None on live venues."""
     speed: float | None = 1.0
     manual: bool = False
     _stop_pacer: asyncio.Event = field(default_factory=asyncio.Event)
@@ -55,6 +63,14 @@ class Session:
     started: bool = False
     config_path: Path | None = None
     """The config file the session came from (shown in the console's health view)."""
+    step_ms: int = 100
+    """How far the pacer moves the sim clock at a time (sim.step_ms; replay.step_ms)."""
+    sample_ms: int = 1000
+    """How often a report samples PnL and mids (replay.sample_ms; paper.sample_ms)."""
+    sampler: Sampler | None = None
+    """Samples PnL and mids for a report (modes replay and paper; ``mmtui backtest``)."""
+    report_dir: Path | None = None
+    """Where ``stop`` writes the run's report (replay.report_dir, paper.report_dir)."""
     metrics: MetricsServer | None = None
     """The Prometheus endpoint (config ``metrics``), up from start to the end of stop."""
 
@@ -68,16 +84,16 @@ class Session:
             loop = asyncio.get_running_loop()
             self.world.prime(self.clock.now_ms())
             self._tasks.append(
-                loop.create_task(
-                    self.world.run(self.clock, self.config.sim.step_ms), name="sim world"
-                )
+                loop.create_task(self.world.run(self.clock, self.step_ms), name="sim world")
             )
+            if hasattr(self.world, "finished"):
+                self._tasks.append(loop.create_task(self._watch_replay_end(), name="replay end"))
             if isinstance(self.clock, SimClock) and not self.manual:
                 self._tasks.append(
                     loop.create_task(
                         pace(
                             self.clock,
-                            self.config.sim.step_ms,
+                            self.step_ms,
                             self.speed,
                             self._stop_pacer,
                             self._journal_gate(),
@@ -101,6 +117,17 @@ class Session:
         for spec in self.config.strategies:
             if spec.autostart:
                 await self.engine.start_strategy(spec.name)
+        if self.sampler is not None:
+            self._tasks.append(
+                asyncio.get_running_loop().create_task(self.sampler.run(), name="report sampler")
+            )
+
+    async def _watch_replay_end(self) -> None:
+        """A replay's world plays on (its venues settle what is in flight) after its
+        data ends: say when it did, in the events pane and the journal."""
+        while not self.world.finished:
+            await self.clock.sleep(1.0)
+        self.engine.note_event("replay", "the recorded data ended: the books stand still")
 
     def _journal_gate(self) -> Callable[[], Awaitable[None]] | None:
         """The sim's virtual time waits for the journal's writer (nothing is lost at
@@ -117,7 +144,7 @@ class Session:
             await self.clock.sleep(seconds)
             return
         assert isinstance(self.clock, SimClock)
-        step = self.config.sim.step_ms
+        step = self.step_ms
         remaining = round(seconds * 1000)
         gate = self._journal_gate()
         while remaining > 0:
@@ -151,7 +178,7 @@ class Session:
                 asyncio.get_running_loop().create_task(
                     pace(
                         self.clock,
-                        self.config.sim.step_ms,
+                        self.step_ms,
                         None,
                         self._stop_pacer,
                         self._journal_gate(),
@@ -159,6 +186,8 @@ class Session:
                     name="sim pacer (shutdown)",
                 )
             )
+        if self.sampler is not None and self.engine.running:
+            self.sampler.sample()  # the last instant before the shutdown
         report = await self.engine.shutdown(self.config.shutdown_timeout_s)
         self._stop_pacer.set()
         for task in self._tasks:
@@ -166,7 +195,21 @@ class Session:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await stop_metrics(self.metrics)
         self.shutdown_report = report
+        if self.report_dir is not None:
+            await self._write_report(report)
         return report
+
+    async def _write_report(self, report: FlattenReport) -> None:
+        from mmtui.report import ReportError, write_report
+
+        assert self.report_dir is not None
+        try:
+            written = await write_report(self, self.sampler, self.report_dir)
+        except (ReportError, OSError, ValueError) as exc:
+            log.error("report not written to %s: %s", self.report_dir, exc)
+            report.notes.append(f"report not written: {exc}")
+            return
+        report.notes.append("report: " + ", ".join(str(p) for p in written.paths))
 
     def toggle_recording(self) -> Path | RecordSummary | None:
         """The console's record toggle: start recording the books and trades in use into
@@ -213,30 +256,21 @@ def build_session(
     manual = speed == "manual"
     sim_speed = config.sim.speed if speed in ("config", "manual") else speed
     run_prefix = run_prefix or new_run_prefix()
-    real = {n: v for n, v in config.venues.items() if not isinstance(v, SimVenueConfig)}
-    if real:
-        # A real venue dialect (even an emulator on loopback) runs on wall time.
-        if manual:
-            raise SessionError("a session with real venue connectors cannot run on manual time")
-        clock = WallClock()
-        sim_speed = 1.0
-    elif clock is None:
-        clock = SimClock(start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000)
-    sim_specs = config.sim_venue_specs()
-    if world is None and sim_specs:
-        world = SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
-    connectors: dict[str, Connector] = {}
-    for name, venue_cfg in config.venues.items():
-        if isinstance(venue_cfg, SimVenueConfig):
-            assert world is not None
-            connectors[name] = SimConnector(
-                world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=clock.sleep
-            )
-        else:
-            connectors[name] = venue_connector(name, venue_cfg, run_prefix)
+    step_ms, sample_ms, report_dir = config.sim.step_ms, 1000, None
+    if config.mode in MODES_ON_SIMULATED_FILLS:  # replay, paper: mmtui/modes.py
+        from mmtui.modes import mode_parts
+
+        parts = mode_parts(config, manual=manual, start_ms=start_ms)
+        clock, world, connectors = parts.clock, parts.world, parts.connectors
+        step_ms, sample_ms, report_dir = parts.step_ms, parts.sample_ms, parts.report_dir
+        sim_speed = sim_speed if parts.paced else 1.0
+    else:
+        clock, world, connectors = _sim_or_live(config, run_prefix, manual, start_ms, world, clock)
+        if isinstance(clock, WallClock):
+            sim_speed = 1.0
     limiters: dict[str, RateLimiter] = {}
     for name, venue_cfg in config.venues.items():
-        if venue_cfg.rate_limit is not None:
+        if venue_cfg.rate_limit is not None and name in connectors:
             rl = venue_cfg.rate_limit
             limiters[name] = RateLimiter(
                 rl.capacity,
@@ -247,7 +281,7 @@ def build_session(
             )
     journal = None
     if config.journal.enabled:
-        path = journal_path or config.journal.path or default_journal_path()
+        path = journal_path or config.journal.path or default_journal_path(config.mode)
         journal = Journal(path, run_id=run_prefix)
     engine = Engine(
         clock=clock,
@@ -271,7 +305,46 @@ def build_session(
         world=world,
         speed=sim_speed,  # type: ignore[arg-type]
         manual=manual,
+        step_ms=step_ms,
+        sample_ms=sample_ms,
+        sampler=Sampler(engine, sample_ms / 1000) if report_dir is not None else None,
+        report_dir=report_dir,
     )
+
+
+def _sim_or_live(
+    config: Config,
+    run_prefix: str,
+    manual: bool,
+    start_ms: int | None,
+    world: SimWorld | None,
+    clock: SimClock | None,
+) -> tuple[Clock, SimWorld | None, dict[str, Connector]]:
+    """Modes sim and live: the sim world and its venues, the real venues' connectors."""
+    real = {n: v for n, v in config.venues.items() if not isinstance(v, SimVenueConfig)}
+    use: Clock
+    if real:
+        # A real venue dialect (even an emulator on loopback) runs on wall time.
+        if manual:
+            raise SessionError("a session with real venue connectors cannot run on manual time")
+        use = WallClock()
+    else:
+        use = clock or SimClock(
+            start_ms=start_ms if start_ms is not None else time.time_ns() // 1_000_000
+        )
+    sim_specs = config.sim_venue_specs()
+    if world is None and sim_specs:
+        world = SimWorld(config.asset_specs(), sim_specs, seed=config.sim.seed)
+    connectors: dict[str, Connector] = {}
+    for name, venue_cfg in config.venues.items():
+        if isinstance(venue_cfg, SimVenueConfig):
+            assert world is not None
+            connectors[name] = SimConnector(
+                world.venues[name], latency_ms=venue_cfg.latency_ms, sleep=use.sleep
+            )
+        else:
+            connectors[name] = venue_connector(name, venue_cfg, run_prefix)
+    return use, world, connectors
 
 
 __all__ = ["Session", "SessionError", "build_session", "default_journal_path"]

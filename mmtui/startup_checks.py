@@ -23,6 +23,7 @@ from pathlib import Path
 
 from connectors.sim.world import SimWorld
 from mmtui.config import Config, ConfigError, SimVenueConfig
+from mmtui.config_modes import replay_data_problem
 from mmtui.core.journal import SCHEMA_VERSION
 from mmtui.logsetup import ENV_DIR, ENV_LEVEL, LOG_FILE_NAME, resolve_level, resolve_log_dir
 from mmtui.session import default_journal_path
@@ -49,10 +50,16 @@ def check_start(config: Config, source: Path) -> None:
         raise fail(log_from, problem)
 
     if config.journal.enabled:
-        path = (config.journal.path or default_journal_path()).expanduser()
+        path = (config.journal.path or default_journal_path(config.mode)).expanduser()
         problem = journal_problem(path)
         if problem is not None:
             raise fail("key 'journal.path'", problem)
+
+    if config.mode == "replay":
+        found = replay_data_problem(config)
+        if found is not None:
+            raise fail(f"key '{found[0]}'", found[1])
+        return  # the replay's venues are the data's: no sim, no keys
 
     sim_specs = config.sim_venue_specs()
     if sim_specs:
@@ -62,8 +69,8 @@ def check_start(config: Config, source: Path) -> None:
             raise fail("key 'sim'", str(exc)) from None
 
     for name, venue in config.venues.items():
-        if isinstance(venue, SimVenueConfig):
-            continue
+        if isinstance(venue, SimVenueConfig) or config.mode == "paper":
+            continue  # paper: public data only, no keys
         try:
             venue_keys(name, venue)
         except SessionError as exc:  # "venue NAME: ..."

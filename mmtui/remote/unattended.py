@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from mmtui.config import UnattendedConfig
+from mmtui.config_serve import UnattendedConfig
 from mmtui.core.engine import Engine
 from mmtui.core.runner import StrategyState
 

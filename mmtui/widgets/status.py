@@ -24,6 +24,13 @@ _RISK_STYLE = {
     RiskState.HALTED: "bold white on red",
 }
 
+_MODE_STYLE = {
+    "live": ("LIVE", "bold white on red"),
+    "sim": ("SIM", "bold black on cyan"),
+    "replay": ("REPLAY", "bold black on magenta"),
+    "paper": ("PAPER", "bold black on yellow"),
+}
+
 
 class StatusBar(Static):
     """One line at the top; rendered from the engine's header view on the UI timer."""
@@ -34,10 +41,8 @@ class StatusBar(Static):
 
 def status_text(header: HeaderView) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    if header.mode == "live":
-        text.append(" LIVE ", style="bold white on red")
-    else:
-        text.append(" SIM ", style="bold black on cyan")
+    label, style = _MODE_STYLE.get(header.mode, _MODE_STYLE["sim"])
+    text.append(f" {label} ", style=style)
     if header.recording is not None:
         text.append("  ● REC", style="bold red")
     for venue in header.venues:

@@ -18,10 +18,18 @@ reader ever sees a stale or wrong book; the connector then fetches a snapshot.
 
 Sizes must be ``>= 0`` and both values plain ``int``; this is checked in
 ``apply_snapshot`` (raising ``BookError``) but not on the hot path.
+
+A quiet book is not a stale one. ``last_update_ms`` (the venue's time of the last
+change) says when the market last moved; ``feed_age_ms`` says how long the feed
+that carries the book has been silent: each book shares its socket's
+``Liveness``, which the socket beats on every frame and every answered ping
+(``connectors.common.wsclient``; the sim on every step). The stale-book check
+reads the feed's age.
 """
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from decimal import Decimal
@@ -36,6 +44,25 @@ class BookError(Exception):
     """A malformed snapshot (never raised on the hot path)."""
 
 
+def wall_ms() -> int:
+    """Local wall-clock epoch milliseconds (the core's ``WallClock``)."""
+    return time.time_ns() // 1_000_000
+
+
+class Liveness:
+    """When the feed carrying some books was last heard from (local clock, ms): one
+    per socket, shared by every book it carries; 0 = never."""
+
+    __slots__ = ("last_ms",)
+
+    def __init__(self) -> None:
+        self.last_ms = 0
+
+    def beat(self, now_ms: int | None = None) -> None:
+        """The feed is alive now (a frame, an answered ping, a sim step)."""
+        self.last_ms = wall_ms() if now_ms is None else now_ms
+
+
 class OrderBook:
     """L2 book for one symbol, in integer ticks and lots (see module docstring)."""
 
@@ -45,6 +72,7 @@ class OrderBook:
         "_bid_keys",
         "_bid_sizes",
         "last_update_ms",
+        "liveness",
         "resync_reason",
         "resyncs",
         "seq",
@@ -61,6 +89,7 @@ class OrderBook:
     step_size: Decimal
     seq: int
     last_update_ms: int
+    liveness: Liveness | None
     synced: bool
     resync_reason: str
     updates: int
@@ -77,6 +106,8 @@ class OrderBook:
         self.step_size = step_size
         self.seq = -1
         self.last_update_ms = 0
+        self.liveness = None
+        """The feed's beat (its connector attaches it); None: judged by its updates."""
         self.synced = False
         self.resync_reason = "no snapshot"
         self.updates = 0
@@ -325,6 +356,15 @@ class OrderBook:
         if not self.last_update_ms:
             return None
         return now_ms - self.last_update_ms
+
+    def feed_age_ms(self, now_ms: int) -> int | None:
+        """Milliseconds the feed carrying this book has been silent (no frame, no
+        answered ping); a book without a ``liveness`` falls back to ``age_ms``.
+        None if never heard from."""
+        live = self.liveness
+        if live is None:
+            return self.age_ms(now_ms)
+        return now_ms - live.last_ms if live.last_ms else None
 
 
 def _checked_side(levels: Iterable[Level], name: str) -> dict[int, int]:

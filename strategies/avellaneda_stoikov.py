@@ -50,6 +50,7 @@ from strategies.base import (
     StrategyParams,
 )
 from strategies.external_book import external_mid
+from strategies.requote import QuotingParams, RequoteGate
 from strategies.volatility import RealizedVolatility
 
 MAX_BACKOFF_MS = 10_000  # longest pause of a side's quoting after refusals in a row
@@ -57,7 +58,7 @@ DAY_S = 86_400
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 
 
-class ASParams(StrategyParams):
+class ASParams(QuotingParams):
     gamma: float = Field(default=0.01, gt=0, description="risk aversion (1/price)")
     gamma_max: float | None = Field(
         default=None, gt=0, description="gamma at |position| = max_position (linear in between)"
@@ -233,6 +234,7 @@ class AvellanedaStoikov(Strategy):
         self.vol = RealizedVolatility(round(p.window_secs * 1000), round(p.warmup_secs * 1000))
         self.size = max(self.inst.min_size, self.inst.round_size(p.size or self.inst.min_size))
         self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+        self.gate = RequoteGate.of(ctx, self._quote, self.inst.tick_size, p)
 
     def apply_params(self, params: StrategyParams) -> None:
         super().apply_params(params)
@@ -246,12 +248,19 @@ class AvellanedaStoikov(Strategy):
         if book is not None and book.is_valid():
             mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
             if mid is not None:
-                self.vol.add(self.ctx.now_ms(), float(mid))
+                now_ms = self.ctx.now_ms()
+                self.vol.add(now_ms, float(mid))
+                self.gate.on_book(now_ms, mid)  # requote now if the mid moved enough
 
     def on_resume(self) -> None:
         self.backoff.reset()
 
     def on_tick(self, now_ms: int) -> None:
+        self._quote(now_ms)
+
+    def _quote(self, now_ms: int) -> None:
+        """The quote cycle: on every tick, and on a book change that moved the mid
+        (``RequoteGate``); both sides are worked in the same call."""
         book = self.ctx.book(self.venue, self.symbol)
         tel = self.ctx.telemetry
         mid = None
@@ -260,6 +269,7 @@ class AvellanedaStoikov(Strategy):
         if book is None or mid is None:
             tel.set("state", "no book")
             return
+        self.gate.cycled(now_ms, mid)
         self.vol.add(now_ms, float(mid))
         sigma = self.vol.sigma()
         position = self.ctx.position(self.venue, self.symbol)

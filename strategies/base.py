@@ -11,6 +11,7 @@ back as ``on_order`` / ``on_fill``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, Protocol
@@ -136,6 +137,13 @@ class StrategyContext(Protocol):
         return False
 
     def cancel_all(self, venue: str | None = None, symbol: str | None = None) -> int: ...
+
+    def call_later(self, delay_ms: int, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once, ``delay_ms`` from now on the core's clock, if the
+        strategy is still running then (a requote a minimum interval put off). The
+        callback is guarded like every other one. Default: never (a context without
+        timers); the strategy's tick comes all the same."""
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,12 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
-from connectors.base import Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
+from connectors.base import Fill, OrderStatus, OrderType, Side, TimeInForce
 from connectors.book import OrderBook
 from strategies.backoff import RejectBackoff
 from strategies.base import (
@@ -58,6 +57,24 @@ from strategies.base import (
     StrategyParams,
 )
 from strategies.external_book import external_best, external_mid
+from strategies.pmm_ladder import (
+    Control,
+    Plan,
+    ladder_prices,
+    match_levels,
+    normalized_inventory,
+)
+from strategies.requote import QuotingParams, RequoteGate
+
+__all__ = [
+    "Control",
+    "PerpMarketMaker",
+    "PerpMarketMakerParams",
+    "Plan",
+    "ladder_prices",
+    "match_levels",
+    "normalized_inventory",
+]
 
 BPS = Decimal(10_000)
 CONTROL_TAGS = frozenset({"reduce", "target"})
@@ -74,7 +91,7 @@ _RENAMED = {
 }
 
 
-class PerpMarketMakerParams(StrategyParams):
+class PerpMarketMakerParams(QuotingParams):
     tick_interval_ms: int = Field(default=1000, ge=10, description="quoting cycle, ms")
     base_spread_pct: Decimal = Field(
         default=Decimal("0.2"), gt=0, le=20, description="total spread of level 0, % of mid"
@@ -149,97 +166,6 @@ class PerpMarketMakerParams(StrategyParams):
         return self
 
 
-# -- pure helpers (unit-tested by hand) ----------------------------------------
-
-
-def normalized_inventory(position: Decimal, target: Decimal, max_position: Decimal) -> Decimal:
-    """(position - target) / max_position, clamped to [-1, 1]."""
-    s = (position - target) / max_position
-    return max(Decimal(-1), min(Decimal(1), s))
-
-
-def ladder_prices(
-    centre: Decimal,
-    levels: int,
-    half_spread: Decimal,
-    spacing: Decimal,
-    inst: Instrument,
-    best_bid: Decimal | None,
-    best_ask: Decimal | None,
-) -> tuple[list[Decimal], list[Decimal]]:
-    """Bid and ask prices, inner level first (``half_spread`` and ``spacing`` are
-    fractions of ``centre``). Passive rounding; every bid at least a tick under
-    the best ask and every ask a tick over the best bid; levels a tick apart."""
-    tick = inst.tick_size
-    bids: list[Decimal] = []
-    asks: list[Decimal] = []
-    for j in range(levels):
-        off = half_spread + j * spacing
-        bid = inst.round_price(centre * (1 - off), Side.BUY)
-        ask = inst.round_price(centre * (1 + off), Side.SELL)
-        if best_ask is not None:
-            bid = min(bid, best_ask - tick)
-        if best_bid is not None:
-            ask = max(ask, best_bid + tick)
-        if bids:
-            bid = min(bid, bids[-1] - tick)
-            ask = max(ask, asks[-1] + tick)
-        if bid > 0:
-            bids.append(bid)
-        asks.append(ask)
-    return bids, asks
-
-
-def match_levels(
-    wanted: list[Decimal], live: list[OrderView], tolerance: Decimal
-) -> tuple[dict[int, OrderView], list[OrderView]]:
-    """Give each wanted level (inner first) the closest unclaimed live order within
-    ``tolerance`` (the older one on a tie). Returns (level -> kept order, leftovers)."""
-    free = sorted(live, key=lambda o: o.created_ms)
-    kept: dict[int, OrderView] = {}
-    for j, price in enumerate(wanted):
-        best: OrderView | None = None
-        best_gap = tolerance
-        for order in free:
-            if order.price is None:
-                continue
-            gap = abs(order.price - price)
-            if gap < best_gap or (gap == best_gap and best is None):
-                best, best_gap = order, gap
-        if best is not None:
-            kept[j] = best
-            free.remove(best)
-    return kept, free
-
-
-@dataclass(frozen=True, slots=True)
-class Control:
-    """The one order that works the position back to target."""
-
-    side: Side
-    price: Decimal
-    size: Decimal
-    reduce_only: bool
-
-    @property
-    def tag(self) -> str:
-        return "reduce" if self.reduce_only else "target"
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    mid: Decimal
-    centre: Decimal
-    skew_bps: Decimal
-    deviation: Decimal
-    bids: list[Decimal]
-    asks: list[Decimal]
-    control: Control | None
-    mode: str
-    full_bids: list[Decimal]
-    full_asks: list[Decimal]
-
-
 class PerpMarketMaker(Strategy):
     kind = "perp_market_maker"
     title = "Perp market maker"
@@ -256,6 +182,7 @@ class PerpMarketMaker(Strategy):
         self._last_ref: Decimal | None = None
         self._held = False
         self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
+        self.gate = RequoteGate.of(ctx, self._cycle, self.inst.tick_size, p)
 
     @property
     def p(self) -> PerpMarketMakerParams:
@@ -311,7 +238,10 @@ class PerpMarketMaker(Strategy):
             return
         mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
         if mid is not None:
-            self._add_mid(self.ctx.now_ms(), mid)
+            now_ms = self.ctx.now_ms()
+            self._add_mid(now_ms, mid)
+            # requote now if the reference (the window's median) moved enough
+            self.gate.on_book(now_ms, self._reference_mid(now_ms))
 
     def on_order(self, order: OrderView) -> None:
         kind = "ladder" if order.tag.startswith("L") else "control"
@@ -350,6 +280,7 @@ class PerpMarketMaker(Strategy):
             return
         self._add_mid(now_ms, mid)
         ref = self._reference_mid(now_ms)
+        self.gate.cycled(now_ms, ref)
         position = self.ctx.position(self.venue, self.symbol)
         plan = self.plan(book, ref, position.size)
         # After a jump of the reference, cancel what no longer fits but place
@@ -359,6 +290,7 @@ class PerpMarketMaker(Strategy):
         self._held, self._last_ref = hold, ref
         if hold:
             tel.count("holds")
+            self.gate.later()  # the settled price is looked at after the minimum interval
         self._track_control(plan, now_ms)
         if not self._escalate(plan, book, mine, now_ms):
             self._work_control(plan, now_ms)

@@ -275,7 +275,9 @@ async def test_quiet_book_is_not_stale(make_session: Callable[..., Session]) -> 
     try:
         await s.run_for(20)  # nothing moves for 20 s, yet the feed is alive
         book = s.engine.book("sim", "BTC-PERP")
-        assert book is not None and book.age_ms(s.clock.now_ms()) <= 100
+        now = s.clock.now_ms()
+        assert book is not None and book.feed_age_ms(now) <= 100  # the feed is alive
+        assert book.age_ms(now) > 1000  # though the book has not changed
         rejects = s.engine.risk.rejections
         assert not any(k.startswith("stale") for k in rejects), rejects
         assert s.engine.runner("as_btc").orders()

@@ -138,6 +138,7 @@ class BackpackConnector:
             min_gap_s=0.5,
             settle_s=2.0,
         )
+        self.ws.liveness = self.books.liveness  # its frames and pongs keep the books fresh
         self._depth: dict[str, DepthSync] = {}
         self._state = ConnectionState.DISCONNECTED
         self._instruments: dict[str, Instrument] = {}

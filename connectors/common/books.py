@@ -16,7 +16,10 @@ GRVT subscribe the channel again and the snapshot arrives as a frame). The set:
   ``max_gap_s`` while a book keeps falling out of sync soon after it synced, so a
   venue that numbers its feed differently than we expect costs a resubscribe
   every few seconds, not several per second;
-* waits for the connection before refetching, and cancels everything on close.
+* waits for the connection before refetching, and cancels everything on close;
+* owns the books' ``Liveness`` (one for the set: the socket that carries them beats
+  it, ``ReconnectingWs.liveness``), so the stale-book check measures the feed, not
+  the market's quiet.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from connectors.base import ConnectorStats, Instrument
-from connectors.book import OrderBook
+from connectors.book import Liveness, OrderBook
 from connectors.common.badframes import UNREADABLE, BadFrameLog, reason_of
 from connectors.common.errors import VenueError
 
@@ -79,6 +82,8 @@ class BookSet:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
         self.refetches = 0
+        self.liveness = Liveness()
+        """Beaten by the socket that carries these books (every frame, every pong)."""
 
     # -- the books ----------------------------------------------------------------
 
@@ -87,6 +92,7 @@ class BookSet:
         book = self._books.get(inst.symbol)
         if book is None:
             book = OrderBook(inst.symbol, inst.tick_size, inst.step_size)
+            book.liveness = self.liveness
             self._books[inst.symbol] = book
             self._synced[inst.symbol] = asyncio.Event()
             self._pace[inst.symbol] = _Pace()

@@ -8,6 +8,12 @@ A venue client subclasses ``ReconnectingWs`` and supplies two hooks:
   working connection resets the backoff). A frame it cannot use it counts with
   ``bad_frame(reason)`` (rate-limited log, ``connectors.common.badframes``).
 
+Feed liveness: every frame beats ``liveness`` (the books' ``Liveness`` the owner
+attaches), and while connected a protocol ping every ``liveness_ping_s`` beats it
+when its pong comes back — so a quiet market on a live socket stays fresh for the
+stale-book check, and a socket that goes silent (no frame, no pong) goes stale
+within ``risk.stale_book_ms`` even before the keepalive closes it.
+
 The loop connects, calls ``on_open``, sets ``connected``, feeds frames to
 ``handle`` and, when the socket drops, waits a capped exponential backoff with
 jitter and connects again. The owner hears every state change through
@@ -34,6 +40,7 @@ import websockets
 from websockets.exceptions import WebSocketException
 
 from connectors.base import ConnectionState, ErrorCode, VenueError
+from connectors.book import Liveness
 from connectors.common.backoff import backoff_delay
 from connectors.common.badframes import BadFrameLog, reason_of
 
@@ -55,6 +62,9 @@ class WsSettings:
     ping_interval_s: float | None = 20.0
     """Protocol pings (None: the venue's own keepalive instead)."""
     ping_timeout_s: float | None = 20.0
+    liveness_ping_s: float | None = 1.0
+    """A protocol ping this often, its pong beating the books' liveness (None: off;
+    frames still beat it)."""
 
 
 class ReconnectingWs:
@@ -78,6 +88,11 @@ class ReconnectingWs:
         self.open_timeout_s = settings.open_timeout_s
         self.ping_interval_s = settings.ping_interval_s
         self.ping_timeout_s = settings.ping_timeout_s
+        self.liveness_ping_s = settings.liveness_ping_s
+        self.liveness: Liveness | None = None
+        """The books this socket carries (``BookSet.liveness``): beaten on every frame
+        and every answered liveness ping."""
+        self._pinger: asyncio.Task[None] | None = None
         self.max_size = max_size
         self._ws: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -209,7 +224,11 @@ class ReconnectingWs:
                     await self.on_open(ws)
                     self.connected.set()
                     self._on_state(ConnectionState.CONNECTED, self.url)
+                    self._start_pinger(ws)
+                    liveness = self.liveness
                     async for raw in ws:
+                        if liveness is not None:
+                            liveness.beat()
                         if self._handle_safely(ws, raw):
                             attempt = 0  # a working connection resets the backoff
                     self.last_error = f"closed by server ({ws.close_code})"
@@ -224,6 +243,7 @@ class ReconnectingWs:
                 self.last_exception = exc
                 log.error("%s ws: connection attempt failed", self.venue, exc_info=exc)
             finally:
+                self._stop_pinger()
                 self._ws = None
                 self.connected.clear()
                 self.on_closed()
@@ -245,3 +265,37 @@ class ReconnectingWs:
 
     def on_closed(self) -> None:
         """The connection ended (any reason); stop per-connection helpers here."""
+
+    # -- feed liveness -------------------------------------------------------------
+
+    def _start_pinger(self, ws: Any) -> None:
+        if self.liveness is not None:
+            self.liveness.beat()  # connected: alive from here
+        if self.liveness is not None and self.liveness_ping_s:
+            self._pinger = asyncio.get_running_loop().create_task(
+                self._liveness_pings(ws, self.liveness, self.liveness_ping_s),
+                name=f"{self.venue} ws liveness",
+            )
+
+    def _stop_pinger(self) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+            self._pinger = None
+
+    async def _liveness_pings(self, ws: Any, liveness: Liveness, every_s: float) -> None:
+        """Ping; a pong beats ``liveness``. No pong within the interval: nothing is
+        beaten (the books go stale), the next ping goes all the same; closing a dead
+        socket is the keepalive's job."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                pong = await ws.ping()
+            except (WebSocketException, OSError):
+                return  # the socket is closing: the loop sees it
+            try:
+                await asyncio.wait_for(asyncio.shield(pong), every_s)
+            except TimeoutError:
+                continue
+            except (WebSocketException, OSError):
+                return
+            liveness.beat()

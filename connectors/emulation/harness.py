@@ -130,6 +130,19 @@ class FaultInjector:
 
         self._h.call(apply)
 
+    def freeze(self, max_s: float = 30.0) -> None:
+        """Freeze the whole venue until ``thaw`` (at most ``max_s``): its loop stops, so
+        no frame, no pong and no HTTP answer leaves; the sockets stay open. A frozen
+        feed, as a stuck venue or a half-open connection looks from our side."""
+        thawed = self._h.thawed
+        thawed.clear()
+        loop = self._h._loop
+        assert loop is not None, "the emulator is not running"
+        loop.call_soon_threadsafe(thawed.wait, max_s)
+
+    def thaw(self) -> None:
+        self._h.thawed.set()
+
     def close_sockets(self, *, abrupt: bool = False) -> int:
         """Close every open WebSocket; returns how many there were."""
         return self._h.call_async(lambda: self._h.dialect.close_sockets(abrupt=abrupt))
@@ -240,6 +253,11 @@ class EmulatorHarness:
         self._startup_error: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._paused = False
+        self.on_request: Callable[[web.Request], None] | None = None
+        """Measurement hook (off: None): called on the emulator's loop as each HTTP
+        request arrives (``benchmarks/bench_tick_to_trade.py``)."""
+        self.thawed = threading.Event()
+        """Cleared while ``faults.freeze`` holds the emulator's loop."""
         self.port = port  # 0: an ephemeral port, known once started
         self.step_errors = 0
 
@@ -267,6 +285,7 @@ class EmulatorHarness:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.thawed.set()  # a frozen loop could not stop
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
@@ -406,6 +425,8 @@ class EmulatorHarness:
     async def _fault_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]
     ) -> web.StreamResponse:
+        if self.on_request is not None:
+            self.on_request(request)
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         state = self.fault_state

@@ -39,6 +39,9 @@ class SocketSet:
         """The dialect forgets the client's subscriptions (called once per drop)."""
         self.max_queue = max_queue
         self.conns: set[Any] = set()
+        self.on_send: Callable[[Any, str], None] | None = None
+        """Measurement hook (off: None): called with each client and frame as it leaves
+        (``benchmarks/bench_tick_to_trade.py`` stamps book changes leaving the venue)."""
 
     def __iter__(self) -> Any:
         return iter(list(self.conns))
@@ -90,6 +93,8 @@ class SocketSet:
         try:
             while True:
                 text = await conn.queue.get()
+                if self.on_send is not None:
+                    self.on_send(conn, text)
                 await conn.ws.send_str(text)
         except asyncio.CancelledError:
             raise

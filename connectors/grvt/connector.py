@@ -173,6 +173,7 @@ class GrvtConnector:
             is_connected=self.market_ws.connected.is_set,
             stats=self.stats,
         )
+        self.market_ws.liveness = self.books.liveness  # its frames and pongs keep the books fresh
         self.stream = GrvtStream(
             name,
             market_ws=self.market_ws,

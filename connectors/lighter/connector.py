@@ -173,6 +173,7 @@ class LighterConnector:
             is_connected=self.ws.connected.is_set,
             stats=self.stats,
         )
+        self.ws.liveness = self.books.liveness  # its frames and pongs keep the books fresh
         self.markets = LighterMarkets(name)
         self.orders = OrderTracker(self.tx.executed, _now_ms)
         self.reads = LighterReads(name, self.account, self.rest, self.markets, self.ids, self.stats)

@@ -32,7 +32,7 @@ from connectors.base import (
     VenueError,
     VenueOrder,
 )
-from connectors.book import OrderBook
+from connectors.book import Liveness, OrderBook
 from connectors.common.delivery import EventQueue
 from connectors.sim.venue import LevelChanges, SimVenue
 
@@ -68,6 +68,11 @@ class SimConnector:
         """Fault hook: the stream drops just before the account's next fill, which
         is then only in the venue's history; it comes back after ``reconnect_after_s``."""
         self.reconnect_after_s = 0.5
+        self.silent = False
+        """Fault hook: the stream is up but nothing arrives (no book change, no
+        heartbeat, no account event): a frozen feed the stale-book check must catch."""
+        self.liveness = Liveness()
+        """The books' feed: beaten on every step of the venue (its heartbeat)."""
         self._stream_up = False
         self._restore_task: asyncio.Task[None] | None = None
 
@@ -105,7 +110,8 @@ class SimConnector:
                 raise VenueError(f"{self.name}: unknown symbol {symbol!r}", code="unknown_symbol")
             if symbol not in self._books:
                 inst = self.venue.instruments[symbol]
-                self._books[symbol] = OrderBook(symbol, inst.tick_size, inst.step_size)
+                book = self._books[symbol] = OrderBook(symbol, inst.tick_size, inst.step_size)
+                book.liveness = self.liveness
                 self._resync(symbol)
 
     def book(self, symbol: str) -> OrderBook | None:
@@ -209,11 +215,12 @@ class SimConnector:
         bids, asks, seq = self.venue.snapshot(symbol)
         book = self._books[symbol]
         book.apply_snapshot(bids, asks, seq, self.venue.now_ms)
+        self.liveness.beat(self.venue.now_ms)  # the snapshot is a word from the feed
         self._events.book_changed(symbol)
 
     def _on_levels(self, symbol: str, changes: LevelChanges, seq: int, ts_ms: int) -> None:
         book = self._books.get(symbol)
-        if book is None or not self._stream_up:
+        if book is None or not self._stream_up or self.silent:
             return
         self.stats.frames += 1
         if self.skip_next_seq:
@@ -221,6 +228,7 @@ class SimConnector:
             return
         bids = [(price, qty) for side, price, qty in changes if side is Side.BUY]
         asks = [(price, qty) for side, price, qty in changes if side is Side.SELL]
+        self.liveness.beat(ts_ms)
         if not book.apply_delta(bids, asks, prev_seq=seq - 1, seq=seq, ts_ms=ts_ms):
             log.warning("%s %s: book resync (%s)", self.name, symbol, book.resync_reason)
             self.stats.resyncs += 1
@@ -229,16 +237,13 @@ class SimConnector:
         self._events.book_changed(symbol)
 
     def _on_heartbeat(self, now_ms: int) -> None:
-        """A quiet book is not a stale one: the feed is alive up to ``now_ms``."""
-        if not self._stream_up:
-            return
-        for book in self._books.values():
-            if book.synced and book.last_update_ms < now_ms:
-                book.last_update_ms = now_ms
+        """A quiet book is not a stale one: the feed is alive at ``now_ms``."""
+        if self._stream_up and not self.silent:
+            self.liveness.beat(now_ms)
 
     def _on_trade(self, trade: Trade) -> None:
         """The public tape of the books we follow."""
-        if self._stream_up and trade.symbol in self._books:
+        if self._stream_up and not self.silent and trade.symbol in self._books:
             self._events.push(trade)
 
     def _on_account_event(self, event: Event) -> None:
@@ -248,5 +253,5 @@ class SimConnector:
             self._restore_task = asyncio.get_running_loop().create_task(
                 self._restore_later(), name=f"{self.name} stream restore"
             )
-        if self._stream_up:
+        if self._stream_up and not self.silent:
             self._events.push(event)

@@ -186,11 +186,12 @@ class RiskEngine:
         book = o.book
         mid = book.mid() if book is not None and book.is_valid() else None
         if limits.stale_book_ms is not None and not reduces:
-            age = book.age_ms(now_ms) if book is not None else None
+            # the feed's silence, not the market's: a quiet book on a live feed is fresh
+            age = book.feed_age_ms(now_ms) if book is not None else None
             if mid is None or age is None:
                 return "stale book: no valid book"
             if age > limits.stale_book_ms:
-                return f"stale book: last update {age} ms ago > {limits.stale_book_ms} ms"
+                return f"stale book: feed silent for {age} ms > {limits.stale_book_ms} ms"
         ref_price = o.price if o.price is not None else mid
         if ref_price is None:
             return "price: market order needs a book mid"

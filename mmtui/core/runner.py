@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Protocol
 
@@ -112,6 +112,8 @@ class StrategyRunner:
         self.ticks = 0
         self._started_once = False
         self._tick_task: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.Task[None]] = set()
+        """``call_later`` callbacks still waiting (cancelled when the strategy stops)."""
         self.strategy = strategy_cls(self, venue, symbol, params)
 
     # -- StrategyContext ------------------------------------------------------
@@ -192,6 +194,19 @@ class StrategyRunner:
             count += self.host.cancel(order)
         return count
 
+    def call_later(self, delay_ms: int, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in ``delay_ms`` (on the core's clock) if still running."""
+        task = asyncio.get_running_loop().create_task(
+            self._later(max(0, delay_ms) / 1000, callback), name=f"strategy {self.name} timer"
+        )
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _later(self, seconds: float, callback: Callable[[], None]) -> None:
+        await self.host.sleep(seconds)
+        if self.state is StrategyState.RUNNING:
+            self._guard("call_later", callback)
+
     # -- lifecycle ------------------------------------------------------------
 
     @property
@@ -239,6 +254,8 @@ class StrategyRunner:
         if self._tick_task is not None:
             self._tick_task.cancel()
             self._tick_task = None
+        for timer in list(self._timers):
+            timer.cancel()
         cancelled = sum(
             self.host.cancel(o) for o in self.host.live_orders(self.name) if o.client_id not in keep
         )

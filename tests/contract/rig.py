@@ -103,6 +103,18 @@ class VenueRig(abc.ABC):
     async def push_raw(self, conn: Connector, text: str) -> bool:
         """Send ``text`` as a frame on our private stream; False if unsupported."""
 
+    async def quiet_market(self) -> None:
+        """The venue's books stop changing; its feed stays up (frames, pings)."""
+        raise NotImplementedError
+
+    async def freeze_feed(self, conn: Connector) -> None:
+        """Nothing more arrives on our streams (no frame, no pong), yet they stay open."""
+        raise NotImplementedError
+
+    async def thaw_feed(self, conn: Connector) -> None:
+        """The frozen feed runs again."""
+        raise NotImplementedError
+
     def liquidate(self, symbol: str, side: Side, size: Decimal, price: Decimal) -> None:
         """A fill on our account of no order of ours (a liquidation)."""
         sim = self.sim_symbols[symbol]

@@ -205,7 +205,9 @@ async def test_still_mid_keeps_queue_priority(make_session: Callable[..., Sessio
 
 
 async def test_ladder_walks_when_mid_moves(make_session: Callable[..., Session]) -> None:
-    s = make_session(pmm_config(WIDE, takers=False))
+    # the sim's crowd refills its levels over several 100 ms steps after a jump: the
+    # cycle after a hold comes a second later, on the settled book
+    s = make_session(pmm_config({**WIDE, "requote_min_interval_ms": 1000}, takers=False))
     await s.start()
     try:
         runner = s.engine.runner(NAME)

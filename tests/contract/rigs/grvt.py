@@ -69,6 +69,15 @@ class GrvtRig(VenueRig):
 
     # -- faults -----------------------------------------------------------------
 
+    async def quiet_market(self) -> None:
+        await asyncio.to_thread(self.harness.pause)
+
+    async def freeze_feed(self, conn: Connector) -> None:
+        self.harness.faults.freeze()
+
+    async def thaw_feed(self, conn: Connector) -> None:
+        self.harness.faults.thaw()
+
     def rate_limit_next(self, count: int, retry_after_s: float = 0.2) -> None:
         self.harness.faults.http_errors(count, status=429, retry_after_s=retry_after_s)
 

@@ -41,6 +41,25 @@ class SimRig(VenueRig):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def quiet_market(self) -> None:
+        """Step the venue (crowd, heartbeats) but no longer the market: the mid holds."""
+        await self.stop()
+        self._task = asyncio.get_running_loop().create_task(self._venue_only(), name="sim rig")
+
+    async def _venue_only(self) -> None:
+        clock = WallClock()
+        while True:
+            await clock.sleep(0.1)
+            self.venue.step(clock.now_ms(), 100)
+
+    async def freeze_feed(self, conn: Connector) -> None:
+        assert isinstance(conn, SimConnector)
+        conn.silent = True
+
+    async def thaw_feed(self, conn: Connector) -> None:
+        assert isinstance(conn, SimConnector)
+        conn.silent = False
+
     def connector(self, run_prefix: str) -> Connector:
         conn = SimConnector(self.venue, account=ACCOUNT)
         self._connectors.append(conn)

@@ -1,40 +1,42 @@
 """The Textual console.
 
-The trading core runs in the same event loop; the console never blocks it and
-is never pushed per event: a timer (``ui.refresh_hz``) renders the visible
-panes from engine state. Keys and the command palette send commands to the
-engine. Quitting runs the safe shutdown.
+The console talks to the trading core through a ``CoreClient``
+(``mmtui.coreclient``): the core in the same event loop (``LocalCore``, plain
+``mmtui``) or a served core over its socket (``RemoteCore``, ``mmtui attach``).
+It never blocks the core and is never pushed per event: a timer
+(``ui.refresh_hz``) renders the visible panes from the core's views. Keys and
+the command palette send commands. Quitting runs the safe shutdown of an
+in-process core; an attached console detaches (the core keeps trading) and
+stops the core only on its own command (``Q``, confirmed).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
-from mmtui.config import Config
-from mmtui.core.engine import Engine, EngineError
+from mmtui.core.engine import EngineError
 from mmtui.core.readmodel import StrategyView
 from mmtui.core.risk import RiskState
 from mmtui.core.runner import StrategyState
 from mmtui.core.summary import FlattenReport, RunSummary
+from mmtui.coreclient import CoreClient, LocalCore
 from mmtui.launcher import LaunchScreen
-from mmtui.logsetup import LogBuffer, add_handler, remove_handler
+from mmtui.logsetup import LogBuffer
 from mmtui.palette import EngineCommands
 from mmtui.screens import ConfirmScreen, HelpScreen, ReportScreen
-from mmtui.session import Session, SessionError, build_session
+from mmtui.session import Session
 from mmtui.terminal import hangup_safe
 from mmtui.views.wiring import ViewActions
 from mmtui.widgets.alerts import AlertBar
@@ -63,7 +65,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
 
     def __init__(
         self,
-        session: Session,
+        core: CoreClient | Session,
         log_buffer: LogBuffer,
         *,
         keymap: dict[str, str] | None = None,
@@ -72,8 +74,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
         bell: bool = True,
     ) -> None:
         super().__init__()
-        self.session = session
-        self.engine: Engine = session.engine
+        self.core: CoreClient = LocalCore(core) if isinstance(core, Session) else core
         self.log_buffer = log_buffer
         self.keymap_overrides = dict(keymap or {})
         if "pause" in self.keymap_overrides:  # one key pauses and resumes, as by default
@@ -93,7 +94,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
     # -- layout ---------------------------------------------------------------
 
     def markets(self) -> list[tuple[str, str]]:
-        view = self.engine.view
+        view = self.core.view
         seen: list[tuple[str, str]] = []
         for strategy in view.strategies():
             for market in strategy.markets:
@@ -109,8 +110,8 @@ class MMApp(ViewActions, App[RunSummary | None]):
         self.theme = self.initial_theme
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        await self.session.start()  # no-op when the caller started it (run_console does)
-        await self.engine.subscribe(self.markets())
+        await self.core.start()  # no-op when the caller started it (run_console does)
+        await self.core.subscribe(self.markets())
         self.main = MainScreen(self)
         await self.push_screen(self.main)
 
@@ -120,7 +121,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
     # -- selection ------------------------------------------------------------
 
     def selected_strategy(self) -> StrategyView | None:
-        view = self.engine.view
+        view = self.core.view
         key = self.main.query_one(StrategiesTable).selected_key()
         chosen = view.strategy(key) if key is not None else None
         if chosen is not None:
@@ -136,7 +137,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
 
     def action_state(self) -> tuple[StrategyState | None, RiskState, bool, int]:
         """What decides which commands are valid (``mmtui.commands.valid``)."""
-        view = self.engine.view
+        view = self.core.view
         selected = self.selected_strategy() if self._main_ready() else None
         venue = self.focused_venue() is not None if self._main_ready() else False
         alerts = len(self.main.query_one(AlertBar).pending) if self._main_ready() else 0
@@ -153,6 +154,8 @@ class MMApp(ViewActions, App[RunSummary | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide (and ignore) the commands that make no sense now: Pause or Resume on
         ``p`` by the selected strategy's state, reset risk only when halted, ..."""
+        if action == "stop_core":
+            return self.core.attached
         if action not in BY_ACTION or not self._main_ready():
             return True
         strategy, risk, venue, alerts = self.action_state()
@@ -172,7 +175,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
 
     def poll_alerts(self) -> None:
         """New alerts: shown until acknowledged, the bell, a log line each."""
-        fresh = self.engine.view.alerts(self.alerts_seen)
+        fresh = self.core.view.alerts(self.alerts_seen)
         if not fresh:
             return
         self.alerts_seen = fresh[-1].seq
@@ -190,27 +193,35 @@ class MMApp(ViewActions, App[RunSummary | None]):
     # -- commands -------------------------------------------------------------
 
     def strategy_command(self, verb: str, name: str) -> None:
-        engine = self.engine
+        core = self.core
         try:
             if verb == "start":
-                current = engine.view.strategy(name)
+                current = core.view.strategy(name)
                 if current is None:
                     raise EngineError(f"no strategy named {name!r}")
                 if current.state is StrategyState.PAUSED:
-                    engine.resume_strategy(name)
+                    pending = core.resume_strategy(name)
                 else:
-                    self.in_background(engine.start_strategy(name), f"start {name}")
+                    pending = core.start_strategy(name)
             elif verb == "pause":
-                engine.pause_strategy(name)
+                pending = core.pause_strategy(name)
             elif verb == "resume":
-                engine.resume_strategy(name)
+                pending = core.resume_strategy(name)
             elif verb == "stop":
-                engine.stop_strategy(name)
+                pending = core.stop_strategy(name)
+            else:
+                raise EngineError(f"unknown verb {verb!r}")
         except EngineError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.notify(f"{verb} {name}")
-        self.render_panes()
+        self.in_background(self._then_redraw(pending, f"{verb} {name}"), f"{verb} {name}")
+
+    async def _then_redraw(self, pending: Awaitable[object], done: str) -> None:
+        """Await a command, then say so and redraw (an error is ``in_background``'s)."""
+        await pending
+        self.notify(done)
+        if self._main_ready():
+            self.render_panes()
         self.refresh_actions()
 
     def _selected_name(self) -> str | None:
@@ -240,9 +251,9 @@ class MMApp(ViewActions, App[RunSummary | None]):
         what = f"venue {venue}" if venue else f"strategy {strategy}"
 
         async def run() -> None:
-            left = await self.engine.cancel_orders(venue=venue, strategy=strategy)
+            left = await self.core.cancel_orders(venue, strategy)
             if left:
-                self.notify(f"cancel {what}: {len(left)} orders still live", severity="error")
+                self.notify(f"cancel {what}: {left} orders still live", severity="error")
             else:
                 self.notify(f"cancel {what}: done")
 
@@ -260,9 +271,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_report(
-                    f"Flatten {what}", lambda: self.engine.flatten(venue=venue, strategy=strategy)
-                )
+                self.run_report(f"Flatten {what}", lambda: self.core.flatten(venue, strategy))
 
         self.push_screen(
             ConfirmScreen(f"Flatten {what}? Cancels its orders and closes its position."), answered
@@ -278,7 +287,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
     def action_kill_switch(self) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_report("KILL SWITCH", self.engine.kill_switch)
+                self.run_report("KILL SWITCH", self.core.kill_switch)
 
         self.push_screen(
             ConfirmScreen(
@@ -330,23 +339,28 @@ class MMApp(ViewActions, App[RunSummary | None]):
             self.main.add_book_panes()
             self.strategy_command("start", name)
 
-        self.push_screen(LaunchScreen(self.engine), launched)
+        self.push_screen(LaunchScreen(self.core), launched)
 
     def action_reset_risk(self) -> None:
-        self.engine.reset_risk()
-        self.notify("risk reset to ACTIVE")
-        self.refresh_actions()
+        try:
+            pending = self.core.reset_risk()
+        except EngineError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.in_background(self._then_redraw(pending, "risk reset to ACTIVE"), "reset risk")
 
     def action_toggle_recording(self) -> None:
         try:
-            done = self.session.toggle_recording()
+            pending = self.core.toggle_recording()
         except (OSError, ValueError) as exc:
             self.notify(f"recording not started: {exc}", severity="error")
             return
-        if isinstance(done, Path):
-            self.notify(f"recording to {done}")
-        elif done is not None:
-            self.notify(done.line())
+
+        async def said() -> None:
+            if text := await pending:
+                self.notify(text)
+
+        self.in_background(said(), "recording")
 
     def action_cycle_log_level(self) -> None:
         self.main.query_one(LogPane).cycle_level()
@@ -364,21 +378,86 @@ class MMApp(ViewActions, App[RunSummary | None]):
         return self.keymap_overrides.get(command_id, BY_ID[command_id].key)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen({c.id: self.key_of(c.id) for c in COMMANDS}))
+        attached = self.core.attached
+        keys = {c.id: self.key_of(c.id) for c in COMMANDS if attached or c.id != "stop_core"}
+        texts = (
+            {
+                "quit": "detach: the console closes, the core keeps trading",
+                "quit_ctrl": "detach from anywhere (the core keeps trading)",
+            }
+            if attached
+            else {}
+        )
+        self.push_screen(HelpScreen(keys, texts))
 
     def action_quit_safely(self) -> None:
         self.safe_exit()
 
     @work(exclusive=True, group="shutdown", exit_on_error=False)
     async def safe_exit(self) -> None:
+        """Quit: an in-process core runs the safe shutdown; an attached console
+        detaches and leaves the served core trading."""
         if self.shutting_down:
             return
         self.shutting_down = True
+        if self.core.attached:
+            self.notify("detaching: the core keeps trading", timeout=30)
+            try:
+                await self.core.detach()
+            finally:
+                self.exit(None)
+            return
         self.notify("shutting down: stopping strategies, cancelling orders ...", timeout=30)
+        summary = None
         try:
-            await self.session.stop()
+            summary = await self.core.shutdown()
         finally:
-            self.exit(self.session.summary())
+            self.exit(summary)
+
+    def action_stop_core(self) -> None:
+        """Attached: stop the served core itself (its safe shutdown), then close."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_core()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"STOP THE CORE on {self.core.where}? Stops every strategy and cancels "
+                "our orders (its safe shutdown); trading ends."
+            ),
+            answered,
+        )
+
+    @work(exclusive=True, group="shutdown", exit_on_error=False)
+    async def stop_core(self) -> None:
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        self.notify("stopping the core: stopping strategies, cancelling orders ...", timeout=30)
+        summary = None
+        try:
+            summary = await self.core.shutdown()
+        finally:
+            self.exit(summary)
+
+    def poll_core(self) -> None:
+        """A served core that stopped or a lost connection closes the console."""
+        ended = self.core.ended
+        if ended is None or self.shutting_down:
+            return
+        self.shutting_down = True
+        log.error("%s: closing the console", ended)
+        self.exit(getattr(self.core, "summary", None))
+
+
+class AttachedApp(MMApp):
+    """The console attached to a served core: q detaches, Q stops the core."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit_safely", "Detach", id="quit"),
+        Binding("ctrl+q", "quit_safely", "Detach", show=False, priority=True, id="quit_ctrl"),
+    ]
 
 
 class MainScreen(Screen[None]):
@@ -387,10 +466,19 @@ class MainScreen(Screen[None]):
     def __init__(self, owner: MMApp) -> None:
         super().__init__()
         self.owner = owner
-        self.view = owner.engine.view
+        self.view = owner.core.view
         self.renders = 0
 
     def compose(self) -> ComposeResult:
+        if self.owner.core.attached:
+            banner = Static(
+                f"attached to {self.owner.core.where}: q detaches (the core keeps trading) "
+                "· Q stops the core",
+                id="attached",
+            )
+            banner.styles.height = 1
+            banner.styles.background = "darkblue"
+            yield banner
         yield StatusBar(id="status")
         with Horizontal(id="main"):
             with VerticalScroll(id="books"):
@@ -480,6 +568,7 @@ class MainScreen(Screen[None]):
         self.query_one(LogTail).render_buffer()
         self.owner.poll_alerts()
         self.owner.refresh_actions()
+        self.owner.poll_core()
         active = self.query_one(TabbedContent).active
         if active == "tab-positions":
             self.query_one(PositionsTable).render_positions(view.positions())
@@ -493,57 +582,7 @@ class MainScreen(Screen[None]):
             self.query_one(LogPane).render_buffer()
 
 
-def run_console(config: Config, source: Path, *, speed: float | str | None = "config") -> int:
-    """Run the console; after it closes, print the same summary as ``--headless``."""
-    return asyncio.run(_console(config, source, speed))
-
-
-async def _console(config: Config, source: Path, speed: float | str | None) -> int:
-    try:
-        session = build_session(config, speed=speed)
-        session.config_path = source
-    except SessionError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # before the UI opens
-        return 2
-    buffer = LogBuffer(capacity=5000)
-    add_handler(buffer)
-    app = MMApp(
-        session,
-        buffer,
-        keymap=config.ui.keys,
-        theme=config.ui.theme,
-        refresh_hz=config.ui.refresh_hz,
-        bell=config.ui.bell,
-    )
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        log.warning("%s: safe shutdown", sig.name)
-        if app.is_running:
-            app.call_later(app.safe_exit)
-
-    try:
-        try:
-            await session.start()
-        except SessionError as exc:
-            print(f"error: {exc}", file=sys.stderr)  # before the UI opens
-            return 1
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, on_signal, sig)
-        await app.run_async()
-    finally:
-        # Whatever ended the app (q, a signal, a lost terminal, a crash): safe shutdown.
-        report = await session.stop()
-        remove_handler(buffer)
-    summary = session.summary()
-    try:
-        print(summary.render())
-    except OSError:
-        log.warning("terminal gone; summary not printed: %s", summary.to_dict())
-    return 0 if report.ok and summary.open_orders_left == 0 else 1
-
-
-__all__ = ["MMApp", "run_console"]
+__all__ = ["AttachedApp", "MMApp", "MainScreen"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit("run `mmtui` instead")

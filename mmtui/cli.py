@@ -2,6 +2,9 @@
 
     mmtui [--config FILE]                 the console (embedded sim by default)
     mmtui --headless [--duration S] [--speed X] [--json]
+    mmtui serve [--config FILE] [--socket PATH]   the core headless, with a local control socket
+    mmtui serve --stop [--socket PATH]    the served core's safe shutdown; prints its summary
+    mmtui attach [--socket PATH]          the console on a served core (q detaches)
     mmtui check-config FILE               every check a start runs, without connecting
     mmtui emulate backpack|lighter [--port P] [--dir D]   a loopback venue to rehearse against
     mmtui backtest --data DIR --config FILE [--out DIR]  strategies on recorded data + report
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -49,6 +53,11 @@ def _speed(text: str) -> float | None:
 
 SUBCOMMANDS = """\
 subcommands:
+  mmtui serve [--config FILE] [--socket PATH] [--stop]
+                                the core headless behind a local socket (0600); --stop
+                                asks a served core for its safe shutdown
+  mmtui attach [--socket PATH]  the console on a served core: q detaches (the core keeps
+                                trading), Q stops it
   mmtui check-config FILE       every check a start runs, without connecting
   mmtui emulate VENUE [--port P] [--dir D]
                                 a loopback venue to rehearse against (backpack, lighter,
@@ -70,7 +79,8 @@ in the shutdown report); 2 bad input (config, arguments)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmtui",
-        usage="mmtui [options] | mmtui check-config FILE | mmtui emulate VENUE ...",
+        usage="mmtui [options] | mmtui serve|attach ... | mmtui check-config FILE | "
+        "mmtui emulate VENUE ...",
         description="Terminal trading console for market makers on perp DEXes.\n"
         "Without options: the console on the config's venues (the embedded sim by default).",
         epilog=SUBCOMMANDS,
@@ -100,6 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
+    if args_list and args_list[0] == "serve":
+        return serve(args_list[1:])
+    if args_list and args_list[0] == "attach":
+        return attach(args_list[1:])
     if args_list and args_list[0] == "backtest":
         from mmtui.backtest import main as backtest_main
 
@@ -129,9 +143,107 @@ def main(argv: Sequence[str] | None = None) -> int:
     speed = getattr(args, "speed", "config")
     if args.headless:
         return asyncio.run(run_headless(config, args.duration, speed, args.json))
-    from mmtui.app import run_console
+    if config.ui.core == "process":
+        from mmtui.remote.attach import CONSOLE_LOG, run_process_console
+
+        # the child core writes the main log; two processes never rotate one file
+        setup_logging(config.logging.level, config.logging.dir, file_name=CONSOLE_LOG)
+
+        return asyncio.run(run_process_console(config, source, speed))
+    from mmtui.console_run import run_console
 
     return run_console(config, source, speed=speed)
+
+
+def _socket_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help="the control socket (default: $XDG_RUNTIME_DIR/mmtui/core.sock, "
+        "else ~/.local/state/mmtui/core.sock)",
+    )
+
+
+def _socket_path(text: str | None) -> Path:
+    from mmtui.remote.sockets import default_socket_path
+
+    return Path(text).expanduser().absolute() if text else default_socket_path()
+
+
+def serve(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmtui serve",
+        description="Run the trading core headless with a local control socket (a Unix "
+        "socket, 0600, in a 0700 dir; no network listener). Viewers: `mmtui attach`. "
+        "SIGINT, SIGTERM, SIGHUP or `mmtui serve --stop`: the safe shutdown.",
+    )
+    parser.add_argument("--config", "-c", metavar="FILE", help="config file (YAML)")
+    _socket_arg(parser)
+    parser.add_argument("--stop", action="store_true", help="stop the served core and exit")
+    parser.add_argument(
+        "--speed",
+        type=_speed,
+        metavar="X",
+        default=argparse.SUPPRESS,
+        help="sim speed: X times real time, or 'max' (default: from the config)",
+    )
+    parser.add_argument("--seed", type=int, help="sim seed (overrides the config)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--owned", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(list(argv))
+    path = _socket_path(args.socket)
+    if args.stop:
+        from mmtui.remote.serve import stop_served
+
+        return asyncio.run(stop_served(path, args.json))
+    try:
+        config, source = checked_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.seed is not None:
+        config.sim.seed = args.seed
+    try:
+        setup_logging(config.logging.level, config.logging.dir, console=False)
+    except (ValueError, OSError) as exc:
+        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from mmtui.remote.serve import run_serve
+
+    speed = getattr(args, "speed", "config")
+    return asyncio.run(
+        run_serve(config, source, path, speed=speed, as_json=args.json, owner=args.owned)
+    )
+
+
+def attach(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mmtui attach",
+        description="Open the console on a served core (`mmtui serve`). q detaches and "
+        "leaves it trading; Q (confirmed) stops it. Over SSH: ssh -t host mmtui attach",
+    )
+    _socket_arg(parser)
+    parser.add_argument("--config", "-c", metavar="FILE", help="config file: its ui: keys")
+    args = parser.parse_args(list(argv))
+    from mmtui.config import UiConfig
+
+    ui = UiConfig()
+    if args.config:
+        try:
+            config, _ = load_config(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_BAD_INPUT
+        ui = config.ui
+        level, folder = config.logging.level, config.logging.dir
+    else:
+        level, folder = None, None
+    from mmtui.remote.attach import CONSOLE_LOG, run_attach
+
+    with contextlib.suppress(ValueError, OSError):
+        setup_logging(level, folder, file_name=CONSOLE_LOG)
+
+    return asyncio.run(run_attach(_socket_path(args.socket), ui))
 
 
 def checked_config(path: str | None) -> tuple[Config, Path]:

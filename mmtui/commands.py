@@ -89,6 +89,14 @@ COMMANDS: tuple[Command, ...] = (
         "Quit",
         "safe shutdown: stop strategies, cancel all our orders, print the summary",
     ),
+    Command(
+        "stop_core",
+        "Q",
+        "stop_core",
+        "StopCore",
+        "attached to a served core: stop it (its safe shutdown: stop strategies, cancel our "
+        "orders); asks y. q only detaches",
+    ),
     Command("log_level", "l", "cycle_log_level", "Level", "cycle the log pane's level filter"),
     Command("theme", "t", "cycle_theme", "Thm", "cycle dark / light / high-contrast theme"),
     Command(

@@ -36,6 +36,7 @@ from mmtui.config_reader import (
     first_non_finite,
     read_yaml_file,
 )
+from mmtui.config_serve import UnattendedConfig
 from mmtui.core.inventory import InventoryPolicy
 from mmtui.core.ratelimit import RateLimiter
 from mmtui.core.risk import RiskLimits
@@ -316,6 +317,12 @@ class UiConfig(_Model):
     keys: dict[str, str] = Field(
         default_factory=dict, description="binding id -> key, e.g. {pause: P}"
     )
+    core: Literal["inprocess", "process"] = Field(
+        default="process",
+        description="plain `mmtui`: the core in a child process behind a socket (`mmtui "
+        "serve` + the console attached as its owner: the screen cannot stall it), or in "
+        "the console's own process",
+    )
 
     @model_validator(mode="after")
     def _known_ids(self) -> UiConfig:
@@ -361,6 +368,7 @@ class Config(_Model):
     ui: UiConfig = Field(default_factory=UiConfig)
     shutdown_timeout_s: float = Field(default=10.0, gt=0, le=120)
     orders: OrderChecksConfig = Field(default_factory=OrderChecksConfig)
+    unattended: UnattendedConfig = Field(default_factory=UnattendedConfig)
     replay: ReplayConfig = Field(default_factory=ReplayConfig)  # mode: replay (config_modes)
     paper: PaperConfig = Field(default_factory=PaperConfig)  # mode: paper
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

@@ -19,7 +19,8 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from connectors.base import Side
 from mmtui.config_reader import ConfigReadError, first_non_finite, parse_yaml
-from mmtui.core.engine import Engine, EngineError
+from mmtui.core.engine import EngineError
+from mmtui.coreclient import CoreClient
 from strategies.base import PlannedOrder
 from strategies.registry import STRATEGY_KINDS
 
@@ -58,15 +59,15 @@ class LaunchScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "launch", "launch", id="launch_confirm"),
     ]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, core: CoreClient) -> None:
         super().__init__()
-        self.engine = engine
+        self.core = core
         self.previewed: list[PlannedOrder] | None = None
         self.auto_name = ""
 
     def compose(self) -> ComposeResult:
         kinds = sorted(STRATEGY_KINDS)
-        venues = sorted(self.engine.view.venue_names())
+        venues = sorted(self.core.view.venue_names())
         with Vertical(id="dialog", classes="launcher"):
             yield Label(Text("Launch a strategy", style="bold"))
             with Horizontal(classes="launch-row"):
@@ -107,14 +108,14 @@ class LaunchScreen(ModalScreen[str | None]):
             name.value = self.auto_name
 
     def _symbols(self, venue: str) -> list[tuple[str, str]]:
-        return [(s, s) for v, s in self.engine.view.markets() if v == venue]
+        return [(s, s) for v, s in self.core.view.markets() if v == venue]
 
     def _free_name(self) -> str:
         kind = str(self.query_one("#kind", Select).value)
         symbol = str(self.query_one("#symbol", Select).value).split("-")[0].lower()
         base = f"{kind.split('_')[0]}_{symbol}"
         name, i = base, 2
-        while name in self.engine.view.strategy_names():
+        while name in self.core.view.strategy_names():
             name, i = f"{base}_{i}", i + 1
         return name
 
@@ -146,7 +147,7 @@ class LaunchScreen(ModalScreen[str | None]):
         if not _NAME_RE.match(name):
             self._status(Text(f"name {name!r}: use 1-40 letters, digits, _ . -", style="red"))
             return None
-        if name in self.engine.view.strategy_names():
+        if name in self.core.view.strategy_names():
             self._status(Text(f"name {name!r} is taken", style="red"))
             return None
         try:  # the config file's limits: duplicate keys, aliases, depth, bounded numbers
@@ -176,19 +177,19 @@ class LaunchScreen(ModalScreen[str | None]):
             return
         kind, venue, symbol, _, params = spec
         try:
-            self.previewed = await self.engine.preview_with_books(kind, venue, symbol, params)
+            self.previewed = await self.core.preview(kind, venue, symbol, params)
         except (EngineError, KeyError, ValueError) as exc:
             self._status(Text(f"preview failed: {exc}", style="red"))
             return
         self._status(preview_table(self.previewed))
 
-    def action_launch(self) -> None:
+    async def action_launch(self) -> None:
         spec = self._spec()
         if spec is None:
             return
         kind, venue, symbol, name, params = spec
         try:
-            self.engine.add_strategy(name, kind, venue, symbol, params)
+            await self.core.add_strategy(name, kind, venue, symbol, params)
         except (EngineError, KeyError, ValueError) as exc:
             self._status(Text(f"launch failed: {exc}", style="red"))
             return
@@ -202,5 +203,5 @@ class LaunchScreen(ModalScreen[str | None]):
         await self.action_preview()
 
     @on(Button.Pressed, "#launch")
-    def _launch_pressed(self) -> None:
-        self.action_launch()
+    async def _launch_pressed(self) -> None:
+        await self.action_launch()

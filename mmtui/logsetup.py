@@ -216,18 +216,21 @@ def setup_logging(
     *,
     console: bool = False,
     file_level: str = "DEBUG",
+    file_name: str | None = None,
 ) -> Path:
     """Configure the root logger; return the log file path. Safe to call again.
 
     ``MMTUI_LOG_LEVEL`` / ``MMTUI_LOG_DIR`` override ``level`` / ``log_dir``.
     ``level`` (default INFO) is the root and console level; ``file_level``
     filters the file further. A second call replaces the handlers of the first.
+    ``file_name``: another file in the same dir (a console attached to a served core
+    logs apart from the core, whose log is the main one).
     """
     root_level = resolve_level(level)
     file_threshold = parse_level(file_level, "file log level")
     directory = resolve_log_dir(log_dir)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / LOG_FILE_NAME
+    path = directory / (file_name or LOG_FILE_NAME)
 
     formatter = logging.Formatter(LOG_FORMAT)
     file_handler = PrivateRotatingFileHandler(
@@ -336,6 +339,14 @@ class LogBuffer(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        with self._buffer_lock:
+            if len(self._lines) == self.capacity:
+                self._dropped += 1
+            self._lines.append(line)
+            self._total += 1
+
+    def add(self, line: LogLine) -> None:
+        """A line formatted elsewhere (a served core's log, shown by an attached console)."""
         with self._buffer_lock:
             if len(self._lines) == self.capacity:
                 self._dropped += 1

@@ -18,7 +18,7 @@ Entry = tuple[str, Callable[[], object], str]
 
 
 def entries(app: MMApp) -> list[Entry]:
-    view = app.engine.view
+    view = app.core.view
     risk = view.header().risk_state
     out: list[Entry] = [
         (c.label if c.id != "kill" else "Kill switch", partial(app.run_action, c.action), c.help)

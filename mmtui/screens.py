@@ -105,21 +105,27 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "close", "close", id="help_close")
     ]
 
-    def __init__(self, keys: dict[str, str]) -> None:
+    def __init__(self, keys: dict[str, str], texts: dict[str, str] | None = None) -> None:
+        """``keys``: binding id -> key, for the commands to list; ``texts``: help
+        texts that differ here (an attached console's quit detaches)."""
         super().__init__()
         self.keys = keys
+        self.texts = texts or {}
 
     def compose(self) -> ComposeResult:
         table = Table(title="mmtui keys", show_header=False, box=None, padding=(0, 2))
         table.add_column(style="bold cyan", justify="right")
         table.add_column()
         for command in COMMANDS:
-            if command.id == "quit_ctrl":
+            if command.id == "quit_ctrl" or command.id not in self.keys:
                 continue
-            table.add_row(key_display(self.keys.get(command.id, command.key)), command.help)
+            text = self.texts.get(command.id, command.help)
+            table.add_row(key_display(self.keys[command.id]), text)
         table.add_row("tab", "move between panes; arrows move between rows")
         table.add_row("ctrl+p", "command palette: every action valid now, by name")
-        table.add_row("ctrl+q", "quit from anywhere (the same safe shutdown)")
+        table.add_row(
+            "ctrl+q", self.texts.get("quit_ctrl", "quit from anywhere (the same safe shutdown)")
+        )
         with VerticalScroll(id="dialog", classes="help"):
             yield Static(Text("Esc, ? or q closes; arrows scroll", style="dim"))
             yield Static(table)

@@ -16,6 +16,7 @@ def start_mmtui(folder: Path, *args: str, **env: str) -> subprocess.Popen[str]:
         MMTUI_LOG_DIR=str(folder / "logs"),
         XDG_CONFIG_HOME=str(folder / "cfg"),
         XDG_STATE_HOME=str(folder / "state"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),  # this checkout's mmtui
     )
     full.update(env)
     return subprocess.Popen(

@@ -19,6 +19,7 @@ def _run(*args: str, tmp_path: Path, timeout: float = 120) -> subprocess.Complet
         MMTUI_JOURNAL__PATH=str(tmp_path / "journal.sqlite"),
         XDG_CONFIG_HOME=str(tmp_path / "cfg"),
         XDG_STATE_HOME=str(tmp_path / "state"),
+        PYTHONPATH=str(ROOT),  # this checkout's mmtui, not the one the venv installed
     )
     return subprocess.run(
         [sys.executable, "-m", "mmtui.cli", *args],

@@ -54,7 +54,7 @@ class ViewScreen(Screen[None]):
     def __init__(self, app: MMApp) -> None:
         super().__init__()
         self.owner = app
-        self.view: ReadModel = app.engine.view
+        self.view: ReadModel = app.core.view
 
     def compose_title(self) -> Static:
         return Static(Text(self.TITLE, style="bold"), classes="view-title", id="view-title")

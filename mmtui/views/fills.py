@@ -65,7 +65,7 @@ class FillsScreen(ViewScreen):
 
     async def _load(self) -> None:
         try:
-            self.fills = await asyncio.to_thread(self.view.journal_fills)
+            self.fills = await self.owner.core.journal_fills()
         except Exception as exc:  # a locked or damaged file: say so, keep the last list
             log.exception("reading fills from the journal failed")
             self.message = f"reading the journal failed: {exc!r}"

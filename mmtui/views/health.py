@@ -22,8 +22,7 @@ class HealthScreen(ViewScreen):
         yield self.compose_footer()
 
     def refresh_view(self) -> None:
-        config = getattr(self.owner.session, "config_path", None)
-        info = self.view.session_info(str(config) if config else "")
+        info = self.view.session_info(self.owner.core.config_path)
         self.query_one("#health-body", Static).update(render_health(self.view.health(), info))
 
 

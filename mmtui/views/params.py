@@ -115,13 +115,13 @@ class ParamsScreen(ViewScreen):
         box.disabled = False
         box.focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         name, self.editing = self.editing, None
         self._close_input()
         if name is None or self.strategy is None:
             return
         try:
-            change = self.owner.engine.params.edit(self.strategy, name, event.value)
+            change = await self.owner.core.edit_param(self.strategy, name, event.value)
         except EngineError as exc:
             self.result = Text(f"refused: {exc}", style="bold red")
             self.notify(str(exc), severity="error")

@@ -44,7 +44,7 @@ _CTTY_EXEC = (
 )
 
 
-def _write_config(path: Path) -> Path:
+def _write_config(path: Path, core: str = "inprocess") -> Path:
     config = {
         "sim": {"seed": 11, "speed": 20, "step_ms": 100},
         "venues": {"sim": {"type": "sim", "flow": {"taker_k": 1.0}}},
@@ -59,6 +59,7 @@ def _write_config(path: Path) -> Path:
         ],
         "journal": {"enabled": True},
         "shutdown_timeout_s": 10,
+        "ui": {"core": core},
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
@@ -79,10 +80,10 @@ def _until(what: str, check: Callable[[], bool], timeout: float) -> None:
 class PtyConsole:
     """``python -m mmtui.cli`` on a pty; a thread keeps draining what it prints."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, core: str = "inprocess") -> None:
         self.journal_path = tmp_path / "journal.sqlite"
         self.log_dir = tmp_path / "logs"
-        config = _write_config(tmp_path / "config.yaml")
+        config = _write_config(tmp_path / "config.yaml", core)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MMTUI_")}
         for var in ("COLUMNS", "LINES"):  # they would override the pty's size
             env.pop(var, None)
@@ -92,6 +93,7 @@ class PtyConsole:
             XDG_CONFIG_HOME=str(tmp_path / "config"),
             MMTUI_LOG_DIR=str(self.log_dir),
             MMTUI_JOURNAL__PATH=str(self.journal_path),
+            PYTHONPATH=str(ROOT),  # this checkout's mmtui, not the one the venv installed
         )
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))

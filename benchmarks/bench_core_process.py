@@ -1,0 +1,304 @@
+"""The core's event-loop lag while the console paints at 160x48: the core in the
+console's process (today's ``mmtui``) against the core in a child process behind
+its socket (``ui.core: process``: ``mmtui serve`` + the console attached as owner).
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_core_process.py             # ~2 x 40 s
+    .venv/bin/python benchmarks/bench_core_process.py --seconds 15 --rate 5000
+
+Both arrangements run the same thing in a real 160x48 pseudo-terminal (the
+console's output drained by this process, as a terminal would): the bundled
+example config (sim at 1x real time, Avellaneda-Stoikov with a 10 ms tick,
+journal in a temp dir), a busy feed injected into the core's book
+(``bench_ui.Injector``: ``--rate`` level updates a second, one ``BookChanged``
+per batch at most 200 times a second), and a probe task *in the core's process*
+that sleeps 10 ms again and again: how late it wakes is the loop lag every
+order, cancel and book event of the core sees. The console's render count is
+printed too, to show it painted all along.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from bench_ui import PROBE_S, Injector, _pct  # noqa: E402
+
+from mmtui.config import Config, bundled_example, load_config  # noqa: E402
+from mmtui.logsetup import LogBuffer, add_handler  # noqa: E402
+from mmtui.session import Session, build_session  # noqa: E402
+
+COLS, ROWS = 160, 48
+VENUE, SYMBOL = "sim", "BTC-PERP"
+
+
+def _config(folder: Path) -> Config:
+    config, _ = load_config(bundled_example(), env={})
+    config.journal.path = folder / "journal.sqlite"
+    for spec in config.strategies:
+        if spec.kind == "avellaneda_stoikov":
+            spec.params["tick_interval_ms"] = 10
+    return config
+
+
+async def _probe(lags: list[float], stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t0 = loop.time()
+        await asyncio.sleep(PROBE_S)
+        lags.append(max(0.0, (loop.time() - t0 - PROBE_S) * 1000))
+
+
+async def _measure_core(session: Session, args: argparse.Namespace) -> list[float]:
+    """Warm up, then probe the loop for ``args.seconds`` under the injected feed."""
+    engine = session.engine
+    while engine.connectors[VENUE].book(SYMBOL) is None:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(args.warmup)
+    injector = Injector(session)
+    lags: list[float] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(_probe(lags, stop)), loop.create_task(injector.run(args.rate, stop))]
+    await asyncio.sleep(args.seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return lags
+
+
+def _write(path: str, **values: object) -> None:
+    Path(path).write_text(json.dumps(values), encoding="utf-8")
+
+
+# -- roles (each runs in its own process) --------------------------------------------
+
+
+async def role_inprocess(args: argparse.Namespace) -> None:
+    from mmtui.app import MMApp
+
+    folder = Path(tempfile.mkdtemp(prefix="mmtui-bench-"))
+    config = _config(folder)
+    buffer = LogBuffer(capacity=5000)
+    add_handler(buffer)
+    logging.getLogger().setLevel(logging.INFO)
+    session = build_session(config)
+    await session.start()
+    app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
+
+    async def drive() -> None:
+        while not hasattr(app, "main"):
+            await asyncio.sleep(0.05)
+        lags = await _measure_core(session, args)
+        _write(args.out, lags=lags, renders=app.main.renders)
+        app.safe_exit()
+
+    task = asyncio.get_running_loop().create_task(drive())
+    try:
+        await app.run_async()
+    finally:
+        task.cancel()
+        await session.stop()
+
+
+async def role_core(args: argparse.Namespace) -> None:
+    from mmtui.remote.server import CoreServer
+
+    folder = Path(tempfile.mkdtemp(prefix="mmtui-bench-"))
+    config = _config(folder)
+    buffer = LogBuffer(capacity=5000)
+    add_handler(buffer)
+    logging.getLogger().setLevel(logging.INFO)
+    session = build_session(config)
+    await session.start()
+    server = CoreServer(session, Path(args.socket), buffer, refresh_hz=config.ui.refresh_hz)
+    await server.start()
+
+    publish_ms: list[float] = []
+    publish = server.publish
+
+    def timed_publish(*, force: bool = False) -> None:
+        t0 = time.perf_counter()
+        publish(force=force)
+        publish_ms.append((time.perf_counter() - t0) * 1000)
+
+    server.publish = timed_publish  # type: ignore[method-assign]
+
+    async def measure() -> None:
+        lags = await _measure_core(session, args)
+        _write(args.out, lags=lags, publish_ms=publish_ms[-len(lags) :])
+
+    task = asyncio.get_running_loop().create_task(measure())
+    await server.stop_requested.wait()
+    task.cancel()
+    await session.stop()
+    await server.finish(session.summary())
+
+
+async def role_console(args: argparse.Namespace) -> None:
+    from mmtui.app import MMApp
+    from mmtui.remote.client import RemoteCore
+
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--role", "core", "--out", args.out, "--socket", args.socket]
+        + [f"--{k}={getattr(args, k)}" for k in ("seconds", "rate", "warmup")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(args.out + ".stderr", "w"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    buffer = LogBuffer(capacity=5000)
+    core = RemoteCore(Path(args.socket), role="owner", logs=buffer)
+    core.attached = False
+    while True:
+        try:
+            await core.connect()
+            break
+        except OSError:
+            if child.poll() is not None:
+                raise RuntimeError("the core process ended") from None
+            await asyncio.sleep(0.1)
+    add_handler(buffer)
+    app = MMApp(core, buffer)
+
+    async def drive() -> None:
+        while not hasattr(app, "main"):
+            await asyncio.sleep(0.05)
+        while not Path(args.out).exists():
+            await asyncio.sleep(0.2)
+            if core.ended:
+                return
+        _write(args.out + ".console", renders=app.main.renders)
+        app.safe_exit()
+
+    task = asyncio.get_running_loop().create_task(drive())
+    try:
+        await app.run_async()
+    finally:
+        task.cancel()
+        child.wait(60)
+
+
+# -- the parent: a pty per arrangement ------------------------------------------------
+
+
+def run_in_pty(role: str, args: argparse.Namespace, out: Path) -> bytes:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMTUI_")}
+    for var in ("COLUMNS", "LINES"):
+        env.pop(var, None)
+    work = out.parent
+    env.update(
+        TERM="xterm-256color",
+        XDG_STATE_HOME=str(work / "state"),
+        XDG_CONFIG_HOME=str(work / "config"),
+        MMTUI_LOG_DIR=str(work / "logs"),
+        PYTHONPATH=str(ROOT),
+    )
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    argv = [sys.executable, __file__, "--role", role, "--out", str(out)]
+    argv += ["--socket", str(work / "core.sock")]
+    argv += [f"--{k}={getattr(args, k)}" for k in ("seconds", "rate", "warmup")]
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, cwd=work, env=env, start_new_session=True
+    )
+    os.close(slave)
+    tail = bytearray()
+    deadline = time.monotonic() + args.seconds + args.warmup + 180
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    tail = (tail + os.read(master, 65536))[-4000:]
+                except OSError:
+                    break
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    if not out.exists():
+        raise RuntimeError(f"{role}: no result; output tail: {bytes(tail)[-800:]!r}")
+    return bytes(tail)
+
+
+def report(label: str, lags: list[float], renders: int) -> str:
+    lags = sorted(lags)
+    return (
+        f"core loop lag, {label}: p50 {_pct(lags, 0.50):.1f} ms, p99 {_pct(lags, 0.99):.1f} ms, "
+        f"max {lags[-1]:.1f} ms ({len(lags)} probes; console frames {renders})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--role", default="main", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--socket", help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured, per arrangement")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--rate", type=int, default=5000, help="injected level updates/s")
+    parser.add_argument("--only", choices=("inprocess", "process"), help="run one arrangement only")
+    args = parser.parse_args()
+    if args.role == "inprocess":
+        asyncio.run(role_inprocess(args))
+        return
+    if args.role == "core":
+        asyncio.run(role_core(args))
+        return
+    if args.role == "console":
+        asyncio.run(role_console(args))
+        return
+    print(
+        f"160x48 console, sim 1x, AS tick 10 ms, {args.rate} injected updates/s, "
+        f"{args.seconds:g} s measured after {args.warmup:g} s"
+    )
+    arrangements = (("in-process console", "inprocess"), ("core in a child process", "console"))
+    for label, role in arrangements:
+        if args.only and args.only != ("inprocess" if role == "inprocess" else "process"):
+            continue
+        with tempfile.TemporaryDirectory(prefix="mmtui-bcp-", dir="/tmp") as tmp:
+            out = Path(tmp) / "result.json"
+            tail = run_in_pty(role, args, out)
+            result = json.loads(out.read_text())
+            renders = result.get("renders")
+            console = Path(str(out) + ".console")
+            if console.exists():
+                renders = json.loads(console.read_text())["renders"]
+            elif role == "console":
+                print(f"the console wrote no result; its output ended: {tail[-600:]!r}")
+            print(report(label, result["lags"], renders or 0), flush=True)
+            if result.get("publish_ms"):
+                cost = sorted(result["publish_ms"])
+                print(
+                    f"  the server's publish (views -> changed sections -> frame, per viewer "
+                    f"write): p50 {_pct(cost, 0.5):.2f} ms, p99 {_pct(cost, 0.99):.2f} ms, "
+                    f"max {cost[-1]:.2f} ms ({len(cost)} publishes)",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

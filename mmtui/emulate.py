@@ -164,7 +164,9 @@ def write_lighter_files(
         venue["dead_man_switch_s"] = dead_man_switch_s
     if tier is not None:
         venue["tier"] = tier
-    return write_config(folder, "lighter", venue, "BTC")
+    # A Standard account sustains about 48 requotes a minute (README, "Lighter"): book-
+    # driven requotes at most every 1.25 s keep the quoting inside the venue's minute.
+    return write_config(folder, "lighter", venue, "BTC", {"requote_min_interval_ms": 1250})
 
 
 def start_lighter(folder: Path, port: int = 0) -> tuple[EmulatorHarness, Path]:

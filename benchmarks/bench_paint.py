@@ -7,7 +7,8 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_paint.py --seconds 600   # the 10-minute console run
     .venv/bin/python benchmarks/bench_paint.py --rate 1000     # plus 1k book updates/s
     .venv/bin/python benchmarks/bench_paint.py --profile       # plus the top functions
-    .venv/bin/python benchmarks/bench_paint.py --no-gc-policy  # without mmtui.gc_policy
+    .venv/bin/python benchmarks/bench_paint.py --gc off        # without mmtui.gc_policy
+    .venv/bin/python benchmarks/bench_paint.py --gc freeze     # gc.freeze, default thresholds
 
 The app runs headless (``App.run_test``: everything but writing the frame to a
 terminal) on the bundled example config (sim at 1x real time, Avellaneda-Stoikov
@@ -69,19 +70,21 @@ class Timed:
     def __init__(self, cls: type, name: str) -> None:
         self.cls, self.name = cls, name
         self.samples_ms: list[float] = []
+        self.cpu_ms: list[float] = []  # the same calls in this thread's CPU time
         self._original: Callable[..., object] | None = getattr(cls, name, None)
 
     def __enter__(self) -> Timed:
         original = self._original
         if original is not None:
-            samples = self.samples_ms
+            samples, cpu = self.samples_ms, self.cpu_ms
 
             def timed(*args: object, **kwargs: object) -> object:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 try:
                     return original(*args, **kwargs)
                 finally:
                     samples.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.thread_time() - c0) * 1000)
 
             setattr(self.cls, self.name, timed)
         return self
@@ -96,20 +99,19 @@ class GcWatch:
 
     def __init__(self) -> None:
         self.pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self.at_s: list[float] = []  # when each gen-2 collection ran
-        self._t0 = 0.0
+        self.cpu_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = self._c0 = 0.0
         self.on = False
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
         if not self.on:
             return
         if phase == "start":
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.thread_time()
             return
         gen = info["generation"]
         self.pauses_ms[gen].append((time.perf_counter() - self._t0) * 1000)
-        if gen == 2:
-            self.at_s.append(time.perf_counter())
+        self.cpu_ms[gen].append((time.thread_time() - self._c0) * 1000)
 
     def __enter__(self) -> GcWatch:
         gc.callbacks.append(self)
@@ -126,6 +128,8 @@ async def run(args: argparse.Namespace) -> None:
     buffer = LogBuffer(capacity=5000)
     add_handler(buffer)
     logging.getLogger().setLevel(logging.INFO)
+    if args.gc == "policy":
+        gc_policy.install()
     session = build_session(config)
     app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
     loop = asyncio.get_running_loop()
@@ -142,11 +146,12 @@ async def run(args: argparse.Namespace) -> None:
                     await pilot.pause(0.01)
                 if args.tab:
                     app.main.query_one("#panes").active = f"tab-{args.tab}"  # type: ignore[attr-defined]
-                if args.gc_policy:
+                if args.gc != "off":
                     gc_policy.after_start()
                 await asyncio.sleep(args.warmup)
-                paints.samples_ms.clear()
-                layouts.samples_ms.clear()
+                for timed in (paints, layouts):
+                    timed.samples_ms.clear()
+                    timed.cpu_ms.clear()
                 stop = asyncio.Event()
                 lags: list[float] = []
                 tasks = [loop.create_task(_probe(lags, stop))]
@@ -206,18 +211,22 @@ def _report(
     rss1: float,
     rss_marks: list[tuple[float, float]],
 ) -> None:
-    policy = "gc_policy on" if args.gc_policy else "gc_policy off"
+    policy = f"gc {args.gc}, thresholds {gc.get_threshold()}"
     print(
         f"console {SIZE[0]}x{SIZE[1]} headless, sim 1x, tab {args.tab or 'positions'}, "
         f"{args.rate} injected updates/s, {policy}: {wall:.0f} s measured"
     )
     print(f"cpu: {cpu / wall * 100:.1f}% of a core ({cpu:.1f} s in {wall:.0f} s)")
-    paint = sorted(paints.samples_ms)
+    paint, paint_cpu = sorted(paints.samples_ms), sorted(paints.cpu_ms)
     if paint:
         print(
             f"paint: {len(paint) / wall:.1f}/s, p50 {_pct(paint, 0.5):.2f} ms, "
             f"p99 {_pct(paint, 0.99):.2f} ms, max {paint[-1]:.1f} ms; "
             f"{sum(paint) / wall / 10:.1f}% of the wall time; {frames / wall:.1f} renders/s"
+        )
+        print(
+            f"paint cpu: p50 {_pct(paint_cpu, 0.5):.2f} ms, p99 {_pct(paint_cpu, 0.99):.2f} ms, "
+            f"{sum(paint_cpu) / wall / 10:.1f}% of a core"
         )
     lay = sorted(layouts.samples_ms)
     print(
@@ -225,18 +234,17 @@ def _report(
         + (f", p50 {_pct(lay, 0.5):.2f} ms, total {sum(lay) / wall / 10:.1f}%" if lay else "")
     )
     counts = ", ".join(f"gen{g} {len(p)}" for g, p in gcw.pauses_ms.items())
-    gen2 = sorted(gcw.pauses_ms[2])
-    line = f"gc: {counts} in {wall:.0f} s"
-    if gen2:
-        every = wall / len(gen2)
-        line += (
-            f"; gen-2 pause p50 {_pct(gen2, 0.5):.1f} ms, max {gen2[-1]:.1f} ms, "
-            f"one every {every:.1f} s"
-        )
-    young = sorted(gcw.pauses_ms[0] + gcw.pauses_ms[1])
-    if young:
-        line += f"; gen-0/1 pause p99 {_pct(young, 0.99):.2f} ms"
-    print(line)
+    print(f"gc: {counts} in {wall:.0f} s")
+    for label, gens in (("gen-2", (2,)), ("gen-1", (1,)), ("gen-0", (0,))):
+        pauses = sorted(p for g in gens for p in gcw.pauses_ms[g])
+        cpu_pauses = sorted(p for g in gens for p in gcw.cpu_ms[g])
+        if pauses:
+            print(
+                f"    {label} pause: p50 {_pct(pauses, 0.5):.2f} ms, p99 {_pct(pauses, 0.99):.2f}, "
+                f"max {pauses[-1]:.1f} (cpu p50 {_pct(cpu_pauses, 0.5):.2f}, "
+                f"max {cpu_pauses[-1]:.1f}); one every {wall / len(pauses):.2f} s; "
+                f"{sum(pauses) / wall / 10:.2f}% of the wall time"
+            )
     lag = sorted(lags)
     if lag:
         print(
@@ -259,7 +267,10 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the measured window")
     parser.add_argument(
-        "--no-gc-policy", dest="gc_policy", action="store_false", help="skip gc_policy"
+        "--gc",
+        choices=("off", "freeze", "policy"),
+        default="policy",
+        help="off: Python's defaults; freeze: gc_policy.after_start only; policy: all of it",
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -1,0 +1,89 @@
+"""The garbage collector's policy for a long-running process.
+
+One event loop runs the core and the console; a full (generation 2) collection
+stops it for as long as it takes to walk every tracked object: 50-100 ms in the
+console with everything a start creates (modules, classes, the Textual DOM, the
+sim's world), every few seconds (``benchmarks/bench_paint.py --no-gc-policy``).
+
+- ``install()`` (at process start, before the session is built): the collection
+  thresholds (``THRESHOLDS``).
+- ``after_start()`` (once the session started and the console composed): one
+  full collection, then ``gc.freeze()``: what is alive then (almost all of it
+  lives as long as the process) moves to the permanent generation, which no later
+  collection walks. Objects frozen are still freed by reference counting; only a
+  reference cycle among them would stay (start-up garbage is collected first).
+- ``GcPauses``: how long collections stop the loop (``gc.callbacks``), bounded.
+
+Measured numbers and the command: docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections import deque
+from typing import Any
+
+log = logging.getLogger("mmtui.gc_policy")
+
+THRESHOLDS = (10_000, 20, 20)
+"""Generation 0 every 10k allocations (not 700): the loop allocates freely (book
+deltas, views) and almost all of it dies young, so young collections are ~15x
+rarer at about the same pause (they walk only what survived); the older two
+thresholds double, halving how often survivors are re-walked."""
+
+_state = {"frozen": False}
+
+
+def install(thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
+    """The thresholds for this process (call once, at start)."""
+    gc.set_threshold(*thresholds)
+
+
+def after_start() -> int:
+    """Collect once, then freeze what is alive: returns the objects frozen. Idempotent:
+    a second call (a console over a started session) freezes what was added since."""
+    gc.collect()
+    gc.freeze()
+    count = gc.get_freeze_count()
+    if not _state["frozen"]:
+        log.info("gc: %d objects frozen after start; thresholds %s", count, gc.get_threshold())
+    _state["frozen"] = True
+    return count
+
+
+class GcPauses:
+    """Collection pauses by generation, the latest ``keep`` of each (``gc.callbacks``).
+
+    ``start()`` / ``stop()`` add and remove the callback; ``snapshot()`` returns
+    {generation: (count, last pauses in ms)}."""
+
+    def __init__(self, keep: int = 512) -> None:
+        self.keep = keep
+        self.counts = [0, 0, 0]
+        self.pauses_ms: list[deque[float]] = [deque(maxlen=keep) for _ in range(3)]
+        self._t0 = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        gen = int(info.get("generation", 2))
+        self.counts[gen] += 1
+        self.pauses_ms[gen].append((time.perf_counter() - self._t0) * 1000)
+
+    def start(self) -> GcPauses:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
+        return self
+
+    def stop(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
+
+    def snapshot(self) -> dict[int, tuple[int, tuple[float, ...]]]:
+        return {g: (self.counts[g], tuple(self.pauses_ms[g])) for g in range(3)}
+
+
+__all__ = ["THRESHOLDS", "GcPauses", "after_start", "install"]

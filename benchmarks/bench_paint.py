@@ -146,8 +146,8 @@ async def run(args: argparse.Namespace) -> None:
                     await pilot.pause(0.01)
                 if args.tab:
                     app.main.query_one("#panes").active = f"tab-{args.tab}"  # type: ignore[attr-defined]
-                if args.gc != "off":
-                    gc_policy.after_start()
+                if args.gc != "off":  # MMApp.on_mount did, when installed
+                    gc_policy.after_start(force=True)
                 await asyncio.sleep(args.warmup)
                 for timed in (paints, layouts):
                     timed.samples_ms.clear()

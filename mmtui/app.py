@@ -23,6 +23,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from mmtui import gc_policy
 from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
 from mmtui.config import Config
 from mmtui.core.engine import Engine, EngineError
@@ -113,6 +114,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
         await self.engine.subscribe(self.markets())
         self.main = MainScreen(self)
         await self.push_screen(self.main)
+        gc_policy.after_start()  # started and composed: what lives now, lives on
 
     def render_panes(self) -> None:
         self.main.render_panes()

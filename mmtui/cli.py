@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmtui import gc_policy
 from mmtui.config import Config, ConfigError, load_config
 from mmtui.logsetup import setup_logging
 
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     speed = getattr(args, "speed", "config")
+    gc_policy.install()
     if args.headless:
         return asyncio.run(run_headless(config, args.duration, speed, args.json))
     from mmtui.app import run_console
@@ -163,6 +165,7 @@ async def run_headless(
         except SessionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        gc_policy.after_start()
         waiters = [loop.create_task(stop.wait())]
         if duration is not None:
             waiters.append(loop.create_task(session.run_for(duration)))

@@ -33,17 +33,24 @@ deltas, views) and almost all of it dies young, so young collections are ~15x
 rarer at about the same pause (they walk only what survived); the older two
 thresholds double, halving how often survivors are re-walked."""
 
-_state = {"frozen": False}
+_state = {"installed": False, "frozen": False}
 
 
-def install(thresholds: tuple[int, int, int] = THRESHOLDS) -> None:
-    """The thresholds for this process (call once, at start)."""
-    gc.set_threshold(*thresholds)
+def install(thresholds: tuple[int, int, int] | None = THRESHOLDS) -> None:
+    """The policy for this process (the ``mmtui`` command calls it once, at start):
+    the thresholds (None: Python's), and ``after_start`` will freeze."""
+    if thresholds is not None:
+        gc.set_threshold(*thresholds)
+    _state["installed"] = True
 
 
-def after_start() -> int:
-    """Collect once, then freeze what is alive: returns the objects frozen. Idempotent:
-    a second call (a console over a started session) freezes what was added since."""
+def after_start(*, force: bool = False) -> int:
+    """Collect once, then freeze what is alive: returns the objects frozen. Nothing
+    unless ``install`` ran (or ``force``): an app built by a test or an embedding
+    program keeps the collector as its process has it. A second call freezes what
+    was added since."""
+    if not (_state["installed"] or force):
+        return 0
     gc.collect()
     gc.freeze()
     count = gc.get_freeze_count()

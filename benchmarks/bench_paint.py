@@ -129,7 +129,7 @@ async def run(args: argparse.Namespace) -> None:
     add_handler(buffer)
     logging.getLogger().setLevel(logging.INFO)
     if args.gc == "policy":
-        gc_policy.install()
+        gc_policy.install(args.thresholds or gc_policy.THRESHOLDS)
     session = build_session(config)
     app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
     loop = asyncio.get_running_loop()
@@ -264,6 +264,11 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=0, help="injected book level updates/s")
     parser.add_argument(
         "--tab", choices=("positions", "orders", "telemetry", "log"), help="the tab shown"
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=lambda text: tuple(int(x) for x in text.split(",")),
+        help="with --gc policy: gen0,gen1,gen2 thresholds instead of gc_policy's",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the measured window")
     parser.add_argument(

@@ -1,12 +1,13 @@
 """The garbage collector's policy for a long-running process.
 
 One event loop runs the core and the console; a full (generation 2) collection
-stops it for as long as it takes to walk every tracked object: 50-100 ms in the
-console with everything a start creates (modules, classes, the Textual DOM, the
-sim's world), every few seconds (``benchmarks/bench_paint.py --no-gc-policy``).
+stops it for as long as it takes to walk every tracked object: ~70 ms of CPU in
+the console with everything a start creates (modules, classes, the Textual DOM,
+the sim's world), every 2.5 s (``benchmarks/bench_paint.py --gc off``); ~10-14 ms
+after the freeze below (``--gc policy``).
 
-- ``install()`` (at process start, before the session is built): the collection
-  thresholds (``THRESHOLDS``).
+- ``install()`` (the ``mmtui`` command, at start): the collection thresholds
+  (``THRESHOLDS``), and ``after_start`` armed.
 - ``after_start()`` (once the session started and the console composed): one
   full collection, then ``gc.freeze()``: what is alive then (almost all of it
   lives as long as the process) moves to the permanent generation, which no later
@@ -27,11 +28,12 @@ from typing import Any
 
 log = logging.getLogger("mmtui.gc_policy")
 
-THRESHOLDS = (10_000, 20, 20)
-"""Generation 0 every 10k allocations (not 700): the loop allocates freely (book
-deltas, views) and almost all of it dies young, so young collections are ~15x
-rarer at about the same pause (they walk only what survived); the older two
-thresholds double, halving how often survivors are re-walked."""
+THRESHOLDS: tuple[int, int, int] | None = None
+"""None: Python's (700, 10, 10). Measured in the console (bench_paint.py, CPU time
+per pause, after the freeze): a gen-0 threshold of 2,000 or 5,000 makes young
+collections 3-12x rarer but each 3-6x longer (gen-1 4.5-6.7 ms p50, up to 11 ms,
+against 1.2 ms, 2.5 ms max) and saves no CPU worth it; a gen-2 threshold of 50
+let cyclic garbage pile up (a full collection of 86 ms). The freeze is what pays."""
 
 _state = {"installed": False, "frozen": False}
 

@@ -26,9 +26,6 @@ from textual.widgets.data_table import ColumnKey
 
 Cell = str | Text
 
-SHRINK_AFTER = 30
-"""Changes in a row a column must fit narrower before it narrows (3 s of 10 Hz)."""
-
 
 class KeyedTable(DataTable[Cell]):
     COLUMNS: Sequence[tuple[str, str]] = ()
@@ -58,7 +55,6 @@ class KeyedTable(DataTable[Cell]):
         self._narrow = False
         self._cells: dict[str, tuple[Cell, ...]] = {}
         self._shown: list[int] = []
-        self._narrower: dict[str, int] = {}
         self._build_columns()
 
     def set_narrow(self, narrow: bool) -> None:
@@ -126,25 +122,17 @@ class KeyedTable(DataTable[Cell]):
             self._fit_columns()
 
     def _fit_columns(self) -> None:
-        """Each column as wide as what it shows (a DataTable only ever widens its
-        columns: a state once 'running' would keep the width after 'paused'). A column
-        widens at once and narrows only after ``SHRINK_AFTER`` changes in a row that
-        all fit narrower: a width change relays out the screen, and a PnL's width
-        flickers with its digits at 10 Hz."""
-        narrower = self._narrower
+        """Each column as wide as what it shows now (a DataTable only ever widens its
+        columns: a state once 'running' would keep the width after 'paused'). Only
+        from what is shown, never from earlier renders: how many renders there were
+        depends on wall time, and the snapshots must not."""
         for n, i in enumerate(self._shown):
-            key = self.COLUMNS[i][0]
-            column = self.columns.get(ColumnKey(key))
+            column = self.columns.get(ColumnKey(self.COLUMNS[i][0]))
             if column is None or not column.auto_width:
                 continue
             width = max(
                 [column.label.cell_len, *(_width(cells[n]) for cells in self._cells.values())]
             )
-            if width < column.content_width:
-                narrower[key] = narrower.get(key, 0) + 1
-                if narrower[key] < SHRINK_AFTER:
-                    continue
-            narrower.pop(key, None)
             if width != column.content_width:
                 column.content_width = width
                 self._require_update_dimensions = True

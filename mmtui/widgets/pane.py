@@ -85,6 +85,8 @@ def _same(a: object, b: object) -> bool:
         return True
     if type(a) is not type(b):
         return False
+    if isinstance(a, Text) and isinstance(b, Text) and a.style != b.style:
+        return False  # Text's == compares the characters and spans, not its own style
     try:
         return bool(a == b)
     except (TypeError, ValueError):  # a renderable with no equality of its own

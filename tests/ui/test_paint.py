@@ -161,3 +161,12 @@ async def test_a_table_keeps_only_the_current_renders() -> None:
         assert cells <= 2 * (4 + 1) * 3, cells  # the rows and the header, not 60 updates
         assert lines <= 2 * (4 + 1), lines
         assert "59" in app.export_screenshot()
+
+
+async def test_a_text_in_another_style_is_painted() -> None:
+    app = Panes()
+    async with app.run_test(size=(60, 12)):
+        pane = app.query_one("#fixed", Pane)
+        assert pane.show(Text("same", style="red"))
+        assert pane.show(Text("same", style="green"))
+        assert not pane.show(Text("same", style="green"))

@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    gc_policy.install()  # a long-running process: freeze once started (after_start)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
     if args_list and args_list[0] == "emulate":
@@ -111,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     speed = getattr(args, "speed", "config")
-    gc_policy.install()
     if args.headless:
         return asyncio.run(run_headless(config, args.duration, speed, args.json))
     from mmtui.app import run_console

@@ -130,7 +130,7 @@ async def run(args: argparse.Namespace) -> None:
     logging.getLogger().setLevel(logging.INFO)
     if args.gc == "policy":
         gc_policy.install(args.thresholds or gc_policy.THRESHOLDS)
-    session = build_session(config)
+    session = build_session(config, speed=args.speed)
     app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
     loop = asyncio.get_running_loop()
     try:
@@ -213,8 +213,9 @@ def _report(
 ) -> None:
     policy = f"gc {args.gc}, thresholds {gc.get_threshold()}"
     print(
-        f"console {SIZE[0]}x{SIZE[1]} headless, sim 1x, tab {args.tab or 'positions'}, "
-        f"{args.rate} injected updates/s, {policy}: {wall:.0f} s measured"
+        f"console {SIZE[0]}x{SIZE[1]} headless, sim {args.speed:g}x, "
+        f"tab {args.tab or 'positions'}, {args.rate} injected updates/s, {policy}: "
+        f"{wall:.0f} s measured"
     )
     print(f"cpu: {cpu / wall * 100:.1f}% of a core ({cpu:.1f} s in {wall:.0f} s)")
     paint, paint_cpu = sorted(paints.samples_ms), sorted(paints.cpu_ms)
@@ -261,6 +262,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--speed", type=float, default=1.0, help="sim speed (x real time)")
     parser.add_argument("--rate", type=int, default=0, help="injected book level updates/s")
     parser.add_argument(
         "--tab", choices=("positions", "orders", "telemetry", "log"), help="the tab shown"

@@ -25,6 +25,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from mmtui import gc_policy
 from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
 from mmtui.core.engine import EngineError
 from mmtui.core.readmodel import StrategyView
@@ -114,6 +115,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
         await self.core.subscribe(self.markets())
         self.main = MainScreen(self)
         await self.push_screen(self.main)
+        gc_policy.after_start()  # started and composed: what lives now, lives on
 
     def render_panes(self) -> None:
         self.main.render_panes()

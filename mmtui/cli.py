@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mmtui import gc_policy
 from mmtui.config import Config, ConfigError, load_config
 from mmtui.logsetup import setup_logging
 
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    gc_policy.install()  # a long-running process: freeze once started (after_start)
     if args_list and args_list[0] == "check-config":
         return check_config(args_list[1:])
     if args_list and args_list[0] == "serve":
@@ -294,6 +296,7 @@ async def run_headless(
         except SessionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        gc_policy.after_start()
         waiters = [loop.create_task(stop.wait())]
         if duration is not None:
             waiters.append(loop.create_task(session.run_for(duration)))

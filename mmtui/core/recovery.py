@@ -12,6 +12,14 @@ twice and nothing is lost.
 At start the history of the last ``prime_window_s`` is read and marked seen
 without being applied: those fills are in the positions the venue reported at
 start, and belong to earlier sessions.
+
+"Seen" keeps the newest ``SEEN_KEPT`` fill keys per venue (with each fill's time).
+A history read that reaches further back than the oldest key kept (an order's
+whole life, read after a lookup) would find fills that were applied and then
+forgotten: fills at or before the newest forgotten one's time are never delivered
+from history (counted in ``beyond_memory``, logged). A fill missed that long ago
+and never recovered since (recovery runs on every reconnect and every 30 s) is
+the position guard's to catch.
 """
 
 from __future__ import annotations
@@ -24,6 +32,11 @@ from connectors.base import Fill, VenueError
 from connectors.common.seen import SeenIds
 
 log = logging.getLogger("mmtui.recovery")
+
+SEEN_KEPT = 10_000
+"""Fill keys remembered per venue: ~190 bytes each, ~1.9 MB when full; ~75 minutes
+of the example's quoting strategy, where a recovery reads back 30 seconds past its
+watermark (50,000 grew a soak's RSS ~1.2 MB per hour for seven hours)."""
 
 History = Callable[[str, int], Awaitable[list[Fill]]]
 """(venue, since_ms) -> the venue's fills since then (rate-limited by the caller)."""
@@ -44,13 +57,14 @@ class FillRecovery:
         now_ms: Callable[[], int],
         overlap_s: float = 30.0,
         prime_window_s: float = 300.0,
-        capacity: int = 50_000,
+        capacity: int = SEEN_KEPT,
     ) -> None:
         self._history = history
         self._deliver = deliver
         self._now_ms = now_ms
         self.overlap_ms = int(overlap_s * 1000)
         self.prime_window_ms = int(prime_window_s * 1000)
+        self.capacity = capacity
         self._seen = {v: SeenIds(capacity) for v in venues}
         self._watermark: dict[str, int] = dict.fromkeys(venues, 0)
         self._gap_from: dict[str, int] = {}
@@ -58,6 +72,8 @@ class FillRecovery:
         self._locks = {v: asyncio.Lock() for v in venues}
         self.recovered: dict[str, int] = dict.fromkeys(venues, 0)
         self.duplicates = 0
+        self.beyond_memory = 0
+        """History fills older than what "seen" still remembers: not delivered."""
         self.failures = 0
 
     def first_sight(self, fill: Fill, trusted: bool = True) -> bool:
@@ -67,9 +83,9 @@ class FillRecovery:
         watermark the history is read from."""
         seen = self._seen.get(fill.venue)
         if seen is None:
-            seen = self._seen[fill.venue] = SeenIds()
+            seen = self._seen[fill.venue] = SeenIds(self.capacity)
             self._watermark.setdefault(fill.venue, 0)
-        if not seen.add(fill_key(fill)):
+        if not seen.add(fill_key(fill), fill.ts_ms):
             self.duplicates += 1
             return False
         if trusted and fill.ts_ms > self._watermark.get(fill.venue, 0):
@@ -90,10 +106,10 @@ class FillRecovery:
             self.failures += 1
             log.warning("%s: reading the fill history at start failed: %s", venue, exc)
             fills = []
-        seen = self._seen.setdefault(venue, SeenIds())
+        seen = self._seen.setdefault(venue, SeenIds(self.capacity))
         newest = 0
         for fill in fills:
-            seen.add(fill_key(fill))
+            seen.add(fill_key(fill), fill.ts_ms)
             newest = max(newest, fill.ts_ms)
         # Venue clocks differ from ours: never start later than what the venue shows.
         self._watermark[venue] = max(self._watermark.get(venue, 0), newest or now)
@@ -123,7 +139,7 @@ class FillRecovery:
                     self._gap_from[venue] = gap  # try again from there next time
                 log.warning("%s: reading the fill history (%s) failed: %s", venue, why, exc)
                 return 0
-            fresh = [f for f in fills if fill_key(f) not in self._seen.setdefault(venue, SeenIds())]
+            fresh = self._unseen(venue, fills)
             for fill in sorted(fresh, key=lambda f: f.ts_ms):
                 self._deliver(fill)  # through the intake, which calls first_sight
             if fresh:
@@ -136,5 +152,24 @@ class FillRecovery:
                 )
             return len(fresh)
 
+    def _unseen(self, venue: str, fills: list[Fill]) -> list[Fill]:
+        """The fills not seen, less those from before what "seen" remembers."""
+        seen = self._seen.setdefault(venue, SeenIds(self.capacity))
+        horizon = seen.forgotten_stamp
+        unseen = [f for f in fills if fill_key(f) not in seen]
+        fresh = [f for f in unseen if not horizon or f.ts_ms > horizon]
+        if len(fresh) < len(unseen):
+            skipped = len(unseen) - len(fresh)
+            self.beyond_memory += skipped
+            log.warning(
+                "%s: %d fill(s) in the history at or before %d, older than the fill keys "
+                "kept (%d): maybe applied already, not delivered",
+                venue,
+                skipped,
+                horizon,
+                seen.capacity,
+            )
+        return fresh
 
-__all__ = ["FillRecovery", "fill_key"]
+
+__all__ = ["SEEN_KEPT", "FillRecovery", "fill_key"]

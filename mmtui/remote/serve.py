@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from mmtui import gc_policy
 from mmtui.config import Config
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.remote.server import CoreServer
@@ -58,6 +59,7 @@ async def run_serve(
             await session.start()
             server = CoreServer(session, socket_path, buffer, refresh_hz=config.ui.refresh_hz)
             await server.start()
+            gc_policy.after_start()  # the core's process: freeze what lives from now on
         except (SessionError, SocketError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED

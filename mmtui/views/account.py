@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from mmtui.core.venue_views import AccountView
 from mmtui.views.base import ViewScreen, clock_time, countdown, fmt
+from mmtui.widgets.pane import Pane
 
 PAYMENTS_SHOWN = 5
 
@@ -19,12 +19,12 @@ class AccountScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield self.body(Static(id="account-body"))
+        yield self.body(Pane(id="account-body"))
         yield self.compose_footer()
 
     def refresh_view(self) -> None:
         now = self.view.header().now_ms
-        self.query_one("#account-body", Static).update(render_accounts(self.view.accounts(), now))
+        self.query_one("#account-body", Pane).show(render_accounts(self.view.accounts(), now))
 
 
 def render_accounts(accounts: tuple[AccountView, ...], now_ms: int) -> Text:

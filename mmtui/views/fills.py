@@ -11,10 +11,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Static
 
 from mmtui.core.fill_history import FillRecord, select, write_csv
 from mmtui.views.base import ViewScreen, clock_time
+from mmtui.widgets.pane import Pane
 
 log = logging.getLogger("mmtui.views.fills")
 
@@ -48,8 +48,8 @@ class FillsScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield Static(id="fills-filter")
-        yield self.body(Static(id="fills-body"))
+        yield Pane(id="fills-filter")
+        yield self.body(Pane(id="fills-body"))
         yield self.compose_footer()
 
     def on_mount(self) -> None:
@@ -84,11 +84,11 @@ class FillsScreen(ViewScreen):
         )
 
     def refresh_view(self) -> None:
-        filt = self.query_one("#fills-filter", Static)
-        body = self.query_one("#fills-body", Static)
+        filt = self.query_one("#fills-filter", Pane)
+        body = self.query_one("#fills-body", Pane)
         if not self.view.has_journal:
-            filt.update(Text("the journal is off (journal.enabled: false): no fills kept"))
-            body.update("")
+            filt.show(Text("the journal is off (journal.enabled: false): no fills kept"))
+            body.show("")
             return
         shown = self.shown()
         f = self.filters
@@ -102,8 +102,8 @@ class FillsScreen(ViewScreen):
             line.append(f"\nexported to {self.exported}", style="green")
         if self.message:
             line.append(f"\n{self.message}", style="red")
-        filt.update(line)
-        body.update(render_fills(shown[-ROWS_SHOWN:][::-1]))
+        filt.show(line)
+        body.show(render_fills(shown[-ROWS_SHOWN:][::-1]))
 
     def _choices(self, key: str) -> list[str]:
         if key == "run":

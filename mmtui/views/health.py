@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from mmtui.core.venue_views import HealthView, SessionInfo
 from mmtui.views.base import ViewScreen, countdown
+from mmtui.widgets.pane import Pane
 
 STATE_STYLE = {"connected": "green", "reconnecting": "yellow", "connecting": "yellow"}
 
@@ -18,12 +18,12 @@ class HealthScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield self.body(Static(id="health-body"))
+        yield self.body(Pane(id="health-body"))
         yield self.compose_footer()
 
     def refresh_view(self) -> None:
         info = self.view.session_info(self.owner.core.config_path)
-        self.query_one("#health-body", Static).update(render_health(self.view.health(), info))
+        self.query_one("#health-body", Pane).show(render_health(self.view.health(), info))
 
 
 def _ms(value: int | None) -> str:

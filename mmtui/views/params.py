@@ -10,11 +10,12 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from mmtui.core.markets import EngineError
 from mmtui.core.params import ParamRow
 from mmtui.views.base import ViewScreen
+from mmtui.widgets.pane import Pane
 
 
 class ParamsScreen(ViewScreen):
@@ -52,8 +53,8 @@ class ParamsScreen(ViewScreen):
 
     def compose(self) -> ComposeResult:
         yield self.compose_title()
-        yield Static(id="params-result")
-        yield self.body(Static(id="params-body"))
+        yield Pane(id="params-result")
+        yield self.body(Pane(id="params-body"))
         yield Input(id="params-input", disabled=True)
         yield self.compose_footer()
 
@@ -80,8 +81,8 @@ class ParamsScreen(ViewScreen):
         if self.result.plain:
             header.append("\n")
             header.append_text(self.result)
-        self.query_one("#params-result", Static).update(header)
-        self.query_one("#params-body", Static).update(render_params(rows, self.cursor))
+        self.query_one("#params-result", Pane).show(header)
+        self.query_one("#params-body", Pane).show(render_params(rows, self.cursor))
 
     def action_move(self, step: int) -> None:
         n = len(self.rows())

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from mmtui.core.pnl_history import PnlPoint
 from mmtui.views.base import ViewScreen, fmt
+from mmtui.widgets.pane import Pane
 
 
 class PnlScreen(ViewScreen):
@@ -31,7 +31,7 @@ class PnlScreen(ViewScreen):
     def compose(self) -> ComposeResult:
         yield self.compose_title()
         yield PlotextPlot(id="pnl-plot")
-        yield Static(id="pnl-latest")
+        yield Pane(id="pnl-latest")
         yield self.compose_footer()
 
     def refresh_view(self) -> None:
@@ -40,7 +40,7 @@ class PnlScreen(ViewScreen):
         if stamp == self._drawn:
             return
         self._drawn = stamp
-        self.query_one("#pnl-latest", Static).update(latest(points))
+        self.query_one("#pnl-latest", Pane).show(latest(points))
         plot = self.query_one(PlotextPlot)
         draw(plot, points)
         plot.refresh()

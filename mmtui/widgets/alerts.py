@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import Static
 
 from mmtui.core.alerts import Alert
+from mmtui.widgets.pane import Pane
 
 _STYLE = {
     "halt": "bold white on red",
@@ -18,7 +18,7 @@ _STYLE = {
 }
 
 
-class AlertBar(Static):
+class AlertBar(Pane):
     """Hidden while nothing waits; else the latest alerts, newest last, and the key
     that acknowledges them."""
 
@@ -40,7 +40,7 @@ class AlertBar(Static):
 
     def _show(self) -> None:
         self.display = bool(self.pending)
-        self.update(alert_text(self.pending, self.ack_key))
+        self.show(alert_text(self.pending, self.ack_key))
 
 
 def alert_text(pending: list[Alert], ack_key: str, lines: int = 2) -> Text:

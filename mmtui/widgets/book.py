@@ -12,10 +12,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rich.text import Text
-from textual.widgets import Static
 
 from connectors.base import Side
 from mmtui.core.readmodel import BookView, OurLevel, ReadModel
+from mmtui.widgets.pane import Pane
 
 Ours = dict[tuple[Side, Decimal], Decimal]
 Level = tuple[Decimal, Decimal]
@@ -24,7 +24,7 @@ DEPTH = 200
 """Levels read per side, so our orders beyond the visible depth can be shown."""
 
 
-class BookLadder(Static, can_focus=True):
+class BookLadder(Pane, can_focus=True):
     """Asks above, bids below; ``levels`` per side follows the pane height."""
 
     def __init__(self, venue: str, symbol: str, **kwargs: object) -> None:
@@ -51,7 +51,7 @@ class BookLadder(Static, can_focus=True):
         if state == self._drawn:
             return
         self._drawn = state
-        self.update(ladder(view.book(self.venue, self.symbol, DEPTH), ours, *levels))
+        self.show(ladder(view.book(self.venue, self.symbol, DEPTH), ours, *levels))
 
 
 def our_orders(levels: tuple[OurLevel, ...]) -> Ours:

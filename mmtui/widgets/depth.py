@@ -8,10 +8,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rich.text import Text
-from textual.widgets import Static
 
 from connectors.base import Side, Trade
 from mmtui.core.readmodel import BookView, ReadModel
+from mmtui.widgets.pane import Pane
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
@@ -75,7 +75,7 @@ def trade_tape(trades: tuple[Trade, ...]) -> Text:
     return text
 
 
-class DepthPane(Static):
+class DepthPane(Pane):
     """Depth bars of one market (``levels`` per side)."""
 
     def __init__(self, venue: str, symbol: str, levels: int = 10, **kwargs: object) -> None:
@@ -85,10 +85,11 @@ class DepthPane(Static):
 
     def render_view(self, view: ReadModel) -> None:
         width = max(20, self.size.width - 2)
-        self.update(depth_bars(view.book(self.venue, self.symbol, self.levels), width))
+        book = view.book(self.venue, self.symbol, self.levels)
+        self.show(depth_bars(book, width), (book, width))
 
 
-class TapePane(Static):
+class TapePane(Pane):
     """The latest ``rows`` public trades of one market, newest first."""
 
     def __init__(self, venue: str, symbol: str, rows: int = 20, **kwargs: object) -> None:
@@ -98,7 +99,8 @@ class TapePane(Static):
 
     def render_view(self, view: ReadModel) -> None:
         rows = max(1, min(self.rows, self.size.height)) if self.size.height else self.rows
-        self.update(trade_tape(view.tape(self.venue, self.symbol, rows)))
+        trades = view.tape(self.venue, self.symbol, rows)
+        self.show(trade_tape(trades), trades)
 
 
 ROWS_PER_MARKET_WITH_TAPE = 24

@@ -1,6 +1,12 @@
 """A DataTable updated by row key: rows are added, changed cell by cell, or
 removed — never rebuilt — so the cursor and scroll stay where they are.
 
+Cheap to paint at 10 Hz: a change clears the DataTable's render caches (every
+entry in them is keyed by the table's update count, so after a change they only
+held garbage, up to 10,000 cells each); the widget's style is computed once per
+paint, not once per line (``rich_style`` walks the DOM); a changed cell does not
+re-measure the table (``_fit_columns`` sizes the columns).
+
 A table declares all its columns and, optionally, the few that matter most
 (``NARROW``): on a narrow terminal only those are shown, one space apart
 instead of two, so nothing is cut mid-number.
@@ -11,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
@@ -23,6 +32,22 @@ class KeyedTable(DataTable[Cell]):
     """(column key, label) pairs, in display order."""
     NARROW: Sequence[str] = ()
     """Column keys kept on a narrow terminal (empty: keep all)."""
+
+    _frame_style: Style | None = None
+    """The widget's style while a paint runs (``render_lines``), else None."""
+
+    @property
+    def rich_style(self) -> Style:
+        frame = self._frame_style
+        return frame if frame is not None else super().rich_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = None
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -90,14 +115,17 @@ class KeyedTable(DataTable[Cell]):
                 changed = True
                 for col, (before, after) in enumerate(zip(old, cells, strict=True)):
                     if before != after:
-                        self.update_cell(row_key, keys[col], after, update_width=True)
+                        self.update_cell(row_key, keys[col], after)
             self._cells[row_key] = cells
         if changed:  # nothing to measure on a render that changed nothing (10 Hz)
+            self._clear_caches()  # every entry is of an earlier update count: garbage
             self._fit_columns()
 
     def _fit_columns(self) -> None:
         """Each column as wide as what it shows now (a DataTable only ever widens its
-        columns: a state once 'running' would keep the width after 'paused')."""
+        columns: a state once 'running' would keep the width after 'paused'). Only
+        from what is shown, never from earlier renders: how many renders there were
+        depends on wall time, and the snapshots must not."""
         for n, i in enumerate(self._shown):
             column = self.columns.get(ColumnKey(self.COLUMNS[i][0]))
             if column is None or not column.auto_width:

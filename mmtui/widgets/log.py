@@ -6,9 +6,10 @@ import logging
 import time
 
 from rich.text import Text
-from textual.widgets import RichLog, Static
+from textual.widgets import RichLog
 
 from mmtui.logsetup import LogBuffer, LogLine
+from mmtui.widgets.pane import Pane
 
 LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 _STYLE = {
@@ -29,7 +30,7 @@ def format_line(line: LogLine, full: bool = False) -> Text:
     return text
 
 
-class LogTail(Static):
+class LogTail(Pane):
     """The last few log lines, always on screen (the full log is a tab)."""
 
     def __init__(self, buffer: LogBuffer, lines: int = 2, **kwargs: object) -> None:
@@ -48,7 +49,7 @@ class LogTail(Static):
             if i:
                 text.append("\n")
             text.append_text(format_line(line))
-        self.update(text)
+        self.show(text)
 
 
 class LogPane(RichLog):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import Static
 
 from connectors.base import ConnectionState
 from mmtui.core.readmodel import HeaderView
 from mmtui.core.risk import RiskState
+from mmtui.widgets.pane import Pane
 
 _CONN_STYLE = {
     ConnectionState.CONNECTED: ("●", "green"),
@@ -32,11 +32,12 @@ _MODE_STYLE = {
 }
 
 
-class StatusBar(Static):
-    """One line at the top; rendered from the engine's header view on the UI timer."""
+class StatusBar(Pane):
+    """One line at the top; rendered from the engine's header view on the UI timer,
+    repainted when its text changed (the clock: once a second)."""
 
     def render_header(self, header: HeaderView) -> None:
-        self.update(status_text(header))
+        self.show(status_text(header))
 
 
 def status_text(header: HeaderView) -> Text:

@@ -1,15 +1,19 @@
-"""Telemetry of the selected strategy: key figures and sparklines."""
+"""Telemetry of the selected strategy: key figures and sparklines.
+
+Drawn as plain aligned text (a Rich table has no height the screen can know
+without a relayout), repainted only when a figure changed."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Label, Sparkline, Static
+from textual.widgets import Label, Sparkline
 
 from mmtui.core.telemetry import TelemetryView
+from mmtui.widgets.pane import Pane
 
 SERIES = (
     ("mid", "mid"),
@@ -28,33 +32,49 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+def values_text(items: list[tuple[str, str]]) -> Text:
+    """(name, value) pairs two to a row: name (dim), value (right-aligned), two
+    spaces between columns."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    columns: list[list[tuple[str, str]]] = [items[0::2], items[1::2]]
+    name_w = [max((len(k) for k, _ in col), default=0) for col in columns]
+    value_w = [max((len(v) for _, v in col), default=0) for col in columns]
+    for row in range(len(columns[0])):
+        if row:
+            text.append("\n")
+        for c, col in enumerate(columns):
+            if row >= len(col):
+                break
+            key, value = col[row]
+            if c:
+                text.append("  ")
+            text.append(key.ljust(name_w[c]), style="dim")
+            text.append("  ")
+            text.append(value.rjust(value_w[c]))
+    return text
+
+
 class TelemetryPane(VerticalScroll):
     def compose(self) -> ComposeResult:
-        yield Static(id="telemetry-values")
+        yield Pane(id="telemetry-values")
         for key, label in SERIES:
             with Horizontal(classes="spark-row"):
                 yield Label(label, classes="spark-label")
-                yield Label("-", id=f"spark-value-{key}", classes="spark-value")
+                yield Pane("-", id=f"spark-value-{key}", classes="spark-value")
                 yield Sparkline([], id=f"spark-{key}", summary_function=max)
 
     def render_telemetry(self, tel: TelemetryView | None) -> None:
-        values = self.query_one("#telemetry-values", Static)
+        values = self.query_one("#telemetry-values", Pane)
         if tel is None:
-            values.update("no strategy selected")
+            values.show(Text("no strategy selected", no_wrap=True))
             return
-        grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="dim")
-        grid.add_column(justify="right")
-        grid.add_column(style="dim")
-        grid.add_column(justify="right")
-        items = [(k, v) for k, v in tel.items() if k not in dict(SERIES)]
-        items.insert(0, ("strategy", tel.strategy))
-        for i in range(0, len(items), 2):
-            row = [items[i][0], _fmt(items[i][1])]
-            row += [items[i + 1][0], _fmt(items[i + 1][1])] if i + 1 < len(items) else ["", ""]
-            grid.add_row(*row)
-        values.update(grid)
+        series = dict(SERIES)
+        items = [("strategy", tel.strategy)]
+        items += [(k, _fmt(v)) for k, v in tel.items() if k not in series]
+        values.show(values_text(items))
         for key, _ in SERIES:
             spark = self.query_one(f"#spark-{key}", Sparkline)
-            spark.data = list(tel.points(key))
-            self.query_one(f"#spark-value-{key}", Label).update(_fmt(tel.value(key)))
+            points = list(tel.points(key))
+            if spark.data != points:
+                spark.data = points
+            self.query_one(f"#spark-value-{key}", Pane).show(_fmt(tel.value(key)))

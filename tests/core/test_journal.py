@@ -383,9 +383,9 @@ def test_close_waits_for_a_long_transaction_that_makes_progress(
 def test_interleaved_tables_take_one_statement_per_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Orders, fills and events interleaved in one batch: three INSERTs, not one per
-    change of table (each statement costs GIL hand-offs on a busy loop), and each
-    table's rows keep their queue order."""
+    """Events and fills interleaved in one batch: a few INSERTs per table (100 rows:
+    64, 32, 4), not one per change of table (each statement costs GIL hand-offs on a
+    busy loop), and each table's rows keep their queue order."""
     import mmtui.core.journal as journal_module
 
     statements: list[tuple[str, int]] = []
@@ -404,7 +404,9 @@ def test_interleaved_tables_take_one_statement_per_table(
         j.record_fill(**fill_kw(trade_id=f"t-{i}"))
     gate.set()
     assert j.close()
-    assert sorted(statements) == [("events", 100), ("fills", 100)]
+    assert sorted(statements) == sorted(
+        (table, n) for table in ("events", "fills") for n in (64, 32, 4)
+    )
     assert [e["detail"] for e in j.events()] == [f"d{i}" for i in range(100)]
     assert [f["trade_id"] for f in j.fills()] == [f"t-{i}" for i in range(100)]
 
@@ -451,3 +453,21 @@ def test_a_version_3_journal_gains_the_refused_fills_table(tmp_path: Path) -> No
     j2.record_refused_fill(**refused_kw(client_id=None, reason="unknown instrument"))
     assert j2.close()
     assert len(j2.refused_fills()) == 1 and len(j2.orders("old")) == 1
+
+
+def test_insert_sizes_are_few_distinct_powers_of_two() -> None:
+    """sqlite3 caches 128 compiled statements per connection, one per distinct SQL:
+    batches of every size from 1 to 2,000 rows make at most 9 distinct INSERTs per
+    table (one per size grew the process ~10 MB per hundred sizes)."""
+    from mmtui.core.journal import insert_sizes
+
+    seen: set[int] = set()
+    for rows in range(0, 2001):
+        sizes = insert_sizes(rows, 500)
+        assert sum(sizes) == rows
+        assert sizes == sorted(sizes, reverse=True)
+        seen.update(sizes)
+    assert seen == {1, 2, 4, 8, 16, 32, 64, 128, 256}
+    assert insert_sizes(486, 500) == [256, 128, 64, 32, 4, 2]
+    assert insert_sizes(10, 1) == [1] * 10
+    assert insert_sizes(1000, 200) == [128] * 7 + [64, 32, 8]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from connectors.base import Fill, Liquidity, Side, VenueError
-from mmtui.core.recovery import FillRecovery
+from connectors.common.seen import SeenIds
+from mmtui.core.recovery import SEEN_KEPT, FillRecovery
 
 
 def fill(trade: str, ts: int, side: Side = Side.BUY, cid: str | None = "mm1-1") -> Fill:
@@ -85,3 +86,30 @@ async def test_after_a_drop_recovery_reads_from_the_drop_whatever_came_since() -
     assert delivered[-1].trade_id == "t2"
     assert await rec.recover("v", "order looked up", since_ms=800_000) == 0
     assert asked[-1] == 800_000 - 30_000
+
+
+async def test_seen_keeps_its_cap_and_never_redelivers_what_it_forgot() -> None:
+    """ "Seen" holds SEEN_KEPT (10,000) keys per venue; a history read reaching back
+    past them (an order's whole life) does not deliver the forgotten fills again."""
+    assert SEEN_KEPT == 10_000
+    extra = 300
+    history = [fill(f"t{i}", 100_000 + i) for i in range(SEEN_KEPT + extra)]
+    rec, delivered, _, _ = rig(history)
+    for f in history:  # the stream delivered every one
+        assert rec.first_sight(f)
+    assert len(rec._seen["v"]) == SEEN_KEPT  # type: ignore[attr-defined]
+    history.append(fill("missed", 100_000 + SEEN_KEPT + extra))  # one the stream missed
+    assert await rec.recover("v", "order looked up", since_ms=0) == 1
+    assert [f.trade_id for f in delivered] == ["missed"]
+    assert rec.beyond_memory == extra
+    assert len(rec._seen["v"]) == SEEN_KEPT  # type: ignore[attr-defined]
+
+
+def test_seen_ids_remember_the_newest_stamp_forgotten() -> None:
+    seen = SeenIds(capacity=3)
+    for i, stamp in enumerate((50, 10, 40, 30, 20)):
+        assert seen.add(f"k{i}", stamp)
+    assert len(seen) == 3
+    assert "k0" not in seen and "k1" not in seen and "k4" in seen
+    assert seen.forgotten_stamp == 50  # k0 and k1 forgotten: the newer of their stamps
+    assert not seen.add("k4", 99)

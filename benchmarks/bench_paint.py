@@ -1,0 +1,286 @@
+"""What the console costs while it paints: CPU per second, paint time, layouts, GC
+pauses and RSS, of the real ``MMApp`` at 160x48.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_paint.py                 # 30 s, sim 1x
+    .venv/bin/python benchmarks/bench_paint.py --seconds 600   # the 10-minute console run
+    .venv/bin/python benchmarks/bench_paint.py --rate 1000     # plus 1k book updates/s
+    .venv/bin/python benchmarks/bench_paint.py --profile       # plus the top functions
+    .venv/bin/python benchmarks/bench_paint.py --gc off        # without mmtui.gc_policy
+    .venv/bin/python benchmarks/bench_paint.py --gc freeze     # gc.freeze, default thresholds
+
+The app runs headless (``App.run_test``: everything but writing the frame to a
+terminal) on the bundled example config (sim at 1x real time, Avellaneda-Stoikov
+quoting, journal in a temp dir), after a warm-up. ``--rate`` adds bench_ui's
+injector (level updates straight into the sim connector's book, one BookChanged
+per batch). Printed:
+
+- CPU: process CPU seconds per wall second (core, sim and console together; one
+  core is 100%);
+- paint: Textual's screen update (``Screen._on_timer_update``: layout, widget
+  renders, compositor), p50 / p99 / max and its share of the wall time;
+- layouts: full-screen relayouts (``Screen._refresh_layout``) per second;
+- GC: collections per generation, gen-2 pause p50 / max and how often;
+- loop lag: a 10 ms sleep's lateness, p50 / p99 / max;
+- RSS at the start and the end of the measured window, and its growth per hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import logging
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "benchmarks"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from bench_ui import Injector, _pct, _probe  # noqa: E402
+from textual.screen import Screen  # noqa: E402
+
+from mmtui import gc_policy  # noqa: E402
+from mmtui.app import MainScreen, MMApp  # noqa: E402
+from mmtui.config import bundled_example, load_config  # noqa: E402
+from mmtui.logsetup import LogBuffer, add_handler, remove_handler  # noqa: E402
+from mmtui.session import build_session  # noqa: E402
+
+SIZE = (160, 48)
+
+
+def rss_mb() -> float:
+    """Resident set size of this process (Linux /proc)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * 4096 / 2**20
+
+
+class Timed:
+    """Wraps a method of a class to time (and count) its calls."""
+
+    def __init__(self, cls: type, name: str) -> None:
+        self.cls, self.name = cls, name
+        self.samples_ms: list[float] = []
+        self.cpu_ms: list[float] = []  # the same calls in this thread's CPU time
+        self._original: Callable[..., object] | None = getattr(cls, name, None)
+
+    def __enter__(self) -> Timed:
+        original = self._original
+        if original is not None:
+            samples, cpu = self.samples_ms, self.cpu_ms
+
+            def timed(*args: object, **kwargs: object) -> object:
+                t0, c0 = time.perf_counter(), time.thread_time()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    samples.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.thread_time() - c0) * 1000)
+
+            setattr(self.cls, self.name, timed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._original is not None:
+            setattr(self.cls, self.name, self._original)
+
+
+class GcWatch:
+    """Collections per generation and their pauses (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.cpu_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = self._c0 = 0.0
+        self.on = False
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on:
+            return
+        if phase == "start":
+            self._t0, self._c0 = time.perf_counter(), time.thread_time()
+            return
+        gen = info["generation"]
+        self.pauses_ms[gen].append((time.perf_counter() - self._t0) * 1000)
+        self.cpu_ms[gen].append((time.thread_time() - self._c0) * 1000)
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = tempfile.TemporaryDirectory(prefix="mmtui-bench-paint-")
+    config, _ = load_config(bundled_example(), env={})
+    config.journal.path = Path(tmp.name) / "journal.sqlite"
+    buffer = LogBuffer(capacity=5000)
+    add_handler(buffer)
+    logging.getLogger().setLevel(logging.INFO)
+    if args.gc == "policy":
+        gc_policy.install(args.thresholds or gc_policy.THRESHOLDS)
+    session = build_session(config, speed=args.speed)
+    app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
+    loop = asyncio.get_running_loop()
+    try:
+        with (
+            Timed(Screen, "_on_timer_update") as paints,
+            Timed(Screen, "_refresh_layout") as layouts,
+            GcWatch() as gcw,
+        ):
+            async with app.run_test(headless=True, size=SIZE) as pilot:
+                for _ in range(500):
+                    if isinstance(app.screen, MainScreen):
+                        break
+                    await pilot.pause(0.01)
+                if args.tab:
+                    app.main.query_one("#panes").active = f"tab-{args.tab}"  # type: ignore[attr-defined]
+                if args.gc != "off":  # MMApp.on_mount did, when installed
+                    gc_policy.after_start(force=True)
+                await asyncio.sleep(args.warmup)
+                for timed in (paints, layouts):
+                    timed.samples_ms.clear()
+                    timed.cpu_ms.clear()
+                stop = asyncio.Event()
+                lags: list[float] = []
+                tasks = [loop.create_task(_probe(lags, stop))]
+                if args.rate:
+                    tasks.append(loop.create_task(Injector(session).run(args.rate, stop)))
+                gc.collect()
+                rss0 = rss_mb()
+                frames0 = app.main.renders
+                profiler = cProfile.Profile() if args.profile else None
+                gcw.on = True
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                if profiler is not None:
+                    profiler.enable()
+                rss_marks = await _watch_rss(args.seconds)
+                if profiler is not None:
+                    profiler.disable()
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+                gcw.on = False
+                frames = app.main.renders - frames0
+                stop.set()
+                await asyncio.gather(*tasks)
+                gc.collect()
+                rss1 = rss_mb()
+                await session.stop()
+    finally:
+        remove_handler(buffer)
+        tmp.cleanup()
+    _report(args, cpu, wall, frames, paints, layouts, gcw, lags, rss0, rss1, rss_marks)
+    if profiler is not None:
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(35)
+        print(out.getvalue())
+
+
+async def _watch_rss(seconds: float) -> list[tuple[float, float]]:
+    """Sleep ``seconds``; an RSS sample every minute (after a collection)."""
+    marks: list[tuple[float, float]] = []
+    start = time.perf_counter()
+    while (left := seconds - (time.perf_counter() - start)) > 0:
+        await asyncio.sleep(min(60.0, left))
+        if left > 60.0:
+            marks.append((time.perf_counter() - start, rss_mb()))
+    return marks
+
+
+def _report(
+    args: argparse.Namespace,
+    cpu: float,
+    wall: float,
+    frames: int,
+    paints: Timed,
+    layouts: Timed,
+    gcw: GcWatch,
+    lags: list[float],
+    rss0: float,
+    rss1: float,
+    rss_marks: list[tuple[float, float]],
+) -> None:
+    policy = f"gc {args.gc}, thresholds {gc.get_threshold()}"
+    print(
+        f"console {SIZE[0]}x{SIZE[1]} headless, sim {args.speed:g}x, "
+        f"tab {args.tab or 'positions'}, {args.rate} injected updates/s, {policy}: "
+        f"{wall:.0f} s measured"
+    )
+    print(f"cpu: {cpu / wall * 100:.1f}% of a core ({cpu:.1f} s in {wall:.0f} s)")
+    paint, paint_cpu = sorted(paints.samples_ms), sorted(paints.cpu_ms)
+    if paint:
+        print(
+            f"paint: {len(paint) / wall:.1f}/s, p50 {_pct(paint, 0.5):.2f} ms, "
+            f"p99 {_pct(paint, 0.99):.2f} ms, max {paint[-1]:.1f} ms; "
+            f"{sum(paint) / wall / 10:.1f}% of the wall time; {frames / wall:.1f} renders/s"
+        )
+        print(
+            f"paint cpu: p50 {_pct(paint_cpu, 0.5):.2f} ms, p99 {_pct(paint_cpu, 0.99):.2f} ms, "
+            f"{sum(paint_cpu) / wall / 10:.1f}% of a core"
+        )
+    lay = sorted(layouts.samples_ms)
+    print(
+        f"layouts: {len(lay) / wall:.1f}/s"
+        + (f", p50 {_pct(lay, 0.5):.2f} ms, total {sum(lay) / wall / 10:.1f}%" if lay else "")
+    )
+    counts = ", ".join(f"gen{g} {len(p)}" for g, p in gcw.pauses_ms.items())
+    print(f"gc: {counts} in {wall:.0f} s")
+    for label, gens in (("gen-2", (2,)), ("gen-1", (1,)), ("gen-0", (0,))):
+        pauses = sorted(p for g in gens for p in gcw.pauses_ms[g])
+        cpu_pauses = sorted(p for g in gens for p in gcw.cpu_ms[g])
+        if pauses:
+            print(
+                f"    {label} pause: p50 {_pct(pauses, 0.5):.2f} ms, p99 {_pct(pauses, 0.99):.2f}, "
+                f"max {pauses[-1]:.1f} (cpu p50 {_pct(cpu_pauses, 0.5):.2f}, "
+                f"max {cpu_pauses[-1]:.1f}); one every {wall / len(pauses):.2f} s; "
+                f"{sum(pauses) / wall / 10:.2f}% of the wall time"
+            )
+    lag = sorted(lags)
+    if lag:
+        print(
+            f"loop lag: p50 {_pct(lag, 0.5):.1f} ms, p99 {_pct(lag, 0.99):.1f} ms, "
+            f"max {lag[-1]:.1f} ms"
+        )
+    growth = (rss1 - rss0) / wall * 3600
+    print(f"rss: {rss0:.1f} -> {rss1:.1f} MB ({growth:+.1f} MB/h over {wall / 60:.1f} min)")
+    if rss_marks:
+        print("rss per minute: " + ", ".join(f"{m:.1f}" for _, m in rss_marks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--speed", type=float, default=1.0, help="sim speed (x real time)")
+    parser.add_argument("--rate", type=int, default=0, help="injected book level updates/s")
+    parser.add_argument(
+        "--tab", choices=("positions", "orders", "telemetry", "log"), help="the tab shown"
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=lambda text: tuple(int(x) for x in text.split(",")),
+        help="with --gc policy: gen0,gen1,gen2 thresholds instead of gc_policy's",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the measured window")
+    parser.add_argument(
+        "--gc",
+        choices=("off", "freeze", "policy"),
+        default="policy",
+        help="off: Python's defaults; freeze: gc_policy.after_start only; policy: all of it",
+    )
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

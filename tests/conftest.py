@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,17 @@ async def session(make_session: Callable[..., Session]) -> AsyncIterator[Session
     await s.start()
     yield s
     await s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _gc_policy_stays_in_its_test() -> Iterator[None]:
+    """``mmtui.cli.main`` installs the collector's policy for its process; a test that
+    calls it in-process must not leave the policy armed (a later test's console would
+    freeze the whole test process)."""
+    from mmtui import gc_policy
+
+    installed = gc_policy._state["installed"]
+    yield
+    if gc_policy._state["installed"] and not installed:
+        gc_policy._state["installed"] = False
+        gc.unfreeze()

@@ -21,7 +21,9 @@ Three processes on 127.0.0.1, as in production:
   Probes stamp each depth frame received, each ``on_book``, and each request handed
   to the HTTP client; a task measures the loop's lag (a 1 ms sleep's overshoot).
   ``--console 160x48``: the same session under the real console (``MMApp``) on a
-  pseudo-terminal of that size, its output read and dropped.
+  pseudo-terminal of that size, its output read and dropped; with ``--attach`` the
+  console runs in its own process (``mmtui attach`` on the core's socket: plain
+  ``mmtui``'s ``ui.core: process``) and the core serves it read-model snapshots.
 - **this process**, idle otherwise, measures the floor in the same run: a bare
   WebSocket client on the same depth stream (venue send -> received; the core's own
   socket's figure when less: the venue writes to the probe after the core), the
@@ -149,11 +151,19 @@ def run_venue(folder: Path) -> int:
 # -- the core process ------------------------------------------------------------------
 
 
-def run_core(config_path: Path, trace_path: Path, console: bool) -> int:
-    return asyncio.run(_core(config_path, trace_path, console))
+def run_core(config_path: Path, trace_path: Path, console: bool, serve: Path | None) -> int:
+    return asyncio.run(_core(config_path, trace_path, console, serve))
 
 
-async def _core(config_path: Path, trace_path: Path, console: bool) -> int:
+def run_attach(socket_path: Path) -> int:
+    """The console in its own process, attached to the core's socket (plain ``mmtui``'s
+    arrangement: ``ui.core: process``)."""
+    from mmtui.cli import main as mmtui_main
+
+    return mmtui_main(["attach", "--socket", str(socket_path)])
+
+
+async def _core(config_path: Path, trace_path: Path, console: bool, serve: Path | None) -> int:
     from connectors.backpack.ws import BackpackWs
     from connectors.common.http import HttpClient
     from mmtui.config import load_config
@@ -211,6 +221,15 @@ async def _core(config_path: Path, trace_path: Path, console: bool) -> int:
 
     await session.start()
     probe = loop.create_task(when_quoting())
+    server = None
+    if serve is not None:  # the core served on a socket; the console attaches from outside
+        from mmtui.logsetup import LogBuffer
+        from mmtui.remote.server import CoreServer
+
+        server = CoreServer(
+            session, serve, LogBuffer(capacity=5000), refresh_hz=config.ui.refresh_hz
+        )
+        await server.start()
     if console:  # the real console, painting on the pty the driver gave us
         from mmtui.app import MMApp
         from mmtui.logsetup import LogBuffer
@@ -223,6 +242,8 @@ async def _core(config_path: Path, trace_path: Path, console: bool) -> int:
         await stop.wait()
     probe.cancel()
     await session.stop()
+    if server is not None:
+        await server.finish(session.summary())
     trace_path.write_bytes(
         orjson.dumps(
             {
@@ -336,13 +357,23 @@ def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             _configure(config, args.tick_ms, not args.tick_driven)
             core_trace = folder / "core.json"
             role = ["--role", "core", "--config", str(config), "--trace", str(core_trace)]
-            core = Proc(role + (["--console-core"] if args.console else []), pty=args.console)
+            attach: Proc | None = None
+            sock = folder / "core.sock"
+            if args.attach:
+                core = Proc([*role, "--serve", str(sock)])
+            else:
+                core = Proc(role + (["--console-core"] if args.console else []), pty=args.console)
             ready = core_trace.with_suffix(".ready")
             deadline = time.monotonic() + 90
             while not ready.exists():  # quoting
                 if time.monotonic() > deadline or core.p.poll() is not None:
                     raise RuntimeError("the core did not start quoting")
                 time.sleep(0.1)
+            if args.attach:
+                attach = Proc(["--role", "attach", "--socket", str(sock)], pty=args.console)
+                time.sleep(3.0)  # the console starts and paints before the triggers
+                if attach.p.poll() is not None:
+                    raise RuntimeError("the attached console did not start")
             venue.send("pause")
             time.sleep(0.5)
             out: dict[str, Any] = {}
@@ -359,6 +390,8 @@ def one_run(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             venue.read(timeout=args.triggers * args.interval_ms / 500 + 60)
             loop.call_soon_threadsafe(stop.set)
             probe.join(10)
+            if attach is not None:
+                attach.kill()
             os.killpg(core.p.pid, signal.SIGTERM)
             core.p.wait(60)
             venue_trace = folder / "venue.json"
@@ -384,7 +417,15 @@ def _size(text: str) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--role", choices=["venue", "core"], help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["venue", "core", "attach"], help=argparse.SUPPRESS)
+    parser.add_argument("--socket", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="with --console: the console in its own process attached to the core's socket "
+        "(plain mmtui's ui.core: process) instead of in the core's process",
+    )
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--trace", help=argparse.SUPPRESS)
@@ -402,7 +443,12 @@ def main(argv: list[str]) -> int:
     if args.role == "venue":
         return run_venue(Path(args.dir))
     if args.role == "core":
-        return run_core(Path(args.config), Path(args.trace), args.console_core)
+        serve = Path(args.serve) if args.serve else None
+        return run_core(Path(args.config), Path(args.trace), args.console_core, serve)
+    if args.role == "attach":
+        return run_attach(Path(args.socket))
+    if args.attach and args.console is None:
+        parser.error("--attach needs --console COLSxROWS")
     if args.interval_ms is None:
         args.interval_ms = max(250.0, 2.0 * args.tick_ms if args.tick_driven else 250.0)
     runs = [one_run(args, seed) for seed in range(args.runs)]

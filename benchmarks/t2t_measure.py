@@ -220,6 +220,8 @@ def report(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, An
     t2t = col.get("t2t", [])
     mode = "tick-driven" if args.tick_driven else "event-driven"
     where = f"console {args.console[0]}x{args.console[1]} (pty)" if args.console else "headless"
+    if args.console and getattr(args, "attach", False):
+        where += ", attached from its own process"
     out = {
         "mode": f"{where}, {mode}",
         "tick_ms": args.tick_ms,

@@ -80,8 +80,8 @@ in the shutdown report); 2 bad input (config, arguments)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmtui",
-        usage="mmtui [options] | mmtui serve|attach ... | mmtui check-config FILE | "
-        "mmtui emulate VENUE ...",
+        usage="mmtui [options] | mmtui serve|attach|record|backtest ... | "
+        "mmtui check-config FILE | mmtui emulate VENUE ...",
         description="Terminal trading console for market makers on perp DEXes.\n"
         "Without options: the console on the config's venues (the embedded sim by default).",
         epilog=SUBCOMMANDS,

@@ -255,7 +255,7 @@ def _trace_report(
     snap = tracemalloc.take_snapshot().filter_traces(
         (tracemalloc.Filter(False, tracemalloc.__file__),)
     )
-    traced, peak = tracemalloc.get_traced_memory()
+    traced, _peak = tracemalloc.get_traced_memory()
     print(f"[{mark[0]:.0f} s] rss {mark[1]:.1f} MB, traced {traced / 2**20:.1f} MB", flush=True)
     if first is None:
         return snap

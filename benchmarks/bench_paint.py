@@ -35,6 +35,7 @@ import ctypes
 import gc
 import io
 import logging
+import os
 import pstats
 import sys
 import tempfile
@@ -82,6 +83,31 @@ class _MallInfo2(ctypes.Structure):
 
 
 _LIBC.mallinfo2.restype = _MallInfo2
+
+
+def pymalloc_line() -> str:
+    """pymalloc's arenas and blocks (``sys._debugmallocstats``, which writes to fd 2)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    stats = {}
+    for line in text.splitlines():
+        if line.startswith("# ") and "=" in line:
+            key, value = line[2:].split("=", 1)
+            stats[key.strip()] = int(value.strip().replace(",", ""))
+    return (
+        f"pymalloc {stats.get('arenas allocated current', 0)} arenas, "
+        f"blocks in use {stats.get('bytes in allocated blocks', 0) / 2**20:.1f} MB, "
+        f"free blocks {stats.get('bytes in available blocks', 0) / 2**20:.1f} MB"
+    )
 
 
 def heap_line() -> str:
@@ -241,7 +267,11 @@ async def _watch_rss(
                 gc.collect()
                 _LIBC.malloc_trim(0)
             marks.append((time.perf_counter() - start, rss_mb()))
-            print(f"[{marks[-1][0]:.0f} s] rss {marks[-1][1]:.1f} MB; {heap_line()}", flush=True)
+            print(
+                f"[{marks[-1][0]:.0f} s] rss {marks[-1][1]:.1f} MB; {heap_line()}; "
+                f"{pymalloc_line()}",
+                flush=True,
+            )
             if traced:
                 first = _trace_report(first, marks[-1])
     return marks

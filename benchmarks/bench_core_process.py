@@ -15,7 +15,10 @@ journal in a temp dir), a busy feed injected into the core's book
 per batch at most 200 times a second), and a probe task *in the core's process*
 that sleeps 10 ms again and again: how late it wakes is the loop lag every
 order, cancel and book event of the core sees. The console's render count is
-printed too, to show it painted all along.
+printed too, to show it painted all along. Each process's RSS is sampled once a
+minute after the warm-up (the console's and, with the core in a child process,
+the core's) and printed with its slope: a long run (``--only process --seconds
+600 --rate 0``) shows whether either grows.
 """
 
 from __future__ import annotations
@@ -223,8 +226,12 @@ def run_in_pty(role: str, args: argparse.Namespace, out: Path) -> bytes:
     os.close(slave)
     tail = bytearray()
     deadline = time.monotonic() + args.seconds + args.warmup + 180
+    next_rss = time.monotonic() + args.warmup + 20  # the first sample: warm-up done
     try:
         while proc.poll() is None and time.monotonic() < deadline:
+            if time.monotonic() >= next_rss:
+                RSS_MARKS.append(_rss_tree(proc.pid))
+                next_rss += 60.0
             ready, _, _ = select.select([master], [], [], 0.05)
             if ready:
                 try:
@@ -242,6 +249,44 @@ def run_in_pty(role: str, args: argparse.Namespace, out: Path) -> bytes:
     if not out.exists():
         raise RuntimeError(f"{role}: no result; output tail: {bytes(tail)[-800:]!r}")
     return bytes(tail)
+
+
+RSS_MARKS: list[list[float]] = []  # per minute: RSS (MB) of the role's process, its children
+
+
+def _rss_tree(pid: int) -> list[float]:
+    """RSS in MB of ``pid`` and its child processes (Linux /proc)."""
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    pids += [int(c) for c in children]
+    sizes = []
+    for p in pids:
+        try:
+            sizes.append(int(Path(f"/proc/{p}/statm").read_text().split()[1]) * 4096 / 2**20)
+        except OSError:
+            sizes.append(float("nan"))
+    return sizes
+
+
+def _report_rss(role: str) -> None:
+    """Each process's RSS per minute after the warm-up (console, then core)."""
+    if len(RSS_MARKS) < 2:
+        return
+    names = ["console + core"] if role == "inprocess" else ["console", "core"]
+    for i, name in enumerate(names):
+        column = [mark[i] for mark in RSS_MARKS if len(mark) > i]
+        if len(column) >= 2:
+            slope = (column[-1] - column[0]) / (len(column) - 1) * 60
+            print(
+                f"  rss {name}: "
+                + ", ".join(f"{m:.1f}" for m in column)
+                + f" MB per minute ({slope:+.1f} MB/h)",
+                flush=True,
+            )
+    RSS_MARKS.clear()
 
 
 def report(label: str, lags: list[float], renders: int) -> str:
@@ -290,6 +335,7 @@ def main() -> None:
             elif role == "console":
                 print(f"the console wrote no result; its output ended: {tail[-600:]!r}")
             print(report(label, result["lags"], renders or 0), flush=True)
+            _report_rss(role)
             if result.get("publish_ms"):
                 cost = sorted(result["publish_ms"])
                 print(

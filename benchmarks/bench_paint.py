@@ -31,13 +31,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import ctypes
 import gc
 import io
 import logging
+import os
 import pstats
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +59,65 @@ from mmtui.logsetup import LogBuffer, add_handler, remove_handler  # noqa: E402
 from mmtui.session import build_session  # noqa: E402
 
 SIZE = (160, 48)
+_LIBC = ctypes.CDLL("libc.so.6")  # --trim: glibc's malloc_trim; mallinfo2
+_SQLITE = ctypes.CDLL("libsqlite3.so.0")  # the library Python's sqlite3 links
+_SQLITE.sqlite3_memory_used.restype = ctypes.c_int64
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+_LIBC.mallinfo2.restype = _MallInfo2
+
+
+def pymalloc_line() -> str:
+    """pymalloc's arenas and blocks (``sys._debugmallocstats``, which writes to fd 2)."""
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        try:
+            sys.stderr.flush()
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        text = out.read().decode()
+    stats = {}
+    for line in text.splitlines():
+        if line.startswith("# ") and "=" in line:
+            key, value = line[2:].split("=", 1)
+            stats[key.strip()] = int(value.strip().replace(",", ""))
+    return (
+        f"pymalloc {stats.get('arenas allocated current', 0)} arenas, "
+        f"blocks in use {stats.get('bytes in allocated blocks', 0) / 2**20:.1f} MB, "
+        f"free blocks {stats.get('bytes in available blocks', 0) / 2**20:.1f} MB"
+    )
+
+
+def heap_line() -> str:
+    """Where the native memory is: SQLite's allocations, glibc's heap in use / free."""
+    info = _LIBC.mallinfo2()
+    return (
+        f"sqlite {_SQLITE.sqlite3_memory_used() / 2**20:.1f} MB, "
+        f"malloc in use {(info.uordblks + info.hblkhd) / 2**20:.1f} MB, "
+        f"free in heap {info.fordblks / 2**20:.1f} MB"
+    )
 
 
 def rss_mb() -> float:
@@ -165,7 +227,9 @@ async def run(args: argparse.Namespace) -> None:
                 cpu0, t0 = time.process_time(), time.perf_counter()
                 if profiler is not None:
                     profiler.enable()
-                rss_marks = await _watch_rss(args.seconds)
+                if args.tracemalloc:
+                    tracemalloc.start(25)
+                rss_marks = await _watch_rss(args.seconds, args.tracemalloc, args.trim)
                 if profiler is not None:
                     profiler.disable()
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
@@ -187,15 +251,56 @@ async def run(args: argparse.Namespace) -> None:
         print(out.getvalue())
 
 
-async def _watch_rss(seconds: float) -> list[tuple[float, float]]:
-    """Sleep ``seconds``; an RSS sample every minute (after a collection)."""
+async def _watch_rss(
+    seconds: float, traced: bool = False, trim: bool = False
+) -> list[tuple[float, float]]:
+    """Sleep ``seconds``; an RSS sample every minute. With ``traced`` (tracemalloc
+    running), print each minute the tracebacks whose allocations grew the most
+    since the first minute's snapshot, and the traced total."""
     marks: list[tuple[float, float]] = []
     start = time.perf_counter()
+    first: tracemalloc.Snapshot | None = None
     while (left := seconds - (time.perf_counter() - start)) > 0:
         await asyncio.sleep(min(60.0, left))
         if left > 60.0:
+            if trim:
+                gc.collect()
+                _LIBC.malloc_trim(0)
             marks.append((time.perf_counter() - start, rss_mb()))
+            print(
+                f"[{marks[-1][0]:.0f} s] rss {marks[-1][1]:.1f} MB; {heap_line()}; "
+                f"{pymalloc_line()}",
+                flush=True,
+            )
+            if traced:
+                first = _trace_report(first, marks[-1])
     return marks
+
+
+def _trace_report(
+    first: tracemalloc.Snapshot | None, mark: tuple[float, float]
+) -> tracemalloc.Snapshot:
+    """The first snapshot, or the top growers since it (by traceback)."""
+    gc.collect()
+    snap = tracemalloc.take_snapshot().filter_traces(
+        (tracemalloc.Filter(False, tracemalloc.__file__),)
+    )
+    traced, _peak = tracemalloc.get_traced_memory()
+    print(f"[{mark[0]:.0f} s] rss {mark[1]:.1f} MB, traced {traced / 2**20:.1f} MB", flush=True)
+    if first is None:
+        return snap
+    growers = sorted(snap.compare_to(first, "traceback"), key=lambda s: -s.size_diff)
+    for stat in growers[:8]:
+        if stat.size_diff <= 0:
+            continue
+        print(f"  {stat.size_diff / 1024:+.0f} KiB, {stat.count_diff:+d} blocks:")
+        frames = [
+            f for f in stat.traceback if "/mmtui/" in f.filename or "site-packages" in f.filename
+        ]
+        for frame in (frames or list(stat.traceback))[-12:]:
+            print(f"      {frame.filename.split('site-packages/')[-1]}:{frame.lineno}")
+    sys.stdout.flush()
+    return first
 
 
 def _report(
@@ -271,6 +376,16 @@ def main() -> None:
         "--thresholds",
         type=lambda text: tuple(int(x) for x in text.split(",")),
         help="with --gc policy: gen0,gen1,gen2 thresholds instead of gc_policy's",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace allocations (25 frames); each minute print the top growers",
+    )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="malloc_trim(0) before each RSS sample: what the C heap can give back",
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the measured window")
     parser.add_argument(

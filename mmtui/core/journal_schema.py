@@ -34,6 +34,13 @@ from pathlib import Path
 log = logging.getLogger("mmtui.journal")
 
 SCHEMA_VERSION = 4
+
+# The writer's page cache, in KiB (SQLite's ``cache_size`` takes negative numbers as
+# KiB). SQLite's default is 2,000 KiB a connection, filled within minutes of a
+# session as the journal grows; the writer only appends (the pages it touches are
+# the tables' and indexes' right edges), and a page it evicts is re-read from the
+# OS cache. docs/performance.md has the measurement.
+CACHE_KIB = 256
 """1: the first; 2: orders.tag; 3: orders.venue_client_id; 4: refused_fills."""
 
 SCHEMA = """
@@ -201,6 +208,7 @@ def prepare(conn: sqlite3.Connection, path: Path, run_id: str) -> int:
     if str(mode).lower() != "wal":
         log.warning("journal %s: WAL not available, using journal_mode=%s", path, mode)
     conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # capped: see CACHE_KIB
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise RuntimeError(

@@ -471,3 +471,18 @@ def test_insert_sizes_are_few_distinct_powers_of_two() -> None:
     assert insert_sizes(486, 500) == [256, 128, 64, 32, 4, 2]
     assert insert_sizes(10, 1) == [1] * 10
     assert insert_sizes(1000, 200) == [128] * 7 + [64, 32, 8]
+
+
+def test_writer_page_cache_is_capped(tmp_path: Path) -> None:
+    """SQLite's default page cache is 2,000 KiB a connection; the writer's is
+    CACHE_KIB (it only appends), so a long session's journal costs that much RAM."""
+    from mmtui.core.journal_schema import CACHE_KIB, prepare
+
+    path = tmp_path / "j.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        prepare(conn, path, "run-1")
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+    finally:
+        conn.close()
+    assert CACHE_KIB < 2000

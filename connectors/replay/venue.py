@@ -31,8 +31,6 @@ from typing import Any
 from connectors.base import (
     ZERO,
     AccountState,
-    Balance,
-    Fill,
     Instrument,
     Liquidity,
     OpenOrder,
@@ -40,12 +38,9 @@ from connectors.base import (
     OrderRequest,
     OrderStatus,
     OrderType,
-    OrderUpdate,
-    Position,
     Side,
     TimeInForce,
     Trade,
-    VenueOrder,
 )
 from connectors.replay.entry import crosses, invalid, refusal
 from connectors.replay.feed import BookListener, Feed, HeartbeatListener, TradeListener
@@ -54,7 +49,8 @@ from connectors.replay.market import NO_ASK, Change, ReplayMarket
 from connectors.replay.market import Fill as MakerFill
 from connectors.replay.queue import QueueSpec, Resting
 from connectors.replay.spec import LatencySpec
-from connectors.sim.accounts import AccountListener, SimAccounts
+from connectors.sim.accounts import SimAccounts
+from connectors.sim.desk import VenueDesk
 from connectors.sim.orders import OrderRecord, OrderRecords
 
 log = logging.getLogger("connectors.replay.venue")
@@ -65,7 +61,7 @@ _CANCEL = 1
 _BUY = Side.BUY
 
 
-class QueueVenue:
+class QueueVenue(VenueDesk):
     def __init__(
         self,
         name: str,
@@ -111,28 +107,6 @@ class QueueVenue:
         """Recorded level rows applied (what the benchmark counts)."""
 
     # -- wiring ----------------------------------------------------------------
-
-    @property
-    def history_size(self) -> int:
-        return self._orders.size
-
-    @property
-    def collateral_asset(self) -> str:
-        return self.accounts.collateral_asset
-
-    @property
-    def starting_collateral(self) -> Decimal:
-        return self.accounts.starting_collateral
-
-    @property
-    def instruments(self) -> dict[str, Instrument]:
-        return {s: m.instrument for s, m in self._markets.items()}
-
-    def on_account(self, account: str, listener: AccountListener) -> None:
-        self.accounts.on_event(account, listener)
-
-    def remove_account_listener(self, account: str, listener: AccountListener) -> None:
-        self.accounts.remove_listener(account, listener)
 
     def on_book(self, listener: BookListener) -> None:
         self.feed.book_listeners.append(listener)
@@ -334,24 +308,6 @@ class QueueVenue:
             inst = self._markets[order.symbol].instrument
             out.append(record.open_order(self.name, order_id, inst, order.price, order.lots))
         return out
-
-    def lookup(self, account: str, client_id: str) -> VenueOrder | None:
-        """The account's order with this client id, live or finished (the newest);
-        PENDING while it is on its way to the book."""
-        found = self._orders.find(account, client_id)
-        if found is None:
-            return None
-        order_id, record = found
-        return record.venue_order(self.name, order_id, self._markets[record.symbol].instrument)
-
-    def fills_since(self, account: str, since_ms: int, symbol: str | None = None) -> list[Fill]:
-        return self.accounts.fills_since(account, since_ms, symbol)
-
-    def positions(self, account: str) -> list[Position]:
-        return self.accounts.positions(account)
-
-    def balances(self, account: str) -> list[Balance]:
-        return self.accounts.balances(account)
 
     def account(self, account: str, symbols: list[str]) -> AccountState:
         """The account reading; no funding is replayed (rate 0, no next settlement)."""
@@ -563,29 +519,12 @@ class QueueVenue:
         if record is not None:
             self.accounts.emit(record.account, self._update(record, order_id, status, reason))
 
-    def _update(
-        self, record: OrderRecord, order_id: int, status: OrderStatus, reason: str = ""
-    ) -> OrderUpdate:
-        inst = self._markets[record.symbol].instrument
-        return record.update(self.name, order_id, inst, status, reason, self.now_ms)
-
     def _mark(self, symbol: str) -> Decimal | None:
         m = self._markets[symbol]
         bid, ask = m.best_bid(), m.best_ask()
         if bid is None or ask is None:
             return None
         return m.instrument.ticks_to_price(bid + ask) / 2
-
-    def _new_order_id(self) -> int:
-        order_id = self._next_order_id
-        self._next_order_id += 1
-        return order_id
-
-    def _market(self, symbol: str) -> ReplayMarket:
-        m = self._markets.get(symbol)
-        if m is None:
-            raise KeyError(f"{self.name}: unknown symbol {symbol!r}")
-        return m
 
 
 def _remove(listeners: list[Any], listener: object) -> None:

@@ -21,7 +21,6 @@ from decimal import Decimal
 from connectors.base import (
     ZERO,
     AccountState,
-    Balance,
     Fill,
     Instrument,
     Liquidity,
@@ -30,15 +29,13 @@ from connectors.base import (
     OrderRequest,
     OrderStatus,
     OrderType,
-    OrderUpdate,
-    Position,
     Side,
     TimeInForce,
     Trade,
-    VenueOrder,
 )
-from connectors.sim.accounts import AccountListener, SimAccounts
+from connectors.sim.accounts import SimAccounts
 from connectors.sim.background import BACKGROUND, BackgroundMarket, FlowParams
+from connectors.sim.desk import VenueDesk
 from connectors.sim.funding import FundingSchedule, FundingSpec
 from connectors.sim.market import SyntheticMarket, stable_seed
 from connectors.sim.matching import Kind, Match, MatchingEngine, Outcome, SubmitResult
@@ -74,7 +71,7 @@ and about 1.7 MB when full (10,000 took two sim-hours to fill: the RSS of a soak
 grew all that time)."""
 
 
-class SimVenue:
+class SimVenue(VenueDesk):
     def __init__(
         self,
         name: str,
@@ -127,29 +124,6 @@ class SimVenue:
     @property
     def flow(self) -> FlowParams:
         return self.background.flow
-
-    @property
-    def history_size(self) -> int:
-        """How many finished orders, and fills per account, the venue remembers."""
-        return self._orders.size
-
-    @property
-    def collateral_asset(self) -> str:
-        return self.accounts.collateral_asset
-
-    @property
-    def starting_collateral(self) -> Decimal:
-        return self.accounts.starting_collateral
-
-    @property
-    def instruments(self) -> dict[str, Instrument]:
-        return {s: m.instrument for s, m in self._markets.items()}
-
-    def on_account(self, account: str, listener: AccountListener) -> None:
-        self.accounts.on_event(account, listener)
-
-    def remove_account_listener(self, account: str, listener: AccountListener) -> None:
-        self.accounts.remove_listener(account, listener)
 
     def on_book(self, listener: BookListener) -> None:
         self._book_listeners.append(listener)
@@ -315,18 +289,6 @@ class SimVenue:
                 )
         return out
 
-    def lookup(self, account: str, client_id: str) -> VenueOrder | None:
-        """The account's order with this client id, live or finished (the newest)."""
-        found = self._orders.find(account, client_id)
-        if found is None:
-            return None
-        order_id, record = found
-        return record.venue_order(self.name, order_id, self._markets[record.symbol].instrument)
-
-    def fills_since(self, account: str, since_ms: int, symbol: str | None = None) -> list[Fill]:
-        """The account's fills at or after ``since_ms``, oldest first."""
-        return self.accounts.fills_since(account, since_ms, symbol)
-
     def force_fill(
         self,
         account: str,
@@ -359,12 +321,6 @@ class SimVenue:
         self.accounts.emit(account, fill)
         self.accounts.emit(account, self.accounts.position_event(account, symbol, state))
         return fill
-
-    def positions(self, account: str) -> list[Position]:
-        return self.accounts.positions(account)
-
-    def balances(self, account: str) -> list[Balance]:
-        return self.accounts.balances(account)
 
     def account(self, account: str, symbols: list[str]) -> AccountState:
         return self.accounts.account(
@@ -484,12 +440,6 @@ class SimVenue:
         if record is not None:
             self.accounts.emit(record.account, self._update(record, order_id, status, reason))
 
-    def _update(
-        self, record: OrderRecord, order_id: int, status: OrderStatus, reason: str = ""
-    ) -> OrderUpdate:
-        inst = self._markets[record.symbol].instrument
-        return record.update(self.name, order_id, inst, status, reason, self.now_ms)
-
     def _reject(self, req: OrderRequest, reason: str) -> OrderAck:
         return OrderAck(req.client_id, None, OrderStatus.REJECTED, reason)
 
@@ -520,14 +470,3 @@ class SimVenue:
         if bid is None or ask is None:
             return None
         return m.instrument.ticks_to_price(bid + ask) / 2
-
-    def _new_order_id(self) -> int:
-        order_id = self._next_order_id
-        self._next_order_id += 1
-        return order_id
-
-    def _market(self, symbol: str) -> _Market:
-        m = self._markets.get(symbol)
-        if m is None:
-            raise KeyError(f"{self.name}: unknown symbol {symbol!r}")
-        return m

@@ -77,6 +77,24 @@ in the shutdown report); 2 bad input (config, arguments)
 """
 
 
+def _prepared(args: argparse.Namespace) -> tuple[Config, Path] | int:
+    """The config read and checked (``--seed`` applied) and the file log set up; an exit
+    code after one line on stderr when either fails."""
+    try:
+        config, source = checked_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.seed is not None:
+        config.sim.seed = args.seed
+    try:
+        setup_logging(config.logging.level, config.logging.dir, console=False)
+    except (ValueError, OSError) as exc:
+        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return config, source
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mmtui",
@@ -130,18 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return record_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
-    try:
-        config, source = checked_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.seed is not None:
-        config.sim.seed = args.seed
-    try:
-        setup_logging(config.logging.level, config.logging.dir, console=False)
-    except (ValueError, OSError) as exc:
-        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    prepared = _prepared(args)
+    if isinstance(prepared, int):
+        return prepared
+    config, source = prepared
     speed = getattr(args, "speed", "config")
     if args.headless:
         return asyncio.run(run_headless(config, args.duration, speed, args.json))
@@ -198,18 +208,10 @@ def serve(argv: Sequence[str]) -> int:
         from mmtui.remote.serve import stop_served
 
         return asyncio.run(stop_served(path, args.json))
-    try:
-        config, source = checked_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.seed is not None:
-        config.sim.seed = args.seed
-    try:
-        setup_logging(config.logging.level, config.logging.dir, console=False)
-    except (ValueError, OSError) as exc:
-        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    prepared = _prepared(args)
+    if isinstance(prepared, int):
+        return prepared
+    config, source = prepared
     from mmtui.remote.serve import run_serve
 
     speed = getattr(args, "speed", "config")

@@ -9,13 +9,39 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from mmtui.app import MMApp
-from mmtui.config import Config
+from mmtui.config import Config, UiConfig
 from mmtui.logsetup import LogBuffer, add_handler, remove_handler
 from mmtui.session import SessionError, build_session
 
 log = logging.getLogger("mmtui.app")
+
+
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def console_app(core: Any, buffer: LogBuffer, ui: UiConfig) -> MMApp:
+    """The console on a core (a session in this process, or a served one), as the
+    config's ``ui`` section says."""
+    return MMApp(
+        core, buffer, keymap=ui.keys, theme=ui.theme, refresh_hz=ui.refresh_hz, bell=ui.bell
+    )
+
+
+def quit_on_signals(app: MMApp) -> None:
+    """SIGTERM and SIGHUP close the console as ``q`` would (then the safe shutdown runs);
+    the handlers stay for the shutdown: a hang-up then must not end the process."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        log.warning("%s: safe shutdown", sig.name)
+        if app.is_running:
+            app.call_later(app.safe_exit)
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
 
 
 def run_console(config: Config, source: Path, *, speed: float | str | None = "config") -> int:
@@ -32,20 +58,7 @@ async def _console(config: Config, source: Path, speed: float | str | None) -> i
         return 2
     buffer = LogBuffer(capacity=5000)
     add_handler(buffer)
-    app = MMApp(
-        session,
-        buffer,
-        keymap=config.ui.keys,
-        theme=config.ui.theme,
-        refresh_hz=config.ui.refresh_hz,
-        bell=config.ui.bell,
-    )
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        log.warning("%s: safe shutdown", sig.name)
-        if app.is_running:
-            app.call_later(app.safe_exit)
+    app = console_app(session, buffer, config.ui)
 
     try:
         try:
@@ -53,8 +66,7 @@ async def _console(config: Config, source: Path, speed: float | str | None) -> i
         except SessionError as exc:
             print(f"error: {exc}", file=sys.stderr)  # before the UI opens
             return 1
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, on_signal, sig)
+        quit_on_signals(app)
         await app.run_async()
     finally:
         # Whatever ended the app (q, a signal, a lost terminal, a crash): safe shutdown.
@@ -68,4 +80,4 @@ async def _console(config: Config, source: Path, speed: float | str | None) -> i
     return 0 if report.ok and summary.open_orders_left == 0 else 1
 
 
-__all__ = ["run_console"]
+__all__ = ["SIGNALS", "console_app", "quit_on_signals", "run_console"]

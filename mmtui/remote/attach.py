@@ -89,7 +89,7 @@ async def run_process_console(
     attached as its owner. Quit, SIGTERM and SIGHUP run the child's safe shutdown
     and print its summary; if this process dies, the child sees its owner gone and
     runs the safe shutdown itself."""
-    from mmtui.app import MMApp
+    from mmtui.console_run import SIGNALS, console_app, quit_on_signals
 
     folder = Path(tempfile.mkdtemp(prefix="mmtui-"))  # 0700
     socket_path = folder / "core.sock"
@@ -115,25 +115,12 @@ async def run_process_console(
         sys.stderr.write(err.decode(errors="replace") or f"the core exited ({child.returncode})\n")
         return child.returncode or EXIT_FAILED
     add_handler(buffer)
-    app = MMApp(
-        core,
-        buffer,
-        keymap=config.ui.keys,
-        theme=config.ui.theme,
-        refresh_hz=config.ui.refresh_hz,
-        bell=config.ui.bell,
-    )
+    app = console_app(core, buffer, config.ui)
     loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        log.warning("%s: safe shutdown", sig.name)
-        if app.is_running:
-            app.call_later(app.safe_exit)
 
     summary: RunSummary | None = None
     try:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, on_signal, sig)
+        quit_on_signals(app)
         summary = await app.run_async()
     finally:
         # whatever ended the app: the child's safe shutdown
@@ -141,7 +128,7 @@ async def run_process_console(
             summary = await core.shutdown()
         await core.close()
         _out, err = await child.communicate()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in SIGNALS:
             loop.remove_signal_handler(sig)
         remove_handler(buffer)
         with contextlib.suppress(OSError):

@@ -16,11 +16,15 @@ from connectors.base import (
     Fill,
     FundingPayment,
     Instrument,
+    Liquidity,
     MarketAccount,
+    OrderStatus,
     Position,
+    Side,
 )
 from connectors.position_math import PositionState
 from connectors.sim.funding import funding_amount
+from connectors.sim.orders import OrderRecord
 
 AccountListener = Callable[[Event], None]
 
@@ -78,6 +82,44 @@ class SimAccounts:
                 recent.append(f)
         recent.reverse()
         return recent
+
+    def book_fill(
+        self,
+        inst: Instrument,
+        record: OrderRecord,
+        order_id: int,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        liquidity: Liquidity,
+        trade_id: str,
+        ts_ms: int,
+    ) -> Fill:
+        """``lots`` of an account's order filled at ``price_ticks``: the order record, the
+        position and its fee (the instrument's maker or taker rate on the notional;
+        negative: a rebate), and the ``Fill`` the account is told."""
+        price, size = inst.ticks_to_price(price_ticks), inst.lots_to_size(lots)
+        rate = inst.maker_fee if liquidity is Liquidity.MAKER else inst.taker_fee
+        fee = price * size * rate
+        record.filled_lots += lots
+        if record.filled_lots < record.size_lots:
+            record.status = OrderStatus.PARTIALLY_FILLED
+        self.position(record.account, inst.symbol).apply_fill(side, price, size, fee)
+        fill = Fill(
+            venue=self.venue,
+            symbol=inst.symbol,
+            client_id=record.client_id,
+            venue_order_id=str(order_id),
+            side=side,
+            price=price,
+            size=size,
+            fee=fee,
+            liquidity=liquidity,
+            trade_id=trade_id,
+            ts_ms=ts_ms,
+        )
+        self.emit(record.account, fill)
+        return fill
 
     def position(self, account: str, symbol: str) -> PositionState:
         key = (account, symbol)

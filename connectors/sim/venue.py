@@ -369,28 +369,19 @@ class SimVenue(VenueDesk):
             ):
                 if owner in BACKGROUND:
                     continue
-                fee_rate = inst.maker_fee if liquidity is Liquidity.MAKER else inst.taker_fee
-                fee = price * size * fee_rate
                 record = self._orders.live[order_id]
-                record.filled_lots += match.qty
-                if record.filled_lots < record.size_lots:
-                    record.status = OrderStatus.PARTIALLY_FILLED
-                self.accounts.position(owner, inst.symbol).apply_fill(side, price, size, fee)
-                touched.add(owner)
-                fill = Fill(
-                    venue=self.name,
-                    symbol=inst.symbol,
-                    client_id=record.client_id,
-                    venue_order_id=str(order_id),
-                    side=side,
-                    price=price,
-                    size=size,
-                    fee=fee,
-                    liquidity=liquidity,
-                    trade_id=trade_id,
-                    ts_ms=self.now_ms,
+                self.accounts.book_fill(
+                    inst,
+                    record,
+                    order_id,
+                    side,
+                    match.price,
+                    match.qty,
+                    liquidity,
+                    trade_id,
+                    self.now_ms,
                 )
-                self.accounts.emit(owner, fill)
+                touched.add(owner)
                 if owner == match.maker_owner and match.maker_remaining == 0:
                     self._finish(order_id, OrderStatus.FILLED, "")
             m.last_trade_ms = self.now_ms

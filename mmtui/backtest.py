@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mmtui.config import Config, ConfigError, load_config
-from mmtui.logsetup import setup_logging
+from mmtui.logsetup import file_log_error
 from mmtui.report.output import JOURNAL_FILE, OUTPUTS, RUN_FILE
 
 log = logging.getLogger("mmtui.backtest")
@@ -85,10 +85,9 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        setup_logging(config.logging.level, config.logging.dir, console=False)
-    except (ValueError, OSError) as exc:
-        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
+    error = file_log_error(config.logging.level, config.logging.dir, source)
+    if error is not None:
+        print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
     return asyncio.run(
         run_backtest(

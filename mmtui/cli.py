@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mmtui import gc_policy
 from mmtui.config import Config, ConfigError, load_config
-from mmtui.logsetup import setup_logging
+from mmtui.logsetup import file_log_error, setup_logging
 
 log = logging.getLogger("mmtui.cli")
 
@@ -87,10 +87,9 @@ def _prepared(args: argparse.Namespace) -> tuple[Config, Path] | int:
         return EXIT_BAD_INPUT
     if args.seed is not None:
         config.sim.seed = args.seed
-    try:
-        setup_logging(config.logging.level, config.logging.dir, console=False)
-    except (ValueError, OSError) as exc:
-        print(f"config error: {source}: key 'logging': {exc}", file=sys.stderr)
+    error = file_log_error(config.logging.level, config.logging.dir, source)
+    if error is not None:
+        print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
     return config, source
 

@@ -210,6 +210,17 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
+def file_log_error(level: str | None, log_dir: str | Path | None, source: object) -> str | None:
+    """Set up a run's file log; the one-line error naming the config's ``logging`` key
+    when it cannot be (a bad level, a directory that cannot be written), else None."""
+    try:
+        setup_logging(level, log_dir, console=False)
+    except (ValueError, OSError) as exc:
+        where = f"{source}: " if source else ""
+        return f"config error: {where}key 'logging': {exc}"
+    return None
+
+
 def setup_logging(
     level: str | None = None,
     log_dir: str | Path | None = None,

@@ -155,16 +155,15 @@ def main(argv: Sequence[str]) -> int:
         print("record: --symbols names no symbol", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        config, _ = load_config(args.config)
+        config, source = load_config(args.config)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_BAD_INPUT
-    from mmtui.logsetup import setup_logging
+    from mmtui.logsetup import file_log_error
 
-    try:
-        setup_logging(config.logging.level, config.logging.dir, console=False)
-    except (ValueError, OSError) as exc:
-        print(f"config error: key 'logging': {exc}", file=sys.stderr)
+    error = file_log_error(config.logging.level, config.logging.dir, source)
+    if error is not None:
+        print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
     return asyncio.run(_run(config, args.venue, symbols, Path(args.out), args.seconds))
 

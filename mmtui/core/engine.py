@@ -358,7 +358,7 @@ class Engine:
             self.telemetry.run(self.clock.sleep, self._telemetry_interval_s), "telemetry"
         )
         self._spawn_background(
-            self.orders.prune_every(60.0, self.clock.sleep, self.clock.now_ms), "order records"
+            self.orders.prune_every(10.0, self.clock.sleep, self.clock.now_ms), "order records"
         )
         self._spawn_background(self.latency.watch_loop(), "loop lag")
         for loop, what in self.insight.loops():
@@ -487,6 +487,7 @@ class Engine:
             self.markets.mark(*key)  # type: ignore[misc]  # the last mids, before the books go
         self.recording.stop()
         await self.markets.close_all(CLOSE_MARGIN_S)
+        await self.order_path.late.settle_all()  # no fill comes any more
         self.running = False
         if report.kept:
             ids = ", ".join(o.client_id for o in report.kept)

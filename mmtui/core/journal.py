@@ -30,13 +30,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypeGuard
 
-from mmtui.core.journal_schema import BOOLS, COLUMNS, DECIMALS, INSERT, describe, prepare
+from mmtui.core.journal_reads import BUSY_TIMEOUT_S, JournalReads
+from mmtui.core.journal_schema import COLUMNS, INSERT, describe, prepare
 from mmtui.core.journal_schema import SCHEMA_VERSION as SCHEMA_VERSION  # re-exported
 
 log = logging.getLogger("mmtui.journal")
 
 MAX_BATCH = 2000  # rows per transaction; the writer commits at least this often
-BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock
 _BUSY_RETRIES = 3
 BACKLOG_LIMIT = 2000
 """Rows queued beyond which a producer that can outrun the writer waits (``keep_up``)."""
@@ -110,7 +110,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class Journal:
+class Journal(JournalReads):
     """An append-only SQLite journal of one run, written off the event loop.
 
     ``record_*`` are cheap and non-blocking (safe from the loop or any thread).
@@ -511,107 +511,6 @@ class Journal:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-
-    # -- reading (blocking; own connection) -------------------------------------
-
-    def orders(self, run_id: str | None = None) -> list[dict[str, object]]:
-        """Order rows of ``run_id`` (default: this journal's run), oldest first."""
-        return self._read("orders", run_id)
-
-    def fills(self, run_id: str | None = None) -> list[dict[str, object]]:
-        """Fill rows of ``run_id`` (default: this journal's run), oldest first."""
-        return self._read("fills", run_id)
-
-    def refused_fills(self, run_id: str | None = None) -> list[dict[str, object]]:
-        """Refused fill rows of ``run_id`` (default: this journal's run), oldest first."""
-        return self._read("refused_fills", run_id)
-
-    def events(self, run_id: str | None = None) -> list[dict[str, object]]:
-        """Event rows of ``run_id`` (default: this journal's run), oldest first."""
-        return self._read("events", run_id)
-
-    def owners(self, client_ids: list[str]) -> dict[str, tuple[str | None, str]]:
-        """client id -> (strategy, tag) as journaled, in any run (blocking: use a thread)."""
-        out: dict[str, tuple[str | None, str]] = {}
-        for start in range(0, len(client_ids), 500):
-            chunk = client_ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for row in self._query(
-                f"SELECT client_id, strategy, tag FROM orders WHERE client_id IN ({marks}) "
-                "ORDER BY id",
-                tuple(chunk),
-            ):
-                out[str(row["client_id"])] = (
-                    None if row["strategy"] is None else str(row["strategy"]),
-                    str(row["tag"]),
-                )
-        return out
-
-    def sent_orders(self, venue: str, venue_client_ids: list[str]) -> dict[str, dict[str, object]]:
-        """Wire client id -> the last journaled row of the order we sent on ``venue``
-        with that id, in any run (blocking: use a thread). An id we never sent is
-        absent: an order carrying it is not ours."""
-        out: dict[str, dict[str, object]] = {}
-        for start in range(0, len(venue_client_ids), 500):
-            chunk = venue_client_ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            for row in self._query(
-                "SELECT * FROM orders WHERE venue = ? AND venue_client_id IN "
-                f"({marks}) ORDER BY id",
-                (venue, *chunk),
-            ):
-                for col in DECIMALS["orders"]:
-                    if row[col] is not None:
-                        row[col] = Decimal(str(row[col]))
-                for col in BOOLS["orders"]:
-                    row[col] = bool(row[col])
-                out[str(row["venue_client_id"])] = row
-        return out
-
-    def strategy_fills(self, strategy: str) -> list[dict[str, object]]:
-        """Every fill journaled for ``strategy`` in any run, oldest first (blocking)."""
-        rows = self._query("SELECT * FROM fills WHERE strategy = ? ORDER BY id", (strategy,))
-        for row in rows:
-            for col in DECIMALS["fills"]:
-                row[col] = Decimal(str(row[col]))
-        return rows
-
-    def recent_fills(self, limit: int) -> list[dict[str, object]]:
-        """The latest ``limit`` fills of every run in this file, oldest first (blocking)."""
-        rows = self._query("SELECT * FROM fills ORDER BY id DESC LIMIT ?", (limit,))
-        for row in rows:
-            for col in DECIMALS["fills"]:
-                row[col] = Decimal(str(row[col]))
-        return rows[::-1]
-
-    def runs(self) -> list[dict[str, object]]:
-        """Every run recorded in this file, oldest first."""
-        return self._query("SELECT * FROM runs ORDER BY id", ())
-
-    def _read(self, table: str, run_id: str | None) -> list[dict[str, object]]:
-        rows = self._query(
-            f"SELECT * FROM {table} WHERE run_id = ? ORDER BY id",
-            (self.run_id if run_id is None else run_id,),
-        )
-        for row in rows:
-            for col in DECIMALS[table]:
-                if row[col] is not None:
-                    row[col] = Decimal(str(row[col]))
-            for col in BOOLS[table]:
-                row[col] = bool(row[col])
-        return rows
-
-    def _query(self, sql: str, params: tuple[object, ...]) -> list[dict[str, object]]:
-        if not self.path.exists():
-            return []
-        conn = sqlite3.connect(
-            f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S
-        )
-        try:
-            conn.row_factory = sqlite3.Row
-            return [dict(row) for row in conn.execute(sql, params)]
-        finally:
-            conn.close()
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:

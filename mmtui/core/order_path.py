@@ -38,6 +38,7 @@ from mmtui.core import fill_check, numbers
 from mmtui.core.clock import Clock
 from mmtui.core.gateway import VenueGateway
 from mmtui.core.journal import Journal, writable
+from mmtui.core.late_fills import LateFills
 from mmtui.core.latency import Latency
 from mmtui.core.markets import Markets
 from mmtui.core.orders import Order, OrderManager
@@ -105,6 +106,10 @@ class OrderPath:
         """Fills of no order of ours that moved the account (liquidations, other tools)."""
         self.refused_fills = 0
         """Fills refused as impossible (``fill_check``): journaled, alerted, not applied."""
+        self.late = LateFills(
+            orders=orders, journal=journal, now_ms=clock.now_ms, book=self._book_late
+        )
+        """Fills of orders of ours whose records were pruned: found in the journal."""
 
     # -- out: intents ---------------------------------------------------------
 
@@ -400,8 +405,55 @@ class OrderPath:
         before = order.status if order is not None else None
         order = self._orders.apply_fill(fill, now)
         if order is None:
-            self._foreign_fill(fill, now)
+            if before is not None:
+                return  # its order had this trade already (a duplicate delivery)
+            if self.late.wants(fill):
+                self._account_fill(fill)  # the account's either way; its order is looked up
+                self.late.find(fill)
+            else:
+                self._foreign_fill(fill, now)
             return
+        self._account_fill(fill)
+        self._book(fill, order, before, now)
+
+    def _account_fill(self, fill: Fill) -> None:
+        self._positions.get((fill.venue, fill.symbol)).apply_fill(
+            fill.side, fill.price, fill.size, fill.fee
+        )
+
+    def _book_late(self, fill: Fill, order: Order | None, why: str) -> None:
+        """A late fill, its account share applied: book it to ``order`` (rebuilt from
+        the journal) or, when None, as a fill of no order of ours."""
+        now = self._clock.now_ms()
+        if order is None:
+            self._foreign_fill(fill, now, account=False, why=why)
+            return
+        before = order.status
+        if self._orders.apply_fill(fill, now) is not order:
+            detail = (
+                f"{fill.venue} {fill.symbol} trade {fill.trade_id} of {order.client_id} was "
+                "journaled before: the account's position counted it twice"
+            )
+            log.error("late fill delivered again: %s", detail)
+            self._note_event("fill_twice", detail)
+            return
+        log.warning(
+            "late fill of order %s (%s, ended %s; record pruned, rebuilt from the journal): "
+            "%s %s %s %s @ %s",
+            order.client_id,
+            order.strategy or "-",
+            before.value,
+            fill.venue,
+            fill.symbol,
+            fill.side.value,
+            fill.size,
+            fill.price,
+        )
+        self._book(fill, order, before, now)
+
+    def _book(self, fill: Fill, order: Order, before: OrderStatus | None, now: int) -> None:
+        """A fill of ``order`` (the account's share applied): the strategy's share, the
+        journal, the strategy, the order's new state."""
         fills_log.info(
             "%s %s %s %s %s @ %s (%s%s)",
             order.strategy or "-",
@@ -412,9 +464,6 @@ class OrderPath:
             fill.price,
             fill.liquidity.value,
             ", partial" if order.remaining > 0 else "",
-        )
-        self._positions.get((fill.venue, fill.symbol)).apply_fill(
-            fill.side, fill.price, fill.size, fill.fee
         )
         if order.strategy is not None:
             self._strategy_positions.get((order.strategy, fill.venue, fill.symbol)).apply_fill(
@@ -439,6 +488,8 @@ class OrderPath:
             runner.deliver_fill(fill, order)
         if order.status is not before:
             self.order_changed(order)
+        elif order.status.is_terminal:
+            self._journal_order(order)  # a late fill: the ended order's filled moved
 
     def _refuse(self, fill: Fill, order: Order | None, reason: str, now: int) -> None:
         """An impossible fill: journaled as refused with the reason, alerted, never
@@ -469,12 +520,15 @@ class OrderPath:
                 reason=reason,
             )
 
-    def _foreign_fill(self, fill: Fill, now: int) -> None:
+    def _foreign_fill(self, fill: Fill, now: int, *, account: bool = True, why: str = "") -> None:
         """A fill of no order of ours: the account's position moved all the same."""
         self.foreign_fills += 1
         state = self._positions.get((fill.venue, fill.symbol))
-        state.apply_fill(fill.side, fill.price, fill.size, fill.fee)
+        if account:
+            state.apply_fill(fill.side, fill.price, fill.size, fill.fee)
         what = "liquidation/ADL?" if fill.client_id is None else f"client id {fill.client_id}"
+        if why:
+            what = f"{what}: {why}"
         detail = (
             f"{fill.venue} {fill.symbol} {fill.side.value} {fill.size} @ {fill.price} "
             f"not ours ({what}, trade {fill.trade_id}); account position now {state.size}"

@@ -168,10 +168,12 @@ class OrderCounters:
     unknown_outcomes: int = 0
 
 
-KEEP_ENDED = 2_000
+KEEP_ENDED = 500
 """Ended orders ``OrderManager.prune`` always keeps (the newest)."""
-PRUNE_AFTER_MS = 600_000
-"""How long an ended order is kept at least: well past any late report of it."""
+PRUNE_AFTER_MS = 30_000
+"""How long an ended order's record is kept at least: a fill reported after the
+order's end (a fill channel lagging the order channel) normally comes within it. A
+later one finds the order in the journal (``late_fills``)."""
 
 
 class OrderManager:
@@ -190,6 +192,8 @@ class OrderManager:
         self.by_market: dict[tuple[str, str, str], OrderCounters] = {}
         """The same counts per (venue, symbol, strategy or ""): what metrics label."""
         self.pruned = 0
+        self._adopted: set[str] = set()
+        """Client ids of earlier runs' orders adopted in this run: ours too, once pruned."""
 
     # -- creation -------------------------------------------------------------
 
@@ -275,7 +279,18 @@ class OrderManager:
         self._orders[client_id] = order
         self._live[client_id] = order
         self._by_venue_id[(venue, venue_order_id)] = client_id
+        self._adopted.add(client_id)
         return order
+
+    def restore(self, order: Order, now_ms: int) -> None:
+        """Put back the record of an ended order ``prune`` forgot (rebuilt from the
+        journal for a late fill); it is pruned again like any ended order."""
+        if not order.status.is_terminal or order.client_id in self._orders:
+            raise ValueError(f"order {order.client_id}: only a forgotten ended order comes back")
+        self._orders[order.client_id] = order
+        self._ended[order.client_id] = now_ms
+        if order.venue_order_id:
+            self._by_venue_id[(order.venue, order.venue_order_id)] = order.client_id
 
     # -- lookup ---------------------------------------------------------------
 
@@ -284,6 +299,21 @@ class OrderManager:
 
     def is_ours(self, client_id: str | None) -> bool:
         return client_id is not None and client_id in self._orders
+
+    def forgotten(self, client_id: str | None) -> bool:
+        """``client_id`` is an order of this run (created or adopted) whose record
+        ``prune`` forgot."""
+        if client_id is None or client_id in self._orders:
+            return False
+        if client_id in self._adopted:
+            return True
+        prefix, dash, number = client_id.rpartition("-")
+        return (
+            dash == "-"
+            and prefix == self.run_prefix
+            and number.isdigit()
+            and 0 < int(number) <= self._counter
+        )
 
     def live(
         self,
@@ -537,8 +567,8 @@ class OrderManager:
         """Forget orders that ended at least ``min_age_ms`` ago, beyond the newest
         ``keep_terminal`` ended ones (bounded memory over a long session: every order is
         journaled and counted when it ends). A late report of a forgotten order (a fill
-        ten minutes after its cancel) is handled as a fill of no order of ours: the
-        account moves, the strategy's share does not. LOST orders are kept."""
+        after its record is gone) moves the account at once and finds its order in the
+        journal (``late_fills``). LOST orders are kept."""
         forgotten = 0
         while len(self._ended) > keep_terminal:
             client_id, ended_ms = next(iter(self._ended.items()))

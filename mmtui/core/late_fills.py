@@ -7,13 +7,15 @@ order channel. Such a fill carries this run's client id, so it is provably ours:
 
 * the account's position moves at once (``OrderPath`` applies it before asking);
 * the order is rebuilt from the journal (its last row and this run's fills of it,
-  read off the loop) and put back as an ended record, then the fill is booked to
-  it as any late fill is: the strategy's share, the journal row with the
-  strategy, the strategy's ``on_fill``;
+  read off the loop); if the fill names the same market, side and venue order (the
+  id's form alone proves nothing: Backpack's uint32 client ids are shared with
+  other tools), the order is put back as an ended record and the fill booked to
+  it as any late fill is: the strategy's share, the journal rows, the strategy's
+  ``on_fill``;
 * fills of the same order arriving while it is looked up wait for it, in order.
 
-No journal, a journal that does not know the order, or a read that fails: the
-fill stays booked to the account only, as a fill of no order of ours (logged at
+No journal, a journal that does not know the order, a fill of another order, or a
+read that fails: the fill stays booked to the account only, as a fill of no order of ours (logged at
 WARNING with the reason, journaled, counted).
 """
 
@@ -89,6 +91,24 @@ def rebuild(row: Mapping[str, object]) -> Order | None:
     )
 
 
+def _differs(order: Order, fill: Fill) -> str:
+    """Why ``fill`` is not of ``order`` though it carries its client id ("" if it is):
+    the id's form proves nothing (a venue's client id space can be shared with other
+    tools), so the fill must name the same market and side, and the same venue order
+    where both know it."""
+    if (fill.venue, fill.symbol, fill.side) != (order.venue, order.symbol, order.side):
+        return (
+            f"the journal's {order.client_id} is {order.venue} {order.symbol} "
+            f"{order.side.value}: a different order"
+        )
+    if fill.venue_order_id and order.venue_order_id and fill.venue_order_id != order.venue_order_id:
+        return (
+            f"the journal's {order.client_id} is venue order {order.venue_order_id}, "
+            f"the fill's {fill.venue_order_id}: a different order"
+        )
+    return ""
+
+
 def _dec(row: Mapping[str, object], key: str) -> Decimal:
     value = row.get(key)
     return value if isinstance(value, Decimal) else ZERO
@@ -161,12 +181,16 @@ class LateFills:
 
     def _settle(self, client_id: str, order: Order | None, why: str) -> None:
         fills = self._waiting.pop(client_id, [])
-        if order is not None and self._orders.get(client_id) is None:
-            self._orders.restore(order, self._now_ms())
         for fill in fills:
-            if order is not None:
-                self.found += 1
-            self._book(fill, order, why)
+            differs = _differs(order, fill) if order is not None else why
+            if differs:
+                self._book(fill, None, differs)
+                continue
+            assert order is not None
+            if self._orders.get(client_id) is None:
+                self._orders.restore(order, self._now_ms())
+            self.found += 1
+            self._book(fill, order, "")
 
     async def settle_all(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
         """At shutdown: let lookups in flight finish (bounded), then book what still

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Fill, OrderStatus, Side
-from mmtui.core.late_fills import rebuild
+from connectors.base import Fill, Liquidity, OrderStatus, Side
+from mmtui.core.journal import Journal
+from mmtui.core.late_fills import LateFills, rebuild
 from mmtui.core.orders import OrderManager
 from tests.contract.rigs.sim import SimRig
 from tests.contract.test_engine import Core, start_core
@@ -170,3 +171,75 @@ def test_rebuild_refuses_what_is_not_an_ended_order() -> None:
     assert order.fill_ids == {"x"} and order.venue_order_id == "7"
     assert rebuild({**row, "status": "open"}) is None  # a forgotten order always ended
     assert rebuild({**row, "side": "sideways"}) is None
+
+
+async def test_a_fill_of_another_order_carrying_our_forgotten_id_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    """Backpack's uint32 client ids are shared with other tools: a foreign fill can
+    decode to one of our forgotten ids. The journal's order must match its market,
+    side and venue order."""
+    journal = Journal(tmp_path / "j.sqlite", "mmabcde")
+    journal.start()
+    om = OrderManager("mmabcde")
+    ours = om.create(
+        venue="v", symbol="S", side=Side.BUY, size=Decimal(2), price=Decimal(10), now_ms=1
+    )
+    ours.venue_order_id = "7"
+    om.reject(ours, "test", 2)
+    journal.record_order(
+        ts_ms=2,
+        client_id=ours.client_id,
+        venue="v",
+        symbol="S",
+        side="buy",
+        order_type="limit",
+        price=Decimal(10),
+        size=Decimal(2),
+        filled=Decimal(0),
+        status="cancelled",
+        reason="",
+        strategy="s",
+        venue_order_id="7",
+        post_only=True,
+        reduce_only=False,
+    )
+    assert om.prune(10**9, keep_terminal=0, min_age_ms=0) == 1
+    booked: list[tuple[str, str | None, str]] = []
+    late = LateFills(
+        orders=om,
+        journal=journal,
+        now_ms=lambda: 3,
+        book=lambda f, o, why: booked.append((f.trade_id, o and o.client_id, why)),
+    )
+
+    def fill(trade: str, venue_order_id: str, side: Side = Side.BUY) -> Fill:
+        return Fill(
+            venue="v",
+            symbol="S",
+            client_id=ours.client_id,
+            venue_order_id=venue_order_id,
+            side=side,
+            price=Decimal(10),
+            size=Decimal(1),
+            fee=Decimal(0),
+            liquidity=Liquidity.MAKER,
+            trade_id=trade,
+            ts_ms=3,
+        )
+
+    try:
+        for f in (fill("t1", "99"), fill("t2", "7", Side.SELL), fill("t3", "7")):
+            assert late.wants(f)
+            late.find(f)
+        await until(lambda: len(booked) == 3, what="the three fills settled")
+    finally:
+        await journal.aclose()
+    assert [(t, cid) for t, cid, _ in booked] == [
+        ("t1", None),
+        ("t2", None),
+        ("t3", ours.client_id),
+    ]
+    assert "venue order 7, the fill's 99" in booked[0][2]
+    assert "v S buy: a different order" in booked[1][2]
+    assert late.found == 1 and om.get(ours.client_id) is not None

@@ -21,6 +21,8 @@ def in_window(now_ms: int, hour: int, local: bool, before_minutes: int) -> tuple
 
 
 class EntriesExits(PairMachine):
+    """The pair machine, and the decisions that open and close pairs."""
+
     def _check_exits(self, now_ms: int) -> None:
         p = self.p
         _, before = self._maintenance(now_ms)

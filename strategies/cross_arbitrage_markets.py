@@ -22,6 +22,9 @@ from strategies.pairing import common_size, counterpart
 
 
 class ArbMarkets(Strategy):
+    """The state of a cross-venue arbitrage and its two markets (``CrossArbitrage``
+    builds on it)."""
+
     def __init__(
         self, ctx: StrategyContext, venue: str, symbol: str, params: StrategyParams
     ) -> None:

@@ -16,6 +16,8 @@ CLOSE_RETRY_MS = 1_000
 
 
 class PairMachine(ArbMarkets):
+    """Each pair moved along its states (``_drive``: idempotent, any event may call it)."""
+
     def _drive(self, pair: Pair, now_ms: int) -> None:
         """Move one pair along its state machine (idempotent; any event may call it)."""
         if pair.state == "entering":

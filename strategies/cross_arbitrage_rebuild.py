@@ -15,6 +15,8 @@ from strategies.leg_execution import LegConfig, LegStatus, TrackingLeg
 
 
 class PairRebuild(PairMachine):
+    """The pair machine, and the pairs rebuilt when they and the positions disagree."""
+
     def _cancel_earlier_orders(self) -> None:
         """On start: the earlier run's tracking orders are cancelled (not worth keeping
         without their timers); once they are gone the pairs are rebuilt."""

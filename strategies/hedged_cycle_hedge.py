@@ -20,6 +20,8 @@ from strategies.hedged_cycle_phases import CyclePhases
 
 
 class HedgeFollower(CyclePhases):
+    """The phases, and the follower that keeps the legs matched in every one."""
+
     def _follow_hedge(self, now: int) -> None:
         """Keep the hedge leg matched to the maker leg (its negative)."""
         m, h = self.maker_position(), self.hedge_position()

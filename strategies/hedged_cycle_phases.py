@@ -13,6 +13,8 @@ from strategies.hedged_cycle_telemetry import CycleTelemetry
 
 
 class CyclePhases(CycleTelemetry):
+    """One handler a phase (``_on_<phase>``), run by ``HedgedCycle._step``."""
+
     def _enter(self, phase: Phase, now: int) -> None:
         if phase is not self.phase:
             self.ctx.log.debug("%s -> %s", self.phase.value, phase.value)

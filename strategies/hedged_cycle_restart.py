@@ -9,6 +9,8 @@ from strategies.hedged_cycle_phases import CyclePhases
 
 
 class CycleRestart(CyclePhases):
+    """The phases, and the start that picks up where an earlier run left off."""
+
     def _rebuild(self, now: int) -> None:
         """Pick up from adopted orders and the rebuilt positions."""
         orders = self.ctx.orders()

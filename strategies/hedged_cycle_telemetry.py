@@ -10,6 +10,8 @@ from strategies.hedged_cycle_legs import CycleLegs, Phase
 
 
 class CycleTelemetry(CycleLegs):
+    """The legs, and what they publish (``HedgedCycle`` builds on it)."""
+
     def _report_cycle(self, now: int) -> None:
         """Count the ending cycle (completed or abandoned) and publish what it alone did."""
         tel = self.ctx.telemetry

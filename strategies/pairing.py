@@ -1,5 +1,5 @@
-"""Pairing markets across venues: which markets two venues share, and one order
-size (in base units) that both venues accept.
+"""Pairing markets across venues: which markets two venues share, one order
+size (in base units) that both venues accept, and each market's mid.
 
 Venue symbol formats differ (``BTC_USDC_PERP``, ``BTC``, ``BTC-PERP``...), so
 markets are matched by the instrument's ``base`` and ``quote`` assets, never by
@@ -79,3 +79,9 @@ def counterpart(
     if not pairs:
         raise ValueError(f"no {base}/{quote} market found on {venue!r}; set params.{param}")
     return pairs[0].b
+
+
+def market_mid(ctx: StrategyContext, venue: str, symbol: str) -> Decimal | None:
+    """The mid of one market's book; None while the book is missing or not valid."""
+    book = ctx.book(venue, symbol)
+    return book.mid() if book is not None and book.is_valid() else None

@@ -1,11 +1,13 @@
-"""Pairing markets across venues by base asset, and a size both venues accept."""
+"""Pairing markets across venues by base asset, a size both venues accept, the mids."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
+from typing import Any, cast
 
 from connectors.base import Instrument
-from strategies.pairing import common_size, shared_markets
+from connectors.book import OrderBook
+from strategies.pairing import common_size, market_mid, shared_markets
 
 
 def _inst(venue: str, symbol: str, base: str, quote: str, step: str, min_size: str) -> Instrument:
@@ -39,3 +41,27 @@ def test_common_size_fits_both_steps_and_minimums() -> None:
     assert common_size(a, b, D("0.5")) == D("0.54")
     same = _inst("c", "X", "X", "USD", "0.001", "0.001")
     assert common_size(same, same, D("0.0105")) == D("0.011")
+
+
+class _Books:
+    """The one thing ``market_mid`` asks of a strategy context: a market's book."""
+
+    def __init__(self, books: dict[tuple[str, str], OrderBook]) -> None:
+        self.books = books
+
+    def book(self, venue: str, symbol: str) -> OrderBook | None:
+        return self.books.get((venue, symbol))
+
+
+def test_market_mid_only_of_a_valid_book() -> None:
+    inst = _inst("a", "X", "X", "USD", "0.01", "0.01")
+    valid = OrderBook("X", inst.tick_size, inst.step_size)
+    valid.apply_snapshot([(1000, 5)], [(1002, 5)], 1, 0)  # 100.0 / 100.2
+    unsynced = OrderBook("Y", inst.tick_size, inst.step_size)
+    unsynced.apply_snapshot([(1000, 5)], [(1002, 5)], 1, 0)
+    unsynced.synced = False  # levels on both sides, but not a book to price off
+    assert unsynced.mid() is not None
+    ctx = cast(Any, _Books({("a", "X"): valid, ("a", "Y"): unsynced}))
+    assert market_mid(ctx, "a", "X") == D("100.1")
+    assert market_mid(ctx, "a", "Y") is None  # not valid: no mid
+    assert market_mid(ctx, "b", "X") is None  # no book

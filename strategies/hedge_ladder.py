@@ -42,7 +42,7 @@ position.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import ClassVar
 
@@ -59,10 +59,19 @@ from strategies.base import (
     StrategyParams,
 )
 from strategies.external_book import external_best, external_mid
+from strategies.ladder_lots import (
+    ENTRY,
+    TP_PREFIX,
+    LadderLot,
+    entry_ended,
+    entry_filled,
+    passive_limit,
+    take_profit_filled,
+    take_profit_price,
+    trim_lots,
+)
 from strategies.pairing import common_size, counterpart
 
-ENTRY = "entry"
-TP_PREFIX = "tp:"
 HEDGE = "hedge"
 UNHEDGE = "unhedge"
 HEDGE_TAGS = frozenset({HEDGE, UNHEDGE})
@@ -208,24 +217,15 @@ def parse_tp_tag(tag: str) -> tuple[str, Decimal] | None:
 
 
 @dataclass(slots=True)
-class Lot:
-    """The filled part of one entry, until its take-profit closes it."""
+class Lot(LadderLot):
+    """A hedge ladder's lot: hedged between its trigger and release prices; its
+    take-profit's tag carries the entry price (``tp_tag``)."""
 
-    entry_id: str
-    entry_price: Decimal
-    tp_price: Decimal
-    trigger: Decimal
-    release: Decimal
-    filled: Decimal = ZERO
-    closed: Decimal = ZERO
-    entry_done: bool = False
+    trigger: Decimal = field(kw_only=True)
+    release: Decimal = field(kw_only=True)
     hedged: bool = False
     flipped_ms: int | None = None
     flips: int = 0
-
-    @property
-    def open(self) -> Decimal:
-        return max(ZERO, self.filled - self.closed)
 
     @property
     def tag(self) -> str:
@@ -322,22 +322,13 @@ class HedgeLadder(Strategy):
         now = self.ctx.now_ms()
         if tag == ENTRY:
             tel.count("entry_fills")
-            lot = self.lots.get(order.client_id)
-            if lot is None:
-                price = order.price if order.price is not None else fill.price
-                lot = self._new_lot(order.client_id, price)
-            lot.filled += fill.size
-            lot.entry_done = not order.is_live
+            lot = entry_filled(self.lots, order, fill, self._new_lot)
             if self.ctx.running:
                 self._cover(lot, now)
         elif tag.startswith(TP_PREFIX):
             tel.count("tp_fills")
             parsed = parse_tp_tag(tag)
-            lot = self.lots.get(parsed[0]) if parsed is not None else None
-            if lot is not None:
-                lot.closed = min(lot.filled, lot.closed + fill.size)
-                if lot.open <= 0 and lot.entry_done:
-                    del self.lots[lot.entry_id]
+            take_profit_filled(self.lots, parsed[0] if parsed is not None else None, fill.size)
         elif tag in HEDGE_TAGS:
             tel.count(f"{tag}_fills")
             self.hedge_failures = 0
@@ -358,11 +349,7 @@ class HedgeLadder(Strategy):
                 self.backoff.accepted(tag)
         if tag == ENTRY:
             if status.is_terminal:
-                lot = self.lots.get(order.client_id)
-                if lot is not None:
-                    lot.entry_done = True
-                    if lot.open <= 0:
-                        del self.lots[lot.entry_id]
+                entry_ended(self.lots, order.client_id)
         elif tag.startswith(TP_PREFIX):
             if status in (OrderStatus.CANCELLED, OrderStatus.LOST) and not order.cancel_requested:
                 tel.count("tp_lost")  # not ours: placed again on the next cycle
@@ -396,15 +383,10 @@ class HedgeLadder(Strategy):
         held = max(ZERO, self.ctx.position(self.venue, self.symbol).size)
         total = sum((lot.open for lot in self.lots.values()), ZERO)
         if total > held:
-            excess = total - held
-            for lot in sorted(self.lots.values(), key=lambda x: x.entry_price):
-                take = min(lot.open, excess)
-                lot.closed += take
-                excess -= take
+            by_price = sorted(self.lots.values(), key=lambda x: x.entry_price)
+            for lot in trim_lots(by_price, total - held):
                 if lot.open <= 0 and lot.entry_done:
                     del self.lots[lot.entry_id]
-                if excess <= 0:
-                    break
             self.ctx.telemetry.count("lots_trimmed")
         elif held - total >= self.inst.step_size:
             entry = self.ctx.position(self.venue, self.symbol).entry_price
@@ -519,9 +501,9 @@ class HedgeLadder(Strategy):
         lot = Lot(
             entry_id,
             entry_price,
-            self.inst.round_price(entry_price + p.take_profit_abs, Side.SELL),
-            entry_price * p.hedge_trigger_ratio,
-            entry_price * p.hedge_release_ratio,
+            take_profit_price(Side.BUY, entry_price, p.take_profit_abs, self.inst),
+            trigger=entry_price * p.hedge_trigger_ratio,
+            release=entry_price * p.hedge_release_ratio,
         )
         self.lots[entry_id] = lot
         return lot
@@ -537,11 +519,9 @@ class HedgeLadder(Strategy):
         size = self.inst.round_size(lot.open - covered)
         if size <= 0:
             return
-        price = lot.tp_price
         book = book or self.ctx.book(self.venue, self.symbol)
-        best_bid = book.best_bid() if book is not None and book.is_valid() else None
-        if best_bid is not None:
-            price = max(price, best_bid + self.inst.tick_size)  # stays a maker
+        valid = book if book is not None and book.is_valid() else None
+        price = passive_limit(Side.SELL, lot.tp_price, valid, self.inst.tick_size)
         if covered > 0 or self.backoff.streak(lot.tag):
             self.ctx.telemetry.count("tp_replaced")
         self.ctx.place(
@@ -655,7 +635,7 @@ class HedgeLadder(Strategy):
         tel.set("resting_entries", len(self._entries()))
         tel.set(
             "tp_orders",
-            sum(1 for o in self.ctx.orders(self.venue, self.symbol) if o.tag.startswith("tp:")),
+            sum(1 for o in self.ctx.orders(self.venue, self.symbol) if o.tag.startswith(TP_PREFIX)),
         )
         tel.set("entry_position", entry.size)
         tel.set("hedge_position", hedge.size)
@@ -683,7 +663,7 @@ class HedgeLadder(Strategy):
         if price is None:
             return []
         p = self.p
-        tp = self.inst.round_price(price + p.take_profit_abs, Side.SELL)
+        tp = take_profit_price(Side.BUY, price, p.take_profit_abs, self.inst)
         trigger = self.inst.round_price(price * p.hedge_trigger_ratio)
         release = self.inst.round_price(price * p.hedge_release_ratio)
         return [

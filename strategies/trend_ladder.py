@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import ClassVar, Literal
 
@@ -45,10 +46,19 @@ from strategies.base import (
     StrategyParams,
 )
 from strategies.external_book import external_bbo
+from strategies.ladder_lots import (
+    ENTRY,
+    TP_PREFIX,
+    LadderLot,
+    entry_ended,
+    entry_filled,
+    passive_limit,
+    take_profit_filled,
+    take_profit_price,
+    trim_lots,
+)
 from strategies.trend_detector import Direction, TrendDetector
 
-ENTRY = "entry"
-TP_PREFIX = "tp:"
 COVER = "cov"
 FLUSH = "flush"
 STOP = "stop"
@@ -208,27 +218,6 @@ def entry_price(
     return price if price > 0 else None
 
 
-def take_profit_price(
-    entry_side: Side, entry: Decimal, tp_abs: Decimal, inst: Instrument
-) -> Decimal:
-    """The exit for an entry: sell above a buy, buy below a sell; rounded away from the entry."""
-    if entry_side is Side.BUY:
-        return inst.round_price(entry + tp_abs, Side.SELL)
-    return max(inst.tick_size, inst.round_price(entry - tp_abs, Side.BUY))
-
-
-def passive_limit(side: Side, price: Decimal, book: OrderBook | None, tick: Decimal) -> Decimal:
-    """Pull a post-only price back behind the opposite touch if it would cross."""
-    if book is None:
-        return price
-    if side is Side.SELL:
-        bid = book.best_bid()
-        return max(price, bid + tick) if bid is not None else price
-    ask = book.best_ask()
-    price = min(price, ask - tick) if ask is not None else price
-    return max(price, tick)
-
-
 # -- state ----------------------------------------------------------------------
 
 
@@ -240,24 +229,10 @@ class Mode(enum.Enum):
 
 
 @dataclass(slots=True)
-class Lot:
-    """Fills of one entry order and what its take-profits have closed."""
+class Lot(LadderLot):
+    """A trend ladder's lot: its take-profit is tagged ``tp:<entry client id>``."""
 
-    entry_id: str
-    side: Side  # the entry's side
-    entry_price: Decimal
-    tp_price: Decimal
-    filled: Decimal = ZERO
-    closed: Decimal = ZERO
-    entry_done: bool = False
-
-    @property
-    def open(self) -> Decimal:
-        return max(ZERO, self.filled - self.closed)
-
-    @property
-    def tag(self) -> str:
-        return TP_PREFIX + self.entry_id
+    side: Side = field(kw_only=True)  # the entry's side
 
 
 class TrendLadder(Strategy):
@@ -311,6 +286,15 @@ class TrendLadder(Strategy):
             initial=initial,
         )
 
+    def _new_lot(self, entry_side: Side) -> Callable[[str, Decimal], Lot]:
+        """Opens the lot of a fill of an entry on ``entry_side`` at its price."""
+
+        def new(entry_id: str, price: Decimal) -> Lot:
+            tp = take_profit_price(entry_side, price, self.p.take_profit_abs, self.inst)
+            return Lot(entry_id, price, tp, side=entry_side)
+
+        return new
+
     # -- lifecycle ------------------------------------------------------------
 
     def on_start(self) -> None:
@@ -328,10 +312,10 @@ class TrendLadder(Strategy):
                     delta = self.p.take_profit_abs * entry_side.sign
                     lot = self.lots[entry_id] = Lot(
                         entry_id,
-                        entry_side,
                         o.price - delta,
                         o.price,
                         entry_done=entry_id not in live_entry_ids,
+                        side=entry_side,
                     )
                 lot.filled += o.remaining
             elif o.tag in (FLUSH, STOP) or (
@@ -380,17 +364,7 @@ class TrendLadder(Strategy):
         now = self.ctx.now_ms()
         if tag == ENTRY:
             tel.count("entry_fills")
-            lot = self.lots.get(order.client_id)
-            if lot is None:
-                base = order.price if order.price is not None else fill.price
-                lot = self.lots[order.client_id] = Lot(
-                    order.client_id,
-                    order.side,
-                    base,
-                    take_profit_price(order.side, base, self.p.take_profit_abs, self.inst),
-                )
-            lot.filled += fill.size
-            lot.entry_done = not order.is_live
+            lot = entry_filled(self.lots, order, fill, self._new_lot(order.side))
             self.last_entry_ms = now
             if (
                 self.active
@@ -401,13 +375,9 @@ class TrendLadder(Strategy):
                 self._cover_lot(lot, now)
         elif tag.startswith(TP_PREFIX):
             tel.count("tp_fills")
-            lot = self.lots.get(tag[len(TP_PREFIX) :])
-            if lot is not None:
-                lot.closed = min(lot.filled, lot.closed + fill.size)
-                if lot.open <= 0:
-                    self.immediate = True  # an exit closed: the next entry need not wait
-                    if lot.entry_done:
-                        del self.lots[lot.entry_id]
+            lot = take_profit_filled(self.lots, tag[len(TP_PREFIX) :], fill.size)
+            if lot is not None and lot.open <= 0:
+                self.immediate = True  # an exit closed: the next entry need not wait
         else:
             tel.count(f"{tag or 'untagged'}_fills")
 
@@ -427,11 +397,7 @@ class TrendLadder(Strategy):
             if status is OrderStatus.OPEN:
                 self.backoff.accepted(ENTRY)
             if status.is_terminal:
-                lot = self.lots.get(order.client_id)
-                if lot is not None:
-                    lot.entry_done = True
-                    if lot.open <= 0:
-                        del self.lots[lot.entry_id]
+                entry_ended(self.lots, order.client_id)
                 requoted = self.requoting.pop(order.client_id, None) is not None
                 if (
                     requoted
@@ -507,12 +473,7 @@ class TrendLadder(Strategy):
             if lot.side is not side:
                 lot.closed = lot.filled
         excess = sum((lot.open for lot in self.lots.values()), ZERO) - held
-        for lot in sorted(self.lots.values(), key=self._lot_distance, reverse=True):
-            if excess <= 0:
-                break
-            take = min(lot.open, excess)
-            lot.closed += take
-            excess -= take
+        trim_lots(sorted(self.lots.values(), key=self._lot_distance, reverse=True), excess)
         tp_orders = [o for o in self._orders() if o.tag.startswith(TP_PREFIX)]
         for lot in list(self.lots.values()):
             if lot.open > 0:

@@ -66,11 +66,13 @@ from strategies.ladder_lots import (
     entry_ended,
     entry_filled,
     passive_limit,
+    place_exit,
     take_profit_filled,
     take_profit_price,
     trim_lots,
 )
 from strategies.pairing import common_size, counterpart
+from strategies.param_checks import require_at_most, require_room_for_an_entry
 
 HEDGE = "hedge"
 UNHEDGE = "unhedge"
@@ -153,16 +155,13 @@ class HedgeLadderParams(StrategyParams):
                 f"hedge_release_ratio ({self.hedge_release_ratio}) must be above "
                 f"hedge_trigger_ratio ({self.hedge_trigger_ratio}): that gap is the hysteresis"
             )
-        if self.max_resting_entries > self.max_concurrent_positions:
-            raise ValueError(
-                f"max_resting_entries ({self.max_resting_entries}) must not exceed "
-                f"max_concurrent_positions ({self.max_concurrent_positions})"
-            )
-        if self.net_delta_bound is not None and self.net_delta_bound < self.quantity_base:
-            raise ValueError(
-                f"net_delta_bound ({self.net_delta_bound}) is below quantity_base "
-                f"({self.quantity_base}): no entry could ever be placed"
-            )
+        require_at_most(
+            "max_resting_entries",
+            self.max_resting_entries,
+            "max_concurrent_positions",
+            self.max_concurrent_positions,
+        )
+        require_room_for_an_entry("net_delta_bound", self.net_delta_bound, self.quantity_base)
         return self
 
 
@@ -524,16 +523,7 @@ class HedgeLadder(Strategy):
         price = passive_limit(Side.SELL, lot.tp_price, valid, self.inst.tick_size)
         if covered > 0 or self.backoff.streak(lot.tag):
             self.ctx.telemetry.count("tp_replaced")
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            Side.SELL,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=lot.tag,
-        )
+        place_exit(self.ctx, self.venue, self.symbol, Side.SELL, size, price, lot.tag)
 
     def _entries(self) -> list[OrderView]:
         return [o for o in self.ctx.orders(self.venue, self.symbol) if o.tag == ENTRY]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from connectors.base import OrderType, Side, TimeInForce
 from connectors.book import OrderBook
-from strategies.ladder_lots import passive_limit
+from strategies.ladder_lots import passive_limit, place_exit
 from strategies.trend_detector import Direction
 from strategies.trend_ladder_state import FLUSH, STOP, Mode, TrendLadderState
 
@@ -75,17 +75,7 @@ class TrendLadderClosing(TrendLadderState):
                     if o.post_only and not o.cancel_requested:
                         self.ctx.cancel(o.client_id)  # the passive flush gives way
                 return
-            self.ctx.place(
-                self.venue,
-                self.symbol,
-                closing,
-                qty,
-                None,
-                order_type=OrderType.MARKET,
-                time_in_force=TimeInForce.IOC,
-                reduce_only=True,
-                tag=FLUSH,
-            )
+            self._close_at_market(closing, qty, FLUSH)
             return
         if any(o.tag != FLUSH and o.reduce_only for o in orders):
             return
@@ -103,16 +93,7 @@ class TrendLadderClosing(TrendLadderState):
                 if not o.cancel_requested and (o.price != desired or o.remaining != qty):
                     self.ctx.cancel(o.client_id)
             return
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            closing,
-            qty,
-            desired,
-            post_only=True,
-            reduce_only=True,
-            tag=FLUSH,
-        )
+        place_exit(self.ctx, self.venue, self.symbol, closing, qty, desired, FLUSH)
 
     # -- stop loss ------------------------------------------------------------
 
@@ -158,16 +139,20 @@ class TrendLadderClosing(TrendLadderState):
         if any(o.tag == STOP for o in orders):
             return
         qty = self.inst.round_size(min(abs(size), self.stop_chunk))
+        self._close_at_market(Side.closing(size), max(qty, self.inst.min_size), STOP)
+
+    def _close_at_market(self, side: Side, size: Decimal, tag: str) -> None:
+        """A reduce-only IOC market order: closes what it can now, never opens."""
         self.ctx.place(
             self.venue,
             self.symbol,
-            Side.closing(size),
-            max(qty, self.inst.min_size),
+            side,
+            size,
             None,
             order_type=OrderType.MARKET,
             time_in_force=TimeInForce.IOC,
             reduce_only=True,
-            tag=STOP,
+            tag=tag,
         )
 
 

@@ -10,7 +10,13 @@ from decimal import Decimal
 from connectors.base import ZERO, OrderStatus, Side
 from connectors.book import OrderBook
 from strategies.base import OrderView
-from strategies.ladder_lots import TP_PREFIX, passive_limit, take_profit_price, trim_lots
+from strategies.ladder_lots import (
+    TP_PREFIX,
+    passive_limit,
+    place_exit,
+    take_profit_price,
+    trim_lots,
+)
 from strategies.trend_ladder_state import COVER, Lot, TrendLadderState
 
 _CORRECTION_WINDOW_MS = 600_000
@@ -55,16 +61,7 @@ class TrendLadderExits(TrendLadderState):
         exit_side = lot.side.opposite
         book = self.ctx.book(self.venue, self.symbol)
         price = passive_limit(exit_side, lot.tp_price, book, self.inst.tick_size)
-        order = self.ctx.place(
-            self.venue,
-            self.symbol,
-            exit_side,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=lot.tag,
-        )
+        order = place_exit(self.ctx, self.venue, self.symbol, exit_side, size, price, lot.tag)
         if order.status is not OrderStatus.REJECTED:  # rejects back off in on_order
             self.ctx.telemetry.count("tp_placed")
 
@@ -107,16 +104,7 @@ class TrendLadderExits(TrendLadderState):
             target = touch
         price = passive_limit(exit_side, target, book, self.inst.tick_size)
         self.corrections.append(now_ms)
-        order = self.ctx.place(
-            self.venue,
-            self.symbol,
-            exit_side,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=COVER,
-        )
+        order = place_exit(self.ctx, self.venue, self.symbol, exit_side, size, price, COVER)
         self.ctx.telemetry.count("coverage_topups")
         self.ctx.telemetry.set("coverage", f"deficit {deficit}: topped up")
         self.ctx.log.info(

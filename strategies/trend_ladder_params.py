@@ -10,6 +10,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from strategies.base import StrategyParams
+from strategies.param_checks import require_at_most, require_room_for_an_entry
 
 _REMOVED = {
     "partial_tp_enabled": "every fill of an entry now gets its take-profit",
@@ -116,16 +117,13 @@ class TrendLadderParams(StrategyParams):
             raise ValueError(
                 f"slope_up ({self.slope_up}) must be above slope_down ({self.slope_down})"
             )
-        if self.requote_skip_backoff_secs > self.requote_skip_backoff_max_secs:
-            raise ValueError(
-                f"requote_skip_backoff_secs ({self.requote_skip_backoff_secs}) must not exceed "
-                f"requote_skip_backoff_max_secs ({self.requote_skip_backoff_max_secs})"
-            )
-        if self.max_position is not None and self.max_position < self.quantity_base:
-            raise ValueError(
-                f"max_position ({self.max_position}) is below quantity_base "
-                f"({self.quantity_base}): no entry could ever be placed"
-            )
+        require_at_most(
+            "requote_skip_backoff_secs",
+            self.requote_skip_backoff_secs,
+            "requote_skip_backoff_max_secs",
+            self.requote_skip_backoff_max_secs,
+        )
+        require_room_for_an_entry("max_position", self.max_position, self.quantity_base)
         return self
 
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 from connectors.base import ZERO, Side
 from connectors.book import OrderBook
 from strategies.hedge_ladder_state import HedgeLadderState, Lot
-from strategies.ladder_lots import passive_limit, place_exit, take_profit_price, trim_lots
+from strategies.ladder_lots import passive_limit, take_profit_price, trim_lots
+from strategies.order_forms import place_exit
 
 
 class HedgeLadderExits(HedgeLadderState):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.base import ZERO, Instrument, OrderType, Side, TimeInForce
+from connectors.base import ZERO, Instrument, Side
 from connectors.book import OrderBook
 from strategies.base import OrderView
 from strategies.external_book import external_mid
 from strategies.hedge_ladder_state import HEDGE, HEDGE_TAGS, UNHEDGE, HedgeLadderState
+from strategies.order_forms import place_market_ioc
 
 
 def next_hedge_state(hedged: bool, mid: Decimal, trigger: Decimal, release: Decimal) -> bool:
@@ -102,17 +103,8 @@ class HedgeLadderHedging(HedgeLadderState):
             return
         self.hedge_sent.append(now_ms)
         self.ctx.telemetry.count("hedge_orders")
-        self.ctx.place(
-            self.hedge_venue,
-            self.hedge_symbol,
-            side,
-            size,
-            None,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=reduce_only,
-            tag=tag,
-        )
+        venue, symbol = self.hedge_venue, self.hedge_symbol
+        place_market_ioc(self.ctx, venue, symbol, side, size, tag, reduce_only=reduce_only)
 
     def _hedge_failed(self, order: OrderView, now_ms: int) -> None:
         tel = self.ctx.telemetry

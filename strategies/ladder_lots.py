@@ -1,7 +1,7 @@
 """What the take-profit ladders (``trend_ladder``, ``hedge_ladder``) share: their
 order tags, a *lot* (the filled part of one entry until its take-profits close
-it), the take-profit's price, the resting exit's form, and the lots'
-bookkeeping as entries and take-profits fill.
+it), the take-profit's price, and the lots' bookkeeping as entries and
+take-profits fill.
 
 Each ladder keeps its lots in a dict by entry client id; its own ``Lot`` extends
 ``LadderLot`` with what only it needs (the trend ladder's entry side, the hedge
@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from connectors.base import ZERO, Fill, Instrument, Side
 from connectors.book import OrderBook
-from strategies.base import OrderView, StrategyContext
+from strategies.base import OrderView
 
 ENTRY = "entry"
 TP_PREFIX = "tp:"
@@ -42,20 +42,6 @@ def passive_limit(side: Side, price: Decimal, book: OrderBook | None, tick: Deci
     ask = book.best_ask()
     price = min(price, ask - tick) if ask is not None else price
     return max(price, tick)
-
-
-def place_exit(
-    ctx: StrategyContext,
-    venue: str,
-    symbol: str,
-    side: Side,
-    size: Decimal,
-    price: Decimal,
-    tag: str,
-) -> OrderView:
-    """A resting exit (a take-profit, a coverage or passive flush exit): post-only,
-    so it waits as a maker, and reduce-only, so it can never open a position."""
-    return ctx.place(venue, symbol, side, size, price, post_only=True, reduce_only=True, tag=tag)
 
 
 @dataclass(slots=True)
@@ -136,7 +122,6 @@ __all__ = [
     "entry_ended",
     "entry_filled",
     "passive_limit",
-    "place_exit",
     "take_profit_filled",
     "take_profit_price",
     "trim_lots",

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.base import OrderType, Side, TimeInForce
+from connectors.base import Side
 from connectors.book import OrderBook
-from strategies.ladder_lots import passive_limit, place_exit
+from strategies.ladder_lots import passive_limit
+from strategies.order_forms import place_exit, place_market_ioc
 from strategies.trend_detector import Direction
 from strategies.trend_ladder_state import FLUSH, STOP, Mode, TrendLadderState
 
@@ -75,7 +76,9 @@ class TrendLadderClosing(TrendLadderState):
                     if o.post_only and not o.cancel_requested:
                         self.ctx.cancel(o.client_id)  # the passive flush gives way
                 return
-            self._close_at_market(closing, qty, FLUSH)
+            place_market_ioc(
+                self.ctx, self.venue, self.symbol, closing, qty, FLUSH, reduce_only=True
+            )
             return
         if any(o.tag != FLUSH and o.reduce_only for o in orders):
             return
@@ -138,22 +141,9 @@ class TrendLadderClosing(TrendLadderState):
             return
         if any(o.tag == STOP for o in orders):
             return
-        qty = self.inst.round_size(min(abs(size), self.stop_chunk))
-        self._close_at_market(Side.closing(size), max(qty, self.inst.min_size), STOP)
-
-    def _close_at_market(self, side: Side, size: Decimal, tag: str) -> None:
-        """A reduce-only IOC market order: closes what it can now, never opens."""
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            side,
-            size,
-            None,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=True,
-            tag=tag,
-        )
+        closing = Side.closing(size)
+        qty = max(self.inst.round_size(min(abs(size), self.stop_chunk)), self.inst.min_size)
+        place_market_ioc(self.ctx, self.venue, self.symbol, closing, qty, STOP, reduce_only=True)
 
 
 __all__ = ["TrendLadderClosing"]

@@ -10,13 +10,8 @@ from decimal import Decimal
 from connectors.base import ZERO, OrderStatus, Side
 from connectors.book import OrderBook
 from strategies.base import OrderView
-from strategies.ladder_lots import (
-    TP_PREFIX,
-    passive_limit,
-    place_exit,
-    take_profit_price,
-    trim_lots,
-)
+from strategies.ladder_lots import TP_PREFIX, passive_limit, take_profit_price, trim_lots
+from strategies.order_forms import place_exit
 from strategies.trend_ladder_state import COVER, Lot, TrendLadderState
 
 _CORRECTION_WINDOW_MS = 600_000

@@ -92,7 +92,8 @@ class TrendLadderState(Strategy):
         )
 
     def _new_lot(self, entry_side: Side) -> Callable[[str, Decimal], Lot]:
-        """Opens the lot of a fill of an entry on ``entry_side`` at its price."""
+        """What opens a lot for the first fill of an entry on ``entry_side``: at the
+        entry's price, its take-profit ``take_profit_abs`` away."""
 
         def new(entry_id: str, price: Decimal) -> Lot:
             tp = take_profit_price(entry_side, price, self.p.take_profit_abs, self.inst)

@@ -41,236 +41,37 @@ position.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import ClassVar
-
-from pydantic import Field, model_validator
-
-from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
+from connectors.base import Fill, OrderStatus, Side
 from connectors.book import OrderBook
-from strategies.backoff import RejectBackoff
-from strategies.base import (
-    OrderView,
-    PlannedOrder,
-    Strategy,
-    StrategyContext,
-    StrategyParams,
+from strategies.base import OrderView, PlannedOrder
+from strategies.hedge_ladder_entries import HedgeLadderEntries
+from strategies.hedge_ladder_exits import HedgeLadderExits
+from strategies.hedge_ladder_hedging import HedgeLadderHedging, hedge_target, next_hedge_state
+from strategies.hedge_ladder_params import HedgeLadderParams
+from strategies.hedge_ladder_state import (
+    HEDGE_TAGS,
+    Lot,
+    parse_tp_tag,
+    resolve_hedge_instrument,
+    tp_tag,
 )
-from strategies.external_book import external_best, external_mid
-from strategies.pairing import common_size, counterpart
-
-ENTRY = "entry"
-TP_PREFIX = "tp:"
-HEDGE = "hedge"
-UNHEDGE = "unhedge"
-HEDGE_TAGS = frozenset({HEDGE, UNHEDGE})
-MAX_BACKOFF_MS = 30_000
-
-_RENAMED = {
-    "backpack_symbol": "backpack_symbol is the strategy entry's venue/symbol now",
-    "lighter_symbol": "lighter_symbol is now hedge_symbol (with hedge_venue)",
-    "lighter_reduce_only_close": "lighter_reduce_only_close is now hedge_reduce_only_close",
-    "poll_interval_ms": "poll_interval_ms is now tick_interval_ms",
-    "debug": "debug is gone: set logging.level (hedge orders are journaled)",
-}
+from strategies.ladder_lots import (
+    ENTRY,
+    TP_PREFIX,
+    entry_ended,
+    entry_filled,
+    take_profit_filled,
+    take_profit_price,
+)
 
 
-class HedgeLadderParams(StrategyParams):
-    # -- markets ---------------------------------------------------------------
-    hedge_venue: str | None = Field(
-        default=None, description="venue of the protective hedge (required; not the entry venue)"
-    )
-    hedge_symbol: str | None = Field(
-        default=None, description="hedge market; None = the market with the same base asset"
-    )
-    # -- ladder ----------------------------------------------------------------
-    quantity_base: Decimal = Field(
-        default=Decimal("0.001"), gt=0, description="entry size, base units (on both venues' grids)"
-    )
-    take_profit_abs: Decimal = Field(
-        default=Decimal(30), gt=0, description="take-profit distance above the entry, quote ccy"
-    )
-    max_concurrent_positions: int = Field(
-        default=10, ge=1, le=200, description="filled lots awaiting take-profit + resting entries"
-    )
-    max_resting_entries: int = Field(default=1, ge=1, le=20, description="entry bids at a time")
-    entry_interval_secs: float = Field(
-        default=10.0, ge=0, description="minimum time between new entry bids, s"
-    )
-    entry_offset_ticks: int = Field(default=0, ge=0, description="ticks below the best bid")
-    requote_ticks: int = Field(
-        default=10, ge=1, description="re-post an entry bid this many ticks under the best bid"
-    )
-    entry_max_age_secs: float | None = Field(
-        default=120.0, gt=0, description="re-post an entry bid this old, s; None = never"
-    )
-    # -- hedge -----------------------------------------------------------------
-    hedge_trigger_ratio: Decimal = Field(
-        default=Decimal("0.99"), gt=0, lt=1, description="hedge a lot at mid <= entry x this"
-    )
-    hedge_release_ratio: Decimal = Field(
-        default=Decimal("0.995"), gt=0, description="release it at mid >= entry x this (> trigger)"
-    )
-    hedge_min_hold_secs: float = Field(
-        default=5.0, ge=0, description="a lot's hedge state is held at least this long, s"
-    )
-    net_delta_bound: Decimal | None = Field(
-        default=None,
-        gt=0,
-        description="|entry + hedge position| bound, base; None = max_concurrent_positions x size",
-    )
-    hedge_rate_limit_per_sec: int = Field(
-        default=10, ge=1, le=100, description="hedge orders per second (sliding window)"
-    )
-    hedge_retry: int = Field(default=3, ge=0, le=100, description="retries before a cool-down")
-    hedge_retry_delay: float = Field(
-        default=0.2, ge=0, description="retry back-off, s x attempt number"
-    )
-    hedge_retry_cooldown_secs: float = Field(
-        default=10.0, ge=0, description="wait after hedge_retry failures in a row, s"
-    )
-    hedge_reduce_only_close: bool = Field(
-        default=True, description="buying the hedge back is reduce-only"
-    )
+class HedgeLadder(HedgeLadderEntries, HedgeLadderExits, HedgeLadderHedging):
+    """The strategy: its lifecycle, its events, the cycle that runs its parts
+    (``hedge_ladder_entries``, ``_exits``, ``_hedging``), its telemetry and preview."""
 
-    RENAMED: ClassVar[dict[str, str]] = _RENAMED
-
-    @model_validator(mode="after")
-    def _consistent(self) -> HedgeLadderParams:
-        if self.hedge_release_ratio <= self.hedge_trigger_ratio:
-            raise ValueError(
-                f"hedge_release_ratio ({self.hedge_release_ratio}) must be above "
-                f"hedge_trigger_ratio ({self.hedge_trigger_ratio}): that gap is the hysteresis"
-            )
-        if self.max_resting_entries > self.max_concurrent_positions:
-            raise ValueError(
-                f"max_resting_entries ({self.max_resting_entries}) must not exceed "
-                f"max_concurrent_positions ({self.max_concurrent_positions})"
-            )
-        if self.net_delta_bound is not None and self.net_delta_bound < self.quantity_base:
-            raise ValueError(
-                f"net_delta_bound ({self.net_delta_bound}) is below quantity_base "
-                f"({self.quantity_base}): no entry could ever be placed"
-            )
-        return self
-
-
-# -- pure helpers ------------------------------------------------------------------
-
-
-def next_hedge_state(hedged: bool, mid: Decimal, trigger: Decimal, release: Decimal) -> bool:
-    """Hysteresis: hedge at ``mid <= trigger``, release only at ``mid >= release``."""
-    if not hedged and mid <= trigger:
-        return True
-    if hedged and mid >= release:
-        return False
-    return hedged
-
-
-def hedge_target(
-    triggered: Decimal, entry_position: Decimal, bound: Decimal, hedge_inst: Instrument
-) -> Decimal:
-    """The short hedge wanted (base units, on the hedge venue's step): the triggered
-    lots, and at least the part of the long entry position past ``bound``; never
-    more than the entry position."""
-    long = max(ZERO, entry_position)
-    wanted = min(long, max(triggered, long - bound, ZERO))
-    # Round the forced part up (the bound holds), the rest down (never over-hedge).
-    step = hedge_inst.step_size
-    floor = hedge_inst.round_size(wanted)
-    forced = long - bound
-    if forced > floor and floor + step <= long:
-        floor += step
-    return floor
-
-
-def resolve_hedge_instrument(
-    ctx: StrategyContext, inst: Instrument, hedge_venue: str, hedge_symbol: str | None
-) -> Instrument:
-    """The hedge market: the configured one, else the one with the same assets."""
-    return counterpart(ctx, inst, hedge_venue, hedge_symbol, "hedge_symbol")
-
-
-def tp_tag(entry_id: str, entry_price: Decimal) -> str:
-    return f"{TP_PREFIX}{entry_id}@{entry_price}"
-
-
-def parse_tp_tag(tag: str) -> tuple[str, Decimal] | None:
-    if not tag.startswith(TP_PREFIX) or "@" not in tag:
-        return None
-    entry_id, _, price = tag[len(TP_PREFIX) :].rpartition("@")
-    try:
-        return entry_id, Decimal(price)
-    except ArithmeticError:
-        return None
-
-
-@dataclass(slots=True)
-class Lot:
-    """The filled part of one entry, until its take-profit closes it."""
-
-    entry_id: str
-    entry_price: Decimal
-    tp_price: Decimal
-    trigger: Decimal
-    release: Decimal
-    filled: Decimal = ZERO
-    closed: Decimal = ZERO
-    entry_done: bool = False
-    hedged: bool = False
-    flipped_ms: int | None = None
-    flips: int = 0
-
-    @property
-    def open(self) -> Decimal:
-        return max(ZERO, self.filled - self.closed)
-
-    @property
-    def tag(self) -> str:
-        return tp_tag(self.entry_id, self.entry_price)
-
-
-class HedgeLadder(Strategy):
     kind = "hedge_ladder"
     title = "Hedge ladder"
     Params = HedgeLadderParams
-
-    def __init__(
-        self, ctx: StrategyContext, venue: str, symbol: str, params: StrategyParams
-    ) -> None:
-        super().__init__(ctx, venue, symbol, params)
-        p: HedgeLadderParams = self.params  # type: ignore[assignment]
-        self.p = p
-        if p.hedge_venue is None:
-            raise ValueError(
-                "hedge_ladder: params.hedge_venue is required (the venue of the protective "
-                "hedge, another venue than the entry venue)"
-            )
-        self.hedge_inst = resolve_hedge_instrument(ctx, self.inst, p.hedge_venue, p.hedge_symbol)
-        self.hedge_venue = p.hedge_venue
-        self.hedge_symbol = self.hedge_inst.symbol
-        if (self.hedge_venue, self.hedge_symbol) == (venue, symbol):
-            raise ValueError("hedge_venue: the hedge market must differ from the entry market")
-        self.size = common_size(self.inst, self.hedge_inst, p.quantity_base)
-        self.bound = (
-            p.net_delta_bound
-            if p.net_delta_bound is not None
-            else self.size * p.max_concurrent_positions
-        )
-        self.lots: dict[str, Lot] = {}
-        self.last_entry_ms: int | None = None
-        self.repost = False  # a requoted entry may be re-posted without the interval
-        self.backoff = RejectBackoff(p.tick_interval_ms, max(MAX_BACKOFF_MS, p.tick_interval_ms))
-        """Refusals back off per kind: ``entry`` and each lot's take-profit (its tag)."""
-        self.hedge_failures = 0
-        self.hedge_retry_ms = 0
-        self.hedge_sent: deque[int] = deque()
-        self._pos_lots = 0
-
-    def markets(self) -> list[tuple[str, str]]:
-        return [(self.venue, self.symbol), (self.hedge_venue, self.hedge_symbol)]
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -322,22 +123,13 @@ class HedgeLadder(Strategy):
         now = self.ctx.now_ms()
         if tag == ENTRY:
             tel.count("entry_fills")
-            lot = self.lots.get(order.client_id)
-            if lot is None:
-                price = order.price if order.price is not None else fill.price
-                lot = self._new_lot(order.client_id, price)
-            lot.filled += fill.size
-            lot.entry_done = not order.is_live
+            lot = entry_filled(self.lots, order, fill, self._new_lot)
             if self.ctx.running:
                 self._cover(lot, now)
         elif tag.startswith(TP_PREFIX):
             tel.count("tp_fills")
             parsed = parse_tp_tag(tag)
-            lot = self.lots.get(parsed[0]) if parsed is not None else None
-            if lot is not None:
-                lot.closed = min(lot.filled, lot.closed + fill.size)
-                if lot.open <= 0 and lot.entry_done:
-                    del self.lots[lot.entry_id]
+            take_profit_filled(self.lots, parsed[0] if parsed is not None else None, fill.size)
         elif tag in HEDGE_TAGS:
             tel.count(f"{tag}_fills")
             self.hedge_failures = 0
@@ -358,11 +150,7 @@ class HedgeLadder(Strategy):
                 self.backoff.accepted(tag)
         if tag == ENTRY:
             if status.is_terminal:
-                lot = self.lots.get(order.client_id)
-                if lot is not None:
-                    lot.entry_done = True
-                    if lot.open <= 0:
-                        del self.lots[lot.entry_id]
+                entry_ended(self.lots, order.client_id)
         elif tag.startswith(TP_PREFIX):
             if status in (OrderStatus.CANCELLED, OrderStatus.LOST) and not order.cancel_requested:
                 tel.count("tp_lost")  # not ours: placed again on the next cycle
@@ -390,241 +178,7 @@ class HedgeLadder(Strategy):
             self._maybe_enter(book, now_ms)
         self._publish(book, now_ms)
 
-    def _reconcile_lots(self, now_ms: int) -> None:
-        """Lots against the position the fills built: shrink lots the position no
-        longer holds (flatten, a reduce-only clamp), adopt a position no lot holds."""
-        held = max(ZERO, self.ctx.position(self.venue, self.symbol).size)
-        total = sum((lot.open for lot in self.lots.values()), ZERO)
-        if total > held:
-            excess = total - held
-            for lot in sorted(self.lots.values(), key=lambda x: x.entry_price):
-                take = min(lot.open, excess)
-                lot.closed += take
-                excess -= take
-                if lot.open <= 0 and lot.entry_done:
-                    del self.lots[lot.entry_id]
-                if excess <= 0:
-                    break
-            self.ctx.telemetry.count("lots_trimmed")
-        elif held - total >= self.inst.step_size:
-            entry = self.ctx.position(self.venue, self.symbol).entry_price
-            self._pos_lots += 1
-            lot = self._new_lot(f"pos{self._pos_lots}", self.inst.round_price(entry))
-            lot.filled = held - total
-            lot.entry_done = True
-            self.ctx.telemetry.count("lots_adopted")
-
-    def _update_triggers(self, book: OrderBook, now_ms: int) -> None:
-        mid = external_mid(book, self.inst, self.ctx.orders(self.venue, self.symbol))
-        if mid is None:
-            return
-        hold_ms = round(self.p.hedge_min_hold_secs * 1000)
-        for lot in self.lots.values():
-            if lot.open <= 0:
-                continue
-            if lot.flipped_ms is not None and now_ms - lot.flipped_ms < hold_ms:
-                continue
-            state = next_hedge_state(lot.hedged, mid, lot.trigger, lot.release)
-            if state is not lot.hedged:
-                lot.hedged, lot.flipped_ms = state, now_ms
-                lot.flips += 1
-                self.ctx.telemetry.count("hedge_triggers" if state else "hedge_releases")
-
-    def _adopt_hedge_state(self, now_ms: int) -> None:
-        """After a restart: the held hedge covers the lots nearest their trigger."""
-        held = self._hedge_held()
-        for lot in sorted(self.lots.values(), key=lambda x: x.trigger, reverse=True):
-            if held <= 0:
-                break
-            lot.hedged, lot.flipped_ms = True, now_ms
-            held -= lot.open
-
-    # -- hedge ----------------------------------------------------------------
-
-    def _hedge_held(self) -> Decimal:
-        """The short hedge this strategy holds, from its own fills (positive = short)."""
-        return -self.ctx.position(self.hedge_venue, self.hedge_symbol).size
-
-    def wanted_hedge(self) -> Decimal:
-        triggered = sum((lot.open for lot in self.lots.values() if lot.hedged), ZERO)
-        entry = self.ctx.position(self.venue, self.symbol).size
-        return hedge_target(triggered, entry, self.bound, self.hedge_inst)
-
-    def _work_hedge(self, now_ms: int) -> None:
-        if not self.ctx.running:
-            return
-        if any(o.tag in HEDGE_TAGS for o in self.ctx.orders(self.hedge_venue, self.hedge_symbol)):
-            return  # one hedge order at a time: its fills decide the next one
-        if now_ms < self.hedge_retry_ms:
-            return
-        diff = self.wanted_hedge() - self._hedge_held()
-        inst = self.hedge_inst
-        size = inst.round_size(abs(diff))
-        if size <= 0:
-            return
-        if diff > 0:
-            side, tag, reduce_only = Side.SELL, HEDGE, False
-        else:
-            side, tag = Side.BUY, UNHEDGE
-            reduce_only = self.p.hedge_reduce_only_close
-        if size < inst.min_size and not reduce_only:
-            self.ctx.telemetry.set("hedge_note", f"{side.value} {size} below venue minimum")
-            return
-        while self.hedge_sent and now_ms - self.hedge_sent[0] >= 1000:
-            self.hedge_sent.popleft()
-        if len(self.hedge_sent) >= self.p.hedge_rate_limit_per_sec:
-            self.ctx.telemetry.count("hedge_rate_limited")
-            return
-        self.hedge_sent.append(now_ms)
-        self.ctx.telemetry.count("hedge_orders")
-        self.ctx.place(
-            self.hedge_venue,
-            self.hedge_symbol,
-            side,
-            size,
-            None,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=reduce_only,
-            tag=tag,
-        )
-
-    def _hedge_failed(self, order: OrderView, now_ms: int) -> None:
-        tel = self.ctx.telemetry
-        tel.count("hedge_failures")
-        self.hedge_failures += 1
-        p = self.p
-        if self.hedge_failures > p.hedge_retry:
-            self.ctx.log.error(
-                "%s: %s of %s on %s/%s failed %d times (%s); retrying in %ss",
-                self.ctx.name,
-                order.tag,
-                order.size - order.filled,
-                self.hedge_venue,
-                self.hedge_symbol,
-                self.hedge_failures,
-                order.reason or "not filled",
-                p.hedge_retry_cooldown_secs,
-            )
-            tel.count("hedge_cooldowns")
-            self.hedge_failures = 0
-            self.hedge_retry_ms = now_ms + round(p.hedge_retry_cooldown_secs * 1000)
-        else:
-            self.hedge_retry_ms = now_ms + round(p.hedge_retry_delay * 1000 * self.hedge_failures)
-
-    # -- entries and take-profits ---------------------------------------------
-
-    def _new_lot(self, entry_id: str, entry_price: Decimal) -> Lot:
-        p = self.p
-        lot = Lot(
-            entry_id,
-            entry_price,
-            self.inst.round_price(entry_price + p.take_profit_abs, Side.SELL),
-            entry_price * p.hedge_trigger_ratio,
-            entry_price * p.hedge_release_ratio,
-        )
-        self.lots[entry_id] = lot
-        return lot
-
-    def _cover(self, lot: Lot, now_ms: int, book: OrderBook | None = None) -> None:
-        """Place a take-profit for the part of the lot no live take-profit covers."""
-        if lot.open <= 0 or not self.backoff.ready(lot.tag, now_ms):
-            return
-        covered = sum(
-            (o.remaining for o in self.ctx.orders(self.venue, self.symbol) if o.tag == lot.tag),
-            ZERO,
-        )
-        size = self.inst.round_size(lot.open - covered)
-        if size <= 0:
-            return
-        price = lot.tp_price
-        book = book or self.ctx.book(self.venue, self.symbol)
-        best_bid = book.best_bid() if book is not None and book.is_valid() else None
-        if best_bid is not None:
-            price = max(price, best_bid + self.inst.tick_size)  # stays a maker
-        if covered > 0 or self.backoff.streak(lot.tag):
-            self.ctx.telemetry.count("tp_replaced")
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            Side.SELL,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=lot.tag,
-        )
-
-    def _entries(self) -> list[OrderView]:
-        return [o for o in self.ctx.orders(self.venue, self.symbol) if o.tag == ENTRY]
-
-    def _requote(self, book: OrderBook, now_ms: int) -> None:
-        best = external_best(book, self.inst, Side.BUY, self._entries())
-        if best is None:
-            return
-        gap = self.p.requote_ticks * self.inst.tick_size
-        max_age = self.p.entry_max_age_secs
-        for o in self._entries():
-            if o.cancel_requested or o.status is OrderStatus.PENDING or o.price is None:
-                continue
-            stale = best - o.price >= gap
-            old = max_age is not None and now_ms - o.created_ms >= max_age * 1000
-            if (stale or old) and self.ctx.cancel(o.client_id):
-                self.ctx.telemetry.count("requotes")
-                self.repost = True
-
-    def entry_room(self) -> bool:
-        """May one more entry of ``self.size`` rest now (position and bound)?"""
-        entries = self._entries()
-        p = self.p
-        if len(entries) >= p.max_resting_entries:
-            return False
-        lots = sum(1 for lot in self.lots.values() if lot.open > 0)
-        if lots + len(entries) >= p.max_concurrent_positions:
-            return False
-        resting = sum((o.remaining for o in entries), ZERO)
-        entry = self.ctx.position(self.venue, self.symbol).size
-        # If every resting bid and this one filled now, before any hedge moved.
-        return entry + resting + self.size - self._hedge_held() <= self.bound
-
-    def entry_price(self, book: OrderBook) -> Decimal | None:
-        """Joins everyone else's best bid (``entry_offset_ticks`` under it), a tick
-        under the best ask at most."""
-        best = external_best(book, self.inst, Side.BUY, self.ctx.orders(self.venue, self.symbol))
-        if best is None:
-            return None
-        price = best - self.p.entry_offset_ticks * self.inst.tick_size
-        ask = book.best_ask()
-        if ask is not None:
-            price = min(price, ask - self.inst.tick_size)
-        return price if price > 0 else None
-
-    def _maybe_enter(self, book: OrderBook, now_ms: int) -> None:
-        if not self.backoff.ready(ENTRY, now_ms) or not self.entry_room():
-            return
-        interval = round(self.p.entry_interval_secs * 1000)
-        if (
-            not self.repost
-            and self.last_entry_ms is not None
-            and now_ms - self.last_entry_ms < interval
-        ):
-            return
-        price = self.entry_price(book)
-        if price is None:
-            return
-        self.repost = False
-        self.last_entry_ms = now_ms
-        self.ctx.telemetry.count("entries")
-        self.ctx.place(
-            self.venue, self.symbol, Side.BUY, self.size, price, post_only=True, tag=ENTRY
-        )
-
     # -- telemetry and preview ------------------------------------------------
-
-    def net_exposure(self) -> Decimal:
-        """This strategy's net delta in base units: entry position + hedge position."""
-        entry = self.ctx.position(self.venue, self.symbol).size
-        return entry + self.ctx.position(self.hedge_venue, self.hedge_symbol).size
 
     def _publish(self, book: OrderBook, now_ms: int) -> None:
         tel = self.ctx.telemetry
@@ -655,7 +209,7 @@ class HedgeLadder(Strategy):
         tel.set("resting_entries", len(self._entries()))
         tel.set(
             "tp_orders",
-            sum(1 for o in self.ctx.orders(self.venue, self.symbol) if o.tag.startswith("tp:")),
+            sum(1 for o in self.ctx.orders(self.venue, self.symbol) if o.tag.startswith(TP_PREFIX)),
         )
         tel.set("entry_position", entry.size)
         tel.set("hedge_position", hedge.size)
@@ -683,7 +237,7 @@ class HedgeLadder(Strategy):
         if price is None:
             return []
         p = self.p
-        tp = self.inst.round_price(price + p.take_profit_abs, Side.SELL)
+        tp = take_profit_price(Side.BUY, price, p.take_profit_abs, self.inst)
         trigger = self.inst.round_price(price * p.hedge_trigger_ratio)
         release = self.inst.round_price(price * p.hedge_release_ratio)
         return [

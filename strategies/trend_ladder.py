@@ -26,290 +26,39 @@ size; waits in seconds; detector bars of ``bar_secs`` seconds.
 
 from __future__ import annotations
 
-import enum
-from collections import deque
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
-
-from connectors.base import ZERO, Fill, Instrument, OrderStatus, OrderType, Side, TimeInForce
+from connectors.base import ZERO, Fill, OrderStatus, Side
 from connectors.book import OrderBook
-from strategies.backoff import RejectBackoff
-from strategies.base import (
-    OrderView,
-    PlannedOrder,
-    Strategy,
-    StrategyContext,
-    StrategyParams,
+from strategies.base import OrderView, PlannedOrder
+from strategies.ladder_lots import (
+    ENTRY,
+    TP_PREFIX,
+    entry_ended,
+    entry_filled,
+    passive_limit,
+    take_profit_filled,
+    take_profit_price,
 )
-from strategies.external_book import external_bbo
-from strategies.trend_detector import Direction, TrendDetector
-
-ENTRY = "entry"
-TP_PREFIX = "tp:"
-COVER = "cov"
-FLUSH = "flush"
-STOP = "stop"
-
-_CORRECTION_WINDOW_MS = 600_000
-
-_REMOVED = {
-    "partial_tp_enabled": "every fill of an entry now gets its take-profit",
-    "imb_threshold_mult": "the coverage check tops up any deficit of at least the minimum size",
-    "requote_mode": "requotes are always cancel-first, confirmed by the order manager",
-    "max_requote_dupes": "requotes are always cancel-first (no duplicates)",
-    "requote_force_forget_after_retries": "the order manager reconciles stuck orders",
-    "requote_force_forget_after_secs": "the order manager reconciles stuck orders",
-    "telemetry_enabled": "telemetry is always published to the console",
-    "telemetry_url": "telemetry is published by the core",
-    "telemetry_interval": "telemetry is published by the core",
-}
+from strategies.trend_detector import Direction
+from strategies.trend_ladder_closing import TrendLadderClosing
+from strategies.trend_ladder_entries import (
+    TrendLadderEntries,
+    entry_cooldown_secs,
+    entry_price,
+)
+from strategies.trend_ladder_exits import TrendLadderExits
+from strategies.trend_ladder_params import TrendLadderParams
+from strategies.trend_ladder_state import COVER, FLUSH, STOP, Lot, Mode
 
 
-class TrendLadderParams(StrategyParams):
-    # -- ladder ----------------------------------------------------------------
-    quantity_base: Decimal = Field(
-        default=Decimal("0.001"), gt=0, description="entry size, base units (at least venue min)"
-    )
-    take_profit_abs: Decimal = Field(
-        default=Decimal(5), gt=0, description="take-profit distance from the entry, quote ccy"
-    )
-    entry_offset_ticks: int = Field(
-        default=1, ge=0, description="entries this many ticks outside the touch (0 = join it)"
-    )
-    max_orders: int = Field(
-        default=40, ge=1, description="cap on filled entries awaiting exit plus open entries"
-    )
-    max_open_entries: int = Field(default=1, ge=1, description="cap on resting entry orders")
-    max_position: Decimal | None = Field(
-        default=None, gt=0, description="base units; default max_orders x quantity_base"
-    )
-    # -- pacing ----------------------------------------------------------------
-    base_wait: float = Field(default=450.0, ge=0, description="base cool-down between entries, s")
-    min_wait: float = Field(default=60.0, ge=0, description="floor of the cool-down, s")
-    max_wait: float = Field(default=900.0, ge=0, description="ceiling of the cool-down, s")
-    idle_wait: float = Field(
-        default=60.0, ge=0, description="cool-down while fewer than max_orders/6 exits wait, s"
-    )
-    pace_ignore_imbalance_tp: bool = Field(
-        default=False, description="leave coverage exits out of the pacing count"
-    )
-    # -- direction -------------------------------------------------------------
-    fixed_direction: Literal["long", "short"] = Field(
-        default="long", description="direction when the detector is off (its start otherwise)"
-    )
-    detector_enabled: bool = Field(default=False, description="switch direction on EMA/ATR slope")
-    bar_secs: float = Field(default=60.0, gt=0, description="detector bar length, s")
-    ema_len: int = Field(default=50, ge=1, description="EMA length, bars")
-    atr_len: int = Field(default=14, ge=1, description="ATR length, bars")
-    slope_up: float = Field(default=0.2, description="slope (ATR per bar) above which: long")
-    slope_down: float = Field(default=-0.2, description="slope (ATR per bar) below which: short")
-    warmup_minutes: int = Field(default=50, ge=0, description="bars needed before a slope exists")
-    hysteresis_bars: int = Field(
-        default=2, ge=1, description="bars the opposite signal must hold before a switch"
-    )
-    hysteresis_margin: float | None = Field(
-        default=None, gt=0, description="slope this far beyond a threshold switches at once"
-    )
-    flip_flush: Literal["passive", "market"] = Field(
-        default="passive", description="how the old position closes on a switch"
-    )
-    flush_ticks: int = Field(default=0, ge=0, description="passive flush: ticks outside the touch")
-    flush_timeout_secs: float = Field(
-        default=60.0, gt=0, description="passive flush gives way to a market close after this"
-    )
-    # -- risk ------------------------------------------------------------------
-    stop_loss_abs: Decimal | None = Field(
-        default=None, gt=0, description="close all when unrealized loss reaches this, quote ccy"
-    )
-    stop_loss_pct: Decimal | None = Field(
-        default=None, gt=0, lt=100, description="close all when the mid is this % against entry"
-    )
-    stop_cooldown_secs: float = Field(default=300.0, ge=0, description="no entries after a stop")
-    imb_max_corr_in_10m: int = Field(
-        default=3, ge=0, description="coverage top-ups per 10 minutes (0 = unlimited)"
-    )
-    # -- requotes --------------------------------------------------------------
-    requote_ticks: int = Field(
-        default=5, ge=0, description="requote an entry this many ticks off target (0 = off)"
-    )
-    requote_abs: Decimal = Field(
-        default=Decimal(0), ge=0, description="alternative threshold, quote ccy (the larger wins)"
-    )
-    max_requotes_per_tick: int = Field(default=2, ge=1)
-    requote_wait_confirm_secs: float = Field(
-        default=5.0, gt=0, description="a requote cancel not confirmed by then backs off"
-    )
-    requote_skip_backoff_secs: float = Field(default=15.0, gt=0, description="first back-off, s")
-    requote_skip_backoff_max_secs: float = Field(default=120.0, gt=0, description="back-off cap, s")
+class TrendLadder(TrendLadderEntries, TrendLadderExits, TrendLadderClosing):
+    """The strategy: its lifecycle, its events, the tick that runs its parts
+    (``trend_ladder_entries``, ``_exits``, ``_closing``), its telemetry and preview."""
 
-    RENAMED: ClassVar[dict[str, str]] = {
-        key: f"{key} is no longer a parameter: {why}" for key, why in _REMOVED.items()
-    }
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TrendLadderParams:
-        if not self.min_wait <= self.base_wait <= self.max_wait:
-            raise ValueError(
-                f"need min_wait <= base_wait <= max_wait, got {self.min_wait} / "
-                f"{self.base_wait} / {self.max_wait}"
-            )
-        if self.slope_up <= self.slope_down:
-            raise ValueError(
-                f"slope_up ({self.slope_up}) must be above slope_down ({self.slope_down})"
-            )
-        if self.requote_skip_backoff_secs > self.requote_skip_backoff_max_secs:
-            raise ValueError(
-                f"requote_skip_backoff_secs ({self.requote_skip_backoff_secs}) must not exceed "
-                f"requote_skip_backoff_max_secs ({self.requote_skip_backoff_max_secs})"
-            )
-        if self.max_position is not None and self.max_position < self.quantity_base:
-            raise ValueError(
-                f"max_position ({self.max_position}) is below quantity_base "
-                f"({self.quantity_base}): no entry could ever be placed"
-            )
-        return self
-
-
-# -- pure helpers ---------------------------------------------------------------
-
-
-def entry_cooldown_secs(count: int, p: TrendLadderParams) -> float:
-    """Wait between entries given ``count`` filled entries awaiting their exit."""
-    ratio = count / p.max_orders
-    if ratio >= 2 / 3:
-        wait = 2 * p.base_wait
-    elif ratio >= 1 / 3:
-        wait = p.base_wait
-    elif ratio >= 1 / 6:
-        wait = p.base_wait / 2
-    else:
-        wait = p.idle_wait
-    return min(max(wait, p.min_wait), p.max_wait)
-
-
-def entry_price(
-    side: Side, bid: Decimal | None, ask: Decimal | None, inst: Instrument, offset_ticks: int
-) -> Decimal | None:
-    """Post-only entry ``offset_ticks`` outside the touch, never crossing."""
-    tick = inst.tick_size
-    if side is Side.BUY:
-        if bid is None:
-            return None
-        price = min(bid, ask - tick) if ask is not None else bid
-        price -= offset_ticks * tick
-    else:
-        if ask is None:
-            return None
-        price = max(ask, bid + tick) if bid is not None else ask
-        price += offset_ticks * tick
-    return price if price > 0 else None
-
-
-def take_profit_price(
-    entry_side: Side, entry: Decimal, tp_abs: Decimal, inst: Instrument
-) -> Decimal:
-    """The exit for an entry: sell above a buy, buy below a sell; rounded away from the entry."""
-    if entry_side is Side.BUY:
-        return inst.round_price(entry + tp_abs, Side.SELL)
-    return max(inst.tick_size, inst.round_price(entry - tp_abs, Side.BUY))
-
-
-def passive_limit(side: Side, price: Decimal, book: OrderBook | None, tick: Decimal) -> Decimal:
-    """Pull a post-only price back behind the opposite touch if it would cross."""
-    if book is None:
-        return price
-    if side is Side.SELL:
-        bid = book.best_bid()
-        return max(price, bid + tick) if bid is not None else price
-    ask = book.best_ask()
-    price = min(price, ask - tick) if ask is not None else price
-    return max(price, tick)
-
-
-# -- state ----------------------------------------------------------------------
-
-
-class Mode(enum.Enum):
-    TRADING = "trading"
-    FLUSHING = "flushing"
-    STOPPING = "stopping"
-    COOLDOWN = "cool-down"
-
-
-@dataclass(slots=True)
-class Lot:
-    """Fills of one entry order and what its take-profits have closed."""
-
-    entry_id: str
-    side: Side  # the entry's side
-    entry_price: Decimal
-    tp_price: Decimal
-    filled: Decimal = ZERO
-    closed: Decimal = ZERO
-    entry_done: bool = False
-
-    @property
-    def open(self) -> Decimal:
-        return max(ZERO, self.filled - self.closed)
-
-    @property
-    def tag(self) -> str:
-        return TP_PREFIX + self.entry_id
-
-
-class TrendLadder(Strategy):
     kind = "trend_ladder"
     title = "Trend-adaptive ladder"
     Params = TrendLadderParams
-
-    def __init__(
-        self, ctx: StrategyContext, venue: str, symbol: str, params: StrategyParams
-    ) -> None:
-        super().__init__(ctx, venue, symbol, params)
-        p: TrendLadderParams = self.params  # type: ignore[assignment]
-        self.p = p
-        self.size = max(self.inst.min_size, self.inst.round_size(p.quantity_base))
-        self.max_position = (
-            p.max_position if p.max_position is not None else p.max_orders * self.size
-        )
-        self.direction = Direction(p.fixed_direction)
-        self.detector = self._new_detector(self.direction)
-        self.mode = Mode.TRADING
-        self.flush_target = self.direction
-        self.flush_started_ms = 0
-        self.cooldown_until_ms = 0
-        self.stop_reason = ""
-        self.stop_chunk = self.max_position
-        self.lots: dict[str, Lot] = {}
-        self.active = False
-        self.last_entry_ms: int | None = None
-        self.immediate = False
-        self.requoting: dict[str, int] = {}
-        self.requote_credit = 0
-        self.backoff = RejectBackoff(
-            round(p.requote_skip_backoff_secs * 1000), round(p.requote_skip_backoff_max_secs * 1000)
-        )
-        """Refusals back off per kind: ``entry``, each lot's take-profit (its tag), and
-        ``requote`` (a requote cancel the venue did not confirm in time)."""
-        self.corrections: deque[int] = deque()
-
-    def _new_detector(self, initial: Direction) -> TrendDetector:
-        p = self.p
-        return TrendDetector(
-            bar_ms=max(1, round(p.bar_secs * 1000)),
-            ema_len=p.ema_len,
-            atr_len=p.atr_len,
-            slope_up=p.slope_up,
-            slope_down=p.slope_down,
-            warmup_bars=p.warmup_minutes,
-            confirm_bars=p.hysteresis_bars,
-            margin=p.hysteresis_margin,
-            min_atr=float(self.inst.tick_size),
-            initial=initial,
-        )
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -328,10 +77,10 @@ class TrendLadder(Strategy):
                     delta = self.p.take_profit_abs * entry_side.sign
                     lot = self.lots[entry_id] = Lot(
                         entry_id,
-                        entry_side,
                         o.price - delta,
                         o.price,
                         entry_done=entry_id not in live_entry_ids,
+                        side=entry_side,
                     )
                 lot.filled += o.remaining
             elif o.tag in (FLUSH, STOP) or (
@@ -380,17 +129,7 @@ class TrendLadder(Strategy):
         now = self.ctx.now_ms()
         if tag == ENTRY:
             tel.count("entry_fills")
-            lot = self.lots.get(order.client_id)
-            if lot is None:
-                base = order.price if order.price is not None else fill.price
-                lot = self.lots[order.client_id] = Lot(
-                    order.client_id,
-                    order.side,
-                    base,
-                    take_profit_price(order.side, base, self.p.take_profit_abs, self.inst),
-                )
-            lot.filled += fill.size
-            lot.entry_done = not order.is_live
+            lot = entry_filled(self.lots, order, fill, self._new_lot(order.side))
             self.last_entry_ms = now
             if (
                 self.active
@@ -401,13 +140,9 @@ class TrendLadder(Strategy):
                 self._cover_lot(lot, now)
         elif tag.startswith(TP_PREFIX):
             tel.count("tp_fills")
-            lot = self.lots.get(tag[len(TP_PREFIX) :])
-            if lot is not None:
-                lot.closed = min(lot.filled, lot.closed + fill.size)
-                if lot.open <= 0:
-                    self.immediate = True  # an exit closed: the next entry need not wait
-                    if lot.entry_done:
-                        del self.lots[lot.entry_id]
+            lot = take_profit_filled(self.lots, tag[len(TP_PREFIX) :], fill.size)
+            if lot is not None and lot.open <= 0:
+                self.immediate = True  # an exit closed: the next entry need not wait
         else:
             tel.count(f"{tag or 'untagged'}_fills")
 
@@ -427,11 +162,7 @@ class TrendLadder(Strategy):
             if status is OrderStatus.OPEN:
                 self.backoff.accepted(ENTRY)
             if status.is_terminal:
-                lot = self.lots.get(order.client_id)
-                if lot is not None:
-                    lot.entry_done = True
-                    if lot.open <= 0:
-                        del self.lots[lot.entry_id]
+                entry_ended(self.lots, order.client_id)
                 requoted = self.requoting.pop(order.client_id, None) is not None
                 if (
                     requoted
@@ -497,391 +228,6 @@ class TrendLadder(Strategy):
         self._requote(book, now_ms)
         if self.mode is Mode.TRADING:
             self._maybe_enter(book, now_ms)
-
-    def _reconcile_lots(self) -> None:
-        """Lots may not hold more than the position (a flatten or a coverage exit closed
-        some): forget the ones whose take-profits are farthest from the market first."""
-        held = max(ZERO, self._held() * self.direction.sign)
-        side = self._entry_side()
-        for lot in list(self.lots.values()):
-            if lot.side is not side:
-                lot.closed = lot.filled
-        excess = sum((lot.open for lot in self.lots.values()), ZERO) - held
-        for lot in sorted(self.lots.values(), key=self._lot_distance, reverse=True):
-            if excess <= 0:
-                break
-            take = min(lot.open, excess)
-            lot.closed += take
-            excess -= take
-        tp_orders = [o for o in self._orders() if o.tag.startswith(TP_PREFIX)]
-        for lot in list(self.lots.values()):
-            if lot.open > 0:
-                continue
-            for o in tp_orders:
-                if o.tag == lot.tag and not o.cancel_requested:
-                    self.ctx.cancel(o.client_id)
-            if lot.entry_done:
-                del self.lots[lot.entry_id]
-
-    def _lot_distance(self, lot: Lot) -> Decimal:
-        """Farther take-profits sort later (a long's highest exit is the farthest)."""
-        return lot.tp_price * lot.side.sign
-
-    def _cover_lot(self, lot: Lot, now_ms: int) -> None:
-        """Give a lot take-profits for its uncovered amount (never beyond the position)."""
-        orders = self._orders()
-        live_tp = sum(
-            (o.remaining for o in orders if o.tag == lot.tag and not o.cancel_requested), ZERO
-        )
-        size = self.inst.round_size(min(lot.open - live_tp, self._uncovered(orders)))
-        if size < self.inst.min_size:
-            return
-        exit_side = lot.side.opposite
-        book = self.ctx.book(self.venue, self.symbol)
-        price = passive_limit(exit_side, lot.tp_price, book, self.inst.tick_size)
-        order = self.ctx.place(
-            self.venue,
-            self.symbol,
-            exit_side,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=lot.tag,
-        )
-        if order.status is not OrderStatus.REJECTED:  # rejects back off in on_order
-            self.ctx.telemetry.count("tp_placed")
-
-    def _uncovered(self, orders: list[OrderView]) -> Decimal:
-        """Position in the direction minus the remaining size of live reduce-only exits."""
-        held = self._held() * self.direction.sign
-        if held <= 0:
-            return ZERO
-        closing = self._entry_side().opposite
-        covered = sum(
-            (
-                o.remaining
-                for o in orders
-                if o.reduce_only and o.side is closing and not o.cancel_requested
-            ),
-            ZERO,
-        )
-        return held - covered
-
-    def _top_up_coverage(self, book: OrderBook, now_ms: int) -> None:
-        deficit = self._uncovered(self._orders())
-        self.ctx.telemetry.sample("coverage_deficit", now_ms, max(ZERO, deficit))
-        size = self.inst.round_size(deficit)
-        if size < self.inst.min_size:
-            self.ctx.telemetry.set("coverage", "ok")
-            return
-        cap = self.p.imb_max_corr_in_10m
-        while self.corrections and self.corrections[0] <= now_ms - _CORRECTION_WINDOW_MS:
-            self.corrections.popleft()
-        if cap and len(self.corrections) >= cap:
-            self.ctx.telemetry.set("coverage", f"deficit {deficit}: top-up rate cap reached")
-            return
-        exit_side = self._entry_side().opposite
-        entry = self.ctx.position(self.venue, self.symbol).entry_price
-        if entry > 0:
-            target = take_profit_price(exit_side.opposite, entry, self.p.take_profit_abs, self.inst)
-        else:
-            touch = book.best_ask() if exit_side is Side.SELL else book.best_bid()
-            assert touch is not None
-            target = touch
-        price = passive_limit(exit_side, target, book, self.inst.tick_size)
-        self.corrections.append(now_ms)
-        order = self.ctx.place(
-            self.venue,
-            self.symbol,
-            exit_side,
-            size,
-            price,
-            post_only=True,
-            reduce_only=True,
-            tag=COVER,
-        )
-        self.ctx.telemetry.count("coverage_topups")
-        self.ctx.telemetry.set("coverage", f"deficit {deficit}: topped up")
-        self.ctx.log.info(
-            "%s: position exceeds resting exits by %s: coverage exit %s %s @ %s (%s)",
-            self.ctx.name,
-            deficit,
-            exit_side.value,
-            size,
-            price,
-            order.status.value,
-        )
-
-    def _requote(self, book: OrderBook, now_ms: int) -> None:
-        p = self.p
-        tel = self.ctx.telemetry
-        wait_ms = round(p.requote_wait_confirm_secs * 1000)
-        for cid, asked_ms in list(self.requoting.items()):
-            if asked_ms >= 0 and now_ms - asked_ms >= wait_ms:
-                self.requoting[cid] = -1  # counted once; its terminal update still clears it
-                self.backoff.rejected("requote", now_ms)
-                tel.count("requote_backoffs")
-                self.ctx.log.info(
-                    "%s: cancel of %s not confirmed in %.1f s; requotes back off %.0f s",
-                    self.ctx.name,
-                    cid,
-                    p.requote_wait_confirm_secs,
-                    (self.backoff.until_ms["requote"] - now_ms) / 1000,
-                )
-        threshold = max(p.requote_ticks * self.inst.tick_size, p.requote_abs)
-        if threshold <= 0 or not self.backoff.ready("requote", now_ms):
-            return
-        side = self._entry_side()
-        bid, ask = self._touch(book)
-        desired = entry_price(side, bid, ask, self.inst, p.entry_offset_ticks)
-        if desired is None:
-            return
-        stale = [
-            o
-            for o in self._orders()
-            if o.tag == ENTRY
-            and o.side is side
-            and not o.cancel_requested
-            and o.status is not OrderStatus.PENDING
-            and o.price is not None
-            and abs(o.price - desired) >= threshold
-        ]
-        stale.sort(key=lambda o: abs((o.price or ZERO) - desired), reverse=True)
-        for o in stale[: p.max_requotes_per_tick]:
-            if self.ctx.cancel(o.client_id):
-                self.requoting[o.client_id] = now_ms
-
-    def _maybe_enter(self, book: OrderBook, now_ms: int) -> None:
-        p = self.p
-        tel = self.ctx.telemetry
-        orders = self._orders()
-        entries = [o for o in orders if o.tag == ENTRY]
-        count = self._pacing_count(orders)
-        wait = entry_cooldown_secs(count, p)
-        since = (now_ms - self.last_entry_ms) / 1000 if self.last_entry_ms is not None else None
-        tel.set("entry_wait_s", round(wait, 1))
-        tel.set("next_entry_in_s", round(max(0.0, wait - since), 1) if since is not None else 0.0)
-        if len(entries) >= p.max_open_entries:
-            tel.set("entry_block", "max_open_entries")
-            return
-        if count + len(entries) >= p.max_orders:
-            tel.set("entry_block", "max_orders")
-            return
-        pending = sum((o.remaining for o in entries), ZERO)
-        if abs(self._position()) + pending + self.size > self.max_position:
-            tel.set("entry_block", "max_position")
-            return
-        if not self.backoff.ready(ENTRY, now_ms):
-            tel.set("entry_block", "reject back-off")
-            return
-        requote = self.requote_credit > 0
-        if not (requote or self.immediate or since is None or since >= wait):
-            tel.set("entry_block", "cool-down")
-            return
-        side = self._entry_side()
-        bid, ask = self._touch(book)
-        price = entry_price(side, bid, ask, self.inst, p.entry_offset_ticks)
-        if price is None:
-            tel.set("entry_block", "no touch")
-            return
-        tel.set("entry_block", "")
-        order = self.ctx.place(
-            self.venue, self.symbol, side, self.size, price, post_only=True, tag=ENTRY
-        )
-        if requote:
-            self.requote_credit -= 1
-        else:
-            self.last_entry_ms = now_ms
-            self.immediate = False
-        if order.status is OrderStatus.REJECTED:
-            return
-        tel.count("entries")
-
-    def _pacing_count(self, orders: list[OrderView]) -> int:
-        """Filled entries waiting for their exit (and coverage exits unless ignored)."""
-        count = sum(1 for lot in self.lots.values() if lot.open > 0)
-        if not self.p.pace_ignore_imbalance_tp:
-            count += sum(1 for o in orders if o.tag == COVER)
-        return count
-
-    # -- direction switch -----------------------------------------------------
-
-    def _switch(self, new: Direction, now_ms: int) -> None:
-        self.ctx.telemetry.count("flips")
-        self.ctx.log.info(
-            "%s: trend detector switched to %s (slope %.3f)",
-            self.ctx.name,
-            new.value,
-            self.detector.slope or 0.0,
-        )
-        if self.mode in (Mode.STOPPING, Mode.COOLDOWN):
-            self.direction = new  # flat or being closed: just trade the new way afterwards
-            self.lots.clear()
-            return
-        self._begin_flush(new, now_ms)
-
-    def _begin_flush(self, target: Direction, now_ms: int) -> None:
-        if self.mode is not Mode.FLUSHING:
-            self.flush_started_ms = now_ms
-        self.mode = Mode.FLUSHING
-        self.flush_target = target
-        self.requoting.clear()
-        self.requote_credit = 0
-        for o in self._orders():
-            if o.tag != FLUSH and not o.cancel_requested:
-                self.ctx.cancel(o.client_id)
-
-    def _work_flush(self, book: OrderBook, size: Decimal, now_ms: int) -> None:
-        """Close any position against the target direction, then trade the target way."""
-        target = self.flush_target
-        orders = self._orders()
-        against = -size * target.sign  # > 0: a position against the target
-        if against < self.inst.min_size:
-            for o in orders:
-                if o.tag == FLUSH and not o.cancel_requested:
-                    self.ctx.cancel(o.client_id)
-            if target is not self.direction:
-                self.lots.clear()
-            self.direction = target
-            self.mode = Mode.COOLDOWN if now_ms < self.cooldown_until_ms else Mode.TRADING
-            self.immediate = True
-            self.ctx.log.info("%s: now trading %s", self.ctx.name, target.value)
-            return
-        for o in orders:
-            if o.tag != FLUSH and not o.cancel_requested:
-                self.ctx.cancel(o.client_id)
-        flush = [o for o in orders if o.tag == FLUSH]
-        closing = Side.closing(size)
-        qty = self.inst.round_size(against)
-        timed_out = now_ms - self.flush_started_ms >= self.p.flush_timeout_secs * 1000
-        # A reduce-only IOC can never close more than is held, so it need not wait for the
-        # other exits' cancels; a resting flush could, so it waits until they are gone.
-        if self.p.flip_flush == "market" or timed_out:
-            if flush:
-                for o in flush:
-                    if o.post_only and not o.cancel_requested:
-                        self.ctx.cancel(o.client_id)  # the passive flush gives way
-                return
-            self.ctx.place(
-                self.venue,
-                self.symbol,
-                closing,
-                qty,
-                None,
-                order_type=OrderType.MARKET,
-                time_in_force=TimeInForce.IOC,
-                reduce_only=True,
-                tag=FLUSH,
-            )
-            return
-        if any(o.tag != FLUSH and o.reduce_only for o in orders):
-            return
-        tick = self.inst.tick_size
-        bid, ask = self._touch(book)
-        if closing is Side.SELL:
-            desired = ask + self.p.flush_ticks * tick if ask is not None else None
-        else:
-            desired = bid - self.p.flush_ticks * tick if bid is not None else None
-        if desired is None:
-            return
-        desired = passive_limit(closing, desired, book, tick)
-        if flush:
-            for o in flush:
-                if not o.cancel_requested and (o.price != desired or o.remaining != qty):
-                    self.ctx.cancel(o.client_id)
-            return
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            closing,
-            qty,
-            desired,
-            post_only=True,
-            reduce_only=True,
-            tag=FLUSH,
-        )
-
-    # -- stop loss ------------------------------------------------------------
-
-    def _stop_hit(self, size: Decimal, entry: Decimal, mid: Decimal) -> str:
-        if size == 0 or abs(size) < self.inst.min_size or entry <= 0:
-            return ""
-        loss = (entry - mid) * size  # > 0 when losing
-        p = self.p
-        if p.stop_loss_abs is not None and loss >= p.stop_loss_abs:
-            return f"unrealized loss {loss:.2f} >= stop_loss_abs {p.stop_loss_abs}"
-        if p.stop_loss_pct is not None:
-            adverse = (entry - mid) / entry * 100 * (1 if size > 0 else -1)
-            if adverse >= p.stop_loss_pct:
-                return f"mid {adverse:.3f}% against entry >= stop_loss_pct {p.stop_loss_pct}"
-        return ""
-
-    def _begin_stop(self, reason: str, now_ms: int) -> None:
-        if self.mode is Mode.FLUSHING:
-            self.direction = self.flush_target  # the position goes anyway
-        self.mode = Mode.STOPPING
-        self.stop_reason = reason
-        self.stop_chunk = max(self.max_position, abs(self._position()))
-        self.ctx.telemetry.count("stops")
-        self.ctx.telemetry.set("last_stop", reason)
-        self.ctx.log.warning("%s: STOP LOSS: %s; closing the position", self.ctx.name, reason)
-        for o in self._orders():
-            if o.tag != STOP and not o.cancel_requested:
-                self.ctx.cancel(o.client_id)
-
-    def _work_stop(self, size: Decimal, now_ms: int) -> None:
-        orders = self._orders()
-        for o in orders:
-            if o.tag != STOP and not o.cancel_requested:
-                self.ctx.cancel(o.client_id)
-        if abs(size) < self.inst.min_size:
-            self.mode = Mode.COOLDOWN
-            self.cooldown_until_ms = now_ms + round(self.p.stop_cooldown_secs * 1000)
-            self.lots.clear()
-            self.ctx.log.warning(
-                "%s: stopped out; no entries for %.0f s", self.ctx.name, self.p.stop_cooldown_secs
-            )
-            return
-        if any(o.tag == STOP for o in orders):
-            return
-        qty = self.inst.round_size(min(abs(size), self.stop_chunk))
-        self.ctx.place(
-            self.venue,
-            self.symbol,
-            Side.closing(size),
-            max(qty, self.inst.min_size),
-            None,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=True,
-            tag=STOP,
-        )
-
-    # -- reading --------------------------------------------------------------
-
-    def _orders(self) -> list[OrderView]:
-        return self.ctx.orders(self.venue, self.symbol)
-
-    def _position(self) -> Decimal:
-        return self.ctx.position(self.venue, self.symbol).size
-
-    def _held(self) -> Decimal:
-        """This strategy's position, clipped to what the account holds on that side:
-        reduce-only orders can close no more than that (and an account-wide flatten
-        closes the account without booking it to the strategy)."""
-        own = self._position()
-        account = self.ctx.account_position(self.venue, self.symbol)
-        if own == 0 or account == 0 or (own > 0) != (account > 0):
-            return ZERO
-        return own if abs(own) <= abs(account) else account
-
-    def _entry_side(self) -> Side:
-        return Side.BUY if self.direction is Direction.LONG else Side.SELL
-
-    def _touch(self, book: OrderBook) -> tuple[Decimal | None, Decimal | None]:
-        """Best bid and ask of everyone else (our own resting size taken out)."""
-        return external_bbo(book, self.inst, self._orders())
 
     # -- telemetry and preview -------------------------------------------------
 

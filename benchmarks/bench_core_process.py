@@ -45,6 +45,7 @@ for path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(path))
 
 from bench_ui import PROBE_S, Injector, _pct  # noqa: E402
+from samples import Samples  # noqa: E402
 
 from mmtui.config import Config, bundled_example, load_config  # noqa: E402
 from mmtui.logsetup import LogBuffer, add_handler  # noqa: E402
@@ -63,7 +64,7 @@ def _config(folder: Path) -> Config:
     return config
 
 
-async def _probe(lags: list[float], stop: asyncio.Event) -> None:
+async def _probe(lags: Samples, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         t0 = loop.time()
@@ -76,16 +77,18 @@ async def _measure_core(session: Session, args: argparse.Namespace) -> list[floa
     engine = session.engine
     while engine.connectors[VENUE].book(SYMBOL) is None:
         await asyncio.sleep(0.1)
+    # allocated (and touched) before the warm-up ends: the probe's samples must not
+    # grow the RSS this benchmark reports
+    lags = Samples.for_rate(1 / PROBE_S, args.seconds)
     await asyncio.sleep(args.warmup)
     injector = Injector(session)
-    lags: list[float] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(_probe(lags, stop)), loop.create_task(injector.run(args.rate, stop))]
     await asyncio.sleep(args.seconds)
     stop.set()
     await asyncio.gather(*tasks)
-    return lags
+    return lags.tolist()
 
 
 def _write(path: str, **values: object) -> None:
@@ -135,7 +138,7 @@ async def role_core(args: argparse.Namespace) -> None:
     server = CoreServer(session, Path(args.socket), buffer, refresh_hz=config.ui.refresh_hz)
     await server.start()
 
-    publish_ms: list[float] = []
+    publish_ms = Samples.for_rate(30, args.seconds + args.warmup + 120)
     publish = server.publish
 
     def timed_publish(*, force: bool = False) -> None:
@@ -147,7 +150,7 @@ async def role_core(args: argparse.Namespace) -> None:
 
     async def measure() -> None:
         lags = await _measure_core(session, args)
-        _write(args.out, lags=lags, publish_ms=publish_ms[-len(lags) :])
+        _write(args.out, lags=lags, publish_ms=publish_ms.tolist()[-len(lags) :])
 
     task = asyncio.get_running_loop().create_task(measure())
     await server.stop_requested.wait()

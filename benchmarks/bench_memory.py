@@ -23,6 +23,7 @@ import logging
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,25 @@ def sizes(session: Session) -> str:
     return ", ".join(parts)
 
 
+def growers(first: tracemalloc.Snapshot | None, top: int = 8) -> tracemalloc.Snapshot:
+    """``--tracemalloc``: from the first sample after the warm-up on, the source lines
+    whose live allocations grew most since it (the first call starts tracing)."""
+    if first is None:
+        tracemalloc.start(1)
+        return tracemalloc.take_snapshot()
+    now = tracemalloc.take_snapshot()
+    stats = now.compare_to(first, "lineno")
+    total = sum(s.size_diff for s in stats)
+    print(f"  traced growth since the first sample: {total / 1024:+.0f} KiB")
+    for stat in sorted(stats, key=lambda s: s.size_diff, reverse=True)[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"    {stat.size_diff / 1024:+8.1f} KiB {stat.count_diff:+7d} blocks  "
+            f"{frame.filename.removeprefix(str(ROOT) + '/')}:{frame.lineno}"
+        )
+    return first
+
+
 def slope_per_hour(points: list[tuple[float, float]]) -> float:
     """Least-squares slope of (sim seconds, MB) in MB per sim-hour."""
     n = len(points)
@@ -74,7 +94,7 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     return cov / var * 3600 if var else 0.0
 
 
-async def main(hours: float, sample_min: float, warmup_min: float) -> None:
+async def main(hours: float, sample_min: float, warmup_min: float, trace: bool = False) -> None:
     logging.disable(logging.WARNING)
     gc_policy.install()
     step_s = sample_min * 60
@@ -85,6 +105,7 @@ async def main(hours: float, sample_min: float, warmup_min: float) -> None:
         started = time.perf_counter()
         sim_s = 0.0
         after: list[tuple[float, float]] = []
+        first: tracemalloc.Snapshot | None = None
         total_s = hours * 3600
         while sim_s < total_s - 1e-6:
             step = min(step_s, total_s - sim_s)
@@ -95,6 +116,8 @@ async def main(hours: float, sample_min: float, warmup_min: float) -> None:
             warm = sim_s >= warmup_min * 60
             if warm:
                 after.append((sim_s, rss))
+                if trace:
+                    first = growers(first)
             print(
                 f"sim-min {sim_s / 60:5.0f}: RSS {rss:6.1f} MB{'' if warm else ' (warm-up)'}; "
                 f"{sizes(session)}; {session.summary().orders_placed:,} orders placed, "
@@ -116,5 +139,10 @@ if __name__ == "__main__":
     parser.add_argument("hours", nargs="?", type=float, default=2.0, help="sim-hours (2)")
     parser.add_argument("--sample-min", type=float, default=10.0, help="sim-minutes per sample")
     parser.add_argument("--warmup-min", type=float, default=30.0, help="sim-minutes of warm-up")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="after the warm-up, print the source lines whose allocations grew most",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.hours, args.sample_min, args.warmup_min))
+    asyncio.run(main(args.hours, args.sample_min, args.warmup_min, args.tracemalloc))

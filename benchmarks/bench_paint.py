@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,7 +50,8 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bench_ui import Injector, _pct, _probe  # noqa: E402
+from bench_ui import PROBE_S, Injector, _pct, _probe  # noqa: E402
+from samples import Samples  # noqa: E402
 from textual.screen import Screen  # noqa: E402
 
 from mmtui import gc_policy  # noqa: E402
@@ -129,10 +131,11 @@ def rss_mb() -> float:
 class Timed:
     """Wraps a method of a class to time (and count) its calls."""
 
-    def __init__(self, cls: type, name: str) -> None:
+    def __init__(self, cls: type, name: str, capacity: int = 50_000) -> None:
         self.cls, self.name = cls, name
-        self.samples_ms: list[float] = []
-        self.cpu_ms: list[float] = []  # the same calls in this thread's CPU time
+        # preallocated: the samples must not grow the RSS this benchmark reports
+        self.samples_ms = Samples(capacity)
+        self.cpu_ms = Samples(capacity)  # the same calls in this thread's CPU time
         self._original: Callable[..., object] | None = getattr(cls, name, None)
 
     def __enter__(self) -> Timed:
@@ -159,9 +162,10 @@ class Timed:
 class GcWatch:
     """Collections per generation and their pauses (``gc.callbacks``)."""
 
-    def __init__(self) -> None:
-        self.pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
-        self.cpu_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    def __init__(self, capacity: int = 200_000) -> None:
+        # preallocated: the samples must not grow the RSS this benchmark reports
+        self.pauses_ms = {gen: Samples(capacity) for gen in (0, 1, 2)}
+        self.cpu_ms = {gen: Samples(capacity) for gen in (0, 1, 2)}
         self._t0 = self._c0 = 0.0
         self.on = False
 
@@ -195,11 +199,13 @@ async def run(args: argparse.Namespace) -> None:
     session = build_session(config, speed=args.speed)
     app = MMApp(session, buffer, refresh_hz=config.ui.refresh_hz)
     loop = asyncio.get_running_loop()
+    span = args.seconds + args.warmup
+    lags = Samples.for_rate(1 / PROBE_S, args.seconds)
     try:
         with (
-            Timed(Screen, "_on_timer_update") as paints,
-            Timed(Screen, "_refresh_layout") as layouts,
-            GcWatch() as gcw,
+            Timed(Screen, "_on_timer_update", int(30 * span) + 1_000) as paints,
+            Timed(Screen, "_refresh_layout", int(30 * span) + 1_000) as layouts,
+            GcWatch(int(100 * span) + 1_000) as gcw,
         ):
             async with app.run_test(headless=True, size=SIZE) as pilot:
                 for _ in range(500):
@@ -215,8 +221,7 @@ async def run(args: argparse.Namespace) -> None:
                     timed.samples_ms.clear()
                     timed.cpu_ms.clear()
                 stop = asyncio.Event()
-                lags: list[float] = []
-                tasks = [loop.create_task(_probe(lags, stop))]
+                tasks = [loop.create_task(_probe(lags, stop))]  # type: ignore[arg-type]
                 if args.rate:
                     tasks.append(loop.create_task(Injector(session).run(args.rate, stop)))
                 gc.collect()
@@ -229,7 +234,7 @@ async def run(args: argparse.Namespace) -> None:
                     profiler.enable()
                 if args.tracemalloc:
                     tracemalloc.start(25)
-                rss_marks = await _watch_rss(args.seconds, args.tracemalloc, args.trim)
+                rss_marks = await _watch_rss(args.seconds, args.tracemalloc, args.trim, args.types)
                 if profiler is not None:
                     profiler.disable()
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
@@ -252,7 +257,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def _watch_rss(
-    seconds: float, traced: bool = False, trim: bool = False
+    seconds: float, traced: bool = False, trim: bool = False, types: bool = False
 ) -> list[tuple[float, float]]:
     """Sleep ``seconds``; an RSS sample every minute. With ``traced`` (tracemalloc
     running), print each minute the tracebacks whose allocations grew the most
@@ -260,6 +265,7 @@ async def _watch_rss(
     marks: list[tuple[float, float]] = []
     start = time.perf_counter()
     first: tracemalloc.Snapshot | None = None
+    counts: Counter[str] | None = None
     while (left := seconds - (time.perf_counter() - start)) > 0:
         await asyncio.sleep(min(60.0, left))
         if left > 60.0:
@@ -274,7 +280,52 @@ async def _watch_rss(
             )
             if traced:
                 first = _trace_report(first, marks[-1])
+            if types:
+                counts = _type_report(counts)
     return marks
+
+
+_SIZED = (dict, list, set, deque)
+_LENGTHS: dict[int, int] = {}
+
+
+def _type_report(first: Counter[str] | None, top: int = 12) -> Counter[str]:
+    """``--types``: objects the collector tracks, by type, and the containers (dicts,
+    lists, sets, deques; frozen ones too) whose length grew most since the first
+    minute, each with a sample entry and who holds it (cheap: no tracing)."""
+    gc.collect()
+    gc.unfreeze()  # the frozen objects too (the containers made before the freeze)
+    try:
+        objects = gc.get_objects()
+        now: Counter[str] = Counter(type(o).__qualname__ for o in objects)
+        lengths = {id(o): (len(o), o) for o in objects if isinstance(o, _SIZED)}
+        del objects
+        if first is None:
+            _LENGTHS.update({k: n for k, (n, _) in lengths.items()})
+            return now
+        grown = sorted(((now[k] - first[k], k) for k in now), reverse=True)[:top]
+        print(
+            "  tracked objects grown since the first minute: "
+            + ", ".join(f"{name} {diff:+d}" for diff, name in grown if diff > 0),
+            flush=True,
+        )
+        rising = sorted(
+            ((n - _LENGTHS[k], o) for k, (n, o) in lengths.items() if k in _LENGTHS),
+            key=lambda x: -x[0],
+        )[:top]
+        for diff, o in rising:
+            if diff <= 0:
+                break
+            sample = next(iter(o.items() if isinstance(o, dict) else o), None)
+            holders = [type(r).__qualname__ for r in gc.get_referrers(o)][:3]
+            print(
+                f"    {type(o).__qualname__} +{diff} (now {len(o)}): "
+                f"{repr(sample)[:90]}  held by {holders}",
+                flush=True,
+            )
+        return first
+    finally:
+        gc.freeze()
 
 
 def _trace_report(
@@ -311,7 +362,7 @@ def _report(
     paints: Timed,
     layouts: Timed,
     gcw: GcWatch,
-    lags: list[float],
+    lags: Samples,
     rss0: float,
     rss1: float,
     rss_marks: list[tuple[float, float]],
@@ -381,6 +432,11 @@ def main() -> None:
         "--tracemalloc",
         action="store_true",
         help="trace allocations (25 frames); each minute print the top growers",
+    )
+    parser.add_argument(
+        "--types",
+        action="store_true",
+        help="each minute, the object types (collector-tracked) whose count grew most",
     )
     parser.add_argument(
         "--trim",

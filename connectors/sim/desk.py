@@ -36,8 +36,13 @@ class VenueDesk:
 
     @property
     def history_size(self) -> int:
-        """How many finished orders, and fills per account, the venue remembers."""
+        """How many finished orders the venue remembers."""
         return self._orders.size
+
+    @property
+    def fill_history_size(self) -> int:
+        """How many fills per account the venue remembers."""
+        return self.accounts.history_size
 
     @property
     def collateral_asset(self) -> str:

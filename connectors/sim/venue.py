@@ -63,12 +63,15 @@ class _Market:
 
 
 HISTORY_SIZE = 2_000
-"""Finished orders, and fills per account, a sim venue remembers for lookups and
-fill-history reads (the oldest forgotten first). What reads them looks seconds to
-minutes back (an order's status by client id, fills since the last watermark less
-30 s); 2,000 is ~25 minutes of a quoting strategy's fills on the example config,
-and about 1.7 MB when full (10,000 took two sim-hours to fill: the RSS of a soak
-grew all that time)."""
+"""Finished orders a sim venue remembers for lookups by client id (the oldest
+forgotten first): what asks looks seconds back (a pending order's status, one a
+list no longer shows); 2,000 is ~2.5 minutes of the example config's orders
+(10,000 took two sim-hours to fill: the RSS of a soak grew all that time)."""
+FILL_HISTORY_SIZE = 500
+"""Fills per account a sim venue remembers for fill-history reads: a recovery
+reads from where a stream dropped less 30 s, seconds to a minute back; 500 is
+~4 minutes of the example config's fills (~300 KB). 2,000 took 15 minutes to fill
+and was most of what a 10-minute console run's core grew by."""
 
 
 class SimVenue(VenueDesk):
@@ -83,6 +86,7 @@ class SimVenue(VenueDesk):
         starting_collateral: Decimal = Decimal(100_000),
         collateral_asset: str = "USDC",
         history_size: int = HISTORY_SIZE,
+        fill_history_size: int = FILL_HISTORY_SIZE,
         funding: FundingSpec | None = None,
     ) -> None:
         self.name = name
@@ -100,7 +104,7 @@ class SimVenue(VenueDesk):
             name,
             starting_collateral=starting_collateral,
             collateral_asset=collateral_asset,
-            history_size=history_size,
+            history_size=fill_history_size,
             mark=self._mark,
             now_ms=lambda: self.now_ms,
         )

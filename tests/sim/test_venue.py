@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 from connectors.base import Liquidity, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 from connectors.sim.market import BasisDynamics
-from connectors.sim.venue import HISTORY_SIZE, FlowParams, SimVenue
+from connectors.sim.venue import FILL_HISTORY_SIZE, HISTORY_SIZE, FlowParams, SimVenue
 from connectors.sim.world import AssetSpec, SimWorld, VenueSpec
 
 BTC = AssetSpec("BTC", D(100_000), D("0.1"), D("0.001"), D("0.001"), volatility=0.0)
@@ -164,11 +164,12 @@ def test_cancel_by_order_id_reaches_the_older_of_two_orders_with_one_client_id()
 
 
 def test_finished_orders_and_fills_kept_at_most_history_size() -> None:
-    """The venue's memory of finished orders and of an account's fills stays at
-    HISTORY_SIZE (2,000) however many there were (a soak's RSS grew until 10,000 of
-    each, two sim-hours of quoting)."""
+    """The venue's memory of finished orders stays at HISTORY_SIZE (2,000) and of an
+    account's fills at FILL_HISTORY_SIZE (500) however many there were (a soak's RSS
+    grew until 10,000 of each, two sim-hours of quoting)."""
     _, venue, _ = _venue()
     assert venue.history_size == HISTORY_SIZE == 2_000
+    assert venue.fill_history_size == FILL_HISTORY_SIZE == 500
     extra = 150
     for i in range(HISTORY_SIZE + extra):
         assert venue.submit("me", _req(f"o{i}", Side.BUY, "0.01", "90000")).status is (
@@ -178,9 +179,9 @@ def test_finished_orders_and_fills_kept_at_most_history_size() -> None:
     assert len(venue._orders._done) == HISTORY_SIZE
     assert venue.lookup("me", f"o{extra - 1}") is None  # the oldest forgotten
     assert venue.lookup("me", f"o{extra}") is not None
-    for i in range(HISTORY_SIZE + extra):
+    for i in range(FILL_HISTORY_SIZE + extra):
         side = Side.BUY if i % 2 == 0 else Side.SELL
         venue.force_fill("me", "BTC-PERP", side, D("0.01"), D("100000"))
     fills = venue.fills_since("me", 0)
-    assert len(fills) == HISTORY_SIZE
-    assert fills[-1].trade_id == f"v-liquidation-{HISTORY_SIZE + extra}"
+    assert len(fills) == FILL_HISTORY_SIZE
+    assert fills[-1].trade_id == f"v-liquidation-{FILL_HISTORY_SIZE + extra}"

@@ -11,11 +11,12 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from connectors.base import ZERO, Instrument, OrderType, Side, TimeInForce
+from connectors.base import ZERO, Instrument, Side
 from strategies.backoff import RejectBackoff
 from strategies.base import OrderView, Strategy, StrategyContext, StrategyParams
 from strategies.hedged_cycle_params import HedgedCycleParams
 from strategies.leg_execution import touch_price
+from strategies.order_forms import place_market_ioc
 from strategies.pairing import common_size, counterpart, market_mid
 
 OPEN, CLOSE, CLOSE_MKT = "open", "close", "close_mkt"
@@ -204,14 +205,4 @@ class CycleLegs(Strategy):
     def _place_market(
         self, venue: str, symbol: str, side: Side, size: Decimal, tag: str, reduce_only: bool
     ) -> None:
-        self.ctx.place(
-            venue,
-            symbol,
-            side,
-            size,
-            None,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.IOC,
-            reduce_only=reduce_only,
-            tag=tag,
-        )
+        place_market_ioc(self.ctx, venue, symbol, side, size, tag, reduce_only=reduce_only)

@@ -10,8 +10,9 @@ sim-hour, over a 2 sim-hour soak::
 
 RSS is read after a full collection at each sample. The growth reported is the
 least-squares slope of RSS over sim-time after the warm-up (the structures fill
-to their caps first: order records live 10 minutes, the sim's histories 2,000
-entries), and the difference between the last and the first sample after it.
+to their caps first: ended order records live 30 s, the sim keeps 2,000 finished
+orders and 500 fills, the fill keys 10,000), and the difference between the last
+and the first sample after it.
 """
 
 from __future__ import annotations

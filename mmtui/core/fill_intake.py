@@ -158,20 +158,7 @@ class FillIntake:
             self._strategy_positions.get((order.strategy, fill.venue, fill.symbol)).apply_fill(
                 fill.side, fill.price, fill.size, fill.fee
             )
-        if writable(self._journal):
-            self._journal.record_fill(
-                ts_ms=fill.ts_ms or now,
-                client_id=order.client_id,
-                venue=fill.venue,
-                symbol=fill.symbol,
-                side=fill.side.value,
-                price=fill.price,
-                size=fill.size,
-                fee=fill.fee,
-                liquidity=fill.liquidity.value,
-                trade_id=fill.trade_id,
-                strategy=order.strategy,
-            )
+        self._journal_fill(fill, order.client_id, order.strategy, now)
         runner = self._runner_of(order)
         if runner is not None:
             runner.deliver_fill(fill, order)
@@ -224,10 +211,15 @@ class FillIntake:
         )
         log.warning("fill of no order of ours: %s", detail)
         self._note_event("foreign_fill", detail)
+        self._journal_fill(fill, fill.client_id, None, now)
+
+    def _journal_fill(
+        self, fill: Fill, client_id: str | None, strategy: str | None, now: int
+    ) -> None:
         if writable(self._journal):
             self._journal.record_fill(
                 ts_ms=fill.ts_ms or now,
-                client_id=fill.client_id,
+                client_id=client_id,
                 venue=fill.venue,
                 symbol=fill.symbol,
                 side=fill.side.value,
@@ -236,7 +228,7 @@ class FillIntake:
                 fee=fill.fee,
                 liquidity=fill.liquidity.value,
                 trade_id=fill.trade_id,
-                strategy=None,
+                strategy=strategy,
             )
 
 

@@ -60,7 +60,7 @@ from mmtui.core.recovery import FillRecovery
 from mmtui.core.risk import RiskEngine, RiskLimits, RiskState
 from mmtui.core.risk_monitor import RiskMonitor
 from mmtui.core.runner import StrategyRunner
-from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, run_summary
+from mmtui.core.summary import FlattenLine, FlattenReport, RunSummary, attention, run_summary
 from mmtui.core.telemetry import TelemetryHub
 from strategies.base import PlannedOrder, StrategyParams
 from strategies.registry import strategy_class
@@ -285,27 +285,8 @@ class Engine:
 
     def attention(self, *, detailed: bool = False) -> tuple[str, ...]:
         """Notices of what the venues did that an operator should know (short for
-        the header; ``detailed`` for the run summary)."""
-        out = [
-            m.describe()
-            if detailed
-            else f"inventory {m.venue} {m.symbol}: account {m.account}, journal {m.claimed}"
-            for m in self.reconciler.inventory_mismatches
-        ]
-        foreign = sum(len(v) for v in self.reconciler.foreign_orders.values())
-        if foreign:
-            out.append(f"{foreign} order(s) of other tools on the account")
-        if self.orders.counters.lost:
-            out.append(f"{self.orders.counters.lost} lost order(s)")
-        if self.order_path.foreign_fills:
-            out.append(f"{self.order_path.foreign_fills} fill(s) of no order of ours")
-        out.extend(self.guard.notices())
-        if self.order_path.refused_fills:
-            out.append(
-                f"{self.order_path.refused_fills} fill(s) refused as impossible"
-                + (" (journal: refused_fills)" if detailed else "")
-            )
-        return tuple(out)
+        the header; ``detailed`` for the run summary): ``summary.attention``."""
+        return attention(self, detailed=detailed)
 
     def snapshot(self) -> Snapshot:
         """Everything the console shows but the books, as immutable data."""

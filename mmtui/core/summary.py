@@ -245,3 +245,28 @@ def run_summary(engine: Engine, *, open_orders_left: int | None = None) -> RunSu
         strategies={n: r.state.value for n, r in engine.strategies.items()},
         fills_refused=engine.order_path.refused_fills,
     )
+
+
+def attention(engine: Engine, *, detailed: bool = False) -> tuple[str, ...]:
+    """Notices of what the venues did that an operator should know (short for
+    the header; ``detailed`` for the run summary)."""
+    out = [
+        m.describe()
+        if detailed
+        else f"inventory {m.venue} {m.symbol}: account {m.account}, journal {m.claimed}"
+        for m in engine.reconciler.inventory_mismatches
+    ]
+    foreign = sum(len(v) for v in engine.reconciler.foreign_orders.values())
+    if foreign:
+        out.append(f"{foreign} order(s) of other tools on the account")
+    if engine.orders.counters.lost:
+        out.append(f"{engine.orders.counters.lost} lost order(s)")
+    if engine.order_path.foreign_fills:
+        out.append(f"{engine.order_path.foreign_fills} fill(s) of no order of ours")
+    out.extend(engine.guard.notices())
+    if engine.order_path.refused_fills:
+        out.append(
+            f"{engine.order_path.refused_fills} fill(s) refused as impossible"
+            + (" (journal: refused_fills)" if detailed else "")
+        )
+    return tuple(out)

@@ -117,6 +117,11 @@ class EngineCollector(Collector):
         yield CounterMetricFamily(
             "mmtui_foreign_fills", "Fills of no order of ours", value=path.foreign_fills
         )
+        yield CounterMetricFamily(
+            "mmtui_late_fills",
+            "Fills of orders of ours whose records were pruned, booked from the journal",
+            value=path.late.found,
+        )
 
     def _positions(self) -> Iterator[Metric]:
         view = self._engine.view

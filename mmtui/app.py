@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from mmtui import gc_policy
-from mmtui.commands import BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
+from mmtui.commands import ATTACHED, BY_ACTION, BY_ID, COMMANDS, bindings, key_display, valid
 from mmtui.core.engine import EngineError
 from mmtui.core.readmodel import StrategyView
 from mmtui.core.risk import RiskState
@@ -382,14 +382,7 @@ class MMApp(ViewActions, App[RunSummary | None]):
     def action_help(self) -> None:
         attached = self.core.attached
         keys = {c.id: self.key_of(c.id) for c in COMMANDS if attached or c.id != "stop_core"}
-        texts = (
-            {
-                "quit": "detach: the console closes, the core keeps trading",
-                "quit_ctrl": "detach from anywhere (the core keeps trading)",
-            }
-            if attached
-            else {}
-        )
+        texts = {c: text for c, (_, text) in ATTACHED.items()} if attached else {}
         self.push_screen(HelpScreen(keys, texts))
 
     def action_quit_safely(self) -> None:

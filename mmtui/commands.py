@@ -118,6 +118,13 @@ COMMANDS: tuple[Command, ...] = (
     ),
 )
 
+ATTACHED: dict[str, tuple[str, str]] = {
+    "quit": ("Detach", "detach: the console closes, the core keeps trading"),
+    "quit_ctrl": ("Detach", "detach from anywhere (the core keeps trading)"),
+}
+"""What q and ctrl+q are in a console attached to a served core (label, help): the
+core keeps trading; Q (stop_core) is its safe shutdown."""
+
 VIEW_COMMANDS: tuple[Command, ...] = tuple(
     Command(f"view_{name}", key, f"view('{name}')", label, text, show=False)
     for name, key, label, text in (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from mmtui.commands import COMMANDS, STRATEGY_VERBS, valid
+from mmtui.commands import ATTACHED, BY_ID, COMMANDS, STRATEGY_VERBS, valid
 
 if TYPE_CHECKING:
     from mmtui.app import MMApp
@@ -20,11 +20,15 @@ Entry = tuple[str, Callable[[], object], str]
 def entries(app: MMApp) -> list[Entry]:
     view = app.core.view
     risk = view.header().risk_state
-    out: list[Entry] = [
-        (c.label if c.id != "kill" else "Kill switch", partial(app.run_action, c.action), c.help)
-        for c in COMMANDS
-        if c.id != "quit_ctrl" and app.check_action(c.action, ()) is True
-    ]
+    named = {"kill": ("Kill switch", BY_ID["kill"].help)}
+    if app.core.attached:
+        named |= ATTACHED  # q detaches: the core keeps trading
+    out: list[Entry] = []
+    for c in COMMANDS:
+        if c.id == "quit_ctrl" or app.check_action(c.action, ()) is not True:
+            continue
+        label, text = named.get(c.id, (c.label, c.help))
+        out.append((label, partial(app.run_action, c.action), text))
     for s in view.strategies():
         for verb, action in STRATEGY_VERBS:
             if valid(action, strategy=s.state, risk=risk):

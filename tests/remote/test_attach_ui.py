@@ -12,6 +12,7 @@ from typing import Any
 from mmtui.app import AttachedApp
 from mmtui.core.runner import StrategyState
 from mmtui.logsetup import LogBuffer
+from mmtui.palette import entries
 from mmtui.remote.client import RemoteCore
 from mmtui.screens import ConfirmScreen
 from mmtui.session import Session
@@ -53,6 +54,16 @@ async def test_attached_console_commands_the_core_and_q_detaches(
             await _shows(app, pilot, "detach: the console closes, the core keeps trading")
             await _shows(app, pilot, "attached to a served core: stop it")
             await pilot.press("escape")
+            # the palette says what q does here: detach, not the safe shutdown
+            offered = {label: text for label, _, text in entries(app)}
+            assert offered["Detach"] == "detach: the console closes, the core keeps trading"
+            assert "Quit" not in offered
+            await pilot.press("ctrl+p")
+            await pilot.press(*"Detach")
+            await _shows(app, pilot, "the console closes, the core keeps trading")
+            assert "cancel all our orders, print the summary" not in screen_text(app)
+            await pilot.press("escape")
+            await _shows(app, pilot, "BTC-PERP @ sim")
             await pilot.press("p")
             await until(lambda: runner.state is StrategyState.PAUSED, what="paused by the key")
             await _shows(app, pilot, "paused")

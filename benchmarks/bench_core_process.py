@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -44,9 +45,11 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from bench_paint import GcWatch  # noqa: E402
 from bench_ui import PROBE_S, Injector, _pct  # noqa: E402
 from samples import Samples  # noqa: E402
 
+from mmtui import gc_policy  # noqa: E402
 from mmtui.config import Config, bundled_example, load_config  # noqa: E402
 from mmtui.logsetup import LogBuffer, add_handler  # noqa: E402
 from mmtui.session import Session, build_session  # noqa: E402
@@ -137,6 +140,9 @@ async def role_core(args: argparse.Namespace) -> None:
     await session.start()
     server = CoreServer(session, Path(args.socket), buffer, refresh_hz=config.ui.refresh_hz)
     await server.start()
+    gc_policy.after_start()  # as ``mmtui serve`` does: freeze what lives from now on
+    gcw = GcWatch(int(100 * (args.seconds + args.warmup)) + 1_000)
+    gc.callbacks.append(gcw)
 
     publish_ms = Samples.for_rate(30, args.seconds + args.warmup + 120)
     publish = server.publish
@@ -149,8 +155,14 @@ async def role_core(args: argparse.Namespace) -> None:
     server.publish = timed_publish  # type: ignore[method-assign]
 
     async def measure() -> None:
+        gcw.on = True
         lags = await _measure_core(session, args)
-        _write(args.out, lags=lags, publish_ms=publish_ms.tolist()[-len(lags) :])
+        _write(
+            args.out,
+            lags=lags,
+            publish_ms=publish_ms.tolist()[-len(lags) :],
+            gc2_ms=gcw.pauses_ms[2].tolist(),
+        )
 
     task = asyncio.get_running_loop().create_task(measure())
     await server.stop_requested.wait()
@@ -310,6 +322,8 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="injected level updates/s")
     parser.add_argument("--only", choices=("inprocess", "process"), help="run one arrangement only")
     args = parser.parse_args()
+    if args.role != "main":
+        gc_policy.install()  # as the ``mmtui`` command does in every process
     if args.role == "inprocess":
         asyncio.run(role_inprocess(args))
         return
@@ -339,6 +353,13 @@ def main() -> None:
                 print(f"the console wrote no result; its output ended: {tail[-600:]!r}")
             print(report(label, result["lags"], renders or 0), flush=True)
             _report_rss(role)
+            if result.get("gc2_ms"):
+                pauses = sorted(result["gc2_ms"])
+                print(
+                    f"  the core's full collections (wall, from start, frozen heap): "
+                    f"{len(pauses)}, p50 {_pct(pauses, 0.5):.1f} ms, max {pauses[-1]:.1f} ms",
+                    flush=True,
+                )
             if result.get("publish_ms"):
                 cost = sorted(result["publish_ms"])
                 print(

@@ -42,10 +42,5 @@ class Samples:
     def __iter__(self) -> Iterator[float]:
         return iter(self._data[: self._n])
 
-    def __getitem__(self, index: int | slice) -> float | list[float]:
-        if isinstance(index, slice):
-            return self._data[: self._n].tolist()[index]
-        return self._data[: self._n].tolist()[index]
-
     def tolist(self) -> list[float]:
         return self._data[: self._n].tolist()

@@ -141,10 +141,6 @@ class LateFills:
         """``fill`` names an order of this run whose record is forgotten."""
         return self._orders.forgotten(fill.client_id)
 
-    @property
-    def pending(self) -> int:
-        return sum(len(f) for f in self._waiting.values())
-
     def find(self, fill: Fill) -> None:
         """Look the fill's order up (once per order) and book the fill to it."""
         client_id = fill.client_id
@@ -172,7 +168,7 @@ class LateFills:
             row = await asyncio.to_thread(journal.order_state, client_id)
             if row is not None:
                 order = rebuild(row)
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, ArithmeticError, ValueError) as exc:
             why = f"reading the journal failed: {exc}"
             log.error("late fill of forgotten order %s: %s", client_id, why)
         finally:

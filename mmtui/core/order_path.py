@@ -76,14 +76,11 @@ class OrderPath:
         self._markets = markets
         self._orders = orders
         self._positions = positions
-        self._strategy_positions = strategy_positions
         self._risk = risk
         self._journal = journal
         self._strategies = strategies
         self._accepting = accepting
         self._note_event = note_event or (lambda kind, detail: None)
-        self.first_sight: Callable[[Fill, bool], bool] = first_sight or (lambda fill, ok: True)
-        """The one gate every fill passes (``FillRecovery.first_sight``)."""
         self._amend_check_ms = int(amend_check_s * 1000)
         self.gateways = {
             name: VenueGateway(
@@ -107,7 +104,8 @@ class OrderPath:
             risk=risk,
             journal=journal,
             note_event=self._note_event,
-            first_sight=lambda fill, trusted: self.first_sight(fill, trusted),
+            # the one gate every fill passes (FillRecovery.first_sight)
+            first_sight=first_sight or (lambda fill, trusted: True),
             runner_of=self._runner_of,
             order_changed=self.order_changed,
             journal_order=self._journal_order,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import gc
 import json
@@ -38,6 +39,8 @@ import sys
 import tempfile
 import termios
 import time
+import tracemalloc
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +48,7 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bench_paint import GcWatch  # noqa: E402
+from bench_paint import GcWatch, _trace_report, _type_report, heap_line, pymalloc_line  # noqa: E402
 from bench_ui import PROBE_S, Injector, _pct  # noqa: E402
 from samples import Samples  # noqa: E402
 
@@ -200,6 +203,8 @@ async def role_console(args: argparse.Namespace) -> None:
     async def drive() -> None:
         while not hasattr(app, "main"):
             await asyncio.sleep(0.05)
+        if args.tab:
+            app.main.query_one("#panes").active = f"tab-{args.tab}"  # type: ignore[attr-defined]
         while not Path(args.out).exists():
             await asyncio.sleep(0.2)
             if core.ended:
@@ -208,11 +213,133 @@ async def role_console(args: argparse.Namespace) -> None:
         app.safe_exit()
 
     task = asyncio.get_running_loop().create_task(drive())
+    watch = None
+    if args.types or args.trace:
+        watch = asyncio.get_running_loop().create_task(_watch_console(args))
     try:
         await app.run_async()
     finally:
         task.cancel()
+        if watch is not None:
+            watch.cancel()
+        if not Path(args.out + ".console").exists():  # why it ended early (its tty is gone)
+            Path(args.out + ".why").write_text(f"console ended: {core.ended or 'exit'}")
         child.wait(60)
+
+
+async def _watch_console(args: argparse.Namespace) -> None:
+    """``--types`` / ``--trace``: the console process's own growers, each minute after
+    the warm-up, written to ``<out>.growth`` (its stdout is the terminal it paints:
+    redirected only while a report prints, never across an await)."""
+    await asyncio.sleep(args.warmup + 20)
+    if args.trace:
+        tracemalloc.start(10)
+    counts, first, holders = None, None, None
+    started = time.monotonic()
+    with open(args.out + ".growth", "w") as sink:
+        while True:
+            mark = (time.monotonic() - started, float("nan"))
+            with contextlib.redirect_stdout(sink):
+                try:
+                    print(f"[{mark[0]:.0f} s] {heap_line()}; {pymalloc_line()}", flush=True)
+                    if args.types:
+                        counts = _type_report(counts)
+                        holders = _holder_report("Strip", holders)
+                        _longest_chain("Strip")
+                    if args.trace:
+                        first = _trace_report(first, mark)
+                except Exception as exc:  # a diagnostic: say it, keep the console running
+                    print(f"  report failed: {exc!r}", flush=True)
+            await asyncio.sleep(60.0)
+
+
+def _longest_chain(kind: str) -> None:
+    """``--types``: the longest chain of holders above an object of type ``kind``
+    through strips, lists, dicts and caches, and what holds its top."""
+    gc.unfreeze()  # then collect: never freeze cyclic garbage
+    gc.collect()
+    try:
+        objects = gc.get_objects()
+        links = (kind, "list", "dict", "FIFOCache", "tuple")
+        up: dict[int, object] = {}
+        for o in objects:
+            for r in gc.get_referents(o):
+                if type(r).__qualname__ in links and id(r) not in up and r is not objects:
+                    up[id(r)] = o
+        best: list[object] = []
+        for start in (o for o in objects if type(o).__qualname__ == kind):
+            chain, at, seen = [], start, {id(start)}
+            while id(at) in up and len(chain) < 100_000:
+                at = up[id(at)]
+                if id(at) in seen:
+                    break
+                seen.add(id(at))
+                chain.append(at)
+                if type(at).__qualname__ not in links:
+                    break
+            if len(chain) > len(best):
+                best = chain
+        strips = sum(1 for o in best if type(o).__qualname__ == kind)
+        print(f"  longest chain above a {kind}: {len(best)} links, {strips} {kind}s; its top:")
+        for o in best[-8:]:
+            held = best[best.index(o) - 1] if best.index(o) else None
+            print(f"    {_describe(o, held)}", flush=True)
+        del objects, up, best
+    finally:
+        gc.freeze()
+
+
+def _describe(holder: object, held: object) -> str:
+    """The holder's type, and for a dict the (text) key ``held`` is under."""
+    name = type(holder).__qualname__
+    if isinstance(holder, dict):
+        key = next((k for k, v in holder.items() if v is held), None)
+        if isinstance(key, str):
+            name += f"[{key!r}]"
+    return name
+
+
+def _holder_report(kind: str, first: Counter[str] | None, levels: int = 12) -> Counter[str]:
+    """``--types``: who holds the objects of type ``kind`` (a chain of holders,
+    ``levels`` up; the first referrer at each), counted; printed as growth since
+    the first minute."""
+    gc.unfreeze()  # then collect: never freeze cyclic garbage
+    gc.collect()
+    try:
+        objects = gc.get_objects()
+        targets = [o for o in objects if type(o).__qualname__ == kind]
+        chains: dict[int, list[str]] = {id(t): [] for t in targets}
+        current = {id(t): id(t) for t in targets}
+        for _ in range(levels):
+            wanted: dict[int, list[int]] = {}
+            for target, at in current.items():
+                wanted.setdefault(at, []).append(target)
+            found: dict[int, tuple[object, object]] = {}
+            for o in objects:
+                for r in gc.get_referents(o):
+                    if id(r) in wanted and id(r) not in found and r is not o:
+                        found[id(r)] = (o, r)
+            current = {}
+            for at, group in wanted.items():
+                holder, held = found.get(at, (None, None))
+                text = "-" if holder is None else _describe(holder, held)
+                for target in group:
+                    chains[target].append(text)
+                    if holder is not None and not isinstance(holder, type):
+                        current[target] = id(holder)
+        now = Counter(" <- ".join(chain) for chain in chains.values())
+        del objects, targets
+        if first is None:
+            print(f"  {kind}: {sum(now.values())} held", flush=True)
+            return now
+        grown = sorted(((now[k] - first[k], k) for k in now | first), reverse=True)[:8]
+        print(f"  {kind}: {sum(now.values())} held; grown since the first minute:", flush=True)
+        for diff, chain in grown:
+            if diff > 0:
+                print(f"    +{diff} (now {now[chain]}): {chain}", flush=True)
+        return first
+    finally:
+        gc.freeze()
 
 
 # -- the parent: a pty per arrangement ------------------------------------------------
@@ -235,6 +362,8 @@ def run_in_pty(role: str, args: argparse.Namespace, out: Path) -> bytes:
     argv = [sys.executable, __file__, "--role", role, "--out", str(out)]
     argv += ["--socket", str(work / "core.sock")]
     argv += [f"--{k}={getattr(args, k)}" for k in ("seconds", "rate", "warmup")]
+    argv += [f"--{k}" for k in ("types", "trace") if getattr(args, k)]
+    argv += [f"--tab={args.tab}"] if args.tab else []
     proc = subprocess.Popen(
         argv, stdin=slave, stdout=slave, stderr=slave, cwd=work, env=env, start_new_session=True
     )
@@ -262,7 +391,9 @@ def run_in_pty(role: str, args: argparse.Namespace, out: Path) -> bytes:
             proc.wait()
         os.close(master)
     if not out.exists():
-        raise RuntimeError(f"{role}: no result; output tail: {bytes(tail)[-800:]!r}")
+        why = Path(str(out) + ".why")
+        reason = why.read_text() if why.exists() else ""
+        raise RuntimeError(f"{role}: no result ({reason}); output tail: {bytes(tail)[-800:]!r}")
     return bytes(tail)
 
 
@@ -321,6 +452,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--rate", type=int, default=5000, help="injected level updates/s")
     parser.add_argument("--only", choices=("inprocess", "process"), help="run one arrangement only")
+    parser.add_argument(
+        "--tab", choices=("positions", "orders", "telemetry", "log"), help="the console's tab"
+    )
+    parser.add_argument(
+        "--types", action="store_true", help="the console's growing object types each minute"
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="the console's growing allocations (tracemalloc)"
+    )
     args = parser.parse_args()
     if args.role != "main":
         gc_policy.install()  # as the ``mmtui`` command does in every process
@@ -334,7 +474,8 @@ def main() -> None:
         asyncio.run(role_console(args))
         return
     print(
-        f"160x48 console, sim 1x, AS tick 10 ms, {args.rate} injected updates/s, "
+        f"160x48 console (tab {args.tab or 'positions'}), sim 1x, AS tick 10 ms, "
+        f"{args.rate} injected updates/s, "
         f"{args.seconds:g} s measured after {args.warmup:g} s"
     )
     arrangements = (("in-process console", "inprocess"), ("core in a child process", "console"))
@@ -353,6 +494,9 @@ def main() -> None:
                 print(f"the console wrote no result; its output ended: {tail[-600:]!r}")
             print(report(label, result["lags"], renders or 0), flush=True)
             _report_rss(role)
+            growth = Path(str(out) + ".growth")
+            if growth.exists():
+                print("  the console's growth (--types / --trace):\n" + growth.read_text())
             if result.get("gc2_ms"):
                 pauses = sorted(result["gc2_ms"])
                 print(

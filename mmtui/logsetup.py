@@ -9,6 +9,7 @@ exception text and the stack are replaced by ``***``.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import logging.handlers
 import os
@@ -368,6 +369,13 @@ class LogBuffer(logging.Handler):
         """All buffered lines, oldest first."""
         with self._buffer_lock:
             return list(self._lines)
+
+    def tail(self, count: int) -> list[LogLine]:
+        """The newest ``count`` lines, oldest first (without copying the rest)."""
+        with self._buffer_lock:
+            newest = list(itertools.islice(reversed(self._lines), max(0, count)))
+        newest.reverse()
+        return newest
 
     def lines(self, min_level: int = logging.NOTSET) -> list[LogLine]:
         """Buffered lines at ``min_level`` or above, oldest first."""

@@ -10,7 +10,10 @@ from decimal import Decimal
 
 from mmtui.core.clock import Clock
 
-SAMPLES_KEPT = 2000
+SAMPLES_KEPT = 600
+"""Enough for the chart (a braille plot: two points a column of a 160-column
+terminal, and then some); was 2,000: ~1.1 MB in the core and as much again in an
+attached console, filling for the first 33 minutes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +21,13 @@ class PnlPoint:
     ts_ms: int
     total: Decimal
     strategies: tuple[tuple[str, Decimal], ...]
+
+
+def thinned(points: list[PnlPoint]) -> list[PnlPoint]:
+    """Half the points, the session still covered: the first sample, the newest,
+    and every other one between. (The core's history when full; an attached
+    console's copy of it, thinned when it is as long.)"""
+    return points[:1] + points[1::2]
 
 
 class PnlHistory:
@@ -42,8 +52,7 @@ class PnlHistory:
             PnlPoint(self._clock.now_ms(), self._total(), tuple(self._strategies().items()))
         )
         if len(self.points) >= self.kept:
-            # keep the session's first sample, the newest, and every other one between
-            self.points = self.points[:1] + self.points[1::2]
+            self.points = thinned(self.points)
             self.interval_s *= 2
 
     async def run(self) -> None:
@@ -52,4 +61,4 @@ class PnlHistory:
             await self._clock.sleep(self.interval_s)
 
 
-__all__ = ["PnlHistory", "PnlPoint"]
+__all__ = ["SAMPLES_KEPT", "PnlHistory", "PnlPoint", "thinned"]

@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-from collections import deque
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from mmtui.core.fill_history import FillRecord
 from mmtui.core.latency import LatencyView
 from mmtui.core.markets import EngineError
 from mmtui.core.params import ParamRow
-from mmtui.core.pnl_history import PnlPoint
+from mmtui.core.pnl_history import SAMPLES_KEPT, PnlPoint, thinned
 from mmtui.core.readmodel import (
     OTHER_TOOL,
     BookView,
@@ -53,9 +52,8 @@ class RemoteView:
 
     def __init__(self) -> None:
         self.state: dict[Any, Any] = {}
-        self.logs: deque[Any] = deque(maxlen=1000)
         self.alert_list: list[Alert] = []
-        self.pnl: deque[PnlPoint] = deque(maxlen=2000)
+        self.pnl: list[PnlPoint] = []  # the core's history, thinned as the core thins it
         self.updates = 0
 
     def apply(self, message: dict[str, Any], buffer: LogBuffer | None) -> None:
@@ -72,6 +70,8 @@ class RemoteView:
         self.alert_list.extend(appends.get("alerts", ()))
         del self.alert_list[:-500]
         self.pnl.extend(appends.get("pnl", ()))
+        if len(self.pnl) >= SAMPLES_KEPT:
+            self.pnl = thinned(self.pnl)
         self.updates += 1
 
     def _get(self, key: Any, default: Any = ()) -> Any:

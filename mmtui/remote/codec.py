@@ -22,6 +22,7 @@ import dataclasses
 import enum
 import json
 import re
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePath
 from typing import Any
@@ -167,11 +168,19 @@ def _flatten_fields(report: FlattenReport) -> Any:
     )
 
 
+INTERNED_LEN = 40
+"""Decoded strings this short are interned."""
+
+
 def from_wire(data: Any, depth: int = 0) -> Any:
     """Build the value ``to_wire`` made; only the listed classes, else CodecError."""
     if depth > MAX_DEPTH:
         raise CodecError(f"nested deeper than {MAX_DEPTH}")
-    if data is None or isinstance(data, (bool, int, float, str)):
+    if isinstance(data, str):
+        # names, symbols, venues, states: one object each, not one per frame (a
+        # console keeps thousands of decoded log lines and PnL points)
+        return sys.intern(data) if len(data) <= INTERNED_LEN else data
+    if data is None or isinstance(data, (bool, int, float)):
         return data
     if isinstance(data, list):
         return tuple(from_wire(v, depth + 1) for v in data)

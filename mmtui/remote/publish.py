@@ -17,7 +17,6 @@ from typing import Any
 
 from mmtui.core.alerts import Alert
 from mmtui.core.engine import Engine
-from mmtui.core.pnl_history import PnlPoint
 from mmtui.core.readmodel import StrategyView
 from mmtui.logsetup import LogBuffer, LogLine
 
@@ -48,7 +47,6 @@ class Publisher:
         self.publishes = 0
         self.recent_logs: deque[LogLine] = deque(maxlen=LOG_KEPT)
         self.alerts: list[Alert] = []
-        self.pnl: deque[PnlPoint] = deque(maxlen=2000)
 
     def markets(self, strategies: tuple[StrategyView, ...]) -> list[tuple[str, str]]:
         """Books to publish: every market a strategy trades or the core subscribed."""
@@ -101,7 +99,7 @@ class Publisher:
         out: dict[str, tuple[Any, ...]] = {}
         total = self.logs.total
         if total != self.log_seen:
-            fresh = self.logs.records()[-min(total - self.log_seen, LOG_KEPT) :]
+            fresh = self.logs.tail(min(total - self.log_seen, LOG_KEPT))
             self.log_seen = total
             self.recent_logs.extend(fresh)
             out["log"] = tuple(fresh)
@@ -115,7 +113,6 @@ class Publisher:
             points = [p for p in self.view.pnl_history() if p.ts_ms > self.pnl_ts]
             if points:
                 self.pnl_ts = points[-1].ts_ms
-                self.pnl.extend(points)
                 out["pnl"] = tuple(points)
         return out
 
@@ -143,7 +140,8 @@ class Publisher:
             "append": {
                 "log": tuple(self.recent_logs),
                 "alerts": tuple(self.alerts),
-                "pnl": tuple(self.pnl),
+                # the core's own (thinned) history, up to what the others were sent
+                "pnl": tuple(p for p in self.view.pnl_history() if p.ts_ms <= self.pnl_ts),
             },
             "full": True,
         }

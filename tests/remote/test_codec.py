@@ -86,3 +86,21 @@ def test_deep_nesting_and_non_json_are_refused() -> None:
 def test_only_listed_values_are_sent() -> None:
     with pytest.raises(CodecError, match="object is not on the wire's list"):
         encode({"type": "x", "v": object()})
+
+
+def test_short_strings_decode_to_one_object_each() -> None:
+    """A console keeps thousands of decoded log lines and PnL points: a logger's or
+    a strategy's name is one object in all of them, not one per frame."""
+    from mmtui.logsetup import LogLine
+
+    def decoded_name(n: int) -> str:
+        line = LogLine(1_796_671_072_000 + n, 20, "mmtui.fills" + "", f"fill {n}")
+        message = decode(encode({"type": "state", "append": {"log": (line,)}}))
+        back = message["append"]["log"][0]
+        assert back == line
+        return back.name
+
+    assert decoded_name(1) is decoded_name(2)
+    long_text = "x" * 200
+    first = decode(encode({"type": "state", "text": long_text}))["text"]
+    assert first == long_text  # long texts (messages) are not interned

@@ -17,6 +17,7 @@ from mmtui.widgets.log import LogPane
 
 from ..conftest import sim_config
 from ..test_broken_configs import ALIAS_BOMB
+from .test_console import screen_text
 
 
 async def _wait(pilot, session: Session, sim_seconds: float) -> None:
@@ -142,7 +143,8 @@ async def test_tabs_log_and_theme(make_session: Callable[..., Session]) -> None:
             logging.getLogger("mmtui.test").warning("hello from the test")
             await pilot.pause(0.3)
             log_pane = app.main.query_one(LogPane)
-            assert any("hello from the test" in line.text for line in log_pane.lines)
+            assert any(line.message == "hello from the test" for line in log_pane.shown)
+            assert "hello from the test" in screen_text(app)
             before = app.theme
             await pilot.press("t")
             assert app.theme != before

@@ -307,15 +307,16 @@ async def test_log_search_filters_and_highlights(make_session: Callable[..., Ses
             await pilot.press(*"needle")
             await _frame(app, pilot)
             pane = app.main.query_one(LogPane)
-            texts = [line.text for line in pane.lines]
+            texts = [line.message for line in pane.shown]
             assert any("needle one in the log" in t for t in texts)
             assert any("Needle two" in t for t in texts)
             assert not any(t.endswith("hay") for t in texts)
             assert "search 'needle': 2 line(s)" in screen_text(app)
+            assert "needle one in the log" in screen_text(app)
             await pilot.press("escape")
             await _frame(app, pilot)
             assert not search.display
-            texts = [line.text for line in app.main.query_one(LogPane).lines]
+            texts = [line.message for line in app.main.query_one(LogPane).shown]
             assert any(t.endswith("hay") for t in texts)
     finally:
         logging.getLogger().removeHandler(buffer)

@@ -1,0 +1,42 @@
+"""An attached console's PnL chart covers the session as the core's does: the core
+thins its history when full (every other sample, interval doubled); the console's
+copy, fed only the new samples, is thinned the same way (before: it kept the last
+2,000 samples, ~33 minutes, and grew for those 33 minutes)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from mmtui.core.pnl_history import SAMPLES_KEPT, PnlHistory
+from mmtui.remote.client import RemoteView
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.ms = 1_796_671_072_000
+
+    def now_ms(self) -> int:
+        return self.ms
+
+
+def test_the_console_copy_is_the_core_history_through_thinning() -> None:
+    clock = _Clock()
+    pnl = {"as_btc": Decimal("0")}
+    history = PnlHistory(
+        clock=clock,  # type: ignore[arg-type]
+        total=lambda: sum(pnl.values(), Decimal(0)),
+        strategies=lambda: pnl,
+    )
+    remote = RemoteView()
+    sent_ts = -1
+    for i in range(3 * SAMPLES_KEPT + 17):
+        clock.ms += int(history.interval_s * 1000)
+        pnl["as_btc"] = Decimal(i) / 100
+        history.sample()
+        # what the publisher sends: the samples newer than the last one sent
+        fresh = tuple(p for p in history.points if p.ts_ms > sent_ts)
+        sent_ts = fresh[-1].ts_ms
+        remote.apply({"type": "state", "set": {}, "append": {"pnl": fresh}}, None)
+        assert remote.pnl_history() == tuple(history.points), i
+    assert len(remote.pnl_history()) < SAMPLES_KEPT
+    assert remote.pnl_history()[0].ts_ms == 1_796_671_073_000  # the session's start kept

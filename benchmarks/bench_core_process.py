@@ -18,7 +18,11 @@ order, cancel and book event of the core sees. The console's render count is
 printed too, to show it painted all along. Each process's RSS is sampled once a
 minute after the warm-up (the console's and, with the core in a child process,
 the core's) and printed with its slope: a long run (``--only process --seconds
-600 --rate 0``) shows whether either grows.
+600 --rate 0``) shows whether either grows; ``--tab log`` keeps the console on
+another tab. ``--types`` (each minute: the console's collector-tracked objects
+that grew, the containers that grew, who holds its ``Strip``s) and ``--trace``
+(tracemalloc, slows the console several times) say what grows in the console's
+process, printed at the end.
 """
 
 from __future__ import annotations

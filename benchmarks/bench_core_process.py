@@ -52,7 +52,14 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from bench_paint import GcWatch, _trace_report, _type_report, heap_line, pymalloc_line  # noqa: E402
+from bench_paint import (  # noqa: E402
+    GcWatch,
+    _trace_report,
+    _type_report,
+    every_object,
+    heap_line,
+    pymalloc_line,
+)
 from bench_ui import PROBE_S, Injector, _pct  # noqa: E402
 from samples import Samples  # noqa: E402
 
@@ -249,48 +256,11 @@ async def _watch_console(args: argparse.Namespace) -> None:
                     if args.types:
                         counts = _type_report(counts)
                         holders = _holder_report("Strip", holders)
-                        _longest_chain("Strip")
                     if args.trace:
                         first = _trace_report(first, mark)
                 except Exception as exc:  # a diagnostic: say it, keep the console running
                     print(f"  report failed: {exc!r}", flush=True)
             await asyncio.sleep(60.0)
-
-
-def _longest_chain(kind: str) -> None:
-    """``--types``: the longest chain of holders above an object of type ``kind``
-    through strips, lists, dicts and caches, and what holds its top."""
-    gc.unfreeze()  # then collect: never freeze cyclic garbage
-    gc.collect()
-    try:
-        objects = gc.get_objects()
-        links = (kind, "list", "dict", "FIFOCache", "tuple")
-        up: dict[int, object] = {}
-        for o in objects:
-            for r in gc.get_referents(o):
-                if type(r).__qualname__ in links and id(r) not in up and r is not objects:
-                    up[id(r)] = o
-        best: list[object] = []
-        for start in (o for o in objects if type(o).__qualname__ == kind):
-            chain, at, seen = [], start, {id(start)}
-            while id(at) in up and len(chain) < 100_000:
-                at = up[id(at)]
-                if id(at) in seen:
-                    break
-                seen.add(id(at))
-                chain.append(at)
-                if type(at).__qualname__ not in links:
-                    break
-            if len(chain) > len(best):
-                best = chain
-        strips = sum(1 for o in best if type(o).__qualname__ == kind)
-        print(f"  longest chain above a {kind}: {len(best)} links, {strips} {kind}s; its top:")
-        for o in best[-8:]:
-            held = best[best.index(o) - 1] if best.index(o) else None
-            print(f"    {_describe(o, held)}", flush=True)
-        del objects, up, best
-    finally:
-        gc.freeze()
 
 
 def _describe(holder: object, held: object) -> str:
@@ -307,10 +277,7 @@ def _holder_report(kind: str, first: Counter[str] | None, levels: int = 12) -> C
     """``--types``: who holds the objects of type ``kind`` (a chain of holders,
     ``levels`` up; the first referrer at each), counted; printed as growth since
     the first minute."""
-    gc.unfreeze()  # then collect: never freeze cyclic garbage
-    gc.collect()
-    try:
-        objects = gc.get_objects()
+    with every_object() as objects:
         targets = [o for o in objects if type(o).__qualname__ == kind]
         chains: dict[int, list[str]] = {id(t): [] for t in targets}
         current = {id(t): id(t) for t in targets}
@@ -342,8 +309,6 @@ def _holder_report(kind: str, first: Counter[str] | None, levels: int = 12) -> C
             if diff > 0:
                 print(f"    +{diff} (now {now[chain]}): {chain}", flush=True)
         return first
-    finally:
-        gc.freeze()
 
 
 # -- the parent: a pty per arrangement ------------------------------------------------

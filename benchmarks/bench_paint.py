@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import ctypes
 import gc
@@ -42,7 +43,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,17 +290,25 @@ _SIZED = (dict, list, set, deque)
 _LENGTHS: dict[int, int] = {}
 
 
+@contextlib.contextmanager
+def every_object() -> Iterator[list[object]]:
+    """The objects the collector tracks, the frozen ones too (those made before the
+    freeze), collected first and frozen again after. Unfreeze, then collect: a freeze
+    with cyclic garbage alive keeps it for good (the ``--types`` reports' own leak,
+    measured as the process's growth, before)."""
+    gc.unfreeze()
+    gc.collect()
+    try:
+        yield gc.get_objects()
+    finally:
+        gc.freeze()
+
+
 def _type_report(first: Counter[str] | None, top: int = 12) -> Counter[str]:
     """``--types``: objects the collector tracks, by type, and the containers (dicts,
     lists, sets, deques; frozen ones too) whose length grew most since the first
     minute, each with a sample entry and who holds it (cheap: no tracing)."""
-    # the frozen objects too (the containers made before the freeze); collected
-    # after the unfreeze: a freeze with cyclic garbage alive would keep it for good
-    # (this report's own leak, measured as the process's growth, before)
-    gc.unfreeze()
-    gc.collect()
-    try:
-        objects = gc.get_objects()
+    with every_object() as objects:
         now: Counter[str] = Counter(type(o).__qualname__ for o in objects)
         lengths = {id(o): (len(o), o) for o in objects if isinstance(o, _SIZED)}
         del objects
@@ -327,8 +336,6 @@ def _type_report(first: Counter[str] | None, top: int = 12) -> Counter[str]:
                 flush=True,
             )
         return first
-    finally:
-        gc.freeze()
 
 
 def _trace_report(

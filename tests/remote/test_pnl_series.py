@@ -5,38 +5,37 @@ copy, fed only the new samples, is thinned the same way (before: it kept the las
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+from mmtui.core.clock import SimClock
 from mmtui.core.pnl_history import SAMPLES_KEPT, PnlHistory
 from mmtui.remote.client import RemoteView
 
-
-class _Clock:
-    def __init__(self) -> None:
-        self.ms = 1_796_671_072_000
-
-    def now_ms(self) -> int:
-        return self.ms
+START_MS = 1_796_671_072_000
 
 
-def test_the_console_copy_is_the_core_history_through_thinning() -> None:
-    clock = _Clock()
+async def test_the_console_copy_is_the_core_history_through_thinning() -> None:
+    clock = SimClock(start_ms=START_MS)
     pnl = {"as_btc": Decimal("0")}
     history = PnlHistory(
-        clock=clock,  # type: ignore[arg-type]
-        total=lambda: sum(pnl.values(), Decimal(0)),
-        strategies=lambda: pnl,
+        clock=clock, total=lambda: sum(pnl.values(), Decimal(0)), strategies=lambda: pnl
     )
+    sampling = asyncio.get_running_loop().create_task(history.run())
+    await asyncio.sleep(0)  # its first sample, at the session's start
     remote = RemoteView()
     sent_ts = -1
-    for i in range(3 * SAMPLES_KEPT + 17):
-        clock.ms += int(history.interval_s * 1000)
-        pnl["as_btc"] = Decimal(i) / 100
-        history.sample()
-        # what the publisher sends: the samples newer than the last one sent
-        fresh = tuple(p for p in history.points if p.ts_ms > sent_ts)
-        sent_ts = fresh[-1].ts_ms
-        remote.apply({"type": "state", "set": {}, "append": {"pnl": fresh}}, None)
-        assert remote.pnl_history() == tuple(history.points), i
+    try:
+        for i in range(3 * SAMPLES_KEPT + 17):
+            pnl["as_btc"] = Decimal(i) / 100
+            await clock.advance(int(history.interval_s * 1000))
+            # what the publisher sends: the samples newer than the last one sent
+            fresh = tuple(p for p in history.points if p.ts_ms > sent_ts)
+            sent_ts = fresh[-1].ts_ms
+            remote.apply({"type": "state", "set": {}, "append": {"pnl": fresh}}, None)
+            assert remote.pnl_history() == tuple(history.points), i
+    finally:
+        sampling.cancel()
     assert len(remote.pnl_history()) < SAMPLES_KEPT
-    assert remote.pnl_history()[0].ts_ms == 1_796_671_073_000  # the session's start kept
+    assert history.interval_s > 1.0  # thinned (and the interval doubled) on the way
+    assert remote.pnl_history()[0].ts_ms == START_MS  # the session's start kept
